@@ -1,0 +1,5 @@
+import type { Command } from '../command';
+import { dbCommands } from './db';
+
+/** Every `lrt` command. Each area keeps its commands in its own file and adds them here. */
+export const commands: Command[] = [...dbCommands];

@@ -1,0 +1,38 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type PicasDb, openPicas } from '../picas/client';
+import { resolvePicasSettings } from '../picas/settings';
+import type { CommandContext, OptionSpec } from './command';
+import { str } from './command';
+
+/** The connection flags every database command takes. Passwords never come from flags. */
+export const PICAS_OPTIONS: Record<string, OptionSpec> = {
+  url: {
+    type: 'string',
+    value: 'URL',
+    description: 'CouchDB server URL (default: PICAS_URL, then url= in ~/.picasrc)',
+  },
+  db: { type: 'string', value: 'NAME', description: 'database (default: PICAS_DB, then database= in ~/.picasrc)' },
+  user: {
+    type: 'string',
+    value: 'NAME',
+    description: 'user (default: PICAS_USR, then user= in ~/.picasrc; password from PICAS_USR_PWD or ~/.picasrc)',
+  },
+};
+
+function readPicasrc(home: string): string | undefined {
+  try {
+    return readFileSync(join(home, '.picasrc'), 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+export function picasFromContext(ctx: CommandContext): PicasDb {
+  const settings = resolvePicasSettings({
+    flags: { url: str(ctx, 'url'), database: str(ctx, 'db'), user: str(ctx, 'user') },
+    env: ctx.env,
+    picasrc: readPicasrc(ctx.home),
+  });
+  return openPicas(settings);
+}

@@ -1,0 +1,66 @@
+/**
+ * One error class for the whole toolkit. `code` is stable (scripts and tests match on it),
+ * `exitCode` is the LOFAR/CLI exit code where one applies, and messages never hold secrets:
+ * build them with `redactUrl` / `scrubSecrets` from ./redact.
+ */
+export type ErrorCode =
+  | 'E_USAGE'
+  | 'E_CONFIG'
+  | 'E_SURL'
+  | 'E_SURL_LIST'
+  | 'E_DB_UNREACHABLE'
+  | 'E_DB_AUTH'
+  | 'E_DB_FORBIDDEN'
+  | 'E_DB_NOT_FOUND'
+  | 'E_DB'
+  | 'E_CONFLICT'
+  | 'E_TOKEN_NOT_FOUND'
+  | 'E_VIEW_NOT_FOUND'
+  | 'E_ATTACHMENT'
+  | 'E_CLAIM_RACE'
+  | 'E_LEASE_LOST'
+  | 'E_UNSAFE_ENTRY'
+  | 'E_SANDBOX'
+  | 'E_TRANSFER'
+  | 'E_TRANSFER_AUTH'
+  | 'E_NOT_FOUND'
+  | 'E_NOT_STAGED'
+  | 'E_CHECKSUM'
+  | 'E_TOOL_MISSING'
+  | 'E_TIMEOUT'
+  | 'E_PAYLOAD'
+  | 'E_IO';
+
+export interface LrtErrorOptions {
+  cause?: unknown;
+  exitCode?: number;
+  details?: Record<string, unknown>;
+}
+
+export class LrtError extends Error {
+  readonly code: ErrorCode;
+  readonly exitCode: number | undefined;
+  readonly details: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, options: LrtErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'LrtError';
+    this.code = code;
+    this.exitCode = options.exitCode;
+    this.details = options.details ?? {};
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { code: this.code, message: this.message, ...this.details };
+  }
+}
+
+export function isLrtError(err: unknown, code?: ErrorCode): err is LrtError {
+  return err instanceof LrtError && (code === undefined || err.code === code);
+}
+
+/** The message of anything thrown, for places that must report without rethrowing. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

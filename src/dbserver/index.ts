@@ -1,0 +1,1 @@
+export { startEmbeddedCouch, type EmbeddedCouch, type EmbeddedCouchOptions } from './embedded';

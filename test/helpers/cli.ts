@@ -1,0 +1,43 @@
+import { execa } from 'execa';
+import { resolve } from 'node:path';
+import { commands } from '../../src/cli/commands';
+import { runCli } from '../../src/cli/run';
+
+export interface CliResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `lrt ARGS` in this process (fast): same parsing, output and exit codes as dist/lrt.js. */
+export async function lrt(
+  args: string[],
+  options: { env?: Record<string, string | undefined>; cwd?: string; home?: string } = {},
+): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  const exitCode = await runCli(commands, args, {
+    stdout: { write: (t: string) => (stdout += t) },
+    stderr: { write: (t: string) => (stderr += t) },
+    env: options.env ?? {},
+    cwd: options.cwd ?? process.cwd(),
+    home: options.home ?? '/nonexistent-home',
+  });
+  return { exitCode, stdout, stderr };
+}
+
+export const DIST_LRT = resolve(__dirname, '../../dist/lrt.js');
+
+/** Runs the built bundle as a real process (npm test builds dist/ first). */
+export async function lrtProcess(
+  args: string[],
+  options: { env?: Record<string, string | undefined>; cwd?: string } = {},
+): Promise<CliResult> {
+  const result = await execa('node', [DIST_LRT, ...args], {
+    env: { HOME: '/nonexistent-home', PATH: process.env.PATH, ...options.env },
+    extendEnv: false,
+    cwd: options.cwd,
+    reject: false,
+  });
+  return { exitCode: result.exitCode ?? 1, stdout: result.stdout, stderr: result.stderr };
+}
