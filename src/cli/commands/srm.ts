@@ -1,0 +1,161 @@
+import { resolve } from 'node:path';
+import { LrtError } from '../../core';
+import {
+  chunksToRecord,
+  DEFAULT_SUBBAND_PATTERN,
+  describePattern,
+  formatRanges,
+  isLinkKind,
+  LINK_KINDS,
+  readSurlListFile,
+  type SubbandPattern,
+  type SubbandRange,
+  type SurlList,
+  sliceBySubband,
+  subbandOf,
+  summarizeSubbands,
+} from '../../srm';
+import { type Command, type CommandContext, int, type OptionSpec, str } from '../command';
+
+const FILE_ARG = [
+  { name: 'file', description: 'SURL list: one srm:// (or gsiftp://) link per line, # comments allowed' },
+];
+
+const PATTERN_OPTIONS: Record<string, OptionSpec> = {
+  'sb-prefix': {
+    type: 'string',
+    value: 'TEXT',
+    description: `text before the subband digits in file names (default ${DEFAULT_SUBBAND_PATTERN.prefix})`,
+  },
+  'sb-suffix': {
+    type: 'string',
+    value: 'TEXT',
+    description: `text after the subband digits (default ${DEFAULT_SUBBAND_PATTERN.suffix}; e.g. . for ..._SB216.tar)`,
+  },
+};
+
+function patternOf(ctx: CommandContext): SubbandPattern {
+  const prefix = str(ctx, 'sb-prefix') ?? DEFAULT_SUBBAND_PATTERN.prefix;
+  const suffix = str(ctx, 'sb-suffix') ?? DEFAULT_SUBBAND_PATTERN.suffix;
+  if (prefix === '') throw new LrtError('E_USAGE', '--sb-prefix must not be empty');
+  return { prefix, suffix };
+}
+
+const MAX_RANGES_SHOWN = 10;
+
+function shownRanges(ranges: readonly SubbandRange[]): string {
+  if (ranges.length <= MAX_RANGES_SHOWN) return formatRanges(ranges);
+  return `${formatRanges(ranges.slice(0, MAX_RANGES_SHOWN))}, ...`;
+}
+
+function readList(ctx: CommandContext): Promise<SurlList> {
+  const file = ctx.positionals[0]!;
+  return readSurlListFile(resolve(ctx.cwd, file), file);
+}
+
+export const srmInfo: Command = {
+  path: ['srm', 'info'],
+  summary: 'show the OBSID, LTA site, count and subband range of a SURL list',
+  description:
+    'Checks the whole list (one OBSID, one site, every line a SURL) and reports every bad line\n' +
+    'with its number. Duplicates are dropped and counted.',
+  options: PATTERN_OPTIONS,
+  positionals: FILE_ARG,
+  examples: ['lrt srm info srm.txt', 'lrt srm info --sb-suffix . instruments.txt --json'],
+  async run(ctx) {
+    const pattern = patternOf(ctx);
+    const list = await readList(ctx);
+    const sb = summarizeSubbands(list, pattern);
+    if (ctx.out.json) {
+      ctx.out.result({
+        source: ctx.positionals[0],
+        obsid: list.obsid,
+        site: list.site,
+        count: list.size,
+        duplicatesDropped: list.duplicates.length,
+        subbands: { pattern, ...sb },
+      });
+      return 0;
+    }
+    const rows: [string, string][] = [
+      ['obsid', list.obsid ?? '-'],
+      ['site', list.site ?? '-'],
+      ['surls', String(list.size)],
+    ];
+    if (list.duplicates.length > 0) rows.push(['duplicates', `${list.duplicates.length} dropped`]);
+    if (sb.first === undefined || sb.last === undefined) {
+      rows.push(['subbands', `none match ${describePattern(pattern)} (see --sb-prefix / --sb-suffix)`]);
+    } else {
+      rows.push(['subbands', `${sb.first}-${sb.last} (${sb.count} present)`]);
+      rows.push([
+        'missing',
+        sb.missingCount === 0 ? 'none' : `${shownRanges(sb.missing)} (${sb.missingCount} subbands)`,
+      ]);
+      if (sb.duplicated.length > 0) rows.push(['repeated', sb.duplicated.join(', ')]);
+      if (sb.withoutSubband > 0) rows.push(['no subband', `${sb.withoutSubband} SURLs`]);
+    }
+    for (const [name, value] of rows) ctx.out.line(`${name.padEnd(11)}${value}`);
+    return 0;
+  },
+};
+
+export const srmLinks: Command = {
+  path: ['srm', 'links'],
+  summary: 'print the links of a SURL list in one form (gsiftp, https, gfal or srm), in input order',
+  options: {
+    kind: {
+      type: 'string',
+      value: 'KIND',
+      description: `link form: ${LINK_KINDS.join(', ')} (default gsiftp)`,
+    },
+  },
+  positionals: FILE_ARG,
+  examples: ['lrt srm links srm.txt', 'lrt srm links --kind gfal srm.txt'],
+  async run(ctx) {
+    const kind = str(ctx, 'kind') ?? 'gsiftp';
+    if (!isLinkKind(kind)) {
+      throw new LrtError('E_USAGE', `--kind must be one of ${LINK_KINDS.join(', ')}, got "${kind}"`);
+    }
+    const list = await readList(ctx);
+    const links = list.links(kind);
+    if (ctx.out.json) ctx.out.result({ obsid: list.obsid, site: list.site, kind, links });
+    else for (const link of links) ctx.out.line(link);
+    return 0;
+  },
+};
+
+export const srmSlice: Command = {
+  path: ['srm', 'slice'],
+  summary: 'group a SURL list into per-token chunks of N consecutive subbands',
+  description:
+    'Chunks start at the lowest subband and step by N; a chunk is keyed by its zero-padded start\n' +
+    'subband (the token id suffix SB<key>). Missing subbands leave gaps, empty chunks are dropped.\n' +
+    'Prints KEY COUNT FIRST-LAST per chunk; --json prints {KEY: [SURL, ...]}.',
+  options: {
+    'per-token': { type: 'string', value: 'N', description: 'subbands per token (default 10)' },
+    ...PATTERN_OPTIONS,
+  },
+  positionals: FILE_ARG,
+  examples: ['lrt srm slice --per-token 10 srm.txt', 'lrt srm slice --per-token 25 --json srm.txt'],
+  async run(ctx) {
+    const perToken = int(ctx, 'per-token', 10, 1);
+    const pattern = patternOf(ctx);
+    const list = await readList(ctx);
+    const chunks = sliceBySubband(list, perToken, pattern);
+    if (ctx.out.json) {
+      ctx.out.result(chunksToRecord(chunks));
+      return 0;
+    }
+    for (const chunk of chunks) {
+      const first = subbandOf(chunk.entries[0]!.path, pattern);
+      const last = subbandOf(chunk.entries[chunk.entries.length - 1]!.path, pattern);
+      ctx.out.line(`${chunk.key}\t${chunk.entries.length}\t${first}-${last}`);
+    }
+    ctx.out.note(
+      `${chunks.length} chunks of at most ${perToken} subbands from ${list.size} SURLs (${list.obsid}, ${list.site})`,
+    );
+    return 0;
+  },
+};
+
+export const srmCommands: Command[] = [srmInfo, srmLinks, srmSlice];

@@ -1,0 +1,75 @@
+import { LrtError } from '../core';
+import { describeOrigin, type ListEntry } from './list';
+import {
+  DEFAULT_SUBBAND_PATTERN,
+  describePattern,
+  indexSubbands,
+  type SubbandPattern,
+  subbandKey,
+} from './subbands';
+import { quoteLink } from './surl';
+
+/** The SURLs one token processes: subbands start .. start+N-1 that are present. */
+export interface Chunk {
+  /** Zero-padded start subband (`%03d`): the token's `start_SB` and id suffix. */
+  readonly key: string;
+  readonly start: number;
+  /** Ascending subband order. */
+  readonly entries: readonly ListEntry[];
+}
+
+function missingSubbandError(without: readonly ListEntry[], pattern: SubbandPattern): LrtError {
+  const first = without[0]!;
+  const more = without.length > 1 ? ` (and ${without.length - 1} more SURLs)` : '';
+  return new LrtError(
+    'E_SURL_LIST',
+    `${describeOrigin(first.origin)}: no subband ${describePattern(pattern)} in the file name of ` +
+      `${quoteLink(first.given)}${more}; set the subband prefix/suffix to match the file names`,
+    { details: { ...first.origin, pattern, count: without.length } },
+  );
+}
+
+function duplicateSubbandError(subband: number, entries: readonly ListEntry[]): LrtError {
+  return new LrtError(
+    'E_SURL_LIST',
+    `subband ${subband} is named by ${entries.length} different SURLs (${entries
+      .map((e) => describeOrigin(e.origin))
+      .join(', ')}); a chunk must hold one SURL per subband`,
+    { details: { subband, surls: entries.map((e) => e.surl) } },
+  );
+}
+
+/**
+ * Groups SURLs into chunks of at most `perToken` consecutive subbands, as GRID_LRT's slice_dicts:
+ * chunks start at the lowest subband and step by `perToken`; a missing subband leaves a gap (the
+ * chunk holds fewer), and chunks left empty by gaps are dropped. Each SURL must name a subband
+ * and each subband must appear once (E_SURL_LIST otherwise).
+ */
+export function sliceBySubband(
+  entries: Iterable<ListEntry>,
+  perToken: number,
+  pattern: SubbandPattern = DEFAULT_SUBBAND_PATTERN,
+): Chunk[] {
+  if (!Number.isInteger(perToken) || perToken < 1) {
+    throw new LrtError('E_USAGE', `SURLs per token must be a whole number >= 1, got ${perToken}`);
+  }
+  const { bySubband, without } = indexSubbands(entries, pattern);
+  if (without.length > 0) throw missingSubbandError(without, pattern);
+  const lowest = bySubband.keys().next().value;
+  if (lowest === undefined) return [];
+  const chunks = new Map<number, ListEntry[]>();
+  for (const [subband, named] of bySubband) {
+    if (named.length > 1) throw duplicateSubbandError(subband, named);
+    const start = lowest + Math.floor((subband - lowest) / perToken) * perToken;
+    const chunk = chunks.get(start);
+    if (chunk) chunk.push(named[0]!);
+    else chunks.set(start, [named[0]!]);
+  }
+  // bySubband is ascending, so chunks were created in ascending start order.
+  return [...chunks].map(([start, members]) => ({ key: subbandKey(start), start, entries: members }));
+}
+
+/** `{key: [SURL, ...]}` for JSON output. */
+export function chunksToRecord(chunks: readonly Chunk[]): Record<string, string[]> {
+  return Object.fromEntries(chunks.map((c) => [c.key, c.entries.map((e) => e.surl)]));
+}

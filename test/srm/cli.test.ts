@@ -1,0 +1,196 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXIT } from '../../src/cli/exitCodes';
+import { lrt } from '../helpers/cli';
+import { expected, FIXTURES, fixtureLines } from './fixtures';
+
+const inFixtures = { cwd: FIXTURES };
+
+describe('lrt srm info', () => {
+  it('shows OBSID, site, count and subband range', async () => {
+    const fx = expected['srm_50_sara.txt'];
+    const r = await lrt(['srm', 'info', 'srm_50_sara.txt'], inFixtures);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^obsid +${fx.obsid}$`, 'm'));
+    expect(r.stdout).toMatch(new RegExp(`^site +${fx.lta_location}$`, 'm'));
+    expect(r.stdout).toMatch(new RegExp(`^surls +${fx.count}$`, 'm'));
+    expect(r.stdout).toMatch(/^subbands +100-150 \(51 present\)$/m);
+    expect(r.stdout).toMatch(/^missing +none$/m);
+  });
+
+  it('--json gives the same facts with missing subbands as ranges', async () => {
+    const r = await lrt(
+      ['srm', 'info', '--json', '--sb-prefix', 'ABN_', '--sb-suffix', '.', 'dysco_test.txt'],
+      inFixtures,
+    );
+    expect(r.exitCode).toBe(0);
+    const info = JSON.parse(r.stdout);
+    const fx = expected['dysco_test.txt'];
+    expect(info).toMatchObject({
+      source: 'dysco_test.txt',
+      obsid: fx.obsid,
+      site: fx.lta_location,
+      count: fx.count,
+      duplicatesDropped: 0,
+      subbands: { pattern: { prefix: 'ABN_', suffix: '.' }, first: 104, last: 344, count: 25 },
+    });
+    // 104, 114, ..., 344: nine missing between each pair.
+    expect(info.subbands.missing).toHaveLength(24);
+    expect(info.subbands.missing[0]).toEqual({ from: 105, to: 113 });
+    expect(info.subbands.missingCount).toBe(24 * 9);
+  });
+
+  it('reports missing subbands and dropped duplicates of a file written here', async () => {
+    const lines = fixtureLines('srm_50_sara.txt').filter((l) => !/_SB(10[5-7]|120)_/.test(l));
+    const dir = await mkdtemp(join(tmpdir(), 'lrt-srm-cli-'));
+    try {
+      await writeFile(join(dir, 'gaps.txt'), `${lines.join('\n')}\n${lines[0]}\n`);
+      const r = await lrt(['srm', 'info', 'gaps.txt'], { cwd: dir });
+      expect(r.exitCode).toBe(0);
+      expect(r.stdout).toMatch(/^surls +47$/m);
+      expect(r.stdout).toMatch(/^duplicates +1 dropped$/m);
+      expect(r.stdout).toMatch(/^missing +105-107, 120 \(4 subbands\)$/m);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('says when no file name matches the subband pattern', async () => {
+    const r = await lrt(['srm', 'info', 'cal1_srm_test.txt'], inFixtures);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toMatch(/^subbands +none match SB<digits>_/m);
+  });
+
+  it('bad input exits 7 with the file and line; a missing file exits 5', async () => {
+    const ls = await lrt(['srm', 'info', 'ls_outputs/gfal_ls_sandbox_dir.txt'], inFixtures);
+    expect(ls.exitCode).toBe(EXIT.invalidInput);
+    expect(ls.stderr).toContain("lrt: ls_outputs/gfal_ls_sandbox_dir.txt looks like 'gfal-ls -l' output");
+    const spider = await lrt(['srm', 'info', '--json', 'spider/srm.txt'], inFixtures);
+    expect(spider.exitCode).toBe(EXIT.invalidInput);
+    const body = JSON.parse(spider.stdout);
+    expect(body.error.code).toBe('E_SURL_LIST');
+    expect(body.error.source).toBe('spider/srm.txt');
+    expect(body.error.problems[0]).toMatchObject({ line: 1 });
+    const missing = await lrt(['srm', 'info', 'nope.txt'], inFixtures);
+    expect(missing.exitCode).toBe(EXIT.notFound);
+    expect(missing.stderr).toContain('SURL list nope.txt not found');
+  });
+
+  it('has --help and needs FILE', async () => {
+    const help = await lrt(['srm', 'info', '--help']);
+    expect(help.exitCode).toBe(0);
+    expect(help.stdout).toContain('Usage: lrt srm info [options] FILE');
+    const none = await lrt(['srm', 'info']);
+    expect(none.exitCode).toBe(EXIT.usage);
+    expect(none.stderr).toContain('missing FILE');
+  });
+});
+
+describe('lrt srm links', () => {
+  it('prints gsiftp links by default, in input order', async () => {
+    const r = await lrt(['srm', 'links', 'srm_50_sara.txt'], inFixtures);
+    expect(r.exitCode).toBe(0);
+    const links = r.stdout.trimEnd().split('\n');
+    const want = fixtureLines('srm_50_sara.txt').map((l) =>
+      l.replace('srm://srm.grid.sara.nl:8443', 'gsiftp://gridftp.grid.sara.nl:2811'),
+    );
+    expect(links).toEqual(want);
+    expect(links.slice(-3).reverse()).toEqual(expected['srm_50_sara.txt'].gsi_links_python_order);
+  });
+
+  it.each([
+    ['https', 'http_links_python_order'],
+    ['gfal', 'gfal_links_python_order'],
+  ] as const)('--kind %s --json', async (kind, pythonKey) => {
+    const r = await lrt(['srm', 'links', '--kind', kind, '--json', 'srm_50_sara.txt'], inFixtures);
+    expect(r.exitCode).toBe(0);
+    const body = JSON.parse(r.stdout);
+    expect(body).toMatchObject({ obsid: 'L229507', site: 'sara', kind });
+    expect(body.links).toHaveLength(51);
+    expect(body.links.slice(-3).reverse()).toEqual(expected['srm_50_sara.txt'][pythonKey]);
+  });
+
+  it('--kind srm turns a gsiftp list into SURLs', async () => {
+    const r = await lrt(['srm', 'links', '--kind', 'srm', 'cal1_srm_test.txt'], inFixtures);
+    expect(r.exitCode).toBe(0);
+    const want = fixtureLines('cal1_srm_test.txt').map((l) =>
+      l.replace('gsiftp://gridftp.grid.sara.nl:2811', 'srm://srm.grid.sara.nl:8443'),
+    );
+    expect(r.stdout.trimEnd().split('\n')).toEqual(want);
+  });
+
+  it('refuses an unknown kind with a usage error', async () => {
+    const r = await lrt(['srm', 'links', '--kind', 'davs', 'srm_1_sara.txt'], inFixtures);
+    expect(r.exitCode).toBe(EXIT.usage);
+    expect(r.stderr).toContain('--kind must be one of srm, gsiftp, https, gfal, got "davs"');
+  });
+});
+
+describe('lrt srm slice', () => {
+  it('prints key, count and subband range per chunk', async () => {
+    const r = await lrt(['srm', 'slice', '--per-token', '10', 'srm_50_sara.txt'], inFixtures);
+    expect(r.exitCode).toBe(0);
+    const want = Object.entries(expected['srm_50_sara.txt'].slices['10']!).map(([key, surls]) => {
+      const sbs = surls.map((s) => Number(/_SB(\d+)_/.exec(s)![1]));
+      return `${key}\t${surls.length}\t${sbs[0]}-${sbs[sbs.length - 1]}`;
+    });
+    expect(r.stdout.trimEnd().split('\n')).toEqual(want);
+    expect(r.stderr).toContain('6 chunks of at most 10 subbands from 51 SURLs (L229507, sara)');
+  });
+
+  it('--json gives {key: [surls]} as the Python slice_dicts', async () => {
+    for (const n of ['1', '50']) {
+      const r = await lrt(['srm', 'slice', '--per-token', n, '--json', 'srm_50_sara.txt'], inFixtures);
+      expect(r.exitCode).toBe(0);
+      expect(JSON.parse(r.stdout)).toEqual(expected['srm_50_sara.txt'].slices[n]);
+    }
+  });
+
+  it('takes the subband pattern for other file names', async () => {
+    const r = await lrt(
+      ['srm', 'slice', '--per-token', '10', '--sb-suffix', '.', '--json', 'cal1_srm_test.txt'],
+      inFixtures,
+    );
+    expect(r.exitCode).toBe(0);
+    expect(Object.keys(JSON.parse(r.stdout)).sort()).toEqual(
+      expected['cal1_srm_test.txt'].slice_keys_10_with_suff_dot,
+    );
+  });
+
+  it('exits 7 when file names hold no subband, 2 for a bad --per-token', async () => {
+    const noSb = await lrt(['srm', 'slice', 'cal1_srm_test.txt'], inFixtures);
+    expect(noSb.exitCode).toBe(EXIT.invalidInput);
+    expect(noSb.stderr).toContain('cal1_srm_test.txt line 1: no subband SB<digits>_');
+    const bad = await lrt(['srm', 'slice', '--per-token', '0', 'srm_50_sara.txt'], inFixtures);
+    expect(bad.exitCode).toBe(EXIT.usage);
+    const empty = await lrt(['srm', 'slice', '--sb-prefix', '', 'srm_50_sara.txt'], inFixtures);
+    expect(empty.exitCode).toBe(EXIT.usage);
+  });
+
+  it('has --help naming the options', async () => {
+    const r = await lrt(['srm', 'slice', '-h']);
+    expect(r.exitCode).toBe(0);
+    for (const opt of ['--per-token N', '--sb-prefix TEXT', '--sb-suffix TEXT', '--json']) {
+      expect(r.stdout).toContain(opt);
+    }
+  });
+});
+
+describe('lrt srm (group)', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'lrt-srm-grp-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('lists its three commands', async () => {
+    const r = await lrt(['srm'], { cwd: dir });
+    expect(r.stdout).toContain('srm info');
+    expect(r.stdout).toContain('srm links');
+    expect(r.stdout).toContain('srm slice');
+  });
+});
