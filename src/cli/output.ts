@@ -1,4 +1,4 @@
-import { LrtError, errorMessage } from '../core';
+import { errorMessage, LrtError } from '../core';
 
 /** Where a command writes: stdout for results, stderr for progress and errors. */
 export interface Output {
@@ -39,7 +39,8 @@ export function createOutput(json: boolean, streams: OutputStreams): Output {
     },
     error(err) {
       if (json) {
-        const body = err instanceof LrtError ? err.toJSON() : { code: 'E_INTERNAL', message: errorMessage(err) };
+        const body =
+          err instanceof LrtError ? err.toJSON() : { code: 'E_INTERNAL', message: errorMessage(err) };
         streams.stdout.write(`${JSON.stringify({ error: body }, null, 2)}\n`);
       }
       streams.stderr.write(`lrt: ${errorMessage(err)}\n`);

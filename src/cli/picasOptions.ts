@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type PicasDb, openPicas } from '../picas/client';
+import { openPicas, type PicasDb } from '../picas/client';
 import { resolvePicasSettings } from '../picas/settings';
 import type { CommandContext, OptionSpec } from './command';
 import { str } from './command';
@@ -12,11 +12,16 @@ export const PICAS_OPTIONS: Record<string, OptionSpec> = {
     value: 'URL',
     description: 'CouchDB server URL (default: PICAS_URL, then url= in ~/.picasrc)',
   },
-  db: { type: 'string', value: 'NAME', description: 'database (default: PICAS_DB, then database= in ~/.picasrc)' },
+  db: {
+    type: 'string',
+    value: 'NAME',
+    description: 'database (default: PICAS_DB, then database= in ~/.picasrc)',
+  },
   user: {
     type: 'string',
     value: 'NAME',
-    description: 'user (default: PICAS_USR, then user= in ~/.picasrc; password from PICAS_USR_PWD or ~/.picasrc)',
+    description:
+      'user (default: PICAS_USR, then user= in ~/.picasrc; password from PICAS_USR_PWD or ~/.picasrc)',
   },
 };
 

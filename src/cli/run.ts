@@ -1,7 +1,13 @@
-import { LrtError, isLrtError } from '../core';
-import { type Command, type CommandContext, checkPositionals, commandHelp, parseCommandArgs } from './command';
+import { isLrtError, LrtError } from '../core';
+import {
+  type Command,
+  type CommandContext,
+  checkPositionals,
+  commandHelp,
+  parseCommandArgs,
+} from './command';
 import { EXIT, EXIT_CODE_HELP, exitCodeFor } from './exitCodes';
-import { type OutputStreams, createOutput } from './output';
+import { createOutput, type OutputStreams } from './output';
 
 export interface RunEnvironment extends OutputStreams {
   env: Record<string, string | undefined>;
@@ -38,7 +44,11 @@ export function overviewHelp(commands: Command[], prefix: string[] = []): string
 }
 
 /** Parses argv, runs the command, renders errors; returns the exit code. Never throws. */
-export async function runCli(commands: Command[], argv: string[], environment: RunEnvironment): Promise<number> {
+export async function runCli(
+  commands: Command[],
+  argv: string[],
+  environment: RunEnvironment,
+): Promise<number> {
   const wantsJson = argv.includes('--json');
   const out = createOutput(wantsJson, environment);
   const { command, rest } = findCommand(commands, argv);

@@ -1,3 +1,3 @@
 export * from './errors';
-export * from './redact';
 export * from './logger';
+export * from './redact';

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
-import { createRequire } from 'node:module';
 
 /*
  * A CouchDB-API server in this process: express-pouchdb over pouchdb-core. Used by the tests,
@@ -57,7 +57,9 @@ export async function startEmbeddedCouch(options: EmbeddedCouchOptions = {}): Pr
     overrideMode: { exclude: ['routes/fauxton'] },
   });
   await new Promise<void>((done, fail) =>
-    pouchApp.couchConfig.set('admins', adminUser, adminPassword, (err: unknown) => (err ? fail(err) : done())),
+    pouchApp.couchConfig.set('admins', adminUser, adminPassword, (err: unknown) =>
+      err ? fail(err) : done(),
+    ),
   );
 
   const app = express();

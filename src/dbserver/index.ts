@@ -1,1 +1,1 @@
-export { startEmbeddedCouch, type EmbeddedCouch, type EmbeddedCouchOptions } from './embedded';
+export { type EmbeddedCouch, type EmbeddedCouchOptions, startEmbeddedCouch } from './embedded';

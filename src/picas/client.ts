@@ -80,13 +80,17 @@ export function couchError(picas: PicasDb, what: string, err: unknown): LrtError
     );
   }
   if (status === 403) {
-    return new LrtError('E_DB_FORBIDDEN', `${what}: not allowed on ${where} (HTTP 403): ${detail}`, { details });
+    return new LrtError('E_DB_FORBIDDEN', `${what}: not allowed on ${where} (HTTP 403): ${detail}`, {
+      details,
+    });
   }
   if (status === 409) {
     return new LrtError('E_CONFLICT', `${what}: document update conflict (HTTP 409)`, { details });
   }
   if (status === 404) {
-    return new LrtError('E_DB_NOT_FOUND', `${what}: not found on ${where} (HTTP 404): ${detail}`, { details });
+    return new LrtError('E_DB_NOT_FOUND', `${what}: not found on ${where} (HTTP 404): ${detail}`, {
+      details,
+    });
   }
   return new LrtError('E_DB', `${what}: HTTP ${status} from ${where}: ${detail}`, { details });
 }

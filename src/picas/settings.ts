@@ -79,7 +79,10 @@ export function resolvePicasSettings(sources: PicasSettingsSources): PicasSettin
     throw new LrtError('E_CONFIG', 'no PiCaS server: pass --url, set PICAS_URL, or put url= in ~/.picasrc');
   }
   if (!database) {
-    throw new LrtError('E_CONFIG', 'no PiCaS database: pass --db, set PICAS_DB, or put database= in ~/.picasrc');
+    throw new LrtError(
+      'E_CONFIG',
+      'no PiCaS database: pass --db, set PICAS_DB, or put database= in ~/.picasrc',
+    );
   }
   if (!/^[a-z][a-z0-9_$()+/-]*$/.test(database)) {
     throw new LrtError(
@@ -94,5 +97,9 @@ export function resolvePicasSettings(sources: PicasSettingsSources): PicasSettin
 
 /** For messages and `--json`: where we talk to, never the password. */
 export function describeSettings(settings: PicasSettings): { url: string; database: string; user?: string } {
-  return { url: settings.url, database: settings.database, ...(settings.user ? { user: settings.user } : {}) };
+  return {
+    url: settings.url,
+    database: settings.database,
+    ...(settings.user ? { user: settings.user } : {}),
+  };
 }

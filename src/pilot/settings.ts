@@ -1,4 +1,4 @@
-import { statSync, readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LrtError } from '../core';
@@ -43,28 +43,54 @@ export const PILOT_OPTIONS = {
     value: 'FILE',
     help: 'credentials file (mode 0600): user=, password= (and url=, database=) lines',
   },
-  lease: { type: 'string', value: 'S', help: 'lease length in seconds (default 600; token lease_s overrides)' },
-  'max-attempts': { type: 'string', value: 'N', help: 'attempts before an expired token goes to error (default 3)' },
+  lease: {
+    type: 'string',
+    value: 'S',
+    help: 'lease length in seconds (default 600; token lease_s overrides)',
+  },
+  'max-attempts': {
+    type: 'string',
+    value: 'N',
+    help: 'attempts before an expired token goes to error (default 3)',
+  },
   'max-tokens': { type: 'string', value: 'N', help: 'stop after N tokens' },
   'max-time': { type: 'string', value: 'S', help: 'claim no new token after S seconds' },
   wait: { type: 'boolean', help: 'keep polling for new work when the view is empty' },
   poll: { type: 'string', value: 'S', help: 'seconds between polls with --wait (default 30)' },
   workdir: { type: 'string', value: 'DIR', help: 'where job dirs are made (default $TMPDIR or .)' },
-  cache: { type: 'string', value: 'DIR', help: 'node sandbox cache shared by pilots (default WORKDIR/.lrt-cache)' },
+  cache: {
+    type: 'string',
+    value: 'DIR',
+    help: 'node sandbox cache shared by pilots (default WORKDIR/.lrt-cache)',
+  },
   'keep-jobdir': { type: 'boolean', help: 'keep every job dir' },
   'keep-failed': { type: 'boolean', help: 'keep the job dir of failed tokens' },
   'token-timeout': { type: 'string', value: 'S', help: 'payload time limit (token timeout_s overrides)' },
-  walltime: { type: 'string', value: 'S', help: 'seconds this job may run in all (default: from the batch system)' },
-  'min-remaining': { type: 'string', value: 'S', help: 'claim nothing when less walltime remains (default 300)' },
+  walltime: {
+    type: 'string',
+    value: 'S',
+    help: 'seconds this job may run in all (default: from the batch system)',
+  },
+  'min-remaining': {
+    type: 'string',
+    value: 'S',
+    help: 'claim nothing when less walltime remains (default 300)',
+  },
   grace: { type: 'string', value: 'S', help: 'seconds between TERM and KILL of a payload (default 30)' },
   'export-credentials': { type: 'boolean', help: 'pass PICAS_* credentials to master.sh (off by default)' },
   token: { type: 'string', value: 'ID', help: 'process this one token (with --dry-run: debug locally)' },
-  'dry-run': { type: 'boolean', help: 'with --token: run without claiming or writing, print what would be written' },
+  'dry-run': {
+    type: 'boolean',
+    help: 'with --token: run without claiming or writing, print what would be written',
+  },
   log: { type: 'string', value: 'FILE', help: 'JSON log file (default: readable lines on stderr)' },
   'log-level': { type: 'string', value: 'LEVEL', help: 'trace|debug|info|warn|error (default info)' },
   json: { type: 'boolean', help: 'print the final summary as JSON on stdout' },
   help: { type: 'boolean', short: 'h', help: 'show this help' },
-} as const satisfies Record<string, { type: 'string' | 'boolean'; help: string; value?: string; short?: string }>;
+} as const satisfies Record<
+  string,
+  { type: 'string' | 'boolean'; help: string; value?: string; short?: string }
+>;
 
 export interface PilotSettingsSources {
   argv: string[];

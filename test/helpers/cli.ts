@@ -1,5 +1,5 @@
-import { execa } from 'execa';
 import { resolve } from 'node:path';
+import { execa } from 'execa';
 import { commands } from '../../src/cli/commands';
 import { runCli } from '../../src/cli/run';
 

@@ -26,7 +26,9 @@ export const dbServe: Command = {
       ctx.out.result({ url: server.urlWithCredentials, data: str(ctx, 'data') ?? null });
     } else {
       ctx.out.line(server.urlWithCredentials);
-      ctx.out.note(`serving ${str(ctx, 'data') ? `databases in ${str(ctx, 'data')}` : 'in memory'}; Ctrl-C stops`);
+      ctx.out.note(
+        `serving ${str(ctx, 'data') ? `databases in ${str(ctx, 'data')}` : 'in memory'}; Ctrl-C stops`,
+      );
     }
     await new Promise<void>((done) => {
       const stop = () => {
