@@ -1,0 +1,316 @@
+import { randomUUID } from 'node:crypto';
+import type nano from 'nano';
+import { LrtError } from '../core';
+import { couchError, type PicasDb, statusOf, type TokenDoc } from './client';
+import { EXPIRED_VIEW } from './designDoc';
+import type { JobIds } from './jobIds';
+import { type ClaimInput, claimPatch, leaseOf, type ReclaimResult, reclaimPatch } from './lease';
+
+/**
+ * The guarded claim (token-format.md, Protocol): read a page of the `todo` view with the docs,
+ * try its candidates in random order, PUT the claimed doc with the `_rev` read; 409/404 means
+ * someone was faster, so try the next one. Two round trips per claim when nobody races us.
+ */
+
+export interface ClaimOptions {
+  pilotId: string;
+  host: string;
+  leaseSeconds: number;
+  /** Leases that expired this many times in a row send the token to error. */
+  maxAttempts: number;
+  jobIds?: JobIds;
+  /**
+   * View of `_design/<type>` to claim from (default `todo`). It must list free tokens only
+   * (`lock==0 && done==0`): a view that keeps listing others makes the claim wait for them.
+   */
+  view?: string;
+  /** Candidates read per query (default 10). */
+  pageSize?: number;
+  /** Take over tokens whose lease expired when the view has nothing (default true). */
+  reclaimExpired?: boolean;
+  /**
+   * Re-read the claimed doc with `conflicts=true` (one more round trip): needed on clustered
+   * CouchDB (n > 1), where two claims on two nodes can both succeed. Never fires on one node.
+   */
+  checkConflicts?: boolean;
+  /** [0, 1), default Math.random: the candidate order and the backoff jitter. */
+  rng?: () => number;
+  /** Epoch milliseconds, default Date.now. */
+  clock?: () => number;
+  /** Default crypto.randomUUID. */
+  newLeaseId?: () => string;
+  /** Backoff after a page where every candidate was taken: full jitter up to base*2^round, capped. */
+  backoffBaseMs?: number;
+  backoffMaxMs?: number;
+  signal?: AbortSignal;
+  onEvent?: (event: ClaimEvent) => void;
+}
+
+export type ClaimEvent =
+  /** Another pilot took it first (409/404 on PUT, or a lost replica conflict). */
+  | { type: 'race'; token: string }
+  /** A token whose lease expired too often was sent to error. */
+  | { type: 'errored'; token: string; reason: string }
+  | { type: 'backoff'; ms: number };
+
+export interface ClaimedToken {
+  /** The token as written, with its new `_rev`: pass it as `current` to the first fenced write. */
+  doc: TokenDoc;
+  leaseId: string;
+  /** True when it was taken over from a pilot whose lease expired. */
+  reclaimed: boolean;
+}
+
+interface Settings extends Required<Omit<ClaimOptions, 'signal' | 'onEvent' | 'jobIds'>> {
+  jobIds: JobIds;
+  signal: AbortSignal | undefined;
+  emit: (event: ClaimEvent) => void;
+}
+
+interface PageResult {
+  claimed?: ClaimedToken;
+  /** The page had candidates, but all were taken by others: worth another look. */
+  contended: boolean;
+  /** Tokens were moved to error: the expired view changed, look again at once. */
+  progressed: boolean;
+}
+
+/** Fisher-Yates with the injected rng. */
+export function shuffle<T>(items: T[], rng: () => number): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(rng() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+/** Full jitter: uniform in [0, min(max, base*2^round)]. */
+export function backoffDelay(round: number, rng: () => number, baseMs: number, maxMs: number): number {
+  return Math.floor(rng() * Math.min(maxMs, baseMs * 2 ** Math.min(round, 30)));
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    signal?.throwIfAborted();
+    const done = () => {
+      signal?.removeEventListener('abort', aborted);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    const aborted = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', aborted, { once: true });
+  });
+}
+
+interface ViewRow {
+  id: string;
+  doc?: TokenDoc | null;
+}
+
+async function readView(
+  picas: PicasDb,
+  type: string,
+  view: string,
+  qs: Record<string, unknown>,
+  s: Settings,
+) {
+  try {
+    const res = await picas.server.request({
+      db: picas.name,
+      path: `_design/${encodeURIComponent(type)}/_view/${encodeURIComponent(view)}`,
+      qs: { include_docs: true, ...qs },
+      signal: s.signal,
+    } as nano.RequestOptions);
+    return ((res as { rows?: ViewRow[] }).rows ?? []).filter(
+      (r): r is ViewRow & { doc: TokenDoc } => !!r.doc,
+    );
+  } catch (err) {
+    if (s.signal?.aborted) throw s.signal.reason;
+    if (statusOf(err) === 404) {
+      throw new LrtError(
+        'E_VIEW_NOT_FOUND',
+        `view ${view} of token type ${type} not found in ${picas.name} (HTTP 404: no such view, design document or database): create the views of _design/${type} first`,
+        { details: { database: picas.name, type, view }, cause: err },
+      );
+    }
+    throw couchError(picas, `read view ${type}/${view}`, err);
+  }
+}
+
+/** PUT with the `_rev` read: the new rev, or undefined when someone else got there first. */
+async function put(picas: PicasDb, doc: TokenDoc): Promise<string | undefined> {
+  try {
+    return (await picas.db.insert(doc)).rev;
+  } catch (err) {
+    const status = statusOf(err);
+    if (status === 409 || status === 404) return undefined;
+    throw couchError(picas, `claim token ${doc._id}`, err);
+  }
+}
+
+/**
+ * After a claim on a cluster: the revision CouchDB picked as winner keeps the token; a pilot
+ * whose revision lost deletes it (so the conflict heals) and moves on. True when we keep it.
+ */
+export async function keepsClaim(picas: PicasDb, id: string, rev: string, leaseId: string): Promise<boolean> {
+  let current: TokenDoc & { _conflicts?: string[] };
+  try {
+    current = await picas.db.get(id, { conflicts: true });
+  } catch (err) {
+    if (statusOf(err) === 404) return false;
+    throw couchError(picas, `check token ${id} for conflicts`, err);
+  }
+  if (leaseOf(current)?.id === leaseId) return true;
+  if (current._conflicts?.includes(rev)) {
+    try {
+      await picas.db.destroy(id, rev);
+    } catch (err) {
+      // Someone else healed it already, or a later write replaced it: nothing left to do.
+      if (statusOf(err) !== 409 && statusOf(err) !== 404)
+        throw couchError(picas, `delete losing rev of ${id}`, err);
+    }
+  }
+  return false;
+}
+
+/** Ids whose unclaimable rev was seen before: a view that lists only those is stuck, not busy. */
+type SeenUnclaimable = Map<string, string | undefined>;
+
+function patchFor(doc: TokenDoc, input: ClaimInput, reclaim: boolean, maxAttempts: number): ReclaimResult {
+  if (reclaim) return reclaimPatch(doc, { ...input, maxAttempts });
+  const claimed = claimPatch(doc, input);
+  return 'skip' in claimed ? claimed : { doc: claimed.doc, outcome: 'claimed' };
+}
+
+interface PageQuery {
+  view: string;
+  qs: Record<string, unknown>;
+  /** Reclaim expired leases (reclaimPatch) instead of claiming free tokens (claimPatch). */
+  reclaim: boolean;
+}
+
+async function tryPage(
+  picas: PicasDb,
+  type: string,
+  query: PageQuery,
+  s: Settings,
+  seen: SeenUnclaimable,
+): Promise<PageResult> {
+  const expired = query.reclaim;
+  const rows = await readView(picas, type, query.view, { ...query.qs, limit: s.pageSize }, s);
+  const result: PageResult = { contended: false, progressed: false };
+  for (const { doc } of shuffle(rows, s.rng)) {
+    // Once told to stop, claim nothing more; a claim already written is still returned.
+    s.signal?.throwIfAborted();
+    const now = Math.floor(s.clock() / 1000);
+    const leaseId = s.newLeaseId();
+    const input: ClaimInput = {
+      leaseId,
+      pilot: s.pilotId,
+      host: s.host,
+      jobIds: s.jobIds,
+      now,
+      leaseSeconds: s.leaseSeconds,
+    };
+    const patch = patchFor(doc, input, expired, s.maxAttempts);
+    if ('skip' in patch) {
+      // A doc changed between the index read and the doc fetch is news; the same rev again is not.
+      if (seen.get(doc._id) !== doc._rev) result.contended = true;
+      seen.set(doc._id, doc._rev);
+      continue;
+    }
+    const rev = await put(picas, patch.doc);
+    if (rev === undefined) {
+      s.emit({ type: 'race', token: doc._id });
+      result.contended = true;
+      continue;
+    }
+    if (patch.outcome === 'errored') {
+      s.emit({ type: 'errored', token: doc._id, reason: patch.reason });
+      result.progressed = true;
+      continue;
+    }
+    if (s.checkConflicts && !(await keepsClaim(picas, doc._id, rev, leaseId))) {
+      s.emit({ type: 'race', token: doc._id });
+      result.contended = true;
+      continue;
+    }
+    result.claimed = { doc: { ...patch.doc, _rev: rev }, leaseId, reclaimed: expired };
+    return result;
+  }
+  return result;
+}
+
+function settingsOf(o: ClaimOptions): Settings {
+  const pageSize = o.pageSize ?? 10;
+  if (!Number.isInteger(pageSize) || pageSize < 1) {
+    throw new LrtError('E_USAGE', `claim page size must be a whole number >= 1, got ${pageSize}`);
+  }
+  return {
+    pilotId: o.pilotId,
+    host: o.host,
+    leaseSeconds: o.leaseSeconds,
+    maxAttempts: o.maxAttempts,
+    jobIds: o.jobIds ?? {},
+    view: o.view ?? 'todo',
+    pageSize,
+    reclaimExpired: o.reclaimExpired ?? true,
+    checkConflicts: o.checkConflicts ?? false,
+    rng: o.rng ?? Math.random,
+    clock: o.clock ?? Date.now,
+    newLeaseId: o.newLeaseId ?? randomUUID,
+    backoffBaseMs: o.backoffBaseMs ?? 50,
+    backoffMaxMs: o.backoffMaxMs ?? 2000,
+    signal: o.signal,
+    emit: o.onEvent ?? (() => {}),
+  };
+}
+
+/**
+ * Claim one token of `type`, or return null when there is nothing to claim: the view is empty
+ * (or lists only tokens that are not claimable) and no lease has expired. Never gives up while
+ * candidates exist; races are retried with jittered backoff. Tokens whose lease expired too
+ * often are sent to error on the way (reported as `errored` events).
+ */
+export async function claimToken(
+  picas: PicasDb,
+  type: string,
+  options: ClaimOptions,
+): Promise<ClaimedToken | null> {
+  const s = settingsOf(options);
+  const seenTodo: SeenUnclaimable = new Map();
+  const seenExpired: SeenUnclaimable = new Map();
+  for (let round = 0; ; ) {
+    s.signal?.throwIfAborted();
+    const todo = await tryPage(picas, type, { view: s.view, qs: {}, reclaim: false }, s, seenTodo);
+    if (todo.claimed) return todo.claimed;
+    let contended = todo.contended;
+    if (!contended && s.reclaimExpired) {
+      const endkey = Math.floor(s.clock() / 1000);
+      const expired = await tryExpired(picas, type, endkey, s, seenExpired);
+      if (expired.claimed) return expired.claimed;
+      if (expired.progressed) continue;
+      contended = expired.contended;
+    }
+    if (!contended) return null;
+    const ms = backoffDelay(round++, s.rng, s.backoffBaseMs, s.backoffMaxMs);
+    s.emit({ type: 'backoff', ms });
+    await sleep(ms, s.signal);
+  }
+}
+
+/** Databases made by older tools have no `expired` view: nothing can have expired there. */
+async function tryExpired(picas: PicasDb, type: string, endkey: number, s: Settings, seen: SeenUnclaimable) {
+  try {
+    return await tryPage(picas, type, { view: EXPIRED_VIEW, qs: { endkey }, reclaim: true }, s, seen);
+  } catch (err) {
+    if (err instanceof LrtError && err.code === 'E_VIEW_NOT_FOUND') {
+      return { contended: false, progressed: false } satisfies PageResult;
+    }
+    throw err;
+  }
+}

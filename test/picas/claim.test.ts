@@ -1,0 +1,296 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isLrtError } from '../../src/core';
+import { type ClaimEvent, type ClaimOptions, claimToken, keepsClaim } from '../../src/picas/claim';
+import type { PicasDb, TokenDoc } from '../../src/picas/client';
+import { conditionView, STATUS_CONDITIONS } from '../../src/picas/designDoc';
+import { fencedUpdate } from '../../src/picas/fencedUpdate';
+import { type AttemptRecord, finishPatch, type Lease } from '../../src/picas/lease';
+import { adminAuthHeader, createTestDatabase, type TestDatabase } from '../helpers/couch';
+import {
+  bulkDocs,
+  getDoc,
+  picasFor,
+  putDesignDoc,
+  seededRng,
+  seedTokens,
+  tokenDocs,
+  viewIds,
+} from '../helpers/seedTokens';
+
+const TYPE = 'pref_targ1';
+const T0 = 1_700_000_000;
+
+let t: TestDatabase;
+let picas: PicasDb;
+
+beforeEach(async () => {
+  t = await createTestDatabase('lrt_claim');
+  picas = picasFor(t);
+});
+afterEach(async () => t?.drop());
+
+function options(over: Partial<ClaimOptions> = {}): ClaimOptions {
+  return {
+    pilotId: 'pilot-1',
+    host: 'wn1.grid',
+    leaseSeconds: 600,
+    maxAttempts: 3,
+    rng: seededRng(1),
+    backoffBaseMs: 5,
+    backoffMaxMs: 50,
+    ...over,
+  };
+}
+
+/** A pilot with a fixed clock (epoch s). */
+const at = (seconds: number) => () => seconds * 1000;
+
+describe('claimToken', () => {
+  it('claims a free token with a lease, job ids and host, and takes it out of todo', async () => {
+    await putDesignDoc(t, TYPE);
+    const ids = await seedTokens(t, TYPE, 3);
+    const claim = await claimToken(
+      picas,
+      TYPE,
+      options({ clock: at(T0), jobIds: { slurm_job_id: '900_1' }, newLeaseId: () => 'lease-fixed' }),
+    );
+    expect(claim).not.toBeNull();
+    expect(ids).toContain(claim!.doc._id);
+    expect(claim!.leaseId).toBe('lease-fixed');
+    expect(claim!.reclaimed).toBe(false);
+
+    const stored = await getDoc(t, claim!.doc._id);
+    expect(stored._rev).toBe(claim!.doc._rev);
+    expect(stored).toMatchObject({
+      lock: T0,
+      done: 0,
+      status: 'locked',
+      hostname: 'wn1.grid',
+      slurm_job_id: '900_1',
+    });
+    expect(stored.lease).toMatchObject({ id: 'lease-fixed', pilot: 'pilot-1', expires: T0 + 600 });
+    expect(await viewIds(t, TYPE, 'locked')).toEqual([claim!.doc._id]);
+    expect((await viewIds(t, TYPE, 'todo')).sort()).toEqual(ids.filter((id) => id !== claim!.doc._id).sort());
+  });
+
+  it('returns null on an empty view, and works on databases without the expired view', async () => {
+    await putDesignDoc(t, TYPE, { todo: conditionView(TYPE, STATUS_CONDITIONS.todo) });
+    expect(await claimToken(picas, TYPE, options())).toBeNull();
+  });
+
+  it('fails with E_VIEW_NOT_FOUND when the design document is missing', async () => {
+    await seedTokens(t, TYPE, 1);
+    const err = await claimToken(picas, TYPE, options()).catch((e: unknown) => e);
+    expect(isLrtError(err, 'E_VIEW_NOT_FOUND')).toBe(true);
+    expect((err as Error).message).toContain(`_design/${TYPE}`);
+    expect((err as Error).message).not.toContain(t.password);
+  });
+
+  it('never claims tokens that are staging or finished', async () => {
+    await putDesignDoc(t, TYPE);
+    const docs = [
+      ...tokenDocs(TYPE, 2),
+      ...tokenDocs(TYPE, 5)
+        .slice(2, 4)
+        .map((d) => ({ ...d, status: 'staging' })),
+      { ...tokenDocs(TYPE, 5)[4]!, lock: T0 - 9, done: T0 - 5, status: 'done' },
+    ];
+    await bulkDocs(t, docs);
+    const got: string[] = [];
+    for (
+      let claim = await claimToken(picas, TYPE, options());
+      claim;
+      claim = await claimToken(picas, TYPE, options())
+    ) {
+      got.push(claim.doc._id);
+    }
+    expect(got.sort()).toEqual(
+      docs
+        .slice(0, 2)
+        .map((d) => d._id)
+        .sort(),
+    );
+    expect((await getDoc(t, docs[2]!._id)).lock).toBe(0);
+  });
+
+  it('rejects at once when its signal is aborted', async () => {
+    await putDesignDoc(t, TYPE);
+    await seedTokens(t, TYPE, 1);
+    const controller = new AbortController();
+    controller.abort(new Error('SIGTERM'));
+    await expect(claimToken(picas, TYPE, options({ signal: controller.signal }))).rejects.toThrow('SIGTERM');
+    expect(await viewIds(t, TYPE, 'todo')).toHaveLength(1);
+  });
+});
+
+describe('a token made by GRID_LRT', () => {
+  it('is claimed and finished keeping its own fields and its srm.txt attachment', async () => {
+    const fixtures = join(__dirname, '../fixtures/claim');
+    const { _rev, _attachments, ...token } = JSON.parse(
+      readFileSync(join(fixtures, 'token_tokenset_tutorial_cfg.json'), 'utf8'),
+    ) as TokenDoc;
+    const srm = readFileSync(join(fixtures, 'srm_1_sara.txt'));
+    const type = token.type;
+    await putDesignDoc(t, type);
+    await bulkDocs(t, [
+      { ...token, _attachments: { 'srm.txt': { content_type: 'text/plain', data: srm.toString('base64') } } },
+    ]);
+
+    const claim = await claimToken(picas, type, options({ clock: at(T0) }));
+    expect(claim?.doc._id).toBe(token._id);
+    const finish = (doc: TokenDoc) =>
+      finishPatch(doc, claim!.leaseId, { now: T0 + 60, exitCode: 0, ok: true, phase: 'running' });
+    await fencedUpdate(picas, token._id, claim!.leaseId, finish, { current: claim!.doc });
+
+    const stored = await getDoc(t, token._id);
+    expect(stored).toMatchObject({
+      PIPELINE: token.PIPELINE,
+      RESULTS_DIR: token.RESULTS_DIR,
+      SBXloc: token.SBXloc,
+    });
+    expect(stored.times).toEqual({ ...(token.times as object), locked: T0, done: T0 + 60 });
+    expect(stored).toMatchObject({ status: 'done', lock: T0, done: T0 + 60, output: 0 });
+    const res = await fetch(`${t.baseUrl}/${t.name}/${token._id}/srm.txt`, {
+      headers: { authorization: adminAuthHeader() },
+    });
+    expect(Buffer.from(await res.arrayBuffer()).equals(srm)).toBe(true);
+  });
+});
+
+describe.each([8, 32])('%i concurrent pilots on 200 tokens', (pilots) => {
+  it('claim every token exactly once and stop only when todo is empty', async () => {
+    await putDesignDoc(t, TYPE);
+    const ids = await seedTokens(t, TYPE, 200);
+    const claims = new Map<string, string[]>();
+    const leases = new Map<string, string>();
+    const todoLeftWhenStopping: number[] = [];
+
+    const pilot = async (n: number) => {
+      const opts = options({
+        pilotId: `pilot-${n}`,
+        host: `wn${n}.grid`,
+        rng: seededRng(1000 + n),
+      });
+      for (;;) {
+        const claim = await claimToken(picas, TYPE, opts);
+        if (!claim) {
+          todoLeftWhenStopping.push((await viewIds(t, TYPE, 'todo')).length);
+          return;
+        }
+        claims.set(claim.doc._id, [...(claims.get(claim.doc._id) ?? []), `pilot-${n}`]);
+        leases.set(claim.doc._id, claim.leaseId);
+      }
+    };
+    await Promise.all(Array.from({ length: pilots }, (_, n) => pilot(n)));
+
+    const doubles = [...claims.entries()].filter(([, who]) => who.length > 1);
+    expect(doubles).toEqual([]);
+    expect([...claims.keys()].sort()).toEqual([...ids].sort());
+    expect(todoLeftWhenStopping).toEqual(Array(pilots).fill(0));
+    // What is stored agrees: every token holds the lease of the one pilot that claimed it.
+    const locked = await viewIds(t, TYPE, 'locked');
+    expect(locked).toHaveLength(200);
+    for (const id of ids) {
+      const doc = await getDoc(t, id);
+      expect((doc.lease as Lease).id).toBe(leases.get(id));
+      expect(doc.attempts as AttemptRecord[]).toHaveLength(1);
+    }
+  });
+});
+
+describe('expired leases', () => {
+  async function claimAt(seconds: number, pilot: string, over: Partial<ClaimOptions> = {}) {
+    return claimToken(
+      picas,
+      TYPE,
+      options({ clock: at(seconds), pilotId: pilot, host: `${pilot}.grid`, ...over }),
+    );
+  }
+
+  it('are reclaimed by another pilot once past, judged by the injected clock', async () => {
+    await putDesignDoc(t, TYPE);
+    const [id] = await seedTokens(t, TYPE, 1);
+    const first = await claimAt(T0, 'pilot-A', { leaseSeconds: 60 });
+    expect(first?.doc._id).toBe(id);
+
+    expect(await claimAt(T0 + 59, 'pilot-B')).toBeNull();
+    const second = await claimAt(T0 + 61, 'pilot-B');
+    expect(second).toMatchObject({ reclaimed: true });
+    expect(second!.leaseId).not.toBe(first!.leaseId);
+
+    const stored = await getDoc(t, id!);
+    expect(stored).toMatchObject({
+      scrub_count: 1,
+      hostname: 'pilot-B.grid',
+      lock: T0 + 61,
+      status: 'locked',
+    });
+    expect((stored.lease as Lease).id).toBe(second!.leaseId);
+    expect((stored.attempts as AttemptRecord[]).map((a) => [a.pilot, a.reason])).toEqual([
+      ['pilot-A', 'lease expired'],
+      ['pilot-B', undefined],
+    ]);
+  });
+
+  it('send a token to error after maxAttempts expiries, and the pilot carries on with other work', async () => {
+    await putDesignDoc(t, TYPE);
+    const [doomed] = await seedTokens(t, TYPE, 1);
+    const maxAttempts = 2;
+    expect((await claimAt(T0, 'pilot-A', { leaseSeconds: 60, maxAttempts }))?.doc._id).toBe(doomed);
+    expect((await claimAt(T0 + 100, 'pilot-B', { leaseSeconds: 60, maxAttempts }))?.reclaimed).toBe(true);
+
+    // New work arrives while pilot B's lease runs out too.
+    const fresh = tokenDocs(TYPE, 2)[1]!._id;
+    await bulkDocs(t, [tokenDocs(TYPE, 2)[1]!]);
+    const events: ClaimEvent[] = [];
+    const pilotC = { leaseSeconds: 60, maxAttempts, onEvent: (e: ClaimEvent) => events.push(e) };
+    const c1 = await claimAt(T0 + 300, 'pilot-C', pilotC);
+    expect(c1?.doc._id).toBe(fresh);
+    const c2 = await claimAt(T0 + 300, 'pilot-C', pilotC);
+    expect(c2).toBeNull();
+
+    const stored = await getDoc(t, doomed!);
+    const reason = 'lease expired 2 times; last pilot pilot-B on host pilot-B.grid';
+    expect(stored).toMatchObject({
+      status: 'error',
+      done: T0 + 300,
+      scrub_count: 2,
+      launcher_status: reason,
+    });
+    expect(stored.lease).toBeUndefined();
+    expect(events.filter((e) => e.type === 'errored')).toEqual([{ type: 'errored', token: doomed, reason }]);
+    expect(await viewIds(t, TYPE, 'error')).toEqual([doomed]);
+  });
+});
+
+describe('replica conflicts (clustered CouchDB)', () => {
+  it('the winning revision keeps the token, the loser deletes its revision', async () => {
+    await putDesignDoc(t, TYPE);
+    const [id] = await seedTokens(t, TYPE, 1);
+    const a = await claimToken(picas, TYPE, options({ checkConflicts: true, pilotId: 'A' }));
+    expect(a?.doc._id).toBe(id);
+
+    // What a second node accepted at the same time: a sibling of A's revision, claimed by B.
+    const base = await getDoc(t, id!, '?revs=true');
+    const revs = base._revisions as { start: number; ids: string[] };
+    const sibling: TokenDoc = {
+      ...a!.doc,
+      lease: { ...(a!.doc.lease as Lease), id: 'lease-B', pilot: 'B' },
+      _rev: `${revs.start}-${'f'.repeat(32)}`,
+      _revisions: { start: revs.start, ids: ['f'.repeat(32), ...revs.ids.slice(1)] },
+    };
+    const siblingRev = (await bulkDocs(t, [sibling], false)).get(id!) || sibling._rev!;
+    const withConflicts = await getDoc(t, id!, '?conflicts=true');
+    expect(withConflicts._conflicts).toHaveLength(1);
+
+    const keptA = await keepsClaim(picas, id!, a!.doc._rev!, a!.leaseId);
+    const keptB = await keepsClaim(picas, id!, sibling._rev!, 'lease-B');
+    expect([keptA, keptB].filter(Boolean)).toHaveLength(1);
+    const winner = await getDoc(t, id!, '?conflicts=true');
+    expect(winner._conflicts).toBeUndefined();
+    expect((winner.lease as Lease).id).toBe(keptA ? a!.leaseId : 'lease-B');
+    expect([a!.doc._rev, siblingRev]).toContain(winner._rev);
+  });
+});

@@ -1,0 +1,201 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isLrtError, type LrtError } from '../../src/core';
+import { type ClaimedToken, claimToken } from '../../src/picas/claim';
+import type { PicasDb, TokenDoc } from '../../src/picas/client';
+import { fencedAttach, fencedUpdate } from '../../src/picas/fencedUpdate';
+import { finishPatch, heartbeatPatch, type Lease, releasePatch } from '../../src/picas/lease';
+import { adminAuthHeader, createTestDatabase, type TestDatabase } from '../helpers/couch';
+import {
+  getDoc,
+  picasFor,
+  putDesignDoc,
+  putDoc,
+  seededRng,
+  seedTokens,
+  updateDoc,
+} from '../helpers/seedTokens';
+
+const TYPE = 'pref_cal2';
+const T0 = 1_700_000_000;
+
+let t: TestDatabase;
+let picas: PicasDb;
+let claim: ClaimedToken;
+
+beforeEach(async () => {
+  t = await createTestDatabase('lrt_fence');
+  picas = picasFor(t);
+  await putDesignDoc(t, TYPE);
+  await seedTokens(t, TYPE, 1);
+  const got = await claimToken(picas, TYPE, {
+    pilotId: 'pilot-A',
+    host: 'wn-a.grid',
+    leaseSeconds: 60,
+    maxAttempts: 3,
+    clock: () => T0 * 1000,
+    rng: seededRng(7),
+  });
+  if (!got) throw new Error('no token claimed');
+  claim = got;
+});
+afterEach(async () => t?.drop());
+
+const beat =
+  (now: number, extra: Partial<Parameters<typeof heartbeatPatch>[2]> = {}) =>
+  (doc: TokenDoc) =>
+    heartbeatPatch(doc, claim.leaseId, { now, leaseSeconds: 60, ...extra });
+
+const generation = (rev: string | undefined) => Number(rev?.split('-')[0]);
+
+async function caught(promise: Promise<unknown>): Promise<LrtError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!isLrtError(err)) throw new Error(`expected an LrtError, got ${String(err)}`);
+  return err;
+}
+
+describe('fencedUpdate', () => {
+  it('writes a heartbeat under our lease', async () => {
+    const result = await fencedUpdate(
+      picas,
+      claim.doc._id,
+      claim.leaseId,
+      beat(T0 + 20, { phase: 'downloading' }),
+    );
+    const stored = await getDoc(t, claim.doc._id);
+    expect('doc' in result && result.doc._rev).toBe(stored._rev);
+    expect(stored.lease).toMatchObject({ id: claim.leaseId, expires: T0 + 80, renewed: T0 + 20 });
+    expect(stored.status).toBe('downloading');
+  });
+
+  it('after someone else took the token: E_LEASE_LOST naming both leases, and nothing written', async () => {
+    const id = claim.doc._id;
+    await updateDoc(t, id, (doc) => ({ lease: { ...(doc.lease as Lease), id: 'lease-of-pilot-B' } }));
+    const before = await getDoc(t, id);
+
+    const err = await caught(fencedUpdate(picas, id, claim.leaseId, beat(T0 + 20, { progress: 0.5 })));
+    expect(err.code).toBe('E_LEASE_LOST');
+    expect(err.message).toBe(
+      `token ${id} was taken away: lease ${claim.leaseId} replaced by lease-of-pilot-B`,
+    );
+
+    const finish = (doc: TokenDoc) =>
+      finishPatch(doc, claim.leaseId, { now: T0 + 30, exitCode: 0, ok: true, phase: 'x' });
+    expect((await caught(fencedUpdate(picas, id, claim.leaseId, finish, { current: claim.doc }))).code).toBe(
+      'E_LEASE_LOST',
+    );
+    expect(
+      (await caught(fencedAttach(picas, id, claim.leaseId, 'log.txt', 'hello', 'text/plain'))).code,
+    ).toBe('E_LEASE_LOST');
+
+    const after = await getDoc(t, id);
+    expect(after._rev).toBe(before._rev);
+    expect(after).toEqual(before);
+  });
+
+  it('after a login-side reset or a deletion the lease is replaced by none', async () => {
+    const id = claim.doc._id;
+    await updateDoc(t, id, (doc) => {
+      const { lease: _gone, ...rest } = doc;
+      return { ...rest, lease: undefined, lock: 0, done: 0, status: 'todo', scrub_count: 1 };
+    });
+    const reset = await caught(fencedUpdate(picas, id, claim.leaseId, beat(T0 + 5)));
+    expect(reset.message).toBe(`token ${id} was taken away: lease ${claim.leaseId} replaced by none`);
+
+    const doc = await getDoc(t, id);
+    const del = await fetch(`${t.baseUrl}/${t.name}/${id}?rev=${doc._rev}`, {
+      method: 'DELETE',
+      headers: { authorization: adminAuthHeader() },
+    });
+    expect(del.status).toBeLessThan(300);
+    const deleted = await caught(fencedUpdate(picas, id, claim.leaseId, beat(T0 + 6)));
+    expect(deleted.code).toBe('E_LEASE_LOST');
+    expect(deleted.message).toContain('deleted');
+  });
+
+  it('a finished token refuses later writes: finish removed the lease', async () => {
+    const id = claim.doc._id;
+    const finish = (doc: TokenDoc) =>
+      finishPatch(doc, claim.leaseId, { now: T0 + 9, exitCode: 0, ok: true, phase: 'running' });
+    await fencedUpdate(picas, id, claim.leaseId, finish);
+    expect((await caught(fencedUpdate(picas, id, claim.leaseId, beat(T0 + 10)))).code).toBe('E_LEASE_LOST');
+    const release = (doc: TokenDoc) => releasePatch(doc, claim.leaseId, { now: T0 + 11, reason: 'SIGTERM' });
+    expect((await caught(fencedUpdate(picas, id, claim.leaseId, release))).code).toBe('E_LEASE_LOST');
+    expect(await getDoc(t, id)).toMatchObject({ status: 'done', done: T0 + 9 });
+  });
+
+  it('retries a 409 from an unrelated write and keeps that write', async () => {
+    const id = claim.doc._id;
+    await updateDoc(t, id, () => ({ note: 'added by the login node' }));
+    // claim.doc is now stale: its _rev makes the first PUT fail with 409.
+    const result = await fencedUpdate(picas, id, claim.leaseId, beat(T0 + 20, { progress: 0.25 }), {
+      current: claim.doc,
+    });
+    expect(result.conflicts).toBe(1);
+    const stored = await getDoc(t, id);
+    expect(stored).toMatchObject({ note: 'added by the login node', progress: 0.25 });
+    expect((stored.lease as Lease).renewed).toBe(T0 + 20);
+  });
+
+  it('gives up with E_CONFLICT when the retries run out', async () => {
+    const id = claim.doc._id;
+    await updateDoc(t, id, () => ({ note: 'x' }));
+    const err = await caught(
+      fencedUpdate(picas, id, claim.leaseId, beat(T0 + 1), { current: claim.doc, retries: 0 }),
+    );
+    expect(err.code).toBe('E_CONFLICT');
+    expect(err.message).toContain(id);
+  });
+
+  it('heartbeats and unrelated writers running at the same time all land, each exactly once', async () => {
+    const id = claim.doc._id;
+    const start = generation((await getDoc(t, id))._rev);
+    const beats = Array.from({ length: 10 }, (_, i) =>
+      fencedUpdate(picas, id, claim.leaseId, beat(T0 + 10 + i, { progress: i / 10 })),
+    );
+    const others = Array.from({ length: 10 }, (_, i) => updateDoc(t, id, () => ({ [`note_${i}`]: i })));
+    const results = await Promise.all(beats);
+    await Promise.all(others);
+
+    const stored = await getDoc(t, id);
+    expect(generation(stored._rev)).toBe(start + 20);
+    for (let i = 0; i < 10; i++) expect(stored[`note_${i}`]).toBe(i);
+    expect((stored.lease as Lease).id).toBe(claim.leaseId);
+    expect(results.every((r) => 'doc' in r)).toBe(true);
+  });
+});
+
+describe('fencedAttach', () => {
+  it('attaches bytes under the lease, after a 409 from a stale rev', async () => {
+    const id = claim.doc._id;
+    await updateDoc(t, id, () => ({ note: 'bump' }));
+    const bytes = Buffer.from('line 1\nline 2: pipeline finished\n'.repeat(50));
+    const result = await fencedAttach(picas, id, claim.leaseId, 'logs/stdout.log', bytes, 'text/plain', {
+      current: claim.doc,
+    });
+    expect(result.conflicts).toBe(1);
+    const res = await fetch(`${t.baseUrl}/${t.name}/${id}/logs/stdout.log`, {
+      headers: { authorization: adminAuthHeader() },
+    });
+    expect(res.status).toBe(200);
+    expect(Buffer.from(await res.arrayBuffer()).equals(bytes)).toBe(true);
+    const stored = await getDoc(t, id);
+    expect(stored._rev).toBe(result.rev);
+    expect(Object.keys(stored._attachments ?? {})).toEqual(['logs/stdout.log']);
+    expect(stored.note).toBe('bump');
+  });
+
+  it('the PUT carries the rev read, so a token taken away in between gets no attachment', async () => {
+    const id = claim.doc._id;
+    const stale = claim.doc;
+    // The token is reclaimed by B after A read it: A's write must fail and A must see the new lease.
+    expect(await putDoc(t, { ...stale, lease: { ...(stale.lease as Lease), id: 'lease-B' } })).toBe(201);
+    const err = await caught(
+      fencedAttach(picas, id, claim.leaseId, 'log.txt', 'x', 'text/plain', { current: stale }),
+    );
+    expect(err.message).toContain('replaced by lease-B');
+    expect((await getDoc(t, id))._attachments).toBeUndefined();
+  });
+});
