@@ -1,0 +1,168 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isLrtError } from '../../src/core';
+import { bulkCreateTokens } from '../../src/picas/bulk';
+import { openPicas, type PicasDb } from '../../src/picas/client';
+import { designDocId } from '../../src/picas/designDoc';
+import {
+  addView,
+  clearViews,
+  ensureDatabase,
+  ensureDesignDoc,
+  listViews,
+  readDesignDoc,
+} from '../../src/picas/designDocs';
+import { createTestDatabase, type TestDatabase } from '../helpers/couch';
+
+// token-format.md: the views every `_design/<type>` has.
+const SPEC_VIEWS = ['todo', 'locked', 'done', 'error', 'overview_total', 'overview_view', 'expired'];
+
+function picasFor(db: TestDatabase, overrides: { database?: string; password?: string } = {}): PicasDb {
+  return openPicas({
+    url: db.baseUrl,
+    database: overrides.database ?? db.name,
+    user: db.user,
+    password: overrides.password ?? db.password,
+  });
+}
+
+async function rowIds(picas: PicasDb, type: string, view: string): Promise<string[]> {
+  const res = await picas.db.view(type, view);
+  for (const row of res.rows) expect(row.value).toBe(row.id);
+  return res.rows.map((r) => r.id).sort();
+}
+
+describe('design documents and views', () => {
+  let testDb: TestDatabase;
+  let picas: PicasDb;
+  beforeAll(async () => {
+    testDb = await createTestDatabase('lrt_ddoc');
+    picas = picasFor(testDb);
+  });
+  afterAll(async () => testDb?.drop());
+
+  it('creates _design/<type> with the spec views, and a second call writes nothing', async () => {
+    const first = await ensureDesignDoc(picas, 'alpha');
+    expect(first.changed).toBe(true);
+    const stored = await readDesignDoc(picas, 'alpha');
+    expect(Object.keys(stored?.views ?? {}).sort()).toEqual([...SPEC_VIEWS].sort());
+    expect(stored?._rev).toBe(first.rev);
+
+    const second = await ensureDesignDoc(picas, 'alpha');
+    expect(second.changed).toBe(false);
+    const after = (await picas.db.get(designDocId('alpha')))._rev;
+    expect(after).toBe(first.rev);
+  });
+
+  it('status views list new tokens with key and value equal to the token id', async () => {
+    await ensureDesignDoc(picas, 'beta');
+    await bulkCreateTokens(picas, 'beta', [
+      { id: 't_beta_a', fields: { manual_int: 0 } },
+      { id: 't_beta_b', fields: { manual_int: 1024 } },
+    ]);
+    expect(await rowIds(picas, 'beta', 'todo')).toEqual(['t_beta_a', 't_beta_b']);
+    expect(await rowIds(picas, 'beta', 'locked')).toEqual([]);
+  });
+
+  it('a custom view selects by its condition and survives ensureDesignDoc', async () => {
+    const added = await addView(picas, 'beta', 'demo_view', 'doc.manual_int == 0 ');
+    expect(added).toMatchObject({ changed: true, replaced: false, view: 'demo_view' });
+    expect(await rowIds(picas, 'beta', 'demo_view')).toEqual(['t_beta_a']);
+
+    const again = await ensureDesignDoc(picas, 'beta');
+    expect(again.changed).toBe(false);
+    expect(again.rev).toBe(added.rev);
+    expect(await rowIds(picas, 'beta', 'demo_view')).toEqual(['t_beta_a']);
+    expect(await rowIds(picas, 'beta', 'todo')).toEqual(['t_beta_a', 't_beta_b']);
+
+    const names = (await listViews(picas, 'beta')).map((v) => [v.name, v.standard]);
+    expect(names).toContainEqual(['demo_view', false]);
+    expect(names).toContainEqual(['todo', true]);
+  });
+
+  it('redefining a custom view replaces it; the same definition writes nothing', async () => {
+    const replaced = await addView(picas, 'beta', 'demo_view', 'doc.manual_int > 0');
+    expect(replaced.replaced).toBe(true);
+    expect(await rowIds(picas, 'beta', 'demo_view')).toEqual(['t_beta_b']);
+    const same = await addView(picas, 'beta', 'demo_view', 'doc.manual_int > 0');
+    expect(same.changed).toBe(false);
+    expect(same.rev).toBe(replaced.rev);
+  });
+
+  it('refuses standard view names, bad names and conditions that do not parse, writing nothing', async () => {
+    const before = (await readDesignDoc(picas, 'beta'))?._rev;
+    const attempts: [string, string, string][] = [
+      ['todo', 'doc.manual_int == 0', 'todo'],
+      ['overview_total', 'true', 'overview_total'],
+      ['1view', 'true', '1view'],
+      ['my-view', 'true', 'my-view'],
+      ['broken', 'doc.manual_int == ', 'not a JavaScript expression'],
+      ['sneaky', 'true) { emit(1, 1); } if (true', 'not a JavaScript expression'],
+      ['empty', '  ', 'empty'],
+      ['commented', 'doc.manual_int == 0 // zero only', 'not a JavaScript expression'],
+    ];
+    for (const [name, condition, mentions] of attempts) {
+      const err = await addView(picas, 'beta', name, condition).catch((e: unknown) => e);
+      expect(isLrtError(err, 'E_USAGE'), `${name}: ${String(err)}`).toBe(true);
+      expect((err as Error).message).toContain(mentions);
+    }
+    expect((await readDesignDoc(picas, 'beta'))?._rev).toBe(before);
+  });
+
+  it('a custom view on a type without design doc brings the standard views along', async () => {
+    await addView(picas, 'gamma', 'mine', 'doc.x == 1');
+    const views = Object.keys((await readDesignDoc(picas, 'gamma'))?.views ?? {});
+    expect(views.sort()).toEqual([...SPEC_VIEWS, 'mine'].sort());
+  });
+
+  it('concurrent writers of one design doc all land (409 re-read and re-merge)', async () => {
+    const names = ['v1', 'v2', 'v3', 'v4', 'v5', 'v6'];
+    await Promise.all([
+      ...names.map((n, i) => addView(picas, 'delta', n, `doc.n == ${i}`)),
+      ensureDesignDoc(picas, 'delta'),
+      ensureDesignDoc(picas, 'delta'),
+    ]);
+    const views = Object.keys((await readDesignDoc(picas, 'delta'))?.views ?? {});
+    expect(views.sort()).toEqual([...SPEC_VIEWS, ...names].sort());
+  });
+
+  it('clearViews removes standard and custom views; ensureDesignDoc brings back only the standard ones', async () => {
+    const cleared = await clearViews(picas, 'beta');
+    expect(cleared.removed.sort()).toEqual([...SPEC_VIEWS, 'demo_view'].sort());
+    expect(await listViews(picas, 'beta')).toEqual([]);
+    const nothing = await clearViews(picas, 'beta');
+    expect(nothing).toMatchObject({ changed: false, removed: [] });
+
+    await ensureDesignDoc(picas, 'beta');
+    expect((await listViews(picas, 'beta')).map((v) => v.name).sort()).toEqual([...SPEC_VIEWS].sort());
+    expect(await listViews(picas, 'nosuchtype')).toEqual([]);
+  });
+});
+
+describe('ensureDatabase', () => {
+  let testDb: TestDatabase;
+  beforeAll(async () => {
+    testDb = await createTestDatabase('lrt_ensure');
+  });
+  afterAll(async () => testDb?.drop());
+
+  it('creates a missing database, then finds it', async () => {
+    const name = `${testDb.name}_new`;
+    const picas = picasFor(testDb, { database: name });
+    try {
+      expect(await ensureDatabase(picas)).toBe('created');
+      expect(await ensureDatabase(picas)).toBe('exists');
+      const info = await picas.server.db.get(name);
+      expect(info.db_name).toBe(name);
+    } finally {
+      await picas.server.db.destroy(name).catch(() => undefined);
+    }
+  });
+
+  it('a wrong password is E_DB_AUTH naming the user, never the password', async () => {
+    const password = 'wrong-Secret-123';
+    const err = await ensureDatabase(picasFor(testDb, { password })).catch((e: unknown) => e);
+    expect(isLrtError(err, 'E_DB_AUTH')).toBe(true);
+    expect((err as Error).message).toContain(`"${testDb.user}"`);
+    expect((err as Error).message).not.toContain(password);
+  });
+});
