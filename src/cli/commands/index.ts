@@ -6,4 +6,10 @@ import { tokensManageCommands } from './tokensManage';
 import { viewsCommands } from './views';
 
 /** Every `lrt` command. Each area keeps its commands in its own file and adds them here. */
-export const commands: Command[] = [...dbCommands, ...srmCommands, ...tokensCreateCommands, ...tokensManageCommands, ...viewsCommands];
+export const commands: Command[] = [
+  ...dbCommands,
+  ...srmCommands,
+  ...tokensCreateCommands,
+  ...tokensManageCommands,
+  ...viewsCommands,
+];

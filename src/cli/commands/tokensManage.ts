@@ -1,0 +1,286 @@
+import { LrtError } from '../../core';
+import type { BulkProgress, BulkUpdateReport } from '../../picas/bulkUpdate';
+import type { PicasDb } from '../../picas/client';
+import { assertTokenType } from '../../picas/designDoc';
+import { deleteView, purgeType, resetView, setViewStatus, type ViewOpOptions } from '../../picas/viewOps';
+import { listTokens, tokenOverview } from '../../picas/viewQuery';
+import { type Command, type CommandContext, flag, int, type OptionSpec, str } from '../command';
+import { EXIT } from '../exitCodes';
+import type { Progress } from '../output';
+import { PICAS_OPTIONS, picasFromContext } from '../picasOptions';
+
+const TYPE: Record<string, OptionSpec> = {
+  type: { type: 'string', value: 'T', description: 'token type (design document _design/T)' },
+};
+const BULK: Record<string, OptionSpec> = {
+  'dry-run': { type: 'boolean', description: 'show what would change (before -> after), write nothing' },
+  'batch-size': {
+    type: 'string',
+    value: 'N',
+    description: 'tokens per read and per _bulk_docs request (default 500)',
+  },
+};
+const MAX_FAILURES_SHOWN = 20;
+
+function required(ctx: CommandContext, name: string): string {
+  const value = str(ctx, name);
+  if (value === undefined || value === '') {
+    throw new LrtError('E_USAGE', `--${name} is required. Run 'lrt tokens --help'.`);
+  }
+  return value;
+}
+
+function open(ctx: CommandContext): { picas: PicasDb; type: string } {
+  const type = required(ctx, 'type');
+  assertTokenType(type);
+  return { picas: picasFromContext(ctx), type };
+}
+
+/** The bulk options from the flags, with a progress bar on stderr once there is work to show. */
+function bulkOptions(ctx: CommandContext, label: string): { options: ViewOpOptions; finish(): void } {
+  let bar: Progress | undefined;
+  let shown = 0;
+  const onProgress = (p: BulkProgress) => {
+    bar ??= ctx.out.progress(label, p.total);
+    bar.tick(p.processed - shown);
+    shown = p.processed;
+  };
+  const options: ViewOpOptions = {
+    dryRun: flag(ctx, 'dry-run'),
+    pageSize: int(ctx, 'batch-size', 500),
+    onProgress,
+  };
+  return { options, finish: () => bar?.done() };
+}
+
+function tokens(n: number): string {
+  return `${n} token${n === 1 ? '' : 's'}`;
+}
+
+function show(value: unknown): string {
+  return value === undefined ? '(none)' : JSON.stringify(value);
+}
+
+/**
+ * Prints the outcome of a bulk operation; `what` is e.g. "reset 12 tokens". Returns 6 (partial)
+ * when some tokens failed.
+ */
+function report(
+  ctx: CommandContext,
+  verb: string,
+  where: string,
+  result: BulkUpdateReport,
+  extra = {},
+): number {
+  const { out } = ctx;
+  if (out.json) out.result({ ...result, ...extra });
+  else if (result.dryRun) {
+    out.line(`would ${verb} ${tokens(result.changed)} ${where} (${result.skipped} skipped); nothing written`);
+    for (const { id, fields } of result.preview ?? []) {
+      const changes = Object.entries(fields).map(([f, c]) => `${f}: ${show(c.before)} -> ${show(c.after)}`);
+      out.line(`  ${id}  ${changes.join('; ')}`);
+    }
+  } else {
+    const tail = `${result.skipped} skipped, ${result.conflictsRetried} conflicts retried, ${result.failed.length} failed`;
+    out.line(`${verb}: ${tokens(result.changed)} ${where} (${tail})`);
+  }
+  if (result.failed.length === 0) return EXIT.ok;
+  for (const f of result.failed.slice(0, MAX_FAILURES_SHOWN)) out.note(`failed: ${f.id}: ${f.error}`);
+  if (result.failed.length > MAX_FAILURES_SHOWN)
+    out.note(`... and ${result.failed.length - MAX_FAILURES_SHOWN} more`);
+  out.note(`${tokens(result.failed.length)} failed; running the command again retries them`);
+  return EXIT.partial;
+}
+
+export const tokensList: Command = {
+  path: ['tokens', 'list'],
+  summary: 'list the tokens of a view (ids; whole documents with --json)',
+  options: {
+    ...TYPE,
+    view: { type: 'string', value: 'V', description: 'view to list (default todo)' },
+    limit: { type: 'string', value: 'N', description: 'list at most N tokens' },
+    ...PICAS_OPTIONS,
+  },
+  examples: [
+    'lrt tokens list --type sksp_dev --view error',
+    'lrt tokens list --type sksp_dev --limit 5 --json',
+  ],
+  async run(ctx) {
+    const { picas, type } = open(ctx);
+    const view = str(ctx, 'view') ?? 'todo';
+    const limit = str(ctx, 'limit') === undefined ? undefined : int(ctx, 'limit', 1);
+    const rows = await listTokens(picas, type, view, { includeDocs: ctx.out.json, limit });
+    if (ctx.out.json)
+      ctx.out.result({ type, view, count: rows.length, tokens: rows.map((r) => r.doc ?? r.id) });
+    else for (const row of rows) ctx.out.line(row.id);
+    return EXIT.ok;
+  },
+};
+
+export const tokensOverview: Command = {
+  path: ['tokens', 'overview'],
+  summary: 'count the tokens of a type per state (todo, locked, running phases, done, error ...)',
+  options: { ...TYPE, ...PICAS_OPTIONS },
+  examples: ['lrt tokens overview --type sksp_dev'],
+  async run(ctx) {
+    const { picas, type } = open(ctx);
+    const counts = await tokenOverview(picas, type);
+    const total = Object.values(counts).reduce((sum, n) => sum + n, 0);
+    if (ctx.out.json) {
+      ctx.out.result({ type, counts, total });
+      return EXIT.ok;
+    }
+    const width = Math.max(5, ...Object.keys(counts).map((k) => k.length)) + 2;
+    const digits = String(total).length;
+    for (const [state, n] of Object.entries(counts))
+      ctx.out.line(`${state.padEnd(width)}${String(n).padStart(digits)}`);
+    ctx.out.line(`${'total'.padEnd(width)}${String(total).padStart(digits)}`);
+    return EXIT.ok;
+  },
+};
+
+export const tokensSetStatus: Command = {
+  path: ['tokens', 'set-status'],
+  summary: 'set the status of every token in a view (locked also locks, todo frees, done/error finish)',
+  description:
+    "As GRID_LRT's set_view_to_status. 'locked' sets lock=now (the tokens leave todo), 'todo' sets\n" +
+    "lock=0 and done=0, 'done' and 'error' set done=now; other statuses change only status.\n" +
+    'Tokens already in that state are skipped. On the login node you normally do not lock tokens:\n' +
+    'that is what the pilots do.',
+  options: {
+    ...TYPE,
+    view: { type: 'string', value: 'V', description: 'the tokens to change: a view of _design/T' },
+    status: { type: 'string', value: 'S', description: 'the new status' },
+    ...BULK,
+    ...PICAS_OPTIONS,
+  },
+  examples: ['lrt tokens set-status --type sksp_dev --view error --status todo --dry-run'],
+  async run(ctx) {
+    const { picas, type } = open(ctx);
+    const view = required(ctx, 'view');
+    const status = required(ctx, 'status');
+    const bulk = bulkOptions(ctx, `set ${status}`);
+    const result = await setViewStatus(picas, type, view, status, bulk.options);
+    bulk.finish();
+    return report(ctx, `set status ${status} on`, `of type ${type} in view ${view}`, result, {
+      type,
+      view,
+      status,
+    });
+  },
+};
+
+export const tokensReset: Command = {
+  path: ['tokens', 'reset'],
+  summary: 'reset the tokens of a view to todo (scrub_count+1) so they run again',
+  description:
+    'lock=0, done=0, status=todo, scrub_count+1, hostname and output cleared, lease removed.\n' +
+    'Tokens already free at todo are skipped. Attachments stay; --drop-attachments removes the\n' +
+    'logs of earlier runs (names ending .log, .out or .err, or starting stdout/stderr).\n' +
+    'Resetting `locked` takes tokens away from pilots that may still be running them.',
+  options: {
+    ...TYPE,
+    view: {
+      type: 'string',
+      value: 'V',
+      description: 'the tokens to reset: locked (default), error, done, or any view',
+    },
+    'drop-attachments': { type: 'boolean', description: 'also remove log attachments left by earlier runs' },
+    ...BULK,
+    ...PICAS_OPTIONS,
+  },
+  examples: [
+    'lrt tokens reset --type sksp_dev --view error',
+    'lrt tokens reset --type sksp_dev --dry-run --json',
+  ],
+  async run(ctx) {
+    const { picas, type } = open(ctx);
+    const view = str(ctx, 'view') ?? 'locked';
+    const bulk = bulkOptions(ctx, 'reset');
+    const dropAttachments = flag(ctx, 'drop-attachments') ? ('logs' as const) : ('none' as const);
+    const result = await resetView(picas, type, view, { ...bulk.options, dropAttachments });
+    bulk.finish();
+    return report(ctx, 'reset', `of type ${type} in view ${view}`, result, { type, view });
+  },
+};
+
+/** Deleting is destructive: without --yes (and without --dry-run) say what would go and refuse. */
+function refuseWithoutYes(ctx: CommandContext, what: string, count: number): void {
+  if (flag(ctx, 'yes') || flag(ctx, 'dry-run')) return;
+  throw new LrtError(
+    'E_USAGE',
+    `refusing to delete ${what} without --yes (deleting cannot be undone; --dry-run lists them)`,
+    { details: { wouldDelete: count } },
+  );
+}
+
+const DELETE_OPTIONS: Record<string, OptionSpec> = {
+  yes: { type: 'boolean', short: 'y', description: 'really delete (required unless --dry-run)' },
+  ...BULK,
+};
+
+export const tokensDelete: Command = {
+  path: ['tokens', 'delete'],
+  summary: 'delete the tokens of a view (asks for --yes)',
+  options: {
+    ...TYPE,
+    view: { type: 'string', value: 'V', description: 'the tokens to delete: a view of _design/T' },
+    ...DELETE_OPTIONS,
+    ...PICAS_OPTIONS,
+  },
+  examples: [
+    'lrt tokens delete --type sksp_dev --view error --dry-run',
+    'lrt tokens delete --type sksp_dev --view error --yes',
+  ],
+  async run(ctx) {
+    const { picas, type } = open(ctx);
+    const view = required(ctx, 'view');
+    const where = `of type ${type} in view ${view} of database ${picas.name}`;
+    if (!flag(ctx, 'yes') && !flag(ctx, 'dry-run')) {
+      const preview = await deleteView(picas, type, view, {
+        dryRun: true,
+        pageSize: int(ctx, 'batch-size', 500),
+      });
+      if (preview.changed > 0) refuseWithoutYes(ctx, `${tokens(preview.changed)} ${where}`, preview.changed);
+    }
+    const bulk = bulkOptions(ctx, 'delete');
+    const result = await deleteView(picas, type, view, bulk.options);
+    bulk.finish();
+    return report(ctx, 'delete', `of type ${type} in view ${view}`, result, { type, view });
+  },
+};
+
+export const tokensPurge: Command = {
+  path: ['tokens', 'purge'],
+  summary: 'delete every token of a type and its design document (asks for --yes)',
+  description:
+    "As GRID_LRT's purge_tokens. Tokens are found through _all_docs, not through views, so this\n" +
+    'also works after the views were cleared. The design document stays when some tokens could\n' +
+    'not be deleted.',
+  options: { ...TYPE, ...DELETE_OPTIONS, ...PICAS_OPTIONS },
+  examples: ['lrt tokens purge --type sksp_dev --dry-run', 'lrt tokens purge --type sksp_dev --yes'],
+  async run(ctx) {
+    const { picas, type } = open(ctx);
+    if (!flag(ctx, 'yes') && !flag(ctx, 'dry-run')) {
+      const preview = await purgeType(picas, type, { dryRun: true, pageSize: int(ctx, 'batch-size', 500) });
+      const ddoc = preview.designDoc === 'would-delete' ? ` and _design/${type}` : '';
+      const what = `${tokens(preview.changed)} of type ${type}${ddoc} from database ${picas.name}`;
+      if (preview.changed > 0 || ddoc) refuseWithoutYes(ctx, what, preview.changed);
+    }
+    const bulk = bulkOptions(ctx, 'purge');
+    const result = await purgeType(picas, type, bulk.options);
+    bulk.finish();
+    const code = report(ctx, 'purge', `of type ${type}`, result, { type });
+    if (!ctx.out.json) ctx.out.line(`design document _design/${type}: ${result.designDoc}`);
+    return code;
+  },
+};
+
+export const tokensManageCommands: Command[] = [
+  tokensList,
+  tokensOverview,
+  tokensSetStatus,
+  tokensReset,
+  tokensDelete,
+  tokensPurge,
+];

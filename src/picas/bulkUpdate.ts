@@ -1,0 +1,161 @@
+import { couchError, type PicasDb, type TokenDoc } from './client';
+import { changedFields, type FieldChange, type TokenPatch } from './patches';
+
+/** A page of candidate tokens, as read. */
+export interface SourcePage {
+  docs: TokenDoc[];
+  /** Estimated candidates in all (for progress); 0 when unknown. */
+  total: number;
+}
+
+/** Which tokens a bulk update goes over (a view, every token of a type ...). */
+export interface BulkSource {
+  /** For messages: "view locked of _design/T". */
+  label: string;
+  pages(): AsyncIterable<SourcePage>;
+  /** Fresh copies of `ids` that still belong to the selection; the others are skipped. */
+  reread(ids: string[]): Promise<TokenDoc[]>;
+}
+
+export interface BulkProgress {
+  processed: number;
+  total: number;
+  changed: number;
+}
+
+export interface BulkUpdateOptions {
+  /** Compute what would change, write nothing. */
+  dryRun?: boolean;
+  /** Rounds of re-read and retry for rows that came back 409 (default 10). */
+  maxRounds?: number;
+  onProgress?: (progress: BulkProgress) => void;
+}
+
+export interface TokenPreview {
+  id: string;
+  fields: Record<string, FieldChange>;
+}
+
+export interface BulkUpdateReport {
+  /** Tokens written (on a dry run: that would be). */
+  changed: number;
+  /** Tokens the patch left alone, or that left the selection before we could write them. */
+  skipped: number;
+  /** 409 rows that were re-read and tried again. */
+  conflictsRetried: number;
+  failed: { id: string; error: string }[];
+  /** Ids of the changed tokens. */
+  ids: string[];
+  dryRun: boolean;
+  /** Dry run only: the fields each token would change, before and after. */
+  preview?: TokenPreview[];
+}
+
+export const DEFAULT_MAX_ROUNDS = 10;
+
+interface BulkRow {
+  id?: string;
+  rev?: string;
+  error?: string;
+  reason?: string;
+}
+
+export function emptyReport(dryRun: boolean): BulkUpdateReport {
+  return {
+    changed: 0,
+    skipped: 0,
+    conflictsRetried: 0,
+    failed: [],
+    ids: [],
+    dryRun,
+    ...(dryRun ? { preview: [] } : {}),
+  };
+}
+
+async function writeBatch(picas: PicasDb, source: BulkSource, docs: TokenDoc[], report: BulkUpdateReport) {
+  try {
+    return (await picas.db.bulk({ docs })) as BulkRow[];
+  } catch (err) {
+    const so = `after ${report.changed} changed; running it again is safe, changed tokens are skipped`;
+    throw couchError(picas, `update tokens of ${source.label} in ${picas.name} (${so})`, err);
+  }
+}
+
+/**
+ * One page: patch, write with each doc's `_rev` through `_bulk_docs`, and for rows that come back
+ * 409 re-read the fresh doc through the source (a doc that left the selection is skipped), patch
+ * it again and retry, up to `maxRounds`. Never `new_edits=false`, never a write without `_rev`:
+ * whatever another writer changed in between survives. Rows are matched by id, errors by their
+ * `error` code only (never the `reason` text).
+ */
+async function applyPage(
+  picas: PicasDb,
+  source: BulkSource,
+  patch: TokenPatch,
+  docs: TokenDoc[],
+  report: BulkUpdateReport,
+  maxRounds: number,
+): Promise<void> {
+  let pending = docs;
+  for (let round = 0; pending.length > 0; round++) {
+    const writes: TokenDoc[] = [];
+    for (const doc of pending) {
+      const result = patch(doc);
+      if ('skip' in result) {
+        report.skipped++;
+        continue;
+      }
+      const next = { ...result.doc, _id: doc._id, _rev: doc._rev };
+      if (report.dryRun) {
+        report.changed++;
+        report.ids.push(doc._id);
+        report.preview?.push({ id: doc._id, fields: changedFields(doc, next) });
+      } else writes.push(next);
+    }
+    if (writes.length === 0) return;
+    const rows = await writeBatch(picas, source, writes, report);
+    const byId = new Map(rows.filter((r) => r.id !== undefined).map((r) => [r.id, r]));
+    const conflicted: string[] = [];
+    writes.forEach((doc, i) => {
+      const row = byId.get(doc._id) ?? rows[i];
+      if (!row) report.failed.push({ id: doc._id, error: 'no answer from the server for this token' });
+      else if (!row.error) {
+        report.changed++;
+        report.ids.push(doc._id);
+      } else if (row.error === 'conflict') conflicted.push(doc._id);
+      else report.failed.push({ id: doc._id, error: row.reason ? `${row.error}: ${row.reason}` : row.error });
+    });
+    if (conflicted.length === 0) return;
+    if (round >= maxRounds) {
+      for (const id of conflicted) {
+        report.failed.push({ id, error: `conflict: still changed by others after ${maxRounds} retries` });
+      }
+      return;
+    }
+    report.conflictsRetried += conflicted.length;
+    pending = await source.reread(conflicted);
+    report.skipped += conflicted.length - pending.length;
+  }
+}
+
+/**
+ * Applies `patch` to every token of `source`, page by page (one `_bulk_docs` per page).
+ * Rows that fail for good are listed in `failed`; the call throws only when the server cannot
+ * be used at all.
+ */
+export async function bulkUpdate(
+  picas: PicasDb,
+  source: BulkSource,
+  patch: TokenPatch,
+  options: BulkUpdateOptions = {},
+): Promise<BulkUpdateReport> {
+  const report = emptyReport(options.dryRun === true);
+  const maxRounds = options.maxRounds ?? DEFAULT_MAX_ROUNDS;
+  let processed = 0;
+  for await (const page of source.pages()) {
+    await applyPage(picas, source, patch, page.docs, report, maxRounds);
+    processed += page.docs.length;
+    options.onProgress?.({ processed, total: Math.max(page.total, processed), changed: report.changed });
+  }
+  return report;
+}

@@ -1,0 +1,92 @@
+import type { BulkSource, SourcePage } from './bulkUpdate';
+import { couchError, type PicasDb, type TokenDoc } from './client';
+import { assertTokenType, designDocId } from './designDoc';
+import { DEFAULT_PAGE_SIZE, rereadThroughView, resolveView, viewPages } from './viewQuery';
+
+export interface SourceOptions {
+  /** Tokens per page and per `_bulk_docs` request (default 500). */
+  pageSize?: number;
+}
+
+/**
+ * The tokens of a view. A token that came back 409 is re-read through the same view by the key
+ * it had, so one that left the view meanwhile (another reset got there first) is skipped: the
+ * server decides membership, no view code runs here.
+ */
+export async function viewSource(
+  picas: PicasDb,
+  type: string,
+  view: string,
+  options: SourceOptions = {},
+): Promise<BulkSource> {
+  const resolved = await resolveView(picas, type, view);
+  let keysById = new Map<string, unknown>();
+  return {
+    label: `view ${view} of ${designDocId(type)}`,
+    async *pages(): AsyncGenerator<SourcePage> {
+      for await (const page of viewPages(picas, resolved, {
+        pageSize: options.pageSize,
+        includeDocs: true,
+      })) {
+        keysById = new Map(page.rows.map((row) => [row.id, row.key]));
+        // A row whose doc is gone (deleted while we paged) has nothing to change.
+        const docs = page.rows.flatMap((row) => (row.doc ? [row.doc] : []));
+        yield { docs, total: page.totalRows };
+      }
+    },
+    reread: (ids) => rereadThroughView(picas, resolved, keysById, ids),
+  };
+}
+
+interface AllDocsRow {
+  id?: string;
+  key: string;
+  doc?: TokenDoc | null;
+}
+
+function ofType(type: string, row: AllDocsRow): row is AllDocsRow & { doc: TokenDoc } {
+  return !!row.doc && row.doc.type === type && !row.key.startsWith('_design/');
+}
+
+/**
+ * Every token of a type found through `_all_docs` (paged by id), without any view: views may
+ * have been cleared or never made, and purge must still find the tokens.
+ */
+export function typeSource(picas: PicasDb, type: string, options: SourceOptions = {}): BulkSource {
+  assertTokenType(type);
+  const pageSize = Math.max(1, options.pageSize ?? DEFAULT_PAGE_SIZE);
+  const read = async (params: Record<string, unknown>, keys?: string[]) => {
+    try {
+      const answer = keys ? await picas.db.fetch({ keys }, params) : await picas.db.list(params);
+      return answer as unknown as { total_rows?: number; rows: AllDocsRow[] };
+    } catch (err) {
+      throw couchError(picas, `list the documents of ${picas.name}`, err);
+    }
+  };
+  return {
+    label: `type ${type}`,
+    async *pages(): AsyncGenerator<SourcePage> {
+      let startkey: string | undefined;
+      for (;;) {
+        // From the second page on, the first row is the last one seen (startkey is inclusive).
+        const ask = startkey === undefined ? pageSize : pageSize + 1;
+        const params: Record<string, unknown> = { include_docs: true, limit: ask };
+        if (startkey !== undefined) params.startkey = startkey;
+        const answer = await read(params);
+        const rows = answer.rows.filter((row) => row.key !== startkey);
+        yield {
+          docs: rows.filter((row) => ofType(type, row)).map((row) => row.doc as TokenDoc),
+          total: answer.total_rows ?? 0,
+        };
+        const last = answer.rows.at(-1);
+        if (answer.rows.length < ask || !last) return;
+        startkey = last.key;
+      }
+    },
+    async reread(ids) {
+      if (ids.length === 0) return [];
+      const answer = await read({}, ids);
+      return answer.rows.filter((row) => ofType(type, row)).map((row) => row.doc as TokenDoc);
+    },
+  };
+}

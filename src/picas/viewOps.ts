@@ -1,0 +1,124 @@
+import { LrtError } from '../core';
+import { type BulkUpdateOptions, type BulkUpdateReport, bulkUpdate } from './bulkUpdate';
+import { couchError, type PicasDb, statusOf } from './client';
+import { designDocId } from './designDoc';
+import { readDesignDoc } from './designDocs';
+import { type DropAttachments, deletePatch, resetPatch, setStatusPatch } from './patches';
+import { type SourceOptions, typeSource, viewSource } from './sources';
+
+/*
+ * GRID_LRT's login-side token operations (set_view_to_status, reset_tokens, delete_tokens,
+ * purge_tokens) on top of bulkUpdate: batched, `_rev`-guarded, 409s re-read and re-decided.
+ */
+
+export interface ViewOpOptions extends BulkUpdateOptions, SourceOptions {
+  /** Epoch seconds (default: the system clock), read once per operation. */
+  now?: () => number;
+}
+
+function nowOf(options: ViewOpOptions): number {
+  return options.now ? options.now() : Math.floor(Date.now() / 1000);
+}
+
+const STATUS_MAX = 200;
+
+export function assertStatusName(status: string): void {
+  const why =
+    status === ''
+      ? 'it is empty'
+      : status.length > STATUS_MAX
+        ? `it is longer than ${STATUS_MAX} characters`
+        : /[\x00-\x1f\x7f]/.test(status)
+          ? 'it contains control characters'
+          : undefined;
+  if (why) throw new LrtError('E_USAGE', `invalid status ${JSON.stringify(status)}: ${why}`);
+}
+
+/** Sets `status` on every token of the view (`locked` also locks, `todo` frees: see setStatusPatch). */
+export async function setViewStatus(
+  picas: PicasDb,
+  type: string,
+  view: string,
+  status: string,
+  options: ViewOpOptions = {},
+): Promise<BulkUpdateReport> {
+  assertStatusName(status);
+  const source = await viewSource(picas, type, view, options);
+  const now = nowOf(options);
+  return bulkUpdate(picas, source, (doc) => setStatusPatch(doc, status, now), options);
+}
+
+export interface ResetViewOptions extends ViewOpOptions {
+  dropAttachments?: DropAttachments;
+}
+
+/** Resets every token of the view to `todo` with scrub_count+1 (see resetPatch). */
+export async function resetView(
+  picas: PicasDb,
+  type: string,
+  view: string,
+  options: ResetViewOptions = {},
+): Promise<BulkUpdateReport> {
+  const source = await viewSource(picas, type, view, options);
+  const now = nowOf(options);
+  const dropAttachments = options.dropAttachments ?? 'none';
+  return bulkUpdate(picas, source, (doc) => resetPatch(doc, { now, dropAttachments }), options);
+}
+
+/** Deletes the tokens of the view (never a document of another type a custom view lets through). */
+export async function deleteView(
+  picas: PicasDb,
+  type: string,
+  view: string,
+  options: ViewOpOptions = {},
+): Promise<BulkUpdateReport> {
+  const source = await viewSource(picas, type, view, options);
+  return bulkUpdate(
+    picas,
+    source,
+    (doc) => (doc.type === type ? deletePatch(doc) : { skip: `${doc._id} is not a token of type ${type}` }),
+    options,
+  );
+}
+
+export type DesignDocOutcome = 'deleted' | 'absent' | 'would-delete' | 'kept';
+
+export interface PurgeReport extends BulkUpdateReport {
+  /** `kept` when some tokens could not be deleted: without it they would vanish from every view. */
+  designDoc: DesignDocOutcome;
+}
+
+const DESIGN_DOC_TRIES = 10;
+
+async function deleteDesignDoc(picas: PicasDb, type: string): Promise<'deleted' | 'absent'> {
+  const id = designDocId(type);
+  for (let attempt = 1; ; attempt++) {
+    const doc = await readDesignDoc(picas, type);
+    if (!doc?._rev) return 'absent';
+    try {
+      await picas.db.destroy(id, doc._rev);
+      return 'deleted';
+    } catch (err) {
+      const status = statusOf(err);
+      if (status === 404) return 'absent';
+      if (status !== 409 || attempt >= DESIGN_DOC_TRIES) throw couchError(picas, `delete ${id}`, err);
+    }
+  }
+}
+
+/**
+ * GRID_LRT's purge_tokens: deletes every token of the type, found through `_all_docs` (views may
+ * be gone), then `_design/<type>`. pouchdb-server has no `_purge`, so this deletes (tombstones).
+ */
+export async function purgeType(
+  picas: PicasDb,
+  type: string,
+  options: ViewOpOptions = {},
+): Promise<PurgeReport> {
+  const report = await bulkUpdate(picas, typeSource(picas, type, options), deletePatch, options);
+  let designDoc: DesignDocOutcome;
+  if (report.dryRun) designDoc = (await readDesignDoc(picas, type)) ? 'would-delete' : 'absent';
+  else if (report.failed.length > 0) designDoc = 'kept';
+  else designDoc = await deleteDesignDoc(picas, type);
+  return { ...report, designDoc };
+}

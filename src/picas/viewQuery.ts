@@ -1,0 +1,202 @@
+import { LrtError } from '../core';
+import { couchError, type PicasDb, statusOf, type TokenDoc } from './client';
+import { assertTokenType, designDocId } from './designDoc';
+import { assertDatabaseExists, readDesignDoc } from './designDocs';
+
+export const DEFAULT_PAGE_SIZE = 500;
+
+export interface ViewRow {
+  id: string;
+  key: unknown;
+  value: unknown;
+  doc?: TokenDoc;
+}
+
+export interface ResolvedView {
+  type: string;
+  view: string;
+  /** The view has a reduce: row queries need `reduce=false`. */
+  reduce: boolean;
+}
+
+const VIEW_NAME = /^[^\s/?#%\x00-\x1f\x7f]+$/;
+
+/** Any name CouchDB accepts as a view, minus what would break the URL path. */
+export function assertViewNameSafe(view: string): void {
+  if (!VIEW_NAME.test(view)) {
+    throw new LrtError(
+      'E_USAGE',
+      `invalid view name ${JSON.stringify(view)}: no spaces, '/', '?', '#' or '%'`,
+    );
+  }
+}
+
+function viewNotFound(picas: PicasDb, type: string, view: string, existing: string[] | undefined): LrtError {
+  const ddoc = designDocId(type);
+  const where = `${ddoc} in database ${picas.name}`;
+  const message = existing
+    ? `view "${view}" not found in ${where}; views there: ${existing.length ? existing.join(', ') : '(none)'}`
+    : `view "${view}" not found: ${ddoc} does not exist in database ${picas.name} (no tokens of type ${type} set up?)`;
+  return new LrtError('E_VIEW_NOT_FOUND', message, {
+    details: { database: picas.name, designDoc: ddoc, view, views: existing ?? [] },
+  });
+}
+
+/**
+ * Checks that `_design/<type>` has `view` and tells whether it reduces. Throws E_VIEW_NOT_FOUND
+ * naming the design doc and listing the views that exist, or E_DB_NOT_FOUND.
+ */
+export async function resolveView(picas: PicasDb, type: string, view: string): Promise<ResolvedView> {
+  assertTokenType(type);
+  assertViewNameSafe(view);
+  const ddoc = await readDesignDoc(picas, type);
+  if (!ddoc) {
+    await assertDatabaseExists(picas);
+    throw viewNotFound(picas, type, view, undefined);
+  }
+  const source = ddoc.views?.[view];
+  if (!source) throw viewNotFound(picas, type, view, Object.keys(ddoc.views ?? {}).sort());
+  return { type, view, reduce: typeof source.reduce === 'string' && source.reduce !== '' };
+}
+
+interface ViewAnswer {
+  total_rows?: number;
+  rows: ViewRow[];
+}
+
+/** One view query; a 404 (view removed meanwhile) becomes E_VIEW_NOT_FOUND. */
+export async function queryView(
+  picas: PicasDb,
+  resolved: ResolvedView,
+  params: Record<string, unknown>,
+): Promise<ViewAnswer> {
+  const { type, view } = resolved;
+  const qs = resolved.reduce ? { ...params, reduce: false } : params;
+  try {
+    return (await picas.db.view(type, encodeURIComponent(view), qs as never)) as unknown as ViewAnswer;
+  } catch (err) {
+    if (statusOf(err) === 404) {
+      const ddoc = await readDesignDoc(picas, type);
+      throw viewNotFound(picas, type, view, ddoc ? Object.keys(ddoc.views ?? {}).sort() : undefined);
+    }
+    throw couchError(picas, `query view ${view} of ${designDocId(type)}`, err);
+  }
+}
+
+export interface ViewPage {
+  rows: ViewRow[];
+  /** Rows in the whole view when the page was read (for progress). */
+  totalRows: number;
+}
+
+export interface PageOptions {
+  pageSize?: number;
+  includeDocs?: boolean;
+}
+
+/**
+ * The rows of a view, page by page, without `skip`: each page starts at the last row's key and
+ * doc id (`startkey` + `startkey_docid`), so the cost per page stays flat on 100k tokens and rows
+ * that leave the view while we page (because we just reset them) move nothing. A doc is yielded
+ * once. pouchdb-server ignores `startkey_docid` and restarts at the first row of the key: when a
+ * page repeats more than its start row (a run of equal keys longer than a page), the limit doubles.
+ */
+export async function* viewPages(
+  picas: PicasDb,
+  resolved: ResolvedView,
+  options: PageOptions = {},
+): AsyncGenerator<ViewPage> {
+  const pageSize = Math.max(1, options.pageSize ?? DEFAULT_PAGE_SIZE);
+  const seen = new Set<string>();
+  let start: { key: unknown; id: string } | undefined;
+  let limit = pageSize;
+  for (;;) {
+    // From the second page on, the first row is usually the last one seen: ask for one more.
+    const ask = start ? limit + 1 : limit;
+    const params: Record<string, unknown> = { limit: ask, include_docs: options.includeDocs === true };
+    if (start) Object.assign(params, { startkey: start.key, startkey_docid: start.id });
+    const answer = await queryView(picas, resolved, params);
+    const full = answer.rows.length >= ask;
+    const fresh = answer.rows.filter((row) => !seen.has(row.id));
+    for (const row of fresh) seen.add(row.id);
+    if (fresh.length > 0) yield { rows: fresh, totalRows: answer.total_rows ?? 0 };
+    const last = answer.rows.at(-1);
+    if (!full || !last) return;
+    // More than the start row seen again: the server went back to the first row of the key.
+    const repeated = answer.rows.length - fresh.length;
+    limit = fresh.length > 0 && repeated <= 1 ? pageSize : limit * 2;
+    start = { key: last.key, id: last.id };
+  }
+}
+
+export interface ListOptions extends PageOptions {
+  /** Stop after this many tokens. */
+  limit?: number;
+}
+
+/** The tokens of a view, as rows (with `doc` when `includeDocs`), paged underneath. */
+export async function listTokens(
+  picas: PicasDb,
+  type: string,
+  view: string,
+  options: ListOptions = {},
+): Promise<ViewRow[]> {
+  const resolved = await resolveView(picas, type, view);
+  const out: ViewRow[] = [];
+  const pageSize = Math.min(options.pageSize ?? DEFAULT_PAGE_SIZE, options.limit ?? Number.POSITIVE_INFINITY);
+  for await (const page of viewPages(picas, resolved, { ...options, pageSize })) {
+    for (const row of page.rows) {
+      if (options.limit !== undefined && out.length >= options.limit) return out;
+      out.push(row);
+    }
+  }
+  return out;
+}
+
+/** Re-reads `ids` through the view by the keys they had: a doc that left the view is absent. */
+export async function rereadThroughView(
+  picas: PicasDb,
+  resolved: ResolvedView,
+  keysById: Map<string, unknown>,
+  ids: string[],
+): Promise<TokenDoc[]> {
+  const wanted = new Set(ids);
+  const keys = [...new Map(ids.map((id) => [JSON.stringify(keysById.get(id)), keysById.get(id)])).values()];
+  if (keys.length === 0) return [];
+  const answer = await queryView(picas, resolved, { keys, include_docs: true });
+  const docs = new Map<string, TokenDoc>();
+  for (const row of answer.rows) if (wanted.has(row.id) && row.doc) docs.set(row.id, row.doc);
+  return [...docs.values()];
+}
+
+/** Token states that always appear in an overview, even at 0. */
+export const OVERVIEW_STATES = ['todo', 'locked', 'done', 'error', 'staging'] as const;
+
+/**
+ * Counts per state from `overview_total` (group=true), or GRID_LRT 1.0's `overview_view` when
+ * only that exists: `{todo, locked, done, error, staging, <phases>...: n}`.
+ */
+export async function tokenOverview(picas: PicasDb, type: string): Promise<Record<string, number>> {
+  assertTokenType(type);
+  const ddoc = await readDesignDoc(picas, type);
+  if (!ddoc) {
+    await assertDatabaseExists(picas);
+    throw viewNotFound(picas, type, 'overview_total', undefined);
+  }
+  const views = ddoc.views ?? {};
+  const name = ['overview_total', 'overview_view'].find((v) => views[v]?.reduce);
+  if (!name) throw viewNotFound(picas, type, 'overview_total', Object.keys(views).sort());
+  let answer: ViewAnswer;
+  try {
+    answer = (await picas.db.view(type, name, { group: true })) as unknown as ViewAnswer;
+  } catch (err) {
+    throw couchError(picas, `query view ${name} of ${designDocId(type)}`, err);
+  }
+  const counts: Record<string, number> = Object.fromEntries(OVERVIEW_STATES.map((s) => [s, 0]));
+  for (const row of answer.rows) {
+    const state = typeof row.key === 'string' ? row.key : JSON.stringify(row.key);
+    const n = Number(row.value);
+    if (Number.isFinite(n)) counts[state] = (counts[state] ?? 0) + n;
+  }
+  return counts;
+}

@@ -1,0 +1,167 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { openPicas, type PicasDb, type TokenDoc } from '../../src/picas/client';
+import { designDocId, standardViews } from '../../src/picas/designDoc';
+import { adminAuthHeader, type TestDatabase } from './couch';
+
+/*
+ * Test setup for the token view operations, with plain fetch against the real server: the design
+ * doc, tokens in a chosen state, and reading back. Independent of the code under test.
+ */
+
+export const FIXTURES = join(__dirname, '../fixtures/tokensManage');
+
+export function fixtureText(name: string): string {
+  return readFileSync(join(FIXTURES, name), 'utf8');
+}
+
+function headers() {
+  return { authorization: adminAuthHeader(), 'content-type': 'application/json' };
+}
+
+function dbUrl(t: TestDatabase, path: string): string {
+  return `${t.baseUrl}/${t.name}/${path}`;
+}
+
+export function openTestPicas(t: TestDatabase): PicasDb {
+  return openPicas({ url: t.baseUrl, database: t.name, user: t.user, password: t.password });
+}
+
+/** `_design/<type>` with the standard views, plus `extra` views. */
+export async function putTokenDesignDoc(
+  t: TestDatabase,
+  type: string,
+  extra: Record<string, { map: string; reduce?: string }> = {},
+): Promise<void> {
+  const body = {
+    _id: designDocId(type),
+    language: 'javascript',
+    views: { ...standardViews(type), ...extra },
+  };
+  const res = await fetch(dbUrl(t, designDocId(type)), {
+    method: 'PUT',
+    headers: headers(),
+    body: JSON.stringify(body),
+  });
+  if (!res.ok) throw new Error(`PUT ${designDocId(type)}: HTTP ${res.status} ${await res.text()}`);
+}
+
+export type TokenState = 'todo' | 'locked' | 'running' | 'done' | 'error' | 'staging';
+
+/** The fields of a token in `state`, as the protocol (token-format.md) leaves it. */
+export function stateFields(state: TokenState, at = 1_700_000_000): Record<string, unknown> {
+  const lease = {
+    id: `lease-${at}`,
+    pilot: 'pilot-1',
+    host: 'wn-1.example.org',
+    expires: at + 900,
+    renewed: at,
+    attempt: 1,
+  };
+  switch (state) {
+    case 'todo':
+      return { lock: 0, done: 0, status: 'todo', hostname: '' };
+    case 'staging':
+      return { lock: 0, done: 0, status: 'staging', hostname: '' };
+    case 'locked':
+      return { lock: at, done: 0, status: 'locked', hostname: 'wn-1.example.org', lease };
+    case 'running':
+      return { lock: at, done: 0, status: 'running', hostname: 'wn-1.example.org', lease };
+    case 'done':
+      return { lock: at, done: at + 60, status: 'done', hostname: 'wn-1.example.org', output: 0 };
+    case 'error':
+      return { lock: at, done: at + 60, status: 'error', hostname: 'wn-1.example.org', output: 1 };
+  }
+}
+
+/** `count` tokens `t_<type>_L345916_SB<nnn>` (from `first`) in `state`, GRID_LRT's fields. */
+export function makeTokens(
+  type: string,
+  count: number,
+  state: TokenState,
+  extra: Record<string, unknown> = {},
+  first = 0,
+): TokenDoc[] {
+  return Array.from({ length: count }, (_, i) => {
+    const sb = String(first + i).padStart(3, '0');
+    return {
+      _id: `t_${type}_L345916_SB${sb}`,
+      type,
+      scrub_count: 0,
+      output: '',
+      progress: 0,
+      STARTSB: sb,
+      ...stateFields(state),
+      ...extra,
+    } as unknown as TokenDoc;
+  });
+}
+
+/** `_bulk_docs` (new_edits left alone); every row must succeed. */
+export async function insertTokens(t: TestDatabase, docs: object[]): Promise<void> {
+  for (let i = 0; i < docs.length; i += 1000) {
+    const res = await fetch(dbUrl(t, '_bulk_docs'), {
+      method: 'POST',
+      headers: headers(),
+      body: JSON.stringify({ docs: docs.slice(i, i + 1000) }),
+    });
+    if (res.status !== 201 && res.status !== 202) throw new Error(`_bulk_docs: HTTP ${res.status}`);
+    const rows = (await res.json()) as { id: string; error?: string }[];
+    const failed = rows.filter((r) => r.error);
+    if (failed.length)
+      throw new Error(`_bulk_docs: ${failed.length} rows failed, first ${JSON.stringify(failed[0])}`);
+  }
+}
+
+export async function readToken(t: TestDatabase, id: string): Promise<TokenDoc> {
+  const res = await fetch(dbUrl(t, encodeURIComponent(id)), { headers: headers() });
+  if (!res.ok) throw new Error(`GET ${id}: HTTP ${res.status}`);
+  return (await res.json()) as TokenDoc;
+}
+
+/** HTTP status of a GET of `id` (404 once deleted). */
+export async function docStatus(t: TestDatabase, id: string): Promise<number> {
+  const res = await fetch(dbUrl(t, id.startsWith('_design/') ? id : encodeURIComponent(id)), {
+    headers: headers(),
+  });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+/** Every live document (design docs excluded), by id. */
+export async function readAllDocs(t: TestDatabase): Promise<Map<string, TokenDoc>> {
+  const res = await fetch(dbUrl(t, '_all_docs?include_docs=true'), { headers: headers() });
+  if (!res.ok) throw new Error(`_all_docs: HTTP ${res.status}`);
+  const body = (await res.json()) as { rows: { id: string; doc: TokenDoc }[] };
+  return new Map(body.rows.filter((r) => !r.id.startsWith('_design/')).map((r) => [r.id, r.doc]));
+}
+
+export async function viewRowIds(t: TestDatabase, type: string, view: string): Promise<string[]> {
+  const res = await fetch(dbUrl(t, `${designDocId(type)}/_view/${view}`), { headers: headers() });
+  if (!res.ok) throw new Error(`view ${view}: HTTP ${res.status}`);
+  const body = (await res.json()) as { rows: { id: string }[] };
+  return body.rows.map((r) => r.id);
+}
+
+/** Another party's read-modify-write with the `_rev` it read, retrying its own 409s. */
+export async function writeFields(
+  t: TestDatabase,
+  id: string,
+  fields: Record<string, unknown>,
+): Promise<void> {
+  for (;;) {
+    const doc = await readToken(t, id);
+    const res = await fetch(dbUrl(t, encodeURIComponent(id)), {
+      method: 'PUT',
+      headers: headers(),
+      body: JSON.stringify({ ...doc, ...fields }),
+    });
+    await res.arrayBuffer();
+    if (res.status === 201 || res.status === 202) return;
+    if (res.status !== 409) throw new Error(`PUT ${id}: HTTP ${res.status}`);
+  }
+}
+
+export function base64(text: string): string {
+  return Buffer.from(text, 'utf8').toString('base64');
+}
