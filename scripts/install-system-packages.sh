@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
 # Debian packages the test suite needs. Idempotent; skips apt when everything is present.
 set -euo pipefail
-packages=(git ca-certificates)
+packages=(git ca-certificates
+  # headless browser for the lrt serve page test (test/web)
+  chromium
+  # GSI GridFTP test bed (scripts/gridftp-testbed.sh) and the src/transfer movers
+  openssl python3 globus-gass-copy-progs globus-gridftp-server-progs globus-proxy-utils
+  globus-gsi-cert-utils-progs globus-common-progs voms-clients
+  gfal2 gfal2-util-scripts python3-gfal2-util
+  gfal2-plugin-file gfal2-plugin-gridftp gfal2-plugin-http gfal2-plugin-srm gfal2-plugin-mock)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

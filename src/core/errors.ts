@@ -29,7 +29,11 @@ export type ErrorCode =
   | 'E_TOOL_MISSING'
   | 'E_TIMEOUT'
   | 'E_PAYLOAD'
-  | 'E_IO';
+  | 'E_IO'
+  | 'E_STAGER'
+  | 'E_STAGER_AUTH'
+  | 'E_STAGER_FAULT'
+  | 'E_UNSUPPORTED';
 
 export interface LrtErrorOptions {
   cause?: unknown;

@@ -1,0 +1,45 @@
+import { LrtError } from '../core';
+import { normalizeAdler32 } from './adler32';
+import type { TransferOptions } from './types';
+
+function positiveInt(name: string, value: number, min: number): string {
+  if (!Number.isInteger(value) || value < min) {
+    throw new LrtError('E_USAGE', `${name} must be an integer >= ${min}, got ${value}`);
+  }
+  return String(value);
+}
+
+/** globus-url-copy arguments for one copy from `src` to `dst` (both URLs). */
+export function globusUrlCopyArgs(src: string, dst: string, options: TransferOptions): string[] {
+  const args: string[] = [];
+  // -cred: as root, an /etc/grid-security/hostcert.pem would otherwise be presented instead.
+  if (options.proxy) args.push('-cred', options.proxy);
+  if (options.parallel !== undefined && options.parallel > 1) {
+    args.push('-p', positiveInt('parallel', options.parallel, 1));
+  }
+  if (options.restartRetries !== undefined && options.restartRetries > 0) {
+    args.push('-rst', '-rst-retries', positiveInt('restartRetries', options.restartRetries, 1));
+  }
+  if (options.stallTimeoutSeconds !== undefined) {
+    args.push('-stall-timeout', positiveInt('stallTimeoutSeconds', options.stallTimeoutSeconds, 1));
+  }
+  if (options.createDirs) args.push('-cd');
+  args.push(src, dst);
+  return args;
+}
+
+/** `gfal-ls -l -d` lists the entry itself: `-rw-r--r--   1 0  0   5 Nov 25 10:34 gsiftp://...`. */
+export function parseGfalLsLine(stdout: string): { size: number; isDirectory: boolean } | undefined {
+  for (const line of stdout.split(/\r?\n/)) {
+    const m = /^([-dlbcps])[-rwxsStT]{9}\S*\s+\d+\s+\S+\s+\S+\s+(\d+)\s/.exec(line);
+    if (m) return { size: Number(m[2]), isDirectory: m[1] === 'd' };
+  }
+  return undefined;
+}
+
+/** `gfal-sum URL ADLER32` prints `URL 084b021f`; the checksum is the last field. */
+export function parseGfalSum(stdout: string): string | undefined {
+  const lines = stdout.trim().split(/\r?\n/);
+  const last = lines[lines.length - 1]?.trim().split(/\s+/).pop();
+  return last === undefined ? undefined : normalizeAdler32(last);
+}
