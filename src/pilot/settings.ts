@@ -2,6 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LrtError } from '../core';
+import { DEFAULT_SANDBOX_BASE } from './sandboxSource';
 import { type PicasSettings, parsePicasrc, resolvePicasSettings } from '../picas/settings';
 
 /** Everything the pilot needs, parsed and validated once at the edge. */
@@ -24,6 +25,10 @@ export interface PilotSettings {
   walltimeEnd: number | undefined;
   minRemainingSeconds: number;
   graceSeconds: number;
+  /** Base URL for relative `SBXloc` values. */
+  sandboxBase: string;
+  /** How long a database outage is waited out before the pilot gives up. */
+  dbWaitSeconds: number;
   exportCredentials: boolean;
   tokenId: string | undefined;
   dryRun: boolean;
@@ -77,6 +82,12 @@ export const PILOT_OPTIONS = {
     help: 'claim nothing when less walltime remains (default 300)',
   },
   grace: { type: 'string', value: 'S', help: 'seconds between TERM and KILL of a payload (default 30)' },
+  'sandbox-base': {
+    type: 'string',
+    value: 'URL',
+    help: 'base URL of relative SBXloc sandboxes (default the SKSP sandbox area at SURF)',
+  },
+  'db-wait': { type: 'string', value: 'S', help: 'wait out a database outage this long (default 900)' },
   'export-credentials': { type: 'boolean', help: 'pass PICAS_* credentials to master.sh (off by default)' },
   token: { type: 'string', value: 'ID', help: 'process this one token (with --dry-run: debug locally)' },
   'dry-run': {
@@ -210,6 +221,8 @@ export function parsePilotSettings(sources: PilotSettingsSources): PilotSettings
     walltimeEnd: walltime !== undefined ? sources.now + walltime * 1000 : walltimeEndFromEnv(sources.env),
     minRemainingSeconds: seconds(v['min-remaining'], 'min-remaining', 300)!,
     graceSeconds: seconds(v.grace, 'grace', 30)!,
+    sandboxBase: v['sandbox-base'] ?? DEFAULT_SANDBOX_BASE,
+    dbWaitSeconds: seconds(v['db-wait'], 'db-wait', 900)!,
     exportCredentials: v['export-credentials'] ?? false,
     tokenId: v.token,
     dryRun: v['dry-run'] ?? false,

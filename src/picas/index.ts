@@ -1,0 +1,94 @@
+/** PiCaS on CouchDB: settings, tokens, views, the claim / lease / fenced-update protocol. */
+export {
+  type AddAttachmentResult,
+  type AttachmentInfo,
+  type AttachmentSource,
+  addAttachment,
+  attachmentNameFor,
+  contentTypeFor,
+  getAttachment,
+  listAttachments,
+  readAttachment,
+} from './attachments';
+export { type BulkCreateOptions, bulkCreateTokens, type CreateReport, DEFAULT_BATCH_SIZE } from './bulk';
+export { type BulkUpdateReport, bulkUpdate } from './bulkUpdate';
+export { type ClaimedToken, type ClaimEvent, type ClaimOptions, claimToken } from './claim';
+export {
+  type AttachmentStub,
+  couchError,
+  type InlineAttachment,
+  openPicas,
+  type PicasDb,
+  statusOf,
+  type TokenDoc,
+} from './client';
+export {
+  createToken,
+  createTokensFromMap,
+  createTokensFromSlices,
+  linesAttachment,
+  tokensFromMap,
+  tokensFromSlices,
+  valueAttachment,
+} from './create';
+export {
+  assertTokenType,
+  type DesignDoc,
+  designDocId,
+  EXPIRED_VIEW,
+  OVERVIEW_VIEWS,
+  STATUS_VIEWS,
+  standardViews,
+  type ViewSource,
+} from './designDoc';
+export {
+  addView,
+  assertDatabaseExists,
+  clearViews,
+  ensureDatabase,
+  ensureDesignDoc,
+  listViews,
+  readDesignDoc,
+  type ViewInfo,
+} from './designDocs';
+export { type FencedPatch, type FencedResult, fencedAttach, fencedUpdate, leaseLostError } from './fencedUpdate';
+export { type JobIds, jobIdsFromEnv, primaryJobId } from './jobIds';
+export {
+  type AttemptRecord,
+  attemptsOf,
+  claimPatch,
+  finishPatch,
+  heartbeatPatch,
+  type Lease,
+  leaseOf,
+  releasePatch,
+  reclaimPatch,
+  type TokenErrorEntry,
+} from './lease';
+export { LOG_KINDS, type LogKind, logAttachmentName, parseLogAttachmentName } from './logNames';
+export { changedFields, deletePatch, isLogAttachment, resetPatch, setStatusPatch } from './patches';
+export {
+  describeSettings,
+  type PicasSettings,
+  parsePicasrc,
+  resolvePicasSettings,
+  splitUrlCredentials,
+} from './settings';
+export {
+  applyFieldOverrides,
+  buildTokenTemplate,
+  loadTokenConfigFile,
+  missingTokenKeyFields,
+  parseTokenConfig,
+} from './tokenConfig';
+export type { TokenTemplate } from './tokenConfigCommon';
+export {
+  type AttachmentInput,
+  buildTokenDoc,
+  getToken,
+  manualTokenId,
+  type NewToken,
+  sliceTokenId,
+} from './tokens';
+export { deleteView, purgeType, resetView, setViewStatus } from './viewOps';
+export { listTokens, tokenOverview, type ViewRow } from './viewQuery';

@@ -1,0 +1,38 @@
+import { PILOT_OPTIONS } from './settings';
+
+export const PILOT_EXIT_CODES = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  unreachable: 3,
+  auth: 4,
+  sigint: 130,
+  sigterm: 143,
+} as const;
+
+export function pilotHelp(): string {
+  const lines = [
+    'Usage: node pilot.js [options]',
+    '       node pilot.js DB USER PASSWORD TYPE   (legacy LOFAR form: the password shows in the process list)',
+    '',
+    'The grid-lrt pilot: claims PiCaS tokens of one type, runs their sandbox master.sh, records the',
+    'result in the token, and goes on until no work is left. Runs with plain node >= 18.',
+    '',
+    'Credentials: PICAS_URL (may carry user:password), PICAS_DB, PICAS_USR, PICAS_USR_PWD, --credentials FILE,',
+    'or ~/.picasrc. They are never passed to master.sh unless --export-credentials is given.',
+    '',
+    'Options:',
+  ];
+  for (const [name, spec] of Object.entries(PILOT_OPTIONS)) {
+    const value = 'value' in spec ? ` ${spec.value}` : '';
+    const short = 'short' in spec ? `-${spec.short}, ` : '';
+    lines.push(`  ${`${short}--${name}${value}`.padEnd(28)}${spec.help}`);
+  }
+  lines.push(
+    '',
+    'Exit codes: 0 finished (tokens that failed are recorded in the database as error), 1 pilot failure,',
+    '2 usage error, 3 database unreachable, 4 credentials refused, 130 stopped by SIGINT, 143 stopped by',
+    'SIGTERM (the token in hand is given back to todo with its logs).',
+  );
+  return lines.join('\n');
+}

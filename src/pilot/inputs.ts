@@ -1,0 +1,63 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { LrtError } from '../core';
+import { getAttachment } from '../picas/attachments';
+import type { PicasDb, TokenDoc } from '../picas/client';
+import type { PicasSettings } from '../picas/settings';
+import { buildPayloadEnv, type PayloadEnv } from './payloadEnv';
+
+/** GRID_LRT tokens carry their SURL list as this attachment; the pilot always fetches it. */
+const SRM_ATTACHMENT = 'srm.txt';
+
+async function readTokvar(workDir: string): Promise<string | undefined> {
+  try {
+    return await readFile(join(workDir, 'tokvar.cfg'), 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+export interface InputsOptions {
+  picas: PicasDb;
+  token: TokenDoc;
+  workDir: string;
+  statusFile: string;
+  baseEnv: Record<string, string | undefined>;
+  exportCredentials: boolean;
+  credentials: PicasSettings;
+}
+
+/**
+ * Token keys -> environment, attachments -> files (bytes verbatim). A token that lacks what its
+ * config asks for fails here with LOFAR's exit code -2, before any payload runs.
+ */
+export async function prepareInputs(options: InputsOptions): Promise<PayloadEnv> {
+  const { token, workDir } = options;
+  const payloadEnv = buildPayloadEnv({
+    token,
+    jobDir: workDir,
+    statusFile: options.statusFile,
+    baseEnv: options.baseEnv,
+    tokvar: await readTokvar(workDir),
+    exportCredentials: options.exportCredentials,
+    picas: options.credentials,
+    reservedFileNames: ['master.sh', 'pipeline_status'],
+  });
+  if (payloadEnv.missing.length > 0) {
+    throw new LrtError(
+      'E_CONFIG',
+      `token ${token._id} lacks what its config asks for: ${payloadEnv.missing.join(', ')}`,
+      { exitCode: -2, details: { missing: payloadEnv.missing } },
+    );
+  }
+  const files = [...payloadEnv.files];
+  const attachments = token._attachments ?? {};
+  if (SRM_ATTACHMENT in attachments && !files.some((f) => f.attachment === SRM_ATTACHMENT)) {
+    files.push({ attachment: SRM_ATTACHMENT, fileName: SRM_ATTACHMENT });
+  }
+  for (const file of files) {
+    const bytes = await getAttachment(options.picas, token._id, file.attachment);
+    await writeFile(join(workDir, file.fileName), bytes);
+  }
+  return { ...payloadEnv, files };
+}

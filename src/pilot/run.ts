@@ -1,0 +1,120 @@
+import { createWriteStream } from 'node:fs';
+import { hostname, homedir } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { errorMessage, isLrtError, scrubSecrets } from '../core';
+import { openPicas } from '../picas/client';
+import { type LogSink, pilotLogger } from './attemptLog';
+import { PilotEvents } from './events';
+import { PILOT_EXIT_CODES, pilotHelp } from './help';
+import { runDryRun } from './dryRun';
+import { runPilotLoop } from './loop';
+import { prettyStream } from './prettyLog';
+import { createSandboxPreparer } from './sandboxStep';
+import { parsePilotSettings } from './settings';
+
+export interface PilotIo {
+  argv: string[];
+  env: Record<string, string | undefined>;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  cwd: string;
+  /** Where SIGTERM/SIGINT come from (process, or a test's emitter). */
+  signals?: NodeJS.EventEmitter;
+}
+
+/** The password of the legacy form `pilot.js DB USER PWD TYPE`, to keep it out of messages. */
+function legacyPassword(argv: string[]): string | undefined {
+  const positionals = argv.filter((a) => !a.startsWith('-'));
+  return positionals.length === 4 && argv.length === 4 ? positionals[2] : undefined;
+}
+
+function exitCodeForError(err: unknown): number {
+  if (!isLrtError(err)) return PILOT_EXIT_CODES.failure;
+  if (err.code === 'E_USAGE' || err.code === 'E_CONFIG') return PILOT_EXIT_CODES.usage;
+  if (err.code === 'E_DB_UNREACHABLE') return PILOT_EXIT_CODES.unreachable;
+  if (err.code === 'E_DB_AUTH' || err.code === 'E_DB_FORBIDDEN') return PILOT_EXIT_CODES.auth;
+  return PILOT_EXIT_CODES.failure;
+}
+
+/** The whole pilot process: settings, logging, signals, the loop. Returns the exit code. */
+export async function pilotMain(io: PilotIo): Promise<number> {
+  let settings: ReturnType<typeof parsePilotSettings>;
+  try {
+    settings = parsePilotSettings({ argv: io.argv, env: io.env, home: io.env.HOME ?? homedir(), cwd: io.cwd, now: Date.now() });
+  } catch (err) {
+    io.stderr.write(`pilot: ${scrubSecrets(errorMessage(err), [legacyPassword(io.argv)])}\n`);
+    return exitCodeForError(err);
+  }
+  if ('help' in settings) {
+    io.stdout.write(`${pilotHelp()}\n`);
+    return PILOT_EXIT_CODES.ok;
+  }
+  const secrets = [settings.picas.password];
+  const sink: LogSink = {
+    stream: settings.logFile
+      ? createWriteStream(settings.logFile, { flags: 'a' })
+      : io.stderr.isTTY
+        ? prettyStream(io.stderr)
+        : io.stderr,
+    level: settings.logLevel,
+  };
+  const pilotId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const logger = pilotLogger(sink, { pilot: pilotId });
+  for (const warning of settings.warnings) logger.warn(warning);
+
+  const stop = new AbortController();
+  let stopSignal: 'SIGTERM' | 'SIGINT' | undefined;
+  const signals = io.signals ?? process;
+  const onSignal = (name: 'SIGTERM' | 'SIGINT') => () => {
+    if (stopSignal) return;
+    stopSignal = name;
+    logger.warn({ signal: name }, 'stopping: the token in hand goes back to todo');
+    stop.abort(new Error(name));
+  };
+  const onTerm = onSignal('SIGTERM');
+  const onInt = onSignal('SIGINT');
+  signals.on('SIGTERM', onTerm);
+  signals.on('SIGINT', onInt);
+
+  const picas = openPicas(settings.picas);
+  const events = new PilotEvents();
+  const context = {
+    picas,
+    settings,
+    sink,
+    events,
+    pilotId,
+    clock: Date.now,
+    prepareSandbox: createSandboxPreparer({ cacheDir: settings.cacheDir }),
+    stopSignal: stop.signal,
+    baseEnv: io.env,
+    logger,
+  };
+  try {
+    if (settings.dryRun) {
+      const report = await runDryRun(context);
+      io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      return report.ok ? PILOT_EXIT_CODES.ok : PILOT_EXIT_CODES.failure;
+    }
+    logger.info({ db: picas.name, type: settings.type, view: settings.view }, 'pilot started');
+    const summary = await runPilotLoop(context);
+    const { tokens, ...counts } = summary;
+    logger.info(counts, 'pilot finished');
+    if (settings.json) io.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    if (stopSignal === 'SIGTERM') return PILOT_EXIT_CODES.sigterm;
+    if (stopSignal === 'SIGINT') return PILOT_EXIT_CODES.sigint;
+    return PILOT_EXIT_CODES.ok;
+  } catch (err) {
+    const message = scrubSecrets(errorMessage(err), secrets);
+    logger.error({ code: isLrtError(err) ? err.code : undefined }, message);
+    // With --log FILE the reason must still reach whoever reads the job's stderr.
+    if (settings.logFile) io.stderr.write(`pilot: ${message}\n`);
+    if (stopSignal === 'SIGTERM') return PILOT_EXIT_CODES.sigterm;
+    if (stopSignal === 'SIGINT') return PILOT_EXIT_CODES.sigint;
+    return exitCodeForError(err);
+  } finally {
+    signals.off('SIGTERM', onTerm);
+    signals.off('SIGINT', onInt);
+    if (settings.logFile) await new Promise<void>((done) => (sink.stream as NodeJS.WritableStream).end(done));
+  }
+}
