@@ -10,7 +10,10 @@ const BIN_README = 'Setup and teardown scripts of the demo sandbox go here.\n';
  * Writes the demo sandbox (master.sh + bin/) as a reproducible .tar.gz into `outDir` and
  * returns its path. `masterScript` replaces the demo's master.sh (tests use their own payloads).
  */
-export async function writeDemoSandbox(outDir: string, masterScript: string = DEMO_MASTER_SH): Promise<string> {
+export async function writeDemoSandbox(
+  outDir: string,
+  masterScript: string = DEMO_MASTER_SH,
+): Promise<string> {
   const staging = await mkdtemp(join(tmpdir(), 'lrt-demo-sbx-'));
   try {
     await writeFile(join(staging, 'master.sh'), masterScript);

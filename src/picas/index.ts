@@ -12,7 +12,7 @@ export {
 } from './attachments';
 export { type BulkCreateOptions, bulkCreateTokens, type CreateReport, DEFAULT_BATCH_SIZE } from './bulk';
 export { type BulkUpdateReport, bulkUpdate } from './bulkUpdate';
-export { type ClaimedToken, type ClaimEvent, type ClaimOptions, claimToken } from './claim';
+export { type ClaimEvent, type ClaimedToken, type ClaimOptions, claimToken } from './claim';
 export {
   type AttachmentStub,
   couchError,
@@ -51,7 +51,13 @@ export {
   readDesignDoc,
   type ViewInfo,
 } from './designDocs';
-export { type FencedPatch, type FencedResult, fencedAttach, fencedUpdate, leaseLostError } from './fencedUpdate';
+export {
+  type FencedPatch,
+  type FencedResult,
+  fencedAttach,
+  fencedUpdate,
+  leaseLostError,
+} from './fencedUpdate';
 export { type JobIds, jobIdsFromEnv, primaryJobId } from './jobIds';
 export {
   type AttemptRecord,
@@ -61,8 +67,8 @@ export {
   heartbeatPatch,
   type Lease,
   leaseOf,
-  releasePatch,
   reclaimPatch,
+  releasePatch,
   type TokenErrorEntry,
 } from './lease';
 export { LOG_KINDS, type LogKind, logAttachmentName, parseLogAttachmentName } from './logNames';

@@ -33,8 +33,14 @@ export async function withDbRetry<T>(operation: () => Promise<T>, options: DbRet
       if (!isTransientDbError(err)) throw err;
       const waited = clock() - started;
       if (waited >= options.maxWaitMs) throw err;
-      const delay = Math.min(options.maxWaitMs - waited, Math.min(30_000, 500 * 2 ** attempt) * (0.5 + rng() / 2));
-      options.logger.warn({ attempt: attempt + 1, delayMs: Math.round(delay) }, `${options.what}: database unavailable, retrying`);
+      const delay = Math.min(
+        options.maxWaitMs - waited,
+        Math.min(30_000, 500 * 2 ** attempt) * (0.5 + rng() / 2),
+      );
+      options.logger.warn(
+        { attempt: attempt + 1, delayMs: Math.round(delay) },
+        `${options.what}: database unavailable, retrying`,
+      );
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(resolve, delay);
         options.signal?.addEventListener(

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { LrtError, errorMessage, isLrtError } from '../core';
+import { errorMessage, isLrtError, LrtError } from '../core';
 import { couchError, statusOf, type TokenDoc } from '../picas/client';
 import { claimPatch, finishPatch } from '../picas/lease';
 import { openAttemptLog } from './attemptLog';
@@ -30,7 +30,8 @@ export async function runDryRun(ctx: TokenRunContext): Promise<DryRunReport> {
   try {
     token = await ctx.picas.db.get(id);
   } catch (err) {
-    if (statusOf(err) === 404) throw new LrtError('E_TOKEN_NOT_FOUND', `token ${id} does not exist in ${ctx.picas.name}`);
+    if (statusOf(err) === 404)
+      throw new LrtError('E_TOKEN_NOT_FOUND', `token ${id} does not exist in ${ctx.picas.name}`);
     throw couchError(ctx.picas, `read token ${id}`, err);
   }
   const dir = await createJobDir(ctx.settings.workDir, id, 0);
@@ -51,7 +52,12 @@ export async function runDryRun(ctx: TokenRunContext): Promise<DryRunReport> {
       ({ statusLine }) => log.logger.info({ status: statusLine }, 'payload status'),
     );
   } catch (err) {
-    const exitCode = err instanceof Failure ? err.exitCode : isLrtError(err) && err.exitCode !== undefined ? err.exitCode : 1;
+    const exitCode =
+      err instanceof Failure
+        ? err.exitCode
+        : isLrtError(err) && err.exitCode !== undefined
+          ? err.exitCode
+          : 1;
     result = { ok: false, exitCode, reason: 'exited', message: errorMessage(err) };
     phase = err instanceof Failure ? err.phase : phase;
   }
@@ -60,7 +66,14 @@ export async function runDryRun(ctx: TokenRunContext): Promise<DryRunReport> {
   // What the real run would write: the claim and the finish applied to a copy.
   const leaseId = randomUUID();
   const now = Math.floor(ctx.clock() / 1000);
-  const claimed = claimPatch(token, { leaseId, pilot: ctx.pilotId, host: hostname(), jobIds: {}, now, leaseSeconds: ctx.settings.leaseSeconds });
+  const claimed = claimPatch(token, {
+    leaseId,
+    pilot: ctx.pilotId,
+    host: hostname(),
+    jobIds: {},
+    now,
+    leaseSeconds: ctx.settings.leaseSeconds,
+  });
   const base = 'doc' in claimed ? claimed.doc : token;
   const finished = finishPatch(base, leaseId, {
     now,

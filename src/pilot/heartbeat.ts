@@ -1,4 +1,4 @@
-import { type Logger, isLrtError } from '../core';
+import { isLrtError, type Logger } from '../core';
 import type { PicasDb, TokenDoc } from '../picas/client';
 import { fencedUpdate } from '../picas/fencedUpdate';
 import { heartbeatPatch } from '../picas/lease';
@@ -72,7 +72,10 @@ export function startHeartbeat(options: HeartbeatOptions, initial: TokenDoc): He
         options.onLost(err.message);
         return;
       }
-      options.logger.warn({ err: { code: (err as { code?: string }).code, message: String(err) } }, 'heartbeat failed');
+      options.logger.warn(
+        { err: { code: (err as { code?: string }).code, message: String(err) } },
+        'heartbeat failed',
+      );
     }
   };
   const schedule = () => {

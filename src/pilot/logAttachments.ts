@@ -14,7 +14,10 @@ export async function collectLogs(dir: JobDir, attempt: number): Promise<InlineA
   for (const [kind, path] of Object.entries(files) as [LogKind, string][]) {
     const { bytes, truncated } = await readTail(path, MAX_LOG_ATTACHMENT_BYTES);
     const body = truncated
-      ? Buffer.concat([Buffer.from(`[... truncated: last ${MAX_LOG_ATTACHMENT_BYTES} bytes follow ...]\n`), bytes])
+      ? Buffer.concat([
+          Buffer.from(`[... truncated: last ${MAX_LOG_ATTACHMENT_BYTES} bytes follow ...]\n`),
+          bytes,
+        ])
       : bytes;
     out[logAttachmentName(attempt, kind)] = { content_type: 'text/plain', data: body.toString('base64') };
   }

@@ -70,12 +70,17 @@ async function claimNext(ctx: LoopContext): Promise<ClaimedToken | null> {
 }
 
 /** `--token ID`: claim exactly that token, under the same rules as the view claim. */
-async function claimById(ctx: LoopContext, id: string, jobIds: Record<string, string>): Promise<ClaimedToken> {
+async function claimById(
+  ctx: LoopContext,
+  id: string,
+  jobIds: Record<string, string>,
+): Promise<ClaimedToken> {
   let doc: Awaited<ReturnType<typeof ctx.picas.db.get>>;
   try {
     doc = await ctx.picas.db.get(id);
   } catch (err) {
-    if (statusOf(err) === 404) throw new LrtError('E_TOKEN_NOT_FOUND', `token ${id} does not exist in ${ctx.picas.name}`);
+    if (statusOf(err) === 404)
+      throw new LrtError('E_TOKEN_NOT_FOUND', `token ${id} does not exist in ${ctx.picas.name}`);
     throw couchError(ctx.picas, `read token ${id}`, err);
   }
   const leaseId = crypto.randomUUID();
@@ -92,7 +97,8 @@ async function claimById(ctx: LoopContext, id: string, jobIds: Record<string, st
     const written = await ctx.picas.db.insert(patched.doc);
     return { doc: { ...patched.doc, _rev: written.rev }, leaseId, reclaimed: false };
   } catch (err) {
-    if (statusOf(err) === 409) throw new LrtError('E_CLAIM_RACE', `token ${id} was claimed by another pilot first`);
+    if (statusOf(err) === 409)
+      throw new LrtError('E_CLAIM_RACE', `token ${id} was claimed by another pilot first`);
     throw couchError(ctx.picas, `claim token ${id}`, err);
   }
 }

@@ -118,12 +118,35 @@ export function buildPayloadEnv(input: PayloadEnvInput): PayloadEnv {
     }
   }
 
+  const mapsAnything = maps.some((m) => m.tokenKeys.length > 0 || m.attachments.length > 0);
+  if (!mapsAnything) exportPlainFields(token, assign);
+
   for (const [name, { value }] of mapped) env[name] = value;
   Object.assign(env, fixed, credentials);
   return { env, files, warnings, missing };
 }
 
 type Assign = (name: string, value: string, from: string) => void;
+
+/** Fields the protocol owns: never exported as payload variables. */
+const PROTOCOL_FIELDS = new Set(
+  'type lock done status lease attempts times error output exit_code scrub_count hostname progress launcher_status bytes_moved timeout_s lease_s stage_in stage_out upload SBXloc'.split(
+    ' ',
+  ),
+);
+
+/**
+ * A token without any variable mapping (made by `lrt tokens create` without a config, or by
+ * picasclient) still gives its payload its own scalar fields, e.g. OBSID and STARTSB.
+ */
+function exportPlainFields(token: PayloadEnvInput['token'], assign: Assign) {
+  for (const [field, value] of Object.entries(token)) {
+    if (field.startsWith('_') || PROTOCOL_FIELDS.has(field) || !ENV_NAME.test(field)) continue;
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
+      assign(field, envValue(value), 'token field');
+    }
+  }
+}
 
 function exportTokenKey(
   key: TokenKeyMapping,

@@ -1,6 +1,13 @@
 import { Writable } from 'node:stream';
 
-const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+const LEVELS: Record<number, string> = {
+  10: 'TRACE',
+  20: 'DEBUG',
+  30: 'INFO',
+  40: 'WARN',
+  50: 'ERROR',
+  60: 'FATAL',
+};
 const SKIP = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'pilot']);
 
 /** One pino JSON line as a readable line: `12:00:01 INFO  claimed token=t_x attempt=1`. */

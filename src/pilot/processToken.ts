@@ -1,15 +1,15 @@
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Logger, LrtError, errorMessage, isLrtError } from '../core';
+import { errorMessage, isLrtError, type Logger, LrtError } from '../core';
 import type { ClaimedToken } from '../picas/claim';
 import type { PicasDb, TokenDoc } from '../picas/client';
 import { fencedUpdate } from '../picas/fencedUpdate';
 import { finishPatch, leaseOf, releasePatch } from '../picas/lease';
-import { openAttemptLog, type LogSink } from './attemptLog';
+import { type LogSink, openAttemptLog } from './attemptLog';
+import { withDbRetry } from './dbRetry';
 import type { PilotEvents } from './events';
 import { startHeartbeat } from './heartbeat';
 import { prepareInputs } from './inputs';
-import { withDbRetry } from './dbRetry';
 import { createJobDir, type JobDir, removeJobDir } from './jobDir';
 import { collectLogs, withInlineLogs } from './logAttachments';
 import { type PayloadResult, runPayload } from './payload';
@@ -67,7 +67,10 @@ export class Failure extends Error {
 }
 
 /** Runs one claimed token from job dir to the final fenced write. Never throws for token trouble. */
-export async function processClaimedToken(ctx: TokenRunContext, claimed: ClaimedToken): Promise<TokenOutcome> {
+export async function processClaimedToken(
+  ctx: TokenRunContext,
+  claimed: ClaimedToken,
+): Promise<TokenOutcome> {
   const tokenId = claimed.doc._id;
   const attempt = leaseOf(claimed.doc)?.attempt ?? 1;
   const started = ctx.clock();
@@ -79,7 +82,8 @@ export async function processClaimedToken(ctx: TokenRunContext, claimed: Claimed
   ctx.stopSignal.addEventListener('abort', onStop, { once: true });
   if (ctx.stopSignal.aborted) onStop();
 
-  const leaseSeconds = typeof claimed.doc.lease_s === 'number' ? claimed.doc.lease_s : ctx.settings.leaseSeconds;
+  const leaseSeconds =
+    typeof claimed.doc.lease_s === 'number' ? claimed.doc.lease_s : ctx.settings.leaseSeconds;
   const heartbeat = startHeartbeat(
     {
       picas: ctx.picas,
@@ -93,7 +97,8 @@ export async function processClaimedToken(ctx: TokenRunContext, claimed: Claimed
         log.logger.warn({ reason }, 'lease lost: stopping the payload, writing nothing more to this token');
         tokenAbort.abort(new LrtError('E_LEASE_LOST', reason));
       },
-      onBeat: (state) => ctx.events.emit('heartbeat', { token: tokenId, phase: state.phase, status: state.statusLine }),
+      onBeat: (state) =>
+        ctx.events.emit('heartbeat', { token: tokenId, phase: state.phase, status: state.statusLine }),
     },
     claimed.doc,
   );
@@ -108,19 +113,53 @@ export async function processClaimedToken(ctx: TokenRunContext, claimed: Claimed
   let outcome: TokenOutcome;
   try {
     log.logger.info({ reclaimed: claimed.reclaimed, jobDir: dir.root }, 'claimed');
-    const result = await runPhases(ctx, claimed.doc, dir, log.logger, tokenAbort.signal, enter, heartbeat.update);
-    outcome = await settle(ctx, claimed, dir, { ok: result.ok, exitCode: result.exitCode, phase, message: result.message, stderrTail: result.stderrTail, reason: result.reason }, heartbeat, log, () => lostReason);
+    const result = await runPhases(
+      ctx,
+      claimed.doc,
+      dir,
+      log.logger,
+      tokenAbort.signal,
+      enter,
+      heartbeat.update,
+    );
+    outcome = await settle(
+      ctx,
+      claimed,
+      dir,
+      {
+        ok: result.ok,
+        exitCode: result.exitCode,
+        phase,
+        message: result.message,
+        stderrTail: result.stderrTail,
+        reason: result.reason,
+      },
+      heartbeat,
+      log,
+      () => lostReason,
+    );
   } catch (err) {
     const failure =
       err instanceof Failure
         ? err
-        : new Failure(phase, isLrtError(err) && err.exitCode !== undefined ? err.exitCode : 1, errorMessage(err));
+        : new Failure(
+            phase,
+            isLrtError(err) && err.exitCode !== undefined ? err.exitCode : 1,
+            errorMessage(err),
+          );
     log.logger.error({ phase: failure.phase, exitCode: failure.exitCode }, failure.message);
     outcome = await settle(
       ctx,
       claimed,
       dir,
-      { ok: false, exitCode: failure.exitCode, phase: failure.phase, message: failure.message, stderrTail: failure.stderrTail, reason: 'exited' },
+      {
+        ok: false,
+        exitCode: failure.exitCode,
+        phase: failure.phase,
+        message: failure.message,
+        stderrTail: failure.stderrTail,
+        reason: 'exited',
+      },
       heartbeat,
       log,
       () => lostReason,
@@ -129,11 +168,18 @@ export async function processClaimedToken(ctx: TokenRunContext, claimed: Claimed
     ctx.stopSignal.removeEventListener('abort', onStop);
   }
 
-  const keep = ctx.settings.keepJobDir || (ctx.settings.keepFailed && outcome.kind === 'finished' && !outcome.ok);
+  const keep =
+    ctx.settings.keepJobDir || (ctx.settings.keepFailed && outcome.kind === 'finished' && !outcome.ok);
   if (!keep) await removeJobDir(dir);
   const durationMs = ctx.clock() - started;
   if (outcome.kind === 'finished') {
-    ctx.events.emit('finished', { token: tokenId, ok: outcome.ok, exitCode: outcome.exitCode, phase: outcome.phase, durationMs });
+    ctx.events.emit('finished', {
+      token: tokenId,
+      ok: outcome.ok,
+      exitCode: outcome.exitCode,
+      phase: outcome.phase,
+      durationMs,
+    });
   } else if (outcome.kind === 'released') {
     ctx.events.emit('released', { token: tokenId, reason: outcome.reason });
   } else {
@@ -165,7 +211,11 @@ export async function runPhases(
   try {
     await access(join(dir.work, 'master.sh'));
   } catch {
-    throw new Failure('sandbox', 127, `token ${token._id}: the sandbox has no master.sh (${describeSource(source)})`);
+    throw new Failure(
+      'sandbox',
+      127,
+      `token ${token._id}: the sandbox has no master.sh (${describeSource(source)})`,
+    );
   }
 
   enter('inputs');
@@ -181,7 +231,10 @@ export async function runPhases(
   for (const warning of inputs.warnings) logger.warn(warning);
 
   enter('running');
-  const timeoutS = typeof token.timeout_s === 'number' && token.timeout_s > 0 ? token.timeout_s : ctx.settings.tokenTimeoutSeconds;
+  const timeoutS =
+    typeof token.timeout_s === 'number' && token.timeout_s > 0
+      ? token.timeout_s
+      : ctx.settings.tokenTimeoutSeconds;
   const graceMs = ctx.settings.graceSeconds * 1000;
   const result = await runPayload({
     command: ['bash', 'master.sh'],
@@ -197,9 +250,24 @@ export async function runPhases(
     onStatus: (line) => report({ statusLine: line }),
   });
   const exitCode = exitCodeOf(result);
-  logger.info({ exitCode, reason: result.reason, durationMs: result.durationMs, stdoutBytes: result.stdoutBytes, stderrBytes: result.stderrBytes }, 'payload ended');
+  logger.info(
+    {
+      exitCode,
+      reason: result.reason,
+      durationMs: result.durationMs,
+      stdoutBytes: result.stdoutBytes,
+      stderrBytes: result.stderrBytes,
+    },
+    'payload ended',
+  );
   if (result.reason === 'timeout') {
-    return { ok: false, exitCode, reason: result.reason, stderrTail: result.stderrTail, message: `payload timed out after ${timeoutS} s (exit ${exitCode})` };
+    return {
+      ok: false,
+      exitCode,
+      reason: result.reason,
+      stderrTail: result.stderrTail,
+      message: `payload timed out after ${timeoutS} s (exit ${exitCode})`,
+    };
   }
   return {
     ok: result.reason === 'exited' && exitCode === 0,
@@ -249,25 +317,33 @@ async function settle(
   const logs = await collectLogs(dir, attempt);
   const now = () => Math.floor(ctx.clock() / 1000);
   try {
-    await withDbRetry(() => fencedUpdate(
-      ctx.picas,
-      token,
-      claimed.leaseId,
-      (doc) => {
-        const patched = release
-          ? releasePatch(doc, claimed.leaseId, { now: now(), reason })
-          : finishPatch(doc, claimed.leaseId, {
-              now: now(),
-              exitCode: s.exitCode,
-              ok: s.ok,
-              phase: s.phase,
-              message: s.message,
-              stderrTail: s.stderrTail,
-            });
-        return 'doc' in patched ? { doc: withInlineLogs(patched.doc, logs) } : patched;
+    await withDbRetry(
+      () =>
+        fencedUpdate(
+          ctx.picas,
+          token,
+          claimed.leaseId,
+          (doc) => {
+            const patched = release
+              ? releasePatch(doc, claimed.leaseId, { now: now(), reason })
+              : finishPatch(doc, claimed.leaseId, {
+                  now: now(),
+                  exitCode: s.exitCode,
+                  ok: s.ok,
+                  phase: s.phase,
+                  message: s.message,
+                  stderrTail: s.stderrTail,
+                });
+            return 'doc' in patched ? { doc: withInlineLogs(patched.doc, logs) } : patched;
+          },
+          { current: heartbeat.latest() },
+        ),
+      {
+        what: `final write of token ${token}`,
+        maxWaitMs: ctx.settings.dbWaitSeconds * 1000,
+        logger: ctx.logger,
       },
-      { current: heartbeat.latest() },
-    ), { what: `final write of token ${token}`, maxWaitMs: ctx.settings.dbWaitSeconds * 1000, logger: ctx.logger });
+    );
   } catch (err) {
     if (isLrtError(err, 'E_LEASE_LOST')) return { kind: 'lost', token, reason: err.message };
     return { kind: 'unrecorded', token, reason: errorMessage(err) };

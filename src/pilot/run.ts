@@ -1,12 +1,12 @@
-import { createWriteStream } from 'node:fs';
-import { hostname, homedir } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { homedir, hostname } from 'node:os';
 import { errorMessage, isLrtError, scrubSecrets } from '../core';
 import { openPicas } from '../picas/client';
 import { type LogSink, pilotLogger } from './attemptLog';
+import { runDryRun } from './dryRun';
 import { PilotEvents } from './events';
 import { PILOT_EXIT_CODES, pilotHelp } from './help';
-import { runDryRun } from './dryRun';
 import { runPilotLoop } from './loop';
 import { prettyStream } from './prettyLog';
 import { createSandboxPreparer } from './sandboxStep';
@@ -40,7 +40,13 @@ function exitCodeForError(err: unknown): number {
 export async function pilotMain(io: PilotIo): Promise<number> {
   let settings: ReturnType<typeof parsePilotSettings>;
   try {
-    settings = parsePilotSettings({ argv: io.argv, env: io.env, home: io.env.HOME ?? homedir(), cwd: io.cwd, now: Date.now() });
+    settings = parsePilotSettings({
+      argv: io.argv,
+      env: io.env,
+      home: io.env.HOME ?? homedir(),
+      cwd: io.cwd,
+      now: Date.now(),
+    });
   } catch (err) {
     io.stderr.write(`pilot: ${scrubSecrets(errorMessage(err), [legacyPassword(io.argv)])}\n`);
     return exitCodeForError(err);

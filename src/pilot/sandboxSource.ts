@@ -3,7 +3,8 @@ import type { TokenDoc } from '../picas/client';
 import type { GitSandbox, SandboxSource } from '../sandbox';
 
 /** Where GRID_LRT's relative `SBXloc` values live (the SKSP sandbox area at SURF). */
-export const DEFAULT_SANDBOX_BASE = 'gsiftp://gridftp.grid.sara.nl:2811/pnfs/grid.sara.nl/data/lofar/user/sksp/sandbox/';
+export const DEFAULT_SANDBOX_BASE =
+  'gsiftp://gridftp.grid.sara.nl:2811/pnfs/grid.sara.nl/data/lofar/user/sksp/sandbox/';
 
 export type { GitSandbox, SandboxSource, TarballSandbox } from '../sandbox';
 
@@ -32,14 +33,17 @@ function gitSandbox(tokenId: string, sandbox: Record<string, unknown>): GitSandb
   const git = sandbox.git;
   if (!isRecord(git)) return undefined;
   const url = optionalString(git.url);
-  if (!url) throw new LrtError('E_SANDBOX', `token ${tokenId}: config.json.sandbox.git has no url`, { exitCode: -2 });
+  if (!url)
+    throw new LrtError('E_SANDBOX', `token ${tokenId}: config.json.sandbox.git has no url`, { exitCode: -2 });
   const scripts: GitSandbox['scripts'] = [];
   const entries = Array.isArray(sandbox.scripts) ? sandbox.scripts : [];
   for (const entry of entries) {
     if (!isRecord(entry)) continue;
     for (const [name, spec] of Object.entries(entry)) {
       if (!isRecord(spec) || !optionalString(spec.url)) {
-        throw new LrtError('E_SANDBOX', `token ${tokenId}: sandbox script "${name}" has no url`, { exitCode: -2 });
+        throw new LrtError('E_SANDBOX', `token ${tokenId}: sandbox script "${name}" has no url`, {
+          exitCode: -2,
+        });
       }
       scripts.push({
         name,
@@ -50,7 +54,13 @@ function gitSandbox(tokenId: string, sandbox: Record<string, unknown>): GitSandb
       });
     }
   }
-  return { kind: 'git', url, branch: optionalString(git.branch), commit: optionalString(git.commit), scripts };
+  return {
+    kind: 'git',
+    url,
+    branch: optionalString(git.branch),
+    commit: optionalString(git.commit),
+    scripts,
+  };
 }
 
 /**
@@ -70,7 +80,10 @@ export function sandboxSourceOf(token: TokenDoc, sandboxBase: string = DEFAULT_S
   if (sbx) {
     if (/^[a-z][a-z0-9+.-]*:\/\//i.test(sbx)) return { kind: 'tarball', url: sbx };
     if (sbx.startsWith('/')) return { kind: 'tarball', url: `file://${sbx}` };
-    return { kind: 'tarball', url: new URL(sbx, sandboxBase.endsWith('/') ? sandboxBase : `${sandboxBase}/`).toString() };
+    return {
+      kind: 'tarball',
+      url: new URL(sbx, sandboxBase.endsWith('/') ? sandboxBase : `${sandboxBase}/`).toString(),
+    };
   }
   throw new LrtError(
     'E_SANDBOX',

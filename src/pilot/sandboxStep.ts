@@ -1,12 +1,15 @@
 import { prepareSandbox } from '../sandbox';
-import { type TransferOptions, fetchUrl } from '../transfer';
+import { fetchUrl, type TransferOptions } from '../transfer';
 import type { SandboxPreparer } from './processToken';
 
 /**
  * The pilot's sandbox step: src/sandbox does the node cache and the safe extraction, grid URLs
  * (gsiftp, srm) are downloaded through src/transfer's movers.
  */
-export function createSandboxPreparer(options: { cacheDir: string; transfer?: TransferOptions }): SandboxPreparer {
+export function createSandboxPreparer(options: {
+  cacheDir: string;
+  transfer?: TransferOptions;
+}): SandboxPreparer {
   return async (source, workDir, { signal, logger }) => {
     const result = await prepareSandbox({
       source,

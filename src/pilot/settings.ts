@@ -2,8 +2,8 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LrtError } from '../core';
-import { DEFAULT_SANDBOX_BASE } from './sandboxSource';
 import { type PicasSettings, parsePicasrc, resolvePicasSettings } from '../picas/settings';
+import { DEFAULT_SANDBOX_BASE } from './sandboxSource';
 
 /** Everything the pilot needs, parsed and validated once at the edge. */
 export interface PilotSettings {

@@ -1,13 +1,13 @@
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { type ResultPromise, execa } from 'execa';
+import { execa, type ResultPromise } from 'execa';
 import { writeDemoSandbox } from '../../src/demo/demoSandbox';
 import { bulkCreateTokens } from '../../src/picas/bulk';
-import { type PicasDb, type TokenDoc, openPicas } from '../../src/picas/client';
+import { openPicas, type PicasDb, type TokenDoc } from '../../src/picas/client';
 import { ensureDesignDoc } from '../../src/picas/designDocs';
 import type { NewToken } from '../../src/picas/tokens';
-import { type TestDatabase, createTestDatabase } from './couch';
+import { createTestDatabase, type TestDatabase } from './couch';
 
 export const DIST_PILOT = resolve(__dirname, '../../dist/pilot.js');
 
@@ -96,7 +96,11 @@ export function demoTokens(type: string, n: number, fields: Record<string, unkno
 }
 
 /** Polls `check` until it returns a value (not undefined), at most `ms`. */
-export async function waitFor<T>(check: () => Promise<T | undefined>, ms = 30_000, what = 'condition'): Promise<T> {
+export async function waitFor<T>(
+  check: () => Promise<T | undefined>,
+  ms = 30_000,
+  what = 'condition',
+): Promise<T> {
   const until = Date.now() + ms;
   for (;;) {
     const value = await check();

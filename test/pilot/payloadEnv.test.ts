@@ -258,3 +258,45 @@ describe('names, credentials, base environment', () => {
     expect(withCreds.warnings.join('\n')).not.toContain('s3cret-pw');
   });
 });
+
+describe('tokens without any variable mapping', () => {
+  it('export their own scalar fields, never protocol fields, objects or invalid names', () => {
+    const token = {
+      _id: 't_plain_L1_SB010',
+      type: 'plain',
+      lock: 5,
+      done: 0,
+      status: 'locked',
+      OBSID: 'L1',
+      STARTSB: '010',
+      NCPU: 4,
+      dryrun: false,
+      times: { locked: 5 },
+      'bad-name': 'x',
+      nested: { a: 1 },
+    };
+    const { env, missing } = buildPayloadEnv({ token, jobDir: '/j', statusFile: '/j/s' });
+    expect(missing).toEqual([]);
+    expect(env).toMatchObject({
+      OBSID: 'L1',
+      STARTSB: '010',
+      NCPU: '4',
+      dryrun: 'false',
+      TOKEN: 't_plain_L1_SB010',
+    });
+    for (const name of ['type', 'lock', 'done', 'status', 'times', 'bad-name', 'nested'])
+      expect(env[name]).toBeUndefined();
+  });
+
+  it('a token with a mapping exports only what the mapping names', () => {
+    const token = {
+      _id: 't_x',
+      OBSID: 'L1',
+      OTHER: 'y',
+      'config.json': { variables: { _token_keys: { $OBSID: 'OBSID' } } },
+    };
+    const { env } = buildPayloadEnv({ token, jobDir: '/j', statusFile: '/j/s' });
+    expect(env.OBSID).toBe('L1');
+    expect(env.OTHER).toBeUndefined();
+  });
+});

@@ -3,8 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { getAttachment } from '../../src/picas/attachments';
-import { listAttachments } from '../../src/picas/attachments';
+import { getAttachment, listAttachments } from '../../src/picas/attachments';
 import { logAttachmentName } from '../../src/picas/logNames';
 import { tokenOverview } from '../../src/picas/viewQuery';
 import { createPilotWorld, DIST_PILOT, demoTokens } from '../helpers/pilotWorld';
@@ -13,13 +12,30 @@ describe('dist/pilot.js', () => {
   it('runs with plain node from an empty directory, without node_modules', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'lrt-bare-'));
     await cp(DIST_PILOT, join(dir, 'pilot.js'));
-    const help = await execa('node', ['pilot.js', '--help'], { cwd: dir, env: { PATH: process.env.PATH }, extendEnv: false });
+    const help = await execa('node', ['pilot.js', '--help'], {
+      cwd: dir,
+      env: { PATH: process.env.PATH },
+      extendEnv: false,
+    });
     expect(help.stdout).toContain('Usage: node pilot.js');
-    for (const option of ['--lease', '--max-attempts', '--token-timeout', '--walltime', '--dry-run', '--cache', '--credentials']) {
+    for (const option of [
+      '--lease',
+      '--max-attempts',
+      '--token-timeout',
+      '--walltime',
+      '--dry-run',
+      '--cache',
+      '--credentials',
+    ]) {
       expect(help.stdout).toContain(option);
     }
     expect(help.stdout).toMatch(/Exit codes:.*143/s);
-    const usage = await execa('node', ['pilot.js', '--bogus'], { cwd: dir, reject: false, env: { PATH: process.env.PATH }, extendEnv: false });
+    const usage = await execa('node', ['pilot.js', '--bogus'], {
+      cwd: dir,
+      reject: false,
+      env: { PATH: process.env.PATH },
+      extendEnv: false,
+    });
     expect(usage.exitCode).toBe(2);
     expect(usage.stderr).toContain('--bogus');
   });
