@@ -216,7 +216,7 @@ exit 3
     const file = join(world.dir, 'picas.cred');
     await writeFile(file, `user=${world.db.user}\npassword=${world.db.password}\n`, { mode: 0o644 });
     const { PICAS_URL, ...envWithoutUrl } = world.env;
-    const url = new URL(PICAS_URL);
+    const url = new URL(PICAS_URL ?? '');
     url.username = '';
     url.password = '';
     const open = await world.startPilot(['--credentials', file, '--url', url.toString()], {
