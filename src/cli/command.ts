@@ -35,6 +35,8 @@ export interface Command {
   options: Record<string, OptionSpec>;
   positionals?: PositionalSpec[];
   examples?: string[];
+  /** Hand every argument to run() untouched (commands with their own parser, e.g. `lrt pilot`). */
+  passthrough?: boolean;
   run(ctx: CommandContext): Promise<number>;
 }
 

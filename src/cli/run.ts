@@ -64,6 +64,17 @@ export async function runCli(
     return EXIT.usage;
   }
   try {
+    if (command.passthrough) {
+      const ctx = {
+        values: {},
+        positionals: rest,
+        out,
+        env: environment.env,
+        cwd: environment.cwd,
+        home: environment.home,
+      };
+      return await command.run(ctx);
+    }
     const { values, positionals } = parseCommandArgs(command, rest);
     if (values.help) {
       environment.stdout.write(`${commandHelp(command)}\n`);

@@ -1,6 +1,12 @@
 import type { Command } from '../command';
 import { dbCommands } from './db';
+import { demoCommands } from './demo';
+import { pilotCommands } from './pilot';
 import { srmCommands } from './srm';
+import { srmStateCommands } from './srmState';
+import { stageCommands } from './stage';
+import { statusCommands } from './status';
+import { submitCommands } from './submit';
 import { tokensCreateCommands } from './tokensCreate';
 import { tokensManageCommands } from './tokensManage';
 import { viewsCommands } from './views';
@@ -8,7 +14,13 @@ import { viewsCommands } from './views';
 /** Every `lrt` command. Each area keeps its commands in its own file and adds them here. */
 export const commands: Command[] = [
   ...dbCommands,
+  ...demoCommands,
+  ...pilotCommands,
   ...srmCommands,
+  ...srmStateCommands,
+  ...stageCommands,
+  ...statusCommands,
+  ...submitCommands,
   ...tokensCreateCommands,
   ...tokensManageCommands,
   ...viewsCommands,

@@ -1,0 +1,121 @@
+import { join } from 'node:path';
+import { errorMessage } from '../../core';
+import { DEMO_TYPE, type DemoCounts, runDemo, startEmbeddedCouch } from '../../demo/demo';
+import { listTokens, openPicas } from '../../picas';
+import type { TokenErrorEntry } from '../../picas/lease';
+import { type Command, flag, int, str } from '../command';
+import { EXIT } from '../exitCodes';
+
+const BAR = 30;
+
+function countsLine(c: DemoCounts): string {
+  const finished = c.done + c.error;
+  const filled = c.total ? Math.round((finished / c.total) * BAR) : BAR;
+  return `[${'#'.repeat(filled)}${'-'.repeat(BAR - filled)}] ${finished}/${c.total}  todo ${c.todo}  locked ${c.locked}  done ${c.done}  error ${c.error}`;
+}
+
+export const demoCommand: Command = {
+  path: ['demo'],
+  summary: 'run the whole chain locally: embedded CouchDB, tokens from a SURL list, pilots, live counts',
+  description:
+    'Starts the embedded CouchDB-API server, slices a 51-subband LOFAR SURL list into tokens with\n' +
+    'srm.txt attachments, builds a demo sandbox whose master.sh works through each srm.txt, and runs\n' +
+    'several dist/pilot.js processes until every token is done or in error. Needs `npm run build`.',
+  options: {
+    pilots: { type: 'string', value: 'N', description: 'pilot processes (default 4)' },
+    'per-token': { type: 'string', value: 'N', description: 'SURLs per token (default 5: 11 tokens)' },
+    sleep: { type: 'string', value: 'S', description: 'seconds of demo work per file (default 0.2)' },
+    'fail-one': { type: 'boolean', description: 'make the last token fail, to show an error token' },
+    dir: {
+      type: 'string',
+      value: 'DIR',
+      description: 'where sandbox, job dirs and logs go (default ./lrt-demo)',
+    },
+    keep: { type: 'boolean', description: 'keep the embedded server running at the end (Ctrl-C stops)' },
+    url: {
+      type: 'string',
+      value: 'URL',
+      description: 'use this CouchDB (with credentials) instead of the embedded one',
+    },
+    db: { type: 'string', value: 'NAME', description: 'database (default lrt_demo)' },
+  },
+  examples: ['npm run build && node dist/lrt.js demo', 'lrt demo --pilots 8 --per-token 2 --fail-one'],
+  async run(ctx) {
+    const sleep = Number(str(ctx, 'sleep') ?? '0.2');
+    if (!Number.isFinite(sleep) || sleep < 0) {
+      ctx.out.error(new Error(`--sleep must be a number of seconds >= 0, got "${str(ctx, 'sleep')}"`));
+      return EXIT.usage;
+    }
+    const perToken = int(ctx, 'per-token', 5);
+    const server = str(ctx, 'url') ? undefined : await startEmbeddedCouch();
+    const dir = str(ctx, 'dir') ?? join(ctx.cwd, 'lrt-demo');
+    const database = str(ctx, 'db') ?? 'lrt_demo';
+    const tty = (process.stderr as { isTTY?: boolean }).isTTY === true;
+    let lastLine = '';
+    try {
+      if (!ctx.out.json) {
+        ctx.out.line(
+          `demo: database ${database} on ${server ? server.url : 'the given server'}, token type ${DEMO_TYPE}`,
+        );
+      }
+      const result = await runDemo(
+        {
+          dir,
+          pilots: int(ctx, 'pilots', 4),
+          perToken,
+          sleep,
+          failSubband: flag(ctx, 'fail-one') ? '150' : undefined,
+          url: str(ctx, 'url'),
+          database,
+          onCounts: (counts) => {
+            const line = countsLine(counts);
+            if (line === lastLine) return;
+            lastLine = line;
+            if (tty) process.stderr.write(`\r${line}`);
+            else ctx.out.note(line);
+          },
+        },
+        server,
+      );
+      if (tty) process.stderr.write('\n');
+      const picas = openPicas({
+        url: server?.url ?? result.url,
+        database,
+        user: server?.adminUser,
+        password: server?.adminPassword,
+      });
+      const failed = server ? await listTokens(picas, DEMO_TYPE, 'error', { includeDocs: true }) : [];
+      const failures = failed.map((row) => {
+        const errors = (row.doc?.error as TokenErrorEntry[] | undefined) ?? [];
+        return { token: row.id, message: errors[errors.length - 1]?.message ?? '' };
+      });
+      const summary = { ...result, failures, ledger: undefined, processed: result.ledger.length };
+      if (ctx.out.json) ctx.out.result(summary);
+      const c = result.counts;
+      ctx.out.line(`tokens ${result.tokens}: done ${c.done}, error ${c.error}, left ${c.todo + c.locked}`);
+      for (const f of failures) ctx.out.line(`  error ${f.token}: ${f.message}`);
+      ctx.out.line(
+        `time ${result.seconds.toFixed(1)} s, ${(result.tokens / result.seconds).toFixed(1)} tokens/s with ${result.pilotExitCodes.length} pilots (exit codes ${result.pilotExitCodes.join(' ')})`,
+      );
+      ctx.out.line(`payload runs recorded: ${result.ledger.length} (${join(dir, 'processed.txt')})`);
+      ctx.out.line(
+        `pilot logs: ${result.logsDir}/pilot-*.log; each token carries its stdout, stderr and pilot log as attachments`,
+      );
+      if (server && flag(ctx, 'keep')) {
+        ctx.out.line(
+          `server still running: ${server.urlWithCredentials}  (PICAS_DB=${database}; Ctrl-C stops)`,
+        );
+        await new Promise<void>((done) => process.once('SIGINT', () => done()));
+      }
+      const allAccounted = c.todo + c.locked === 0 && result.pilotExitCodes.every((code) => code === 0);
+      return allAccounted ? EXIT.ok : EXIT.failure;
+    } catch (err) {
+      ctx.out.error(new Error(`demo failed: ${errorMessage(err)}`));
+      return EXIT.failure;
+    } finally {
+      await server?.close();
+    }
+  },
+};
+
+export const demoCommands: Command[] = [demoCommand];

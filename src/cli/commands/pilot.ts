@@ -1,0 +1,19 @@
+import { pilotMain } from '../../pilot/run';
+import type { Command } from '../command';
+
+export const pilotCommand: Command = {
+  path: ['pilot'],
+  summary: 'run the pilot here (same code as dist/pilot.js; `lrt pilot --help` for its options)',
+  options: {},
+  passthrough: true,
+  run: (ctx) =>
+    pilotMain({
+      argv: ctx.positionals,
+      env: ctx.env,
+      stdout: process.stdout,
+      stderr: process.stderr,
+      cwd: ctx.cwd,
+    }),
+};
+
+export const pilotCommands: Command[] = [pilotCommand];

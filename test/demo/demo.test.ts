@@ -1,0 +1,41 @@
+import { mkdtemp, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DEMO_SURLS } from '../../src/demo/demoSurls';
+import { lrt } from '../helpers/cli';
+
+describe('lrt demo (the README main job)', () => {
+  it('drains every token of the sliced SURL list with real pilot processes; --fail-one leaves exactly one error', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lrt-demo-test-'));
+    const result = await lrt(
+      ['demo', '--dir', dir, '--pilots', '3', '--per-token', '10', '--sleep', '0', '--fail-one', '--json'],
+      {
+        env: { PATH: process.env.PATH, HOME: dir },
+      },
+    );
+    expect(result.exitCode, result.stderr).toBe(0);
+    const summary = JSON.parse(result.stdout) as {
+      tokens: number;
+      counts: { done: number; error: number; todo: number; locked: number };
+      failures: { token: string; message: string }[];
+      processed: number;
+      pilotExitCodes: number[];
+    };
+    // 51 subbands from SB100 in chunks of 10: keys 100..150, as the notebook's slice_dicts.
+    expect(DEMO_SURLS).toHaveLength(51);
+    expect(summary.tokens).toBe(6);
+    expect(summary.counts).toMatchObject({ done: 5, error: 1, todo: 0, locked: 0 });
+    expect(summary.failures).toEqual([
+      { token: 't_demo_L229507_SB150', message: 'master.sh exited with code 99' },
+    ]);
+    expect(summary.processed).toBe(5);
+    expect(summary.pilotExitCodes).toEqual([0, 0, 0]);
+    expect((await readdir(join(dir, 'logs'))).sort()).toEqual(['pilot-1.log', 'pilot-2.log', 'pilot-3.log']);
+  });
+
+  it('lrt pilot passes its arguments to the pilot (same code as dist/pilot.js)', async () => {
+    const result = await lrt(['pilot', '--type']);
+    expect(result.exitCode).toBe(2);
+  });
+});
