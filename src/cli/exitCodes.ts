@@ -21,11 +21,14 @@ export function exitCodeFor(code: ErrorCode): number {
       return EXIT.unreachable;
     case 'E_DB_AUTH':
     case 'E_DB_FORBIDDEN':
+    case 'E_STAGER_AUTH':
+    case 'E_TRANSFER_AUTH':
       return EXIT.auth;
     case 'E_DB_NOT_FOUND':
     case 'E_TOKEN_NOT_FOUND':
     case 'E_VIEW_NOT_FOUND':
     case 'E_NOT_FOUND':
+    case 'E_ATTACHMENT':
       return EXIT.notFound;
     case 'E_CONFIG':
     case 'E_SURL':

@@ -309,7 +309,8 @@ describe('lrt tokens show / attach / get-attachment', () => {
   it('writes attachment bytes verbatim to stdout of a real process', async () => {
     const res = await execa(
       'node',
-      ['--import', 'tsx', 'src/cli/lrt.ts', 'tokens', 'get-attachment', 't_att_one', 'data.txt'],
+      // The built bundle (npm test builds dist/ first): what users run.
+      ['dist/lrt.js', 'tokens', 'get-attachment', 't_att_one', 'data.txt'],
       {
         cwd: REPO,
         env: { ...envFor(testDb), HOME: dir, PATH: process.env.PATH },

@@ -5,8 +5,6 @@ import { pilotCommands } from './pilot';
 import { srmCommands } from './srm';
 import { srmStateCommands } from './srmState';
 import { stageCommands } from './stage';
-import { statusCommands } from './status';
-import { submitCommands } from './submit';
 import { tokensCreateCommands } from './tokensCreate';
 import { tokensManageCommands } from './tokensManage';
 import { viewsCommands } from './views';
@@ -19,8 +17,6 @@ export const commands: Command[] = [
   ...srmCommands,
   ...srmStateCommands,
   ...stageCommands,
-  ...statusCommands,
-  ...submitCommands,
   ...tokensCreateCommands,
   ...tokensManageCommands,
   ...viewsCommands,

@@ -9,9 +9,11 @@ import { ensureDatabase, ensureDesignDoc } from '../../picas/designDocs';
 import { applyFieldOverrides, loadTokenConfigFile, missingTokenKeyFields } from '../../picas/tokenConfig';
 import { type AttachmentInput, getToken, manualTokenId, type NewToken } from '../../picas/tokens';
 import { chunksToRecord, DEFAULT_SUBBAND_PATTERN, readSurlListFile, sliceBySubband } from '../../srm';
+import { submitAndMarkStaging } from '../../staging';
 import { type Command, type CommandContext, flag, int, str, strs } from '../command';
 import { EXIT } from '../exitCodes';
 import { PICAS_OPTIONS, picasFromContext } from '../picasOptions';
+import { STAGER_OPTIONS, stagerFromContext } from './stage';
 
 async function readAttachFlag(ctx: CommandContext, spec: string): Promise<AttachmentInput> {
   // FILE[:NAME]: the last ':' splits only when what follows is a bare name (paths may hold ':').
@@ -148,7 +150,12 @@ export const tokensCreate: Command = {
       description: `tokens per _bulk_docs request (default ${DEFAULT_BATCH_SIZE})`,
     },
     'dry-run': { type: 'boolean', description: 'show the tokens that would be created, write nothing' },
+    stage: {
+      type: 'boolean',
+      description: 'stage the SURLs (one LTA request) and create the tokens in status staging, not todo',
+    },
     ...PICAS_OPTIONS,
+    ...STAGER_OPTIONS,
   },
   examples: [
     'lrt tokens create --type demo --srm srm_50_sara.txt --per-token 10 --config cal_pref3.json',
@@ -177,20 +184,30 @@ export const tokensCreate: Command = {
       ctx.out.line(`dry run: ${tokens.length} tokens of type ${type} would be created; nothing written`);
       return EXIT.ok;
     }
+    const stager = flag(ctx, 'stage') ? await stagerFromContext(ctx) : undefined;
     const picas = picasFromContext(ctx);
     const db = await ensureDatabase(picas);
     if (db === 'created') ctx.out.note(`created database ${picas.name} on ${picas.settings.url}`);
     await ensureDesignDoc(picas, type);
     const progress = ctx.out.progress('creating tokens', tokens.length);
     let reported = 0;
-    const report = await bulkCreateTokens(picas, type, tokens, {
+    const createOptions = {
       batchSize: int(ctx, 'batch-size', DEFAULT_BATCH_SIZE, 1),
-      onProgress: (done) => {
+      onProgress: (done: number) => {
         progress.tick(done - reported);
         reported = done;
       },
-    });
+    };
+    const gated = stager
+      ? await submitAndMarkStaging(picas, type, tokens, { ...createOptions, stager })
+      : undefined;
+    const report = gated ?? (await bulkCreateTokens(picas, type, tokens, createOptions));
     progress.done();
+    if (gated?.requests.length) {
+      ctx.out.note(
+        `staging request ${gated.requests.join(', ')}: 'lrt stage release --type ${type} --watch' moves the tokens to todo`,
+      );
+    }
     ctx.out.result({ database: picas.name, url: picas.settings.url, type, ...report });
     ctx.out.line(
       `${report.created.length} created, ${report.existing.length} already existed, ${report.failed.length} failed ` +

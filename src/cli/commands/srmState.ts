@@ -1,0 +1,92 @@
+import { resolve } from 'node:path';
+import { LrtError } from '../../core';
+import { readSurlListFile } from '../../srm';
+import {
+  checkLocality,
+  DEFAULT_LOCALITY_CONCURRENCY,
+  detectLocalityRunner,
+  type FileLocality,
+  type LocalityDeps,
+  localitySupported,
+  parseGfalTool,
+  summarizeLocality,
+  unsupportedMessage,
+} from '../../staging';
+import { type Command, flag, int, type OptionSpec, str } from '../command';
+import { EXIT } from '../exitCodes';
+
+/** The gfal flags of every command that checks locality. */
+export const LOCALITY_OPTIONS: Record<string, OptionSpec> = {
+  concurrency: { type: 'string', value: 'N', description: 'gfal calls at once (default 8)' },
+  tool: {
+    type: 'string',
+    value: 'T',
+    description: 'gfal tool: auto (the gfal2 binding when present), python, xattr',
+  },
+  'any-site': { type: 'boolean', description: 'ask gfal at sites not known to report locality too' },
+};
+
+function lineOf(r: FileLocality): string {
+  return r.state !== undefined ? `${r.state}\t${r.surl}` : `ERROR\t${r.surl}\t${r.error ?? ''}`;
+}
+
+/** `lrt srm state FILE`: the locality of every SURL of a list, from gfal's user.status. */
+export function makeSrmStateCommand(deps: LocalityDeps = {}): Command {
+  return {
+    path: ['srm', 'state'],
+    summary:
+      'show whether each SURL of a list is on disk or on tape (gfal user.status), and the share staged',
+    description:
+      'Asks gfal for the user.status of every SURL (ONLINE, NEARLINE, ONLINE_AND_NEARLINE) through the\n' +
+      'gfal2 Python binding when present, else gfal-xattr, --concurrency at a time; needs a grid proxy.\n' +
+      'Prints STATE<TAB>SURL per file, then the percentage staged (ONLINE or ONLINE_AND_NEARLINE).\n' +
+      'Only sara and poznan report locality; exit 6 when some files could not be checked.',
+    options: LOCALITY_OPTIONS,
+    positionals: [{ name: 'file', description: 'SURL list: one srm:// link per line' }],
+    examples: ['lrt srm state srm.txt', 'lrt srm state --concurrency 16 --json srm.txt'],
+    async run(ctx) {
+      const file = ctx.positionals[0]!;
+      const list = await readSurlListFile(resolve(ctx.cwd, file), file);
+      if (list.site && !localitySupported(list.site) && !flag(ctx, 'any-site')) {
+        throw new LrtError(
+          'E_UNSUPPORTED',
+          `${file}: ${unsupportedMessage(list.site)}; --any-site tries anyway`,
+          {
+            details: { site: list.site },
+          },
+        );
+      }
+      const runner = await detectLocalityRunner(parseGfalTool(str(ctx, 'tool')), { env: ctx.env });
+      const progress = ctx.out.progress('checking locality', list.size);
+      const results = await checkLocality(list.surls(), {
+        runner,
+        concurrency: int(ctx, 'concurrency', DEFAULT_LOCALITY_CONCURRENCY, 1),
+        anySite: flag(ctx, 'any-site'),
+        ...(deps.linkOf ? { linkOf: deps.linkOf } : {}),
+        onResult: () => progress.tick(),
+      });
+      progress.done();
+      const summary = summarizeLocality(results);
+      ctx.out.result({
+        source: file,
+        obsid: list.obsid,
+        site: list.site,
+        tool: runner.tool,
+        summary,
+        files: results,
+      });
+      for (const r of results) ctx.out.line(lineOf(r));
+      const states = Object.entries(summary.byState)
+        .map(([state, n]) => `${state} ${n}`)
+        .join(', ');
+      ctx.out.line(
+        `staged: ${summary.staged}/${summary.total} (${summary.percentStaged.toFixed(1)}%)` +
+          (states ? `; ${states}` : '') +
+          (summary.unknown ? `; ${summary.unknown} not checked` : ''),
+      );
+      return summary.unknown > 0 ? EXIT.partial : EXIT.ok;
+    },
+  };
+}
+
+export const srmStateCommands: Command[] = [makeSrmStateCommand()];

@@ -1,0 +1,324 @@
+import { resolve } from 'node:path';
+import { LrtError } from '../../core';
+import { readSurlListFile } from '../../srm';
+import {
+  createStagerClient,
+  DEFAULT_MAX_SURLS_PER_REQUEST,
+  describeReleasePass,
+  detectLocalityRunner,
+  isFinishedStatus,
+  type LocalityDeps,
+  parseGfalTool,
+  parseRequestId,
+  progressTable,
+  type ReleaseOptions,
+  readCredentialFiles,
+  releaseStagedTokens,
+  resolveStagerSettings,
+  type StagerClient,
+  waitForRequest,
+  watchRelease,
+} from '../../staging';
+import { type Command, type CommandContext, flag, int, type OptionSpec, str } from '../command';
+import { EXIT } from '../exitCodes';
+import { PICAS_OPTIONS, picasFromContext } from '../picasOptions';
+import { LOCALITY_OPTIONS } from './srmState';
+
+/** The flags of every command that talks to the LTA stager. Passwords never come from flags. */
+export const STAGER_OPTIONS: Record<string, OptionSpec> = {
+  'stager-url': {
+    type: 'string',
+    value: 'URL',
+    description: 'LTA stager XML-RPC endpoint (default: LTA_STAGER_URL, then the ASTRON webportal)',
+  },
+  'lta-user': {
+    type: 'string',
+    value: 'NAME',
+    description:
+      'LTA account (default: LOFAR_LTA_USER, ~/.awe/Environment.cfg, ~/.stagingrc); password from LOFAR_LTA_PWD or those files',
+  },
+};
+
+/** A stager client from the command's flags, environment and credential files. */
+export async function stagerFromContext(
+  ctx: CommandContext,
+  maxSurlsPerRequest?: number,
+): Promise<StagerClient> {
+  const files = await readCredentialFiles(ctx.home);
+  const settings = resolveStagerSettings({
+    flags: { url: str(ctx, 'stager-url'), user: str(ctx, 'lta-user') },
+    env: ctx.env,
+    ...files,
+    ...(maxSurlsPerRequest ? { maxSurlsPerRequest } : {}),
+  });
+  return createStagerClient(settings);
+}
+
+/** A duration flag in seconds (fractions allowed), as milliseconds. */
+function seconds(ctx: CommandContext, name: string, fallback: number): number {
+  const v = str(ctx, name);
+  if (v === undefined) return fallback * 1000;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new LrtError('E_USAGE', `--${name} must be a number of seconds > 0, got "${v}"`);
+  return n * 1000;
+}
+
+const ID_ARG = [{ name: 'id', description: 'staging request id (as printed by lrt stage submit)' }];
+const DEFAULT_TIMEOUT_S = 2 * 24 * 3600;
+
+const stageSubmit: Command = {
+  path: ['stage', 'submit'],
+  summary: 'submit a SURL list to the LTA stager as one staging request; prints the request id',
+  description:
+    'The whole list goes in one request (the stager e-mails you twice per request); only a list\n' +
+    'longer than --max-per-request is split, one id per part.',
+  options: {
+    'max-per-request': {
+      type: 'string',
+      value: 'N',
+      description: `SURLs per request before the list is split (default ${DEFAULT_MAX_SURLS_PER_REQUEST})`,
+    },
+    'no-notify': { type: 'boolean', description: 'ask the stager not to send its e-mails' },
+    ...STAGER_OPTIONS,
+  },
+  positionals: [{ name: 'file', description: 'SURL list: one srm:// link per line' }],
+  examples: ['lrt stage submit srm.txt', 'ID=$(lrt stage submit srm.txt) && lrt stage wait $ID'],
+  async run(ctx) {
+    const file = ctx.positionals[0]!;
+    const list = await readSurlListFile(resolve(ctx.cwd, file), file);
+    const stager = await stagerFromContext(
+      ctx,
+      int(ctx, 'max-per-request', DEFAULT_MAX_SURLS_PER_REQUEST, 1),
+    );
+    const ids = await stager.stage(list.surls(), { notify: !flag(ctx, 'no-notify') });
+    ctx.out.result({ ids, surls: list.size, obsid: list.obsid, site: list.site });
+    for (const id of ids) ctx.out.line(String(id));
+    ctx.out.note(`staging ${list.size} SURLs of ${list.obsid} at ${list.site}: request ${ids.join(', ')}`);
+    return EXIT.ok;
+  },
+};
+
+const stageStatus: Command = {
+  path: ['stage', 'status'],
+  summary: 'show the status of a staging request (new, scheduled, in progress, success)',
+  options: { ...STAGER_OPTIONS },
+  positionals: ID_ARG,
+  async run(ctx) {
+    const id = parseRequestId(ctx.positionals[0]!);
+    const stager = await stagerFromContext(ctx);
+    const status = await stager.status(id);
+    const progress = isFinishedStatus(status)
+      ? undefined
+      : (await stager.progress()).find((r) => r.id === id);
+    ctx.out.result({ id, status, progress: progress ?? null });
+    const files = progress
+      ? `  ${progress.filesDone}/${progress.fileCount} files (${progress.percentDone}%)  ${progress.location}`
+      : '';
+    ctx.out.line(`${id}  ${status}${files}`);
+    return EXIT.ok;
+  },
+};
+
+const stageList: Command = {
+  path: ['stage', 'list'],
+  summary: 'list your running staging requests with their progress',
+  options: {
+    status: { type: 'string', value: 'S', description: 'only requests with this status' },
+    ...STAGER_OPTIONS,
+  },
+  async run(ctx) {
+    const wanted = str(ctx, 'status');
+    const requests = (await (await stagerFromContext(ctx)).progress()).filter(
+      (r) => !wanted || r.status === wanted,
+    );
+    ctx.out.result(requests);
+    if (requests.length === 0) ctx.out.note('no running staging requests');
+    else for (const line of progressTable(requests)) ctx.out.line(line);
+    return EXIT.ok;
+  },
+};
+
+const stageSurls: Command = {
+  path: ['stage', 'surls'],
+  summary: 'print the SURLs of a staging request that are already online',
+  options: { ...STAGER_OPTIONS },
+  positionals: ID_ARG,
+  async run(ctx) {
+    const id = parseRequestId(ctx.positionals[0]!);
+    const surls = await (await stagerFromContext(ctx)).stagedSurls(id);
+    ctx.out.result({ id, surls });
+    for (const surl of surls) ctx.out.line(surl);
+    ctx.out.note(`${surls.length} SURLs of request ${id} online`);
+    return EXIT.ok;
+  },
+};
+
+function simpleCall(name: 'abort' | 'reschedule', summary: string, done: string): Command {
+  return {
+    path: ['stage', name],
+    summary,
+    options: { ...STAGER_OPTIONS },
+    positionals: ID_ARG,
+    async run(ctx) {
+      const id = parseRequestId(ctx.positionals[0]!);
+      const answer = await (await stagerFromContext(ctx))[name](id);
+      ctx.out.result({ id, [name === 'abort' ? 'aborted' : 'rescheduled']: true, answer });
+      ctx.out.line(`${done} ${id}`);
+      return EXIT.ok;
+    },
+  };
+}
+
+const stageWait: Command = {
+  path: ['stage', 'wait'],
+  summary: 'wait for a staging request to finish (progress bar), then summarise what is online',
+  options: {
+    interval: { type: 'string', value: 'S', description: 'seconds between polls (default 30)' },
+    timeout: {
+      type: 'string',
+      value: 'S',
+      description: `give up after S seconds (default ${DEFAULT_TIMEOUT_S})`,
+    },
+    srm: {
+      type: 'string',
+      value: 'FILE',
+      description: 'the SURL list staged: name the files that are not online',
+    },
+    ...STAGER_OPTIONS,
+  },
+  positionals: ID_ARG,
+  async run(ctx) {
+    const id = parseRequestId(ctx.positionals[0]!);
+    const srm = str(ctx, 'srm');
+    const list = srm ? await readSurlListFile(resolve(ctx.cwd, srm), srm) : undefined;
+    const stager = await stagerFromContext(ctx);
+    let bar: ReturnType<typeof ctx.out.progress> | undefined;
+    let shown = 0;
+    let lastStatus = '';
+    const result = await waitForRequest(stager, id, {
+      intervalMs: seconds(ctx, 'interval', 30),
+      timeoutMs: seconds(ctx, 'timeout', DEFAULT_TIMEOUT_S),
+      onPoll: (status, request) => {
+        if (status !== lastStatus && status === 'on hold')
+          ctx.out.note(`request ${id} is on hold: 'lrt stage reschedule ${id}'`);
+        lastStatus = status;
+        if (!request) return;
+        bar ??= ctx.out.progress(`staging ${id}`, request.fileCount);
+        bar.tick(request.filesDone - shown);
+        shown = request.filesDone;
+      },
+    });
+    // A finished request has left the progress list: the bar ends at what is online.
+    bar?.tick(result.online.length - shown);
+    bar?.done();
+    const total = list?.size ?? result.fileCount ?? result.online.length;
+    const onlineSet = new Set(result.online);
+    const missing = list ? list.surls().filter((s) => !onlineSet.has(s)) : [];
+    ctx.out.result({ ...result, total, missing });
+    ctx.out.line(`request ${id}: ${result.status}; ${result.online.length} of ${total} files online`);
+    for (const surl of missing) ctx.out.line(`not online: ${surl}`);
+    if (result.status === 'aborted' || result.flaggedAbort || result.status === 'failed') {
+      throw new LrtError(
+        'E_STAGER',
+        `staging request ${id} ended "${result.flaggedAbort ? 'aborted' : result.status}"`,
+      );
+    }
+    return missing.length > 0 || result.online.length < total ? EXIT.partial : EXIT.ok;
+  },
+};
+
+function stageRelease(deps: LocalityDeps): Command {
+  return {
+    path: ['stage', 'release'],
+    summary: 'move staging tokens to todo as soon as all of their SURLs are online',
+    description:
+      'Finds the tokens of the type in status staging, reads their srm.txt, asks the stager\n' +
+      '(getstagedurls of their requests; default) or gfal (--via gfal: user.status of each SURL)\n' +
+      'which files are online, and moves every token whose files are all online to todo.\n' +
+      'With --watch, repeats every --interval seconds until no token is left in staging.',
+    options: {
+      type: { type: 'string', value: 'T', description: 'token type' },
+      via: { type: 'string', value: 'HOW', description: 'stager (default) or gfal' },
+      watch: { type: 'boolean', description: 'repeat until no token is left in staging' },
+      interval: {
+        type: 'string',
+        value: 'S',
+        description: 'seconds between passes with --watch (default 60)',
+      },
+      timeout: {
+        type: 'string',
+        value: 'S',
+        description: `with --watch, give up after S seconds (default ${DEFAULT_TIMEOUT_S})`,
+      },
+      ...LOCALITY_OPTIONS,
+      ...PICAS_OPTIONS,
+      ...STAGER_OPTIONS,
+    },
+    examples: [
+      'lrt stage release --type pref_cal1',
+      'lrt stage release --type pref_cal1 --watch --interval 300',
+    ],
+    async run(ctx) {
+      const type = str(ctx, 'type');
+      if (!type) throw new LrtError('E_USAGE', "--type is required. Run 'lrt stage release --help'.");
+      const via = str(ctx, 'via') ?? 'stager';
+      if (via !== 'stager' && via !== 'gfal')
+        throw new LrtError('E_USAGE', `--via must be stager or gfal, got "${via}"`);
+      const picas = picasFromContext(ctx);
+      const options: ReleaseOptions = {
+        via,
+        concurrency: int(ctx, 'concurrency', 8, 1),
+        anySite: flag(ctx, 'any-site'),
+        ...(deps.linkOf ? { linkOf: deps.linkOf } : {}),
+        ...(via === 'stager'
+          ? { stager: await stagerFromContext(ctx) }
+          : { runner: await detectLocalityRunner(parseGfalTool(str(ctx, 'tool')), { env: ctx.env }) }),
+      };
+      const passes = flag(ctx, 'watch')
+        ? await watchRelease(picas, type, {
+            ...options,
+            intervalMs: seconds(ctx, 'interval', 60),
+            timeoutMs: seconds(ctx, 'timeout', DEFAULT_TIMEOUT_S),
+            onPass: (r, n) => {
+              for (const id of r.released) ctx.out.line(id);
+              ctx.out.note(`pass ${n}: ${describeReleasePass(r)}`);
+            },
+          })
+        : [await releaseStagedTokens(picas, type, options)];
+      const last = passes.at(-1)!;
+      if (!flag(ctx, 'watch')) {
+        for (const id of last.released) ctx.out.line(id);
+        ctx.out.note(`${type}: ${last.staging} in staging; ${describeReleasePass(last)}`);
+      }
+      for (const u of last.unknown) ctx.out.note(`undecided: ${u.id}: ${u.reason}`);
+      ctx.out.result({
+        type,
+        via,
+        passes: passes.length,
+        ...last,
+        released: passes.flatMap((p) => p.released),
+      });
+      return EXIT.ok;
+    },
+  };
+}
+
+export function makeStageCommands(deps: LocalityDeps = {}): Command[] {
+  return [
+    stageSubmit,
+    stageStatus,
+    stageList,
+    stageSurls,
+    simpleCall(
+      'abort',
+      'abort a running staging request (or release the data of a finished one)',
+      'abort requested for',
+    ),
+    simpleCall('reschedule', 'reschedule a staging request that was put on hold', 'rescheduled'),
+    stageWait,
+    stageRelease(deps),
+  ];
+}
+
+export const stageCommands: Command[] = makeStageCommands();

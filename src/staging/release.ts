@@ -1,0 +1,308 @@
+import { errorMessage, isLrtError, LrtError } from '../core';
+import { readAttachment } from '../picas/attachments';
+import { couchError, type PicasDb, statusOf, type TokenDoc } from '../picas/client';
+import { assertTokenType } from '../picas/designDoc';
+import { parseSurl, SRM_ATTACHMENT, type Surl } from '../srm';
+import type { StagerClient } from './client';
+import { formatSeconds } from './duration';
+import { STAGING_STATUS, surlLines } from './gatedTokens';
+import { checkLocality, type LocalityRunner } from './locality';
+import { mapWithConcurrency } from './pool';
+import { releasePatch, requestIdsOf, tokenReadiness } from './releasePatch';
+
+export type ReleaseVia = 'stager' | 'gfal';
+
+export interface ReleaseOptions {
+  /** Ask the stager (getstagedurls of the tokens' requests) or gfal (user.status of each SURL). */
+  via: ReleaseVia;
+  stager?: StagerClient;
+  runner?: LocalityRunner;
+  linkOf?: (surl: Surl) => string;
+  anySite?: boolean;
+  /** Attachment reads and gfal calls at once (default 8). */
+  concurrency?: number;
+  attachmentName?: string;
+  /** Epoch seconds (default: now). */
+  now?: () => number;
+}
+
+export interface TokenWait {
+  id: string;
+  surls: number;
+  online: number;
+}
+
+export interface ReleaseReport {
+  /** Tokens found in staging at the start of the pass. */
+  staging: number;
+  released: string[];
+  /** Still waiting for data. */
+  waiting: TokenWait[];
+  /** Could not be decided (no srm.txt, stager fault, unsupported site ...). */
+  unknown: { id: string; reason: string }[];
+  /** Changed by someone else before we could release them (claimed, reset, deleted). */
+  skipped: { id: string; reason: string }[];
+}
+
+const MAX_ATTEMPTS = 8;
+const KEYS_PER_REQUEST = 500;
+const SCAN_PAGE = 1000;
+
+function normalizeSurl(text: string): string {
+  try {
+    return parseSurl(text).surl;
+  } catch {
+    return text.trim();
+  }
+}
+
+/** Ids of the type's tokens in staging: the overview view's `staging` rows, else a scan. */
+async function stagingIds(picas: PicasDb, type: string): Promise<string[]> {
+  try {
+    const answer = await picas.db.view(type, 'overview_total', { key: STAGING_STATUS, reduce: false });
+    return answer.rows.map((r) => r.id);
+  } catch (err) {
+    if (statusOf(err) !== 404) throw couchError(picas, `list staging tokens of type ${type}`, err);
+  }
+  // No design document or view (tokens made by other tools): page through every document.
+  const ids: string[] = [];
+  let startkey: string | undefined;
+  for (;;) {
+    let rows: { id: string; doc?: TokenDoc | null }[];
+    try {
+      const page = await picas.db.list({
+        include_docs: true,
+        limit: SCAN_PAGE + (startkey ? 1 : 0),
+        ...(startkey ? { startkey } : {}),
+      });
+      rows = page.rows as typeof rows;
+    } catch (err) {
+      throw couchError(picas, `list tokens of type ${type}`, err);
+    }
+    const fresh = startkey ? rows.filter((r) => r.id !== startkey) : rows;
+    for (const r of fresh) if (r.doc?.type === type && r.doc.status === STAGING_STATUS) ids.push(r.id);
+    if (rows.length < SCAN_PAGE + (startkey ? 1 : 0)) return ids;
+    startkey = rows.at(-1)!.id;
+  }
+}
+
+/** The type's tokens that are in staging and free, read with their revisions. */
+export async function listStagingTokens(picas: PicasDb, type: string): Promise<TokenDoc[]> {
+  assertTokenType(type);
+  const ids = await stagingIds(picas, type);
+  const docs: TokenDoc[] = [];
+  for (let i = 0; i < ids.length; i += KEYS_PER_REQUEST) {
+    let rows: { doc?: TokenDoc | null }[];
+    try {
+      rows = (await picas.db.fetch({ keys: ids.slice(i, i + KEYS_PER_REQUEST) })).rows as typeof rows;
+    } catch (err) {
+      throw couchError(picas, `read staging tokens of type ${type}`, err);
+    }
+    for (const row of rows) {
+      const doc = row.doc;
+      if (doc && doc.type === type && doc.status === STAGING_STATUS && doc.lock === 0 && doc.done === 0)
+        docs.push(doc);
+    }
+  }
+  return docs;
+}
+
+/** Moves one token to todo; re-reads and tries again on 409. */
+export async function releaseToken(
+  picas: PicasDb,
+  id: string,
+  now: number,
+): Promise<{ released: true } | { released: false; reason: string }> {
+  for (let attempt = 1; ; attempt++) {
+    let doc: TokenDoc;
+    try {
+      doc = await picas.db.get(id);
+    } catch (err) {
+      if (statusOf(err) === 404) return { released: false, reason: 'the token was deleted' };
+      throw couchError(picas, `read token ${id}`, err);
+    }
+    const patch = releasePatch(doc, now);
+    if ('reason' in patch) return { released: false, reason: patch.reason };
+    try {
+      await picas.db.insert(patch.doc);
+      return { released: true };
+    } catch (err) {
+      if (statusOf(err) === 409 && attempt < MAX_ATTEMPTS) continue;
+      throw couchError(picas, `release token ${id} to todo`, err);
+    }
+  }
+}
+
+type Surls = { doc: TokenDoc; surls: string[] } | { doc: TokenDoc; reason: string };
+
+async function tokenSurls(picas: PicasDb, docs: TokenDoc[], options: ReleaseOptions): Promise<Surls[]> {
+  const name = options.attachmentName ?? SRM_ATTACHMENT;
+  return mapWithConcurrency(docs, options.concurrency ?? 8, async (doc) => {
+    if (!doc._attachments?.[name]) return { doc, reason: `no ${name} attachment` };
+    try {
+      const surls = surlLines((await readAttachment(picas, doc._id, name)).data.toString('utf8'));
+      return surls.length > 0 ? { doc, surls } : { doc, reason: `${name} holds no SURLs` };
+    } catch (err) {
+      if (isLrtError(err, 'E_TOKEN_NOT_FOUND') || isLrtError(err, 'E_ATTACHMENT'))
+        return { doc, reason: err.message };
+      throw err;
+    }
+  });
+}
+
+/** SURL -> online, from the stager: one getstagedurls per distinct request. */
+async function onlineByStager(
+  tokens: { doc: TokenDoc; surls: string[] }[],
+  stager: StagerClient,
+): Promise<{ online: Set<string>; failed: Map<number, string> }> {
+  const requests = [...new Set(tokens.flatMap((t) => requestIdsOf(t.doc)))];
+  const online = new Set<string>();
+  const failed = new Map<number, string>();
+  for (const id of requests) {
+    try {
+      for (const surl of await stager.stagedSurls(id)) online.add(normalizeSurl(surl));
+    } catch (err) {
+      if (!isLrtError(err, 'E_STAGER_FAULT')) throw err;
+      failed.set(id, err.message);
+    }
+  }
+  return { online, failed };
+}
+
+/** SURL -> staged, from gfal: every distinct SURL once. */
+async function onlineByGfal(
+  tokens: { doc: TokenDoc; surls: string[] }[],
+  options: ReleaseOptions,
+): Promise<{ online: Set<string>; errors: Map<string, string> }> {
+  const surls = [...new Set(tokens.flatMap((t) => t.surls.map(normalizeSurl)))];
+  const results = await checkLocality(surls, {
+    runner: options.runner!,
+    concurrency: options.concurrency,
+    linkOf: options.linkOf,
+    anySite: options.anySite,
+  });
+  const online = new Set<string>();
+  const errors = new Map<string, string>();
+  for (const r of results) {
+    if (r.staged) online.add(r.surl);
+    else if (r.error) errors.set(r.surl, r.error);
+  }
+  return { online, errors };
+}
+
+/**
+ * One pass of `lrt stage release`: finds the type's tokens in staging, reads each one's SURLs
+ * (srm.txt), asks the stager or gfal which are online, and moves every token whose SURLs are all
+ * online to `todo` (conflict-aware). Tokens that cannot be decided are reported, never released.
+ */
+export async function releaseStagedTokens(
+  picas: PicasDb,
+  type: string,
+  options: ReleaseOptions,
+): Promise<ReleaseReport> {
+  if (options.via === 'stager' && !options.stager)
+    throw new LrtError('E_USAGE', 'release via the stager needs a stager client');
+  if (options.via === 'gfal' && !options.runner)
+    throw new LrtError('E_USAGE', 'release via gfal needs a locality runner');
+  const now = options.now ?? (() => Math.floor(Date.now() / 1000));
+  const docs = await listStagingTokens(picas, type);
+  const report: ReleaseReport = { staging: docs.length, released: [], waiting: [], unknown: [], skipped: [] };
+  const withSurls: { doc: TokenDoc; surls: string[] }[] = [];
+  for (const t of await tokenSurls(picas, docs, options)) {
+    if ('reason' in t) report.unknown.push({ id: t.doc._id, reason: t.reason });
+    else withSurls.push(t);
+  }
+  if (withSurls.length === 0) return report;
+
+  let isOnline: (surl: string) => boolean;
+  let whyUnknown: (t: { doc: TokenDoc; surls: string[] }) => string | undefined;
+  if (options.via === 'stager') {
+    const { online, failed } = await onlineByStager(withSurls, options.stager!);
+    isOnline = (s) => online.has(normalizeSurl(s));
+    whyUnknown = (t) => {
+      const ids = requestIdsOf(t.doc);
+      if (ids.length === 0) return 'the token names no staging request (use --via gfal)';
+      const faults = ids.filter((id) => failed.has(id));
+      return faults.length === ids.length ? failed.get(faults[0]!) : undefined;
+    };
+  } else {
+    const { online, errors } = await onlineByGfal(withSurls, options);
+    isOnline = (s) => online.has(normalizeSurl(s));
+    whyUnknown = (t) => t.surls.map((s) => errors.get(normalizeSurl(s))).find((e) => e !== undefined);
+  }
+
+  const ready: string[] = [];
+  for (const t of withSurls) {
+    const { online, ready: go } = tokenReadiness(t.surls, isOnline);
+    if (go) {
+      ready.push(t.doc._id);
+      continue;
+    }
+    const why = whyUnknown(t);
+    if (why) report.unknown.push({ id: t.doc._id, reason: why });
+    else report.waiting.push({ id: t.doc._id, surls: t.surls.length, online });
+  }
+  const at = now();
+  const outcomes = await mapWithConcurrency(ready, options.concurrency ?? 8, async (id) => ({
+    id,
+    outcome: await releaseToken(picas, id, at),
+  }));
+  for (const { id, outcome } of outcomes) {
+    if (outcome.released) report.released.push(id);
+    else report.skipped.push({ id, reason: outcome.reason });
+  }
+  return report;
+}
+
+/** One line for a pass: `released 1, waiting 4 (12/40 files online), undecided 1`. Pure. */
+export function describeReleasePass(r: ReleaseReport): string {
+  const online = r.waiting.reduce((n, w) => n + w.online, 0);
+  const files = r.waiting.reduce((n, w) => n + w.surls, 0);
+  return (
+    `released ${r.released.length}, waiting ${r.waiting.length}` +
+    (r.waiting.length ? ` (${online}/${files} files online)` : '') +
+    (r.unknown.length ? `, undecided ${r.unknown.length}` : '') +
+    (r.skipped.length ? `, changed meanwhile ${r.skipped.length}` : '')
+  );
+}
+
+export interface WatchOptions extends ReleaseOptions {
+  intervalMs: number;
+  timeoutMs: number;
+  onPass?: (report: ReleaseReport, pass: number) => void;
+  /** Injected so tests do not sleep for real; resolves after `ms`. */
+  sleep?: (ms: number) => Promise<void>;
+  clock?: () => number;
+}
+
+/** `--watch`: passes until no token of the type is left in staging; E_TIMEOUT past the limit. */
+export async function watchRelease(
+  picas: PicasDb,
+  type: string,
+  options: WatchOptions,
+): Promise<ReleaseReport[]> {
+  const sleep = options.sleep ?? ((ms) => new Promise<void>((r) => setTimeout(r, ms)));
+  const clock = options.clock ?? Date.now;
+  const deadline = clock() + options.timeoutMs;
+  const passes: ReleaseReport[] = [];
+  for (let pass = 1; ; pass++) {
+    const report = await releaseStagedTokens(picas, type, options);
+    passes.push(report);
+    options.onPass?.(report, pass);
+    const left = report.waiting.length + report.unknown.length;
+    if (left === 0) return passes;
+    if (clock() + options.intervalMs > deadline) {
+      const released = passes.reduce((n, p) => n + p.released.length, 0);
+      throw new LrtError(
+        'E_TIMEOUT',
+        `${left} token(s) of type ${type} still staging after ${formatSeconds(options.timeoutMs)} ` +
+          `(${released} released meanwhile)` +
+          (report.unknown[0]
+            ? `; e.g. ${report.unknown[0].id}: ${errorMessage(report.unknown[0].reason)}`
+            : ''),
+        { details: { type, left, released } },
+      );
+    }
+    await sleep(options.intervalMs);
+  }
+}
