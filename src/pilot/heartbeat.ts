@@ -31,6 +31,8 @@ export interface Heartbeat {
   stop(): Promise<void>;
 }
 
+const PHASE_REPORT_DELAY_MS = 1000;
+
 /**
  * Renews the lease every lease/3 and reports phase, progress and the payload's status line.
  * A failed beat (database away) is logged and retried at the next tick: the lease has slack for
@@ -41,7 +43,7 @@ export function startHeartbeat(options: HeartbeatOptions, initial: TokenDoc): He
   let latest: TokenDoc | undefined = initial;
   let stopped = false;
   let inFlight: Promise<void> = Promise.resolve();
-  let dirtyPhase = false;
+  let phaseTimer: NodeJS.Timeout | undefined;
 
   const beat = async () => {
     if (stopped) return;
@@ -86,17 +88,22 @@ export function startHeartbeat(options: HeartbeatOptions, initial: TokenDoc): He
 
   return {
     update(next) {
-      if (next.phase && next.phase !== state.phase) dirtyPhase = true;
+      const phaseChanged = next.phase !== undefined && next.phase !== state.phase;
       Object.assign(state, next);
-      if (dirtyPhase) {
-        dirtyPhase = false;
-        schedule();
+      // A phase that lasts shows up within a second; a token that is over sooner costs no writes.
+      if (phaseChanged && !phaseTimer && !stopped) {
+        phaseTimer = setTimeout(() => {
+          phaseTimer = undefined;
+          schedule();
+        }, PHASE_REPORT_DELAY_MS);
+        phaseTimer.unref();
       }
     },
     latest: () => latest,
     async stop() {
       stopped = true;
       clearInterval(timer);
+      if (phaseTimer) clearTimeout(phaseTimer);
       await inFlight;
     },
   };

@@ -1,8 +1,9 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { LrtError } from '../core';
-import { getAttachment } from '../picas/attachments';
-import type { PicasDb, TokenDoc } from '../picas/client';
+import { couchError, type PicasDb, type TokenDoc } from '../picas/client';
 import type { PicasSettings } from '../picas/settings';
 import { buildPayloadEnv, type PayloadEnv } from './payloadEnv';
 
@@ -14,6 +15,23 @@ async function readTokvar(workDir: string): Promise<string | undefined> {
     return await readFile(join(workDir, 'tokvar.cfg'), 'utf8');
   } catch {
     return undefined;
+  }
+}
+
+/** Streams one attachment to a file, bytes verbatim (the token doc is already in hand). */
+async function downloadAttachment(
+  picas: PicasDb,
+  tokenId: string,
+  name: string,
+  dest: string,
+): Promise<void> {
+  try {
+    await pipeline(
+      picas.db.attachment.getAsStream(tokenId, encodeURIComponent(name)),
+      createWriteStream(dest),
+    );
+  } catch (err) {
+    throw couchError(picas, `download attachment ${name} of token ${tokenId}`, err);
   }
 }
 
@@ -56,8 +74,7 @@ export async function prepareInputs(options: InputsOptions): Promise<PayloadEnv>
     files.push({ attachment: SRM_ATTACHMENT, fileName: SRM_ATTACHMENT });
   }
   for (const file of files) {
-    const bytes = await getAttachment(options.picas, token._id, file.attachment);
-    await writeFile(join(workDir, file.fileName), bytes);
+    await downloadAttachment(options.picas, token._id, file.attachment, join(workDir, file.fileName));
   }
   return { ...payloadEnv, files };
 }
