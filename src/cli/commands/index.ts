@@ -2,6 +2,8 @@ import type { Command } from '../command';
 import { dbCommands } from './db';
 import { demoCommands } from './demo';
 import { pilotCommands } from './pilot';
+import { sandboxCommands } from './sandbox';
+import { serveCommands } from './serve';
 import { srmCommands } from './srm';
 import { srmStateCommands } from './srmState';
 import { stageCommands } from './stage';
@@ -14,6 +16,8 @@ export const commands: Command[] = [
   ...dbCommands,
   ...demoCommands,
   ...pilotCommands,
+  ...sandboxCommands,
+  ...serveCommands,
   ...srmCommands,
   ...srmStateCommands,
   ...stageCommands,

@@ -1,0 +1,127 @@
+import { readFile } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
+import { LrtError } from '../../core';
+import { buildSandboxFrom } from '../../sandbox/build';
+import { inspectSandbox, modeString } from '../../sandbox/inspect';
+import { putUrl, safeUrl } from '../../transfer';
+import { type Command, flag, str } from '../command';
+import { EXIT } from '../exitCodes';
+
+export const sandboxBuild: Command = {
+  path: ['sandbox', 'build'],
+  summary: 'build a reproducible sandbox tarball (master.sh, bin/, repositories, pilot.js)',
+  description:
+    'PATH is a folder holding master.sh and bin/ (everything in it goes in), or a sandbox config\n' +
+    '(YAML/JSON: name, dir, files, repos with url + commit; GRID_LRT git_scripts and\n' +
+    'GRID_PiCaS_Launcher sandbox.git/scripts are read too). Repositories are cloned at their pinned\n' +
+    'commit, without .git. The tarball has sorted entries, fixed times, owner 0 and normalised modes:\n' +
+    'the same inputs give the same bytes. Its name carries its sha256: NAME-<16 hex>.tar.gz.\n' +
+    'lrt-sandbox.json inside records the commits; pilot.js is the pilot bundle (dist/pilot.js).',
+  options: {
+    out: { type: 'string', short: 'o', value: 'DIR', description: 'write the tarball to DIR (default .)' },
+    pilot: {
+      type: 'string',
+      value: 'FILE',
+      description: 'pilot bundle to include (default: dist/pilot.js of this package)',
+    },
+    'no-pilot': { type: 'boolean', description: 'build without pilot.js' },
+    'allow-unpinned': {
+      type: 'boolean',
+      description: 'take the branch head of repositories without a commit (recorded in lrt-sandbox.json)',
+    },
+  },
+  positionals: [{ name: 'path', description: 'sandbox folder or sandbox config file' }],
+  examples: ['lrt sandbox build ./my-sandbox -o build/', 'lrt sandbox build sandbox.yaml --allow-unpinned'],
+  async run(ctx) {
+    if (flag(ctx, 'no-pilot') && str(ctx, 'pilot')) {
+      throw new LrtError('E_USAGE', '--pilot and --no-pilot exclude each other');
+    }
+    const pilot = str(ctx, 'pilot');
+    const result = await buildSandboxFrom(resolve(ctx.cwd, ctx.positionals[0]!), {
+      outDir: resolve(ctx.cwd, str(ctx, 'out') ?? '.'),
+      pilotPath: flag(ctx, 'no-pilot') ? false : pilot ? resolve(ctx.cwd, pilot) : undefined,
+      allowUnpinned: flag(ctx, 'allow-unpinned'),
+    });
+    for (const warning of result.warnings) ctx.out.note(`warning: ${warning}`);
+    ctx.out.result(result);
+    ctx.out.line(result.file);
+    ctx.out.note(
+      `sandbox ${result.name}: ${result.entries.length} entries, ${result.bytes} bytes, sha256 ${result.sha256}` +
+        (result.repos.length
+          ? `; ${result.repos.map((r) => `${r.name}@${r.commit.slice(0, 12)}`).join(', ')}`
+          : '') +
+        (result.pilot ? '' : '; no pilot.js'),
+    );
+    return EXIT.ok;
+  },
+};
+
+export const sandboxInspect: Command = {
+  path: ['sandbox', 'inspect'],
+  summary: 'list a sandbox tarball and check it: master.sh present and executable, no unsafe entries',
+  description:
+    'Unsafe: absolute paths, "..", links that leave the sandbox, devices and fifos, setuid bits.\n' +
+    'Exit 7 when an entry is unsafe, 1 when master.sh is missing or not executable.',
+  options: {},
+  positionals: [{ name: 'file', description: 'sandbox .tar.gz or .tar' }],
+  async run(ctx) {
+    const report = await inspectSandbox(resolve(ctx.cwd, ctx.positionals[0]!));
+    ctx.out.result(report);
+    for (const e of report.entries) {
+      const link = e.linkpath ? ` -> ${e.linkpath}` : '';
+      ctx.out.line(`${modeString(e)} ${String(e.size).padStart(10)} ${e.path}${link}`);
+    }
+    for (const p of report.problems)
+      ctx.out.note(`${p.unsafe ? 'unsafe' : 'problem'}: ${p.path} ${p.problem}`);
+    ctx.out.note(`${report.entries.length} entries, ${report.bytes} bytes, sha256 ${report.sha256}`);
+    if (report.ok) return EXIT.ok;
+    const unsafe = report.problems.some((p) => p.unsafe);
+    const message = `${report.file}: ${report.problems.length} problem(s), first: ${report.problems[0]!.path} ${report.problems[0]!.problem}`;
+    // The listing is already out; the error line says why the exit code is not 0.
+    ctx.out.note(`lrt: ${message}`);
+    return unsafe ? EXIT.invalidInput : EXIT.failure;
+  },
+};
+
+export const sandboxUpload: Command = {
+  path: ['sandbox', 'upload'],
+  summary: 'upload a sandbox tarball to storage (gsiftp://, srm://, https://, davs://, file://)',
+  description:
+    'A URL ending in / is a folder: the tarball keeps its name there. Prints the final URL, which\n' +
+    'goes into the token config (sandbox.location) or SBXloc.',
+  options: {
+    'create-dirs': { type: 'boolean', description: 'create missing folders at the destination' },
+    proxy: { type: 'string', value: 'FILE', description: 'X.509 proxy (default: X509_USER_PROXY)' },
+    'bearer-token-file': {
+      type: 'string',
+      value: 'FILE',
+      description: 'file with a bearer token (OIDC or macaroon) for https/davs',
+    },
+  },
+  positionals: [
+    { name: 'file', description: 'sandbox tarball' },
+    { name: 'url', description: 'destination URL or folder URL ending in /' },
+  ],
+  examples: ['lrt sandbox upload demo-0123456789abcdef.tar.gz gsiftp://gridftp.example.org/pnfs/sandbox/'],
+  async run(ctx) {
+    const [file, target] = ctx.positionals as [string, string];
+    const url = target.endsWith('/') ? `${target}${basename(file)}` : target;
+    const tokenFile = str(ctx, 'bearer-token-file');
+    let bearerToken: string | undefined;
+    if (tokenFile) {
+      bearerToken = (await readFile(resolve(ctx.cwd, tokenFile), 'utf8')).trim();
+    }
+    const proxy = str(ctx, 'proxy') ?? ctx.env.X509_USER_PROXY;
+    const result = await putUrl(resolve(ctx.cwd, file), url, {
+      createDirs: flag(ctx, 'create-dirs'),
+      ...(proxy ? { proxy } : {}),
+      ...(bearerToken ? { bearerToken } : {}),
+    });
+    ctx.out.result(result);
+    ctx.out.line(safeUrl(url));
+    ctx.out.note(`uploaded ${result.bytes} bytes${result.adler32 ? `, adler32 ${result.adler32}` : ''}`);
+    return EXIT.ok;
+  },
+};
+
+export const sandboxCommands: Command[] = [sandboxBuild, sandboxInspect, sandboxUpload];
