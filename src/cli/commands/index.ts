@@ -3,7 +3,6 @@ import { dbCommands } from './db';
 import { demoCommands } from './demo';
 import { pilotCommands } from './pilot';
 import { sandboxCommands } from './sandbox';
-import { serveCommands } from './serve';
 import { srmCommands } from './srm';
 import { srmStateCommands } from './srmState';
 import { stageCommands } from './stage';
@@ -17,7 +16,6 @@ export const commands: Command[] = [
   ...demoCommands,
   ...pilotCommands,
   ...sandboxCommands,
-  ...serveCommands,
   ...srmCommands,
   ...srmStateCommands,
   ...stageCommands,
