@@ -33,7 +33,8 @@ export type ErrorCode =
   | 'E_STAGER'
   | 'E_STAGER_AUTH'
   | 'E_STAGER_FAULT'
-  | 'E_UNSUPPORTED';
+  | 'E_UNSUPPORTED'
+  | 'E_EXISTS';
 
 export interface LrtErrorOptions {
   cause?: unknown;

@@ -15,9 +15,44 @@ export { globusUrlCopyArgs, parseGfalLsLine, parseGfalSum } from './gridArgs';
 export { gsiftpMover } from './gsiftp';
 export { httpMover } from './http';
 export { adler32FromDigest, type ContentRange, parseContentRange, toHttpUrl } from './httpParts';
+export { EXIT_NO_SRM_LIST, inputFileName, parseInputList, stageInUrls } from './inputList';
 export { partPathFor } from './local';
 export { checksumUrl, fetchUrl, MOVERS, moverFor, putUrl, schemeOf, statUrl } from './movers';
+export {
+  type BackoffPolicy,
+  backoffDelay,
+  backoffSchedule,
+  classifyNotStaged,
+  isRetryable,
+  type RetryOutcome,
+  withRetries,
+} from './retry';
 export { srmMover, srmToGsiftp } from './srm';
+export {
+  EXIT_DOWNLOAD_FAILED,
+  EXIT_NOT_STAGED,
+  type StagedFile,
+  type StageInOptions,
+  type StageInProgress,
+  type StageInResult,
+  stageIn,
+} from './stageIn';
+export {
+  resultsFields,
+  stageOutFiles,
+  type UploadResult,
+  type UploadResultsOptions,
+  uploadResults,
+} from './stageOut';
+export {
+  parseStageIn,
+  parseUpload,
+  planStageOut,
+  type StageInSpec,
+  type StageOutPlan,
+  type UploadSpec,
+  uploadDestination,
+} from './stageSpec';
 export { DEFAULT_GFAL_PYTHON, TOOL_PACKAGES, toolEnv } from './tools';
 export type {
   ChecksumAlgorithm,
@@ -29,3 +64,5 @@ export type {
   ToolPaths,
   TransferOptions,
 } from './types';
+export { expandTemplate, formatUploadDate, type TokenFields, tokenKeysOf } from './uploadTemplate';
+export { EXIT_DESTINATION_EXISTS, EXIT_NO_OUTPUT, EXIT_UPLOAD_FAILED } from './uploadVerified';
