@@ -77,6 +77,15 @@ function repoFrom(
   const url = text(raw.url) ?? text(raw.git_url) ?? text(raw.location);
   if (!url) throw new LrtError('E_CONFIG', `${file}: repository "${name}" has no url`);
   const local = !/^[a-z][a-z0-9+.-]*:\/\//i.test(url) && !/^[^/]+@[^/]+:/.test(url);
+  for (const ref of [text(raw.commit), text(raw.branch)]) {
+    // Refs go to git as arguments: one starting with '-' would be read as an option.
+    if (ref !== undefined && (ref.startsWith('-') || /[\s\x00-\x1f]/.test(ref))) {
+      throw new LrtError(
+        'E_CONFIG',
+        `${file}: repository "${name}" has an invalid commit or branch "${ref}"`,
+      );
+    }
+  }
   const dir = text(raw.dir) ?? text(raw.checkout_dir) ?? defaultDir;
   return {
     name,

@@ -183,6 +183,16 @@ describe('sandbox build from a folder', () => {
       code: 'E_UNSAFE_ENTRY',
       message: expect.stringContaining('bin/passwd'),
     });
+    // Each link looks inside on its own; followed in turn, bin/m leaves the tree (as the worker judges it).
+    const chained = sandboxFolder();
+    symlinkSync('..', join(chained, 'bin', 'l'));
+    symlinkSync('l/..', join(chained, 'bin', 'm'));
+    await expect(
+      buildSandbox(specFromDir(chained), { outDir: dir('out'), pilotPath: false }),
+    ).rejects.toMatchObject({
+      code: 'E_UNSAFE_ENTRY',
+      message: expect.stringContaining('bin/m'),
+    });
     const inside = sandboxFolder();
     symlinkSync('setup.sh', join(inside, 'bin', 'init.sh'));
     const ok = await buildSandbox(specFromDir(inside), { outDir: dir('out'), pilotPath: false });
@@ -362,5 +372,8 @@ describe('sandbox build from a config', () => {
       /inside the sandbox/,
     );
     expect(() => parseSandboxConfig('dir: [unclosed\n', 'a.yaml', '/cfg')).toThrow(/a\.yaml/);
+    expect(() =>
+      parseSandboxConfig('repos:\n  r:\n    url: /r\n    commit: --upload-pack=x\n', 'a.yaml', '/cfg'),
+    ).toThrow(/invalid commit/);
   });
 });

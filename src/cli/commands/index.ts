@@ -3,9 +3,12 @@ import { dbCommands } from './db';
 import { demoCommands } from './demo';
 import { pilotCommands } from './pilot';
 import { sandboxCommands } from './sandbox';
+import { serveCommands } from './serve';
 import { srmCommands } from './srm';
 import { srmStateCommands } from './srmState';
 import { stageCommands } from './stage';
+import { statusCommands } from './status';
+import { submitCommands } from './submit';
 import { tokensCreateCommands } from './tokensCreate';
 import { tokensManageCommands } from './tokensManage';
 import { viewsCommands } from './views';
@@ -16,9 +19,12 @@ export const commands: Command[] = [
   ...demoCommands,
   ...pilotCommands,
   ...sandboxCommands,
+  ...serveCommands,
   ...srmCommands,
   ...srmStateCommands,
   ...stageCommands,
+  ...statusCommands,
+  ...submitCommands,
   ...tokensCreateCommands,
   ...tokensManageCommands,
   ...viewsCommands,

@@ -1,0 +1,140 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LrtError } from '../../core';
+import { buildStatusReport, chooseLogs, knownAttempts, readStatusInput, renderStatus } from '../../monitor';
+import { readAttachment } from '../../picas/attachments';
+import { assertTokenType } from '../../picas/designDoc';
+import { getToken } from '../../picas/tokens';
+import { type Command, type CommandContext, flag, int, str } from '../command';
+import { EXIT } from '../exitCodes';
+import { PICAS_OPTIONS, picasFromContext } from '../picasOptions';
+
+export const TYPE_OPTION = {
+  type: { type: 'string' as const, value: 'T', description: 'token type (default PICAS_TYPE)' },
+};
+
+export function tokenType(ctx: CommandContext): string {
+  const type = str(ctx, 'type') ?? ctx.env.PICAS_TYPE;
+  if (!type) throw new LrtError('E_USAGE', 'no token type: pass --type T or set PICAS_TYPE');
+  assertTokenType(type);
+  return type;
+}
+
+/** Resolves on SIGINT/SIGTERM (or never, when `rounds` ends the loop first). */
+function stopSignal(): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  return {
+    signal: controller.signal,
+    dispose() {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    },
+  };
+}
+
+export const status: Command = {
+  path: ['status'],
+  summary: 'progress of a token type: counts per state, throughput, ETA, phase times, failures, stale leases',
+  description:
+    'Counts come from the overview_total view; times from `times` and `attempts` of the finished\n' +
+    'tokens (at most --max-docs of each state are read); stale leases from the expired view.\n' +
+    'With --watch the screen is redrawn every --interval seconds until Ctrl-C.',
+  options: {
+    ...TYPE_OPTION,
+    watch: { type: 'boolean', short: 'w', description: 'redraw until Ctrl-C' },
+    interval: { type: 'string', value: 'S', description: 'seconds between redraws (default 5)' },
+    rounds: { type: 'string', value: 'N', description: 'with --watch: stop after N redraws' },
+    'max-docs': { type: 'string', value: 'N', description: 'finished tokens read for times (default 5000)' },
+    rows: { type: 'string', value: 'N', description: 'failing tokens and stale leases listed (default 10)' },
+    ...PICAS_OPTIONS,
+  },
+  examples: ['lrt status --type pref_cal1', 'lrt status --type pref_cal1 --watch --interval 10'],
+  async run(ctx) {
+    const type = tokenType(ctx);
+    const picas = picasFromContext(ctx);
+    const watch = flag(ctx, 'watch');
+    const interval = int(ctx, 'interval', 5);
+    const rounds = int(ctx, 'rounds', watch ? Number.POSITIVE_INFINITY : 1);
+    const maxDocs = int(ctx, 'max-docs', 5000);
+    const maxRows = int(ctx, 'rows', 10, 0);
+    const stop = watch ? stopSignal() : undefined;
+    try {
+      for (let round = 1; round <= rounds; round++) {
+        const report = buildStatusReport(await readStatusInput(picas, type, { maxDocs }));
+        ctx.out.result(report);
+        if (!ctx.out.json) {
+          // On a terminal, redraw in place; in a log, print one block after the other.
+          if (watch && process.stdout.isTTY) ctx.out.line('\x1b[H\x1b[2J');
+          for (const line of renderStatus(report, { maxRows })) ctx.out.line(line);
+          if (watch && round < rounds) ctx.out.line();
+        }
+        if (round >= rounds || stop?.signal.aborted) break;
+        await sleep(interval * 1000, undefined, { signal: stop?.signal }).catch(() => undefined);
+        if (stop?.signal.aborted) break;
+      }
+    } finally {
+      stop?.dispose();
+    }
+    return EXIT.ok;
+  },
+};
+
+export const logs: Command = {
+  path: ['logs'],
+  summary: 'print the logs a pilot attached to a token (stdout, stderr, pilot log of one attempt)',
+  description:
+    'Pilots attach attempt-N.stdout.log, attempt-N.stderr.log and attempt-N.pilot.log. Without\n' +
+    '--attempt the latest attempt that left logs is shown; logs of older tools (*.log, *.out, *.err)\n' +
+    'are shown when no numbered logs exist.',
+  options: {
+    attempt: { type: 'string', value: 'N', description: 'attempt number (default: the latest)' },
+    name: { type: 'string', value: 'NAME', description: 'only this attachment' },
+    list: { type: 'boolean', description: 'list the log attachments, print no contents' },
+    ...PICAS_OPTIONS,
+  },
+  positionals: [{ name: 'token', description: 'token id' }],
+  examples: ['lrt logs t_pref_cal1_L229507_SB100', 'lrt logs t_pref_cal1_L229507_SB100 --attempt 1'],
+  async run(ctx) {
+    const id = ctx.positionals[0]!;
+    const picas = picasFromContext(ctx);
+    const doc = await getToken(picas, id);
+    const wanted = str(ctx, 'attempt') !== undefined ? int(ctx, 'attempt', 1) : undefined;
+    const choice = chooseLogs(doc, wanted);
+    let names = choice.names;
+    const only = str(ctx, 'name');
+    if (only) names = names.filter((n) => n === only);
+    if (names.length === 0) {
+      const known = choice.attempts.length ? `; attempts with logs: ${choice.attempts.join(', ')}` : '';
+      const tried = knownAttempts(doc);
+      const what = wanted !== undefined ? ` for attempt ${wanted}` : '';
+      throw new LrtError(
+        'E_ATTACHMENT',
+        `token ${id} has no log attachments${what}${only ? ` named ${only}` : ''}${known}` +
+          (tried.length && !known
+            ? ` (it had ${tried.length} attempt(s); logs are attached when an attempt ends)`
+            : ''),
+        { details: { token: id, attempts: choice.attempts } },
+      );
+    }
+    if (flag(ctx, 'list')) {
+      ctx.out.result({ token: id, attempt: choice.attempt ?? null, attempts: choice.attempts, logs: names });
+      for (const name of names) ctx.out.line(name);
+      return EXIT.ok;
+    }
+    const contents: { name: string; text: string }[] = [];
+    for (const name of names) {
+      const { data } = await readAttachment(picas, id, name);
+      contents.push({ name, text: data.toString('utf8') });
+    }
+    ctx.out.result({ token: id, attempt: choice.attempt ?? null, attempts: choice.attempts, logs: contents });
+    for (const { name, text } of contents) {
+      ctx.out.line(`==> ${name} <==`);
+      ctx.out.line(text.endsWith('\n') ? text.slice(0, -1) : text);
+    }
+    return EXIT.ok;
+  },
+};
+
+export const statusCommands: Command[] = [status, logs];

@@ -1,0 +1,324 @@
+import { join, resolve } from 'node:path';
+import { LrtError } from '../../core';
+import type { PicasDb } from '../../picas/client';
+import { queryView, resolveView } from '../../picas/viewQuery';
+import { PILOT_OPTIONS } from '../../pilot/settings';
+import { defaultPilotPath } from '../../sandbox/build';
+import {
+  assertPilot,
+  CREDENTIALS_FILE,
+  type CredentialsSource,
+  haveTool,
+  JDL_SUBMITTERS,
+  jdlFor,
+  localPilotCommand,
+  PASSED_PILOT_OPTIONS,
+  type PilotLaunch,
+  parseWalltime,
+  placeSharedCredentials,
+  runLocalPilots,
+  runSubmitter,
+  type Submitter,
+  sharedCredentialsPath,
+  shellQuote,
+  slurmFor,
+  toolOf,
+  writeJdlJob,
+  writeSlurmJob,
+} from '../../submit';
+import { type Command, type CommandContext, flag, int, type OptionSpec, str } from '../command';
+import { EXIT } from '../exitCodes';
+import { PICAS_OPTIONS, picasFromContext } from '../picasOptions';
+import { TYPE_OPTION, tokenType } from './status';
+
+const BACKENDS = ['jdl', 'slurm', 'local'] as const;
+type Backend = (typeof BACKENDS)[number];
+
+/** The pilot's own options that `lrt submit` passes on, with the pilot's help text. */
+const PASSED_OPTIONS: Record<string, OptionSpec> = Object.fromEntries(
+  PASSED_PILOT_OPTIONS.map((name) => {
+    const spec = PILOT_OPTIONS[name] as { type: 'string' | 'boolean'; help: string; value?: string };
+    return [
+      name,
+      { type: spec.type, description: `pilot: ${spec.help}`, ...(spec.value ? { value: spec.value } : {}) },
+    ];
+  }),
+);
+
+function passedArgs(ctx: CommandContext): string[] {
+  const args: string[] = [];
+  for (const name of PASSED_PILOT_OPTIONS) {
+    const value = ctx.values[name];
+    if (value === true) args.push(`--${name}`);
+    else if (typeof value === 'string') args.push(`--${name}`, value);
+  }
+  return args;
+}
+
+function backendOf(ctx: CommandContext): Backend {
+  const backend = str(ctx, 'backend');
+  if (!backend || !(BACKENDS as readonly string[]).includes(backend)) {
+    throw new LrtError(
+      'E_USAGE',
+      `--backend must be one of ${BACKENDS.join(', ')}${backend ? `, got "${backend}"` : ''}`,
+    );
+  }
+  return backend as Backend;
+}
+
+/** Tokens waiting in the view the pilots claim from (its total_rows). */
+async function workIn(picas: PicasDb, type: string, view: string): Promise<number> {
+  const resolved = await resolveView(picas, type, view);
+  return (await queryView(picas, resolved, { limit: 0 })).total_rows ?? 0;
+}
+
+function stamp(): string {
+  return new Date()
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')
+    .replace('T', '-');
+}
+
+/** The JDL tool to run: the one asked for, else the first one installed. */
+async function jdlTool(ctx: CommandContext): Promise<{ tool: Submitter; executable: string } | undefined> {
+  const asked = str(ctx, 'submitter');
+  if (asked) {
+    const tool = toolOf(asked);
+    if (!tool || tool === 'sbatch') {
+      throw new LrtError(
+        'E_USAGE',
+        `--submitter for JDL must be ${JDL_SUBMITTERS.join(' or ')}, got ${asked}`,
+      );
+    }
+    return { tool, executable: asked };
+  }
+  for (const tool of JDL_SUBMITTERS) if (await haveTool(tool, ctx.env)) return { tool, executable: tool };
+  return undefined;
+}
+
+export const submit: Command = {
+  path: ['submit'],
+  summary: 'launch pilots: a parametric grid JDL, a Slurm array job, or local pilot processes',
+  description:
+    'Submits only when the view the pilots claim from (--view, default todo) has tokens (--force:\n' +
+    'submit anyway). The PiCaS password never goes into a job description: the pilots read a 0600\n' +
+    'credentials file (written from your PiCaS settings into the job folder, or --credentials FILE,\n' +
+    'e.g. for a restricted CouchDB user). jdl: pilots.jdl + lrt-pilot.sh + pilot.js + the credentials in\n' +
+    'the InputSandbox, submitted with dirac-wms-job-submit or glite-wms-job-submit when present.\n' +
+    'slurm: pilots.slurm with --array 1-N%C, submitted with sbatch. local: N pilot processes, logs in\n' +
+    'the job folder as pilot-<i>.log; lrt waits for them. --dry-run prints the job description only.',
+  options: {
+    backend: { type: 'string', value: 'jdl|slurm|local', description: 'how to launch the pilots' },
+    count: { type: 'string', short: 'n', value: 'N', description: 'number of pilots (default 1)' },
+    ...TYPE_OPTION,
+    out: { type: 'string', value: 'DIR', description: 'job folder (default ./lrt-jobs/TYPE-<time>)' },
+    'dry-run': { type: 'boolean', description: 'print the job description; write and submit nothing' },
+    force: { type: 'boolean', description: 'submit even when the view has no work' },
+    'no-submit': { type: 'boolean', description: 'write the job folder but run no submission tool' },
+    credentials: {
+      type: 'string',
+      value: 'FILE',
+      description: 'credentials file for the pilots (mode 0600)',
+    },
+    pilot: {
+      type: 'string',
+      value: 'FILE',
+      description: 'pilot bundle (default dist/pilot.js of this package)',
+    },
+    node: {
+      type: 'string',
+      value: 'PATH',
+      description: 'node on the worker (default: node; local: this node)',
+    },
+    submitter: {
+      type: 'string',
+      value: 'PATH',
+      description: 'submission tool to run (default: found on PATH)',
+    },
+    cpus: {
+      type: 'string',
+      value: 'N',
+      description: 'cores per pilot (JDL CPUNumber, Slurm --cpus-per-task)',
+    },
+    'whole-node': { type: 'boolean', description: 'jdl: WholeNodes = true' },
+    requirements: { type: 'string', value: 'EXPR', description: 'jdl: Requirements ClassAd expression' },
+    partition: { type: 'string', value: 'NAME', description: 'slurm: partition' },
+    concurrent: { type: 'string', value: 'C', description: 'slurm: at most C tasks at once (--array 1-N%C)' },
+    mem: { type: 'string', value: 'SIZE', description: 'slurm: memory per node, e.g. 8G' },
+    walltime: {
+      type: 'string',
+      value: 'TIME',
+      description: 'S, H:M:S or D-H:M:S: slurm --time, and the pilot stops claiming before it ends',
+    },
+    ...PASSED_OPTIONS,
+    ...PICAS_OPTIONS,
+  },
+  examples: [
+    'lrt submit --backend jdl -n 50 --type pref_cal1 --dry-run',
+    'lrt submit --backend slurm -n 100 --concurrent 20 --cpus 4 --partition normal --walltime 12:00:00 --type pref_cal1',
+    'lrt submit --backend local -n 4 --type demo --max-tokens 10',
+  ],
+  async run(ctx) {
+    const backend = backendOf(ctx);
+    const type = tokenType(ctx);
+    const count = int(ctx, 'count', 1);
+    const picas = picasFromContext(ctx);
+    const { settings } = picas;
+    const dir = resolve(ctx.cwd, str(ctx, 'out') ?? join('lrt-jobs', `${type}-${stamp()}`));
+    const credentialsFile = str(ctx, 'credentials');
+    const source: CredentialsSource = credentialsFile
+      ? { file: resolve(ctx.cwd, credentialsFile) }
+      : { settings };
+    const pilotPath = resolve(ctx.cwd, str(ctx, 'pilot') ?? defaultPilotPath());
+    const walltime = str(ctx, 'walltime') !== undefined ? parseWalltime(str(ctx, 'walltime')!) : undefined;
+    const extraArgs = passedArgs(ctx);
+    if (walltime && backend !== 'slurm') extraArgs.push('--walltime', String(walltime));
+    const launch: PilotLaunch = {
+      url: settings.url,
+      database: settings.database,
+      type,
+      credentialsFile: backend === 'jdl' ? CREDENTIALS_FILE : sharedCredentialsPath(source, dir),
+      extraArgs,
+    };
+    const cpus = str(ctx, 'cpus') !== undefined ? int(ctx, 'cpus', 1) : undefined;
+    const jdl =
+      backend === 'jdl'
+        ? jdlFor(dir, {
+            count,
+            launch,
+            cpus,
+            wholeNode: flag(ctx, 'whole-node'),
+            requirements: str(ctx, 'requirements'),
+          })
+        : undefined;
+    const slurm =
+      backend === 'slurm'
+        ? slurmFor(dir, {
+            count,
+            launch,
+            cpus,
+            partition: str(ctx, 'partition'),
+            walltime,
+            mem: str(ctx, 'mem'),
+            concurrent: str(ctx, 'concurrent') !== undefined ? int(ctx, 'concurrent', 1) : undefined,
+            pilotPath,
+            node: str(ctx, 'node'),
+          })
+        : undefined;
+    const localCommand =
+      backend === 'local' ? localPilotCommand({ launch, pilotPath, dir, node: str(ctx, 'node') }) : undefined;
+    const description =
+      jdl?.text ?? slurm?.text ?? `${localCommand!.map(shellQuote).join(' ')}\n`.repeat(count);
+
+    if (flag(ctx, 'dry-run')) {
+      ctx.out.result({ backend, dir, count, description });
+      ctx.out.line(description.replace(/\n$/, ''));
+      return EXIT.ok;
+    }
+
+    const view = str(ctx, 'view') ?? 'todo';
+    const work = await workIn(picas, type, view);
+    if (work === 0 && !flag(ctx, 'force')) {
+      ctx.out.result({ backend, submitted: false, work, reason: `no tokens in view ${view}` });
+      ctx.out.note(`no tokens of type ${type} in view ${view}: nothing submitted (--force submits anyway)`);
+      return EXIT.ok;
+    }
+    if (work < count) ctx.out.note(`${count} pilots for ${work} token(s) in view ${view}`);
+
+    if (backend === 'local') return runLocal(ctx, { dir, count, launch, pilotPath, source, work });
+    await placeSharedCredentialsFor(backend, source, dir);
+    const job = (jdl ?? slurm)!;
+    if (jdl) await writeJdlJob(jdl, launch, { pilotPath, credentials: source, node: str(ctx, 'node') });
+    if (slurm) await writeSlurmJob(slurm, pilotPath);
+    const tool =
+      backend === 'jdl'
+        ? await jdlTool(ctx)
+        : { tool: 'sbatch' as Submitter, executable: str(ctx, 'submitter') ?? 'sbatch' };
+    const installed = tool && (str(ctx, 'submitter') || (await haveTool(tool.executable, ctx.env)));
+    if (flag(ctx, 'no-submit') || !tool || !installed) {
+      ctx.out.result({ backend, dir, file: job.file, submitted: false, work });
+      ctx.out.line(job.file);
+      if (!flag(ctx, 'no-submit')) {
+        const wanted = backend === 'jdl' ? JDL_SUBMITTERS.join(' or ') : 'sbatch';
+        throw new LrtError(
+          'E_TOOL_MISSING',
+          `${wanted} not found on PATH: wrote ${job.file}, submit it from a node that has it`,
+        );
+      }
+      return EXIT.ok;
+    }
+    const outcome = await runSubmitter(tool.tool, tool.executable, job.file, {
+      cwd: dir,
+      env: withoutPassword(ctx.env),
+    });
+    ctx.out.result({
+      backend,
+      dir,
+      file: job.file,
+      submitted: true,
+      work,
+      tool: outcome.tool,
+      jobIds: outcome.jobIds,
+    });
+    for (const id of outcome.jobIds) ctx.out.line(id);
+    ctx.out.note(`submitted ${count} pilot(s) with ${outcome.tool}; job folder ${dir}`);
+    return EXIT.ok;
+  },
+};
+
+/** Pilots and submission tools get the password from the credentials file only. */
+function withoutPassword(env: Record<string, string | undefined>): Record<string, string | undefined> {
+  const { PICAS_USR_PWD: _password, ...rest } = env;
+  return rest;
+}
+
+/** JDL ships its own copy in the InputSandbox (written by writeJdlJob); Slurm reads it in place. */
+async function placeSharedCredentialsFor(backend: Backend, source: CredentialsSource, dir: string) {
+  if (backend !== 'jdl') await placeSharedCredentials(source, dir);
+}
+
+async function runLocal(
+  ctx: CommandContext,
+  job: {
+    dir: string;
+    count: number;
+    launch: PilotLaunch;
+    pilotPath: string;
+    source: CredentialsSource;
+    work: number;
+  },
+): Promise<number> {
+  await assertPilot(job.pilotPath);
+  await placeSharedCredentials(job.source, job.dir);
+  const env = withoutPassword(ctx.env);
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    ctx.out.note(`running ${job.count} pilot(s); logs in ${job.dir}`);
+    const pilots = await runLocalPilots({
+      count: job.count,
+      launch: job.launch,
+      pilotPath: job.pilotPath,
+      node: str(ctx, 'node'),
+      dir: job.dir,
+      env,
+      signal: controller.signal,
+    });
+    ctx.out.result({ backend: 'local', dir: job.dir, submitted: true, work: job.work, pilots });
+    for (const p of pilots) {
+      ctx.out.line(
+        `pilot ${p.index}: ${p.exitCode === 0 ? 'ok' : `exit ${p.exitCode ?? p.signal}`}  ${p.log}`,
+      );
+    }
+    const failed = pilots.filter((p) => p.exitCode !== 0).length;
+    return failed === 0 ? EXIT.ok : failed === pilots.length ? EXIT.failure : EXIT.partial;
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+}
+
+export const submitCommands: Command[] = [submit];

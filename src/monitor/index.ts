@@ -1,0 +1,25 @@
+export { chooseLogs, knownAttempts, type LogChoice } from './logs';
+export { DEFAULT_MAX_DOCS, type ReadStatusOptions, readStatusInput } from './read';
+export { formatDuration, progressBar, type RenderOptions, renderStatus } from './render';
+export {
+  buildStatusReport,
+  type FailingToken,
+  failingToken,
+  type StaleLease,
+  type StatusInput,
+  type StatusReport,
+  staleLease,
+} from './report';
+export {
+  attemptDurations,
+  eta,
+  finishTime,
+  median,
+  phaseDurations,
+  phaseMedians,
+  startTime,
+  THROUGHPUT_WINDOW_S,
+  type Throughput,
+  throughput,
+} from './stats';
+export { readTokenPage, type TokenPage, type TokenRow, tokenRow } from './tokens';

@@ -1,0 +1,98 @@
+import type { StatusReport } from './report';
+
+/** `3725` -> `1h 02m`; `65` -> `1m 05s`; `4` -> `4s`. */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  const d = Math.floor(s / 86400);
+  const h = Math.floor((s % 86400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = s % 60;
+  const pad = (n: number) => String(n).padStart(2, '0');
+  if (d > 0) return `${d}d ${pad(h)}h`;
+  if (h > 0) return `${h}h ${pad(m)}m`;
+  if (m > 0) return `${m}m ${pad(sec)}s`;
+  return `${sec}s`;
+}
+
+export function progressBar(fraction: number, width = 40): string {
+  const f = Math.min(1, Math.max(0, Number.isFinite(fraction) ? fraction : 0));
+  const filled = Math.round(f * width);
+  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`;
+}
+
+function oneLine(text: string, max: number): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}
+
+function utc(epochSeconds: number): string {
+  return new Date(epochSeconds * 1000)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, ' UTC');
+}
+
+export interface RenderOptions {
+  /** How many failing tokens and stale leases to list (all are in --json). */
+  maxRows?: number;
+}
+
+/** The `lrt status` screen as lines of text. Pure. */
+export function renderStatus(report: StatusReport, options: RenderOptions = {}): string[] {
+  const maxRows = options.maxRows ?? 10;
+  const lines: string[] = [];
+  lines.push(`Tokens of type ${report.type} in ${report.database} at ${utc(report.at)}`);
+  const pct = (report.progress * 100).toFixed(report.progress > 0 && report.progress < 0.01 ? 1 : 0);
+  lines.push(
+    `${progressBar(report.progress)} ${pct}%  ${report.finished}/${report.total} finished ` +
+      `(${report.done} done, ${report.error} error)`,
+  );
+  lines.push(`  ${report.states.map((s) => `${s.state} ${s.n}`).join('   ')}`);
+  const rate = report.throughput;
+  const rateText = rate
+    ? `${rate.perHour < 10 ? rate.perHour.toFixed(1) : Math.round(rate.perHour)} tokens/h ` +
+      `(${rate.basis === 'recent' ? `last ${formatDuration(rate.windowSeconds)}` : `over ${formatDuration(rate.windowSeconds)}`})`
+    : 'no token finished yet';
+  const etaText =
+    report.total === 0
+      ? 'no tokens'
+      : report.etaSeconds === undefined
+        ? 'unknown'
+        : report.etaSeconds === 0
+          ? 'all finished'
+          : formatDuration(report.etaSeconds);
+  lines.push(`Throughput ${rateText}   ETA ${etaText}`);
+  if (report.sample.read < report.sample.of) {
+    lines.push(`  (times from ${report.sample.read} of ${report.sample.of} finished tokens)`);
+  }
+  if (report.phases.length > 0) {
+    lines.push(
+      `Median time per phase: ${report.phases.map((p) => `${p.phase} ${formatDuration(p.median)}`).join(', ')}`,
+    );
+  }
+  if (report.attempt) {
+    lines.push(`Median attempt ${formatDuration(report.attempt.median)} over ${report.attempt.n} attempts`);
+  }
+  if (report.failing.length > 0) {
+    lines.push(`Failing tokens (${report.failing.length}, newest first):`);
+    for (const f of report.failing.slice(0, maxRows)) {
+      const where = [f.phase, f.exit !== undefined ? `exit ${f.exit}` : undefined, `${f.attempts} attempt(s)`]
+        .filter(Boolean)
+        .join(', ');
+      lines.push(`  ${f.id}  [${where}]  ${oneLine(f.message, 100)}`);
+    }
+    if (report.failing.length > maxRows) lines.push(`  ... ${report.failing.length - maxRows} more (--json)`);
+  }
+  if (report.stale.length > 0) {
+    lines.push(
+      `Stale leases (${report.stale.length}): the pilot stopped renewing; any pilot may reclaim them`,
+    );
+    for (const s of report.stale.slice(0, maxRows)) {
+      lines.push(
+        `  ${s.id}  pilot ${s.pilot ?? '?'} on ${s.host ?? '?'}, attempt ${s.attempt ?? '?'}, expired ${formatDuration(s.expiredFor)} ago`,
+      );
+    }
+    if (report.stale.length > maxRows) lines.push(`  ... ${report.stale.length - maxRows} more (--json)`);
+  }
+  return lines;
+}

@@ -1,0 +1,43 @@
+export { type ClassAdProblem, type ClassAdResult, type ClassAdValue, parseClassAd } from './classad';
+export { CREDENTIALS_FILE, credentialsText, writeCredentialsFile } from './credentials';
+export { classAdString, type JdlOptions, jdlDescription, PILOT_FILE, START_SCRIPT, startScript } from './jdl';
+export {
+  type LocalPilotResult,
+  type LocalPilotsOptions,
+  localPilotCommand,
+  runLocalPilots,
+} from './local';
+export {
+  assertNoCredentialsInUrl,
+  PASSED_PILOT_OPTIONS,
+  type PilotLaunch,
+  parseWalltime,
+  pilotArgs,
+  shellQuote,
+  slurmTime,
+} from './pilotArgs';
+export {
+  assertPilot,
+  assertPrivateFile,
+  type CredentialsSource,
+  type JdlJob,
+  jdlFor,
+  placeCredentials,
+  placeSharedCredentials,
+  type SlurmJob,
+  sharedCredentialsPath,
+  slurmFor,
+  writeJdlJob,
+  writeSlurmJob,
+} from './prepare';
+export { type SlurmOptions, sbatchDirectives, slurmScript } from './slurm';
+export {
+  haveTool,
+  JDL_SUBMITTERS,
+  parseJobIds,
+  runSubmitter,
+  type SubmitOutcome,
+  type Submitter,
+  submitterArgs,
+  toolOf,
+} from './tools';

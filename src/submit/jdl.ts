@@ -1,0 +1,105 @@
+import { LrtError } from '../core';
+import { type PilotLaunch, pilotArgs, shellQuote } from './pilotArgs';
+
+/** The script the grid job runs: it starts pilot.js from the InputSandbox with node. */
+export const START_SCRIPT = 'lrt-pilot.sh';
+export const PILOT_FILE = 'pilot.js';
+
+export interface JdlOptions {
+  /** Number of pilot jobs (the parametric job's `Parameters`). */
+  count: number;
+  launch: PilotLaunch;
+  /** Paths of the start script, pilot.js and credentials file as the submit tool reads them. */
+  inputSandbox: { startScript: string; pilot: string; credentials: string };
+  cpus?: number;
+  wholeNode?: boolean;
+  /** A ClassAd expression, e.g. `other.GlueCEPolicyMaxWallClockTime >= 720`. */
+  requirements?: string;
+  /** GRID_LRT used `ParameterStep` as the submission stride; 1 submits every job. */
+  parameterStep?: number;
+}
+
+/** A ClassAd string literal. */
+export function classAdString(value: string): string {
+  if (/[\r\n]/.test(value))
+    throw new LrtError('E_USAGE', `a JDL string cannot hold a line break: ${JSON.stringify(value)}`);
+  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+/**
+ * The job wrapper splits `Arguments` on blanks and hands it to a shell: only plain words survive
+ * unchanged, so anything else is refused rather than mangled.
+ */
+function argumentsString(words: string[]): string {
+  for (const word of words) {
+    if (!/^[A-Za-z0-9_@%+=:,./-]+$/.test(word)) {
+      throw new LrtError(
+        'E_USAGE',
+        `cannot pass ${JSON.stringify(word)} to the pilot through a JDL Arguments string`,
+      );
+    }
+  }
+  return words.join(' ');
+}
+
+/**
+ * A parametric JDL in GRID_LRT's shape (`/bin/sh` runs a start script with its arguments), but the
+ * arguments name a credentials file shipped in the InputSandbox instead of carrying the password.
+ */
+export function jdlDescription(options: JdlOptions): string {
+  if (!Number.isInteger(options.count) || options.count < 1) {
+    throw new LrtError(
+      'E_USAGE',
+      `the number of pilot jobs must be a whole number >= 1, got ${options.count}`,
+    );
+  }
+  const args = argumentsString([START_SCRIPT, ...pilotArgs(options.launch)]);
+  const sandbox = [
+    options.inputSandbox.startScript,
+    options.inputSandbox.pilot,
+    options.inputSandbox.credentials,
+  ];
+  const cpus = options.cpus ?? 1;
+  const lines = [
+    '[',
+    '  JobType = "Parametric";',
+    '  ParameterStart = 0;',
+    `  ParameterStep = ${options.parameterStep ?? 1};`,
+    `  Parameters = ${options.count};`,
+    '',
+    '  Executable = "/bin/sh";',
+    `  Arguments = ${classAdString(args)};`,
+    '  StdOutput = "parametricjob.out";',
+    '  StdError = "parametricjob.err";',
+    `  InputSandbox = {${sandbox.map(classAdString).join(', ')}};`,
+    '  OutputSandbox = {"parametricjob.out", "parametricjob.err"};',
+    '  ShallowRetryCount = 0;',
+    '',
+    `  WholeNodes = ${options.wholeNode ? 'true' : 'false'};`,
+    `  SmpGranularity = ${cpus};`,
+    `  CPUNumber = ${cpus};`,
+  ];
+  if (options.requirements) lines.push(`  Requirements = ${options.requirements};`);
+  lines.push(']');
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * The start script shipped in the InputSandbox. The grid copies sandbox files with the site's
+ * umask, so it makes the credentials file private again before the pilot checks its mode.
+ */
+export function startScript(launch: PilotLaunch, node = 'node'): string {
+  return [
+    '#!/bin/sh',
+    '# Starts the grid-lrt pilot on a worker node (written by lrt submit). Arguments go to pilot.js.',
+    'set -e',
+    `chmod 600 ${shellQuote(launch.credentialsFile)} 2>/dev/null || true`,
+    `NODE="\${LRT_NODE:-${node.replace(/["\\$`]/g, '\\$&')}}"`,
+    'if ! command -v "$NODE" >/dev/null 2>&1; then',
+    '  echo "lrt-pilot.sh: node ($NODE) not found on $(hostname): set LRT_NODE or --node at submit time" >&2',
+    '  exit 127',
+    'fi',
+    `exec "$NODE" ${PILOT_FILE} "$@"`,
+    '',
+  ].join('\n');
+}

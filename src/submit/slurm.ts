@@ -1,0 +1,86 @@
+import { LrtError } from '../core';
+import { type PilotLaunch, pilotArgs, shellQuote, slurmTime } from './pilotArgs';
+
+export interface SlurmOptions {
+  /** Array tasks 1..count, one pilot each. */
+  count: number;
+  /** At most this many tasks at once (`%C`). */
+  concurrent?: number;
+  cpus?: number;
+  partition?: string;
+  /** Seconds; becomes `--time` and the pilot's `--walltime`. */
+  walltime?: number;
+  /** Slurm memory per node, e.g. `8G`. */
+  mem?: string;
+  jobName?: string;
+  /** Folder for the task logs (`pilot-%A_%a.log`). */
+  logDir: string;
+  /** Absolute path of pilot.js on the shared file system. */
+  pilotPath: string;
+  node?: string;
+  launch: PilotLaunch;
+}
+
+/** A value in an #SBATCH line: Slurm reads up to the first blank, so blanks and newlines are refused. */
+function directiveValue(name: string, value: string): string {
+  if (!/^[^\s#'"\\]+$/.test(value)) {
+    throw new LrtError(
+      'E_USAGE',
+      `--${name} "${value}" cannot go into an #SBATCH line (no blanks or quotes)`,
+    );
+  }
+  return value;
+}
+
+/** A Slurm array batch script: one pilot per task, the walltime passed on to the pilot. */
+export function slurmScript(options: SlurmOptions): string {
+  if (!Number.isInteger(options.count) || options.count < 1) {
+    throw new LrtError(
+      'E_USAGE',
+      `the number of pilot jobs must be a whole number >= 1, got ${options.count}`,
+    );
+  }
+  const array = `1-${options.count}${options.concurrent ? `%${options.concurrent}` : ''}`;
+  const directives: [string, string][] = [
+    ['job-name', options.jobName ?? `lrt-${options.launch.type}`],
+    ['array', array],
+    ['ntasks', '1'],
+    ['cpus-per-task', String(options.cpus ?? 1)],
+  ];
+  if (options.partition) directives.push(['partition', options.partition]);
+  if (options.walltime) directives.push(['time', slurmTime(options.walltime)]);
+  if (options.mem) directives.push(['mem', options.mem]);
+  directives.push(['output', `${options.logDir}/pilot-%A_%a.log`]);
+  const extra = options.walltime ? ['--walltime', String(options.walltime)] : [];
+  const command = [
+    options.node ?? 'node',
+    options.pilotPath,
+    ...pilotArgs({ ...options.launch, extraArgs: [...(options.launch.extraArgs ?? []), ...extra] }),
+  ];
+  return [
+    '#!/bin/bash',
+    ...directives.map(([name, value]) => `#SBATCH --${name}=${directiveValue(name, value)}`),
+    '# Written by lrt submit: one grid-lrt pilot per array task. The PiCaS password is in the',
+    '# credentials file (mode 0600), never in this script.',
+    'set -euo pipefail',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion in the script
+    'echo "pilot task ${SLURM_ARRAY_TASK_ID:-?} of job ${SLURM_ARRAY_JOB_ID:-?} on $(hostname)"',
+    `exec ${command.map(shellQuote).join(' ')}`,
+    '',
+  ].join('\n');
+}
+
+/** `#SBATCH --name=value` lines of a script before its first command, as Slurm reads them. */
+export function sbatchDirectives(script: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of script.split('\n').slice(1)) {
+    if (line.startsWith('#SBATCH')) {
+      const m = /^#SBATCH\s+--([a-z-]+)(?:[= ](\S+))?/.exec(line);
+      if (m) out[m[1]!] = m[2] ?? '';
+      continue;
+    }
+    // Slurm stops reading directives at the first line that is not a comment or blank.
+    if (line.trim() !== '' && !line.startsWith('#')) break;
+  }
+  return out;
+}

@@ -1,0 +1,1 @@
+export { type StatusServer, type StatusServerOptions, startStatusServer } from './server';

@@ -1,0 +1,154 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lrt } from '../helpers/cli';
+import { createTestDatabase, type TestDatabase } from '../helpers/couch';
+import { updateDoc } from '../helpers/seedTokens';
+import {
+  attemptLogs,
+  doneToken,
+  errorToken,
+  runningToken,
+  seedStatusTokens,
+  todoToken,
+} from '../helpers/statusSeed';
+
+const T = 'mon';
+let t: TestDatabase;
+let env: Record<string, string>;
+const now = () => Math.floor(Date.now() / 1000);
+
+beforeAll(async () => {
+  t = await createTestDatabase('lrt_monitor');
+  env = { PICAS_URL: t.baseUrl, PICAS_DB: t.name, PICAS_USR: t.user, PICAS_USR_PWD: t.password };
+  const n = now();
+  await seedStatusTokens(t, T, [
+    todoToken(T, 't_todo_1'),
+    todoToken(T, 't_todo_2'),
+    todoToken(T, 't_todo_3'),
+    doneToken(T, 't_done_1', n - 1200, [
+      ['downloading', 30],
+      ['running', 300],
+    ]),
+    doneToken(T, 't_done_2', n - 1200, [
+      ['downloading', 60],
+      ['running', 400],
+    ]),
+    doneToken(T, 't_done_3', n - 1200, [
+      ['downloading', 90],
+      ['running', 500],
+    ]),
+    {
+      ...errorToken(T, 't_err_1', {
+        time: n - 60,
+        phase: 'running',
+        exit: 99,
+        message: 'demo failure requested for subband 7',
+        attempts: 2,
+      }),
+      _attachments: {
+        ...attemptLogs(1, 'first try out\n', 'first try err\n'),
+        ...attemptLogs(2, 'processing 1/3\n', 'boom: exit 99\n', '{"msg":"payload exited"}\n'),
+      },
+    },
+    runningToken(T, 't_run_live', { claimed: n - 100, expires: n + 500, status: 'downloading' }),
+    runningToken(T, 't_run_dead', {
+      claimed: n - 3000,
+      expires: n - 1800,
+      pilot: 'pilot-dead',
+      host: 'wn-lost',
+    }),
+  ]);
+});
+afterAll(() => t.drop());
+
+describe('lrt status', () => {
+  it('shows counts, progress, throughput, ETA, phase medians, failures and stale leases', async () => {
+    const res = await lrt(['status', '--type', T], { env });
+    expect(res.stderr).toBe('');
+    expect(res.exitCode).toBe(0);
+    const out = res.stdout;
+    // 9 tokens: 3 done + 1 error finished.
+    expect(out).toContain('4/9 finished (3 done, 1 error)');
+    expect(out).toMatch(/todo 3 .*downloading 1 .*running 1 .*done 3 .*error 1/);
+    expect(out).toContain('downloading 1m 00s'); // median of 30, 60, 90 s
+    expect(out).toContain('running 6m 40s'); // median of 300, 400, 500 s
+    expect(out).toMatch(
+      /t_err_1 +\[running, exit 99, 2 attempt\(s\)\] +demo failure requested for subband 7/,
+    );
+    expect(out).toMatch(/t_run_dead +pilot pilot-dead on wn-lost, attempt 1, expired 30m \d\ds ago/);
+    expect(out).not.toMatch(/t_run_live +pilot/);
+    expect(out).toMatch(/Throughput [\d.]+ tokens\/h/);
+    expect(out).toMatch(/ETA \d/);
+  });
+
+  it('prints the report as JSON', async () => {
+    const res = await lrt(['status', '--type', T, '--json'], { env });
+    const report = JSON.parse(res.stdout);
+    expect(report).toMatchObject({ total: 9, done: 3, error: 1, finished: 4, waiting: 3, running: 2 });
+    // Four tokens finished within the last half hour of a run that started 20 minutes ago: 12/h.
+    expect(report.throughput.basis).toBe('recent');
+    expect(report.throughput.perHour).toBeCloseTo((4 / report.throughput.windowSeconds) * 3600, 5);
+    expect(report.etaSeconds).toBe(Math.round((5 / report.throughput.perHour) * 3600));
+    expect(report.stale.map((s: { id: string }) => s.id)).toEqual(['t_run_dead']);
+    expect(report.failing[0].id).toBe('t_err_1');
+    expect(JSON.stringify(report)).not.toContain(t.password);
+  });
+
+  it('redraws with --watch and sees a token finish between rounds', async () => {
+    const run = lrt(['status', '--type', T, '--watch', '--interval', '1', '--rounds', '2', '--json'], {
+      env,
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    await updateDoc(t, 't_todo_3', () => ({
+      lock: now(),
+      done: now(),
+      status: 'done',
+      times: { locked: now(), done: now() },
+    }));
+    const res = await run;
+    expect(res.exitCode).toBe(0);
+    const reports = res.stdout.split(/\n(?=\{)/).map((chunk) => JSON.parse(chunk));
+    expect(reports).toHaveLength(2);
+    expect(reports[1].done).toBe(reports[0].done + 1);
+    await updateDoc(t, 't_todo_3', () => ({ lock: 0, done: 0, status: 'todo', times: {} }));
+  });
+
+  it('names the missing type and the missing token type flag', async () => {
+    const missing = await lrt(['status', '--type', 'nosuchtype'], { env });
+    expect(missing.exitCode).toBe(5);
+    expect(missing.stderr).toContain('_design/nosuchtype');
+    const noType = await lrt(['status'], { env });
+    expect(noType.exitCode).toBe(2);
+    expect(noType.stderr).toContain('--type');
+  });
+});
+
+describe('lrt logs', () => {
+  it('prints the logs of the latest attempt, or of the attempt asked for', async () => {
+    const latest = await lrt(['logs', 't_err_1'], { env });
+    expect(latest.exitCode).toBe(0);
+    expect(latest.stdout).toBe(
+      '==> attempt-2.stdout.log <==\nprocessing 1/3\n==> attempt-2.stderr.log <==\nboom: exit 99\n' +
+        '==> attempt-2.pilot.log <==\n{"msg":"payload exited"}\n',
+    );
+    const first = await lrt(['logs', 't_err_1', '--attempt', '1', '--name', 'attempt-1.stderr.log'], { env });
+    expect(first.stdout).toBe('==> attempt-1.stderr.log <==\nfirst try err\n');
+    const json = JSON.parse((await lrt(['logs', 't_err_1', '--json', '--list'], { env })).stdout);
+    expect(json).toEqual({
+      token: 't_err_1',
+      attempt: 2,
+      attempts: [1, 2],
+      logs: ['attempt-2.stdout.log', 'attempt-2.stderr.log', 'attempt-2.pilot.log'],
+    });
+  });
+
+  it('says which attempts have logs when the one asked for has none', async () => {
+    const res = await lrt(['logs', 't_err_1', '--attempt', '5'], { env });
+    expect(res.exitCode).toBe(5); // not found
+    expect(res.stderr).toContain('attempts with logs: 1, 2');
+    const none = await lrt(['logs', 't_done_1'], { env });
+    expect(none.exitCode).toBe(5);
+    expect(none.stderr).toContain('t_done_1 has no log attachments');
+    const absent = await lrt(['logs', 't_nope'], { env });
+    expect(absent.exitCode).toBe(5);
+  });
+});

@@ -1,0 +1,246 @@
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildSandbox, specFromDir } from '../../src/sandbox/build';
+import { parseClassAd, sbatchDirectives } from '../../src/submit';
+import { lrt } from '../helpers/cli';
+import { createTestDatabase, type TestDatabase } from '../helpers/couch';
+import { getDoc, putDesignDoc, seedTokens, viewIds } from '../helpers/seedTokens';
+
+const T = 'sub';
+const DIST_PILOT = resolve(__dirname, '../../dist/pilot.js');
+const scratch = mkdtempSync(join(tmpdir(), 'lrt-submit-test-'));
+let t: TestDatabase;
+let env: Record<string, string>;
+
+/*
+ * Slurm and the grid submission tools are not installed on this machine (checked with
+ * `command -v`). These stand-ins take their place on PATH: real executables that check the file
+ * they are given as the real tool's first step would (bash -n / the ClassAd brackets) and answer
+ * in the real tool's output format, so the invocation and the reading of job ids are exercised.
+ */
+const STANDINS = join(scratch, 'bin');
+function standIn(name: string, body: string) {
+  writeFileSync(
+    join(STANDINS, name),
+    `#!/bin/bash\nset -e\nprintf '%s\\n' "$@" > "$PWD/${name}.args"\n${body}\n`,
+    {
+      mode: 0o755,
+    },
+  );
+}
+
+beforeAll(async () => {
+  t = await createTestDatabase('lrt_submit');
+  env = {
+    PICAS_URL: t.baseUrl,
+    PICAS_DB: t.name,
+    PICAS_USR: t.user,
+    PICAS_USR_PWD: t.password,
+    PATH: process.env.PATH!,
+  };
+  await putDesignDoc(t, T);
+  await seedTokens(t, T, 3);
+  await putDesignDoc(t, 'empty');
+  mkdirSync(STANDINS);
+  standIn(
+    'sbatch',
+    '[ "$1" = --parsable ]\nbash -n "$2"\ngrep -q "^#SBATCH --array=" "$2"\necho "4242;cluster1"',
+  );
+  standIn(
+    'glite-wms-job-submit',
+    '[ "$1" = -a ]\ngrep -q "^\\[" "$2"\necho "Connecting to the service https://wms.example.org:7443/glite_wms_wmproxy_server"\n' +
+      'echo "Your job identifier is:"\necho\necho "https://wms.example.org:9000/AbCdEf123"',
+  );
+});
+afterAll(async () => {
+  await t.drop();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+function jobDir(name: string): string {
+  return join(scratch, 'jobs', name);
+}
+
+describe('lrt submit', () => {
+  it('--dry-run prints the JDL on stdout, with no password, and writes nothing', async () => {
+    const out = jobDir('dry');
+    const res = await lrt(['submit', '--backend', 'jdl', '-n', '7', '--type', T, '--out', out, '--dry-run'], {
+      env,
+    });
+    expect(res.exitCode).toBe(0);
+    expect(res.stdout).not.toContain(t.password);
+    const parsed = parseClassAd(res.stdout);
+    expect(parsed.ok).toBe(true);
+    if (parsed.ok) {
+      expect(parsed.attributes.Parameters).toBe(7);
+      expect(parsed.attributes.InputSandbox).toContain(join(out, 'pilot.js'));
+    }
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('submits nothing when the view has no work', async () => {
+    const out = jobDir('nowork');
+    const res = await lrt(['submit', '--backend', 'slurm', '-n', '2', '--type', 'empty', '--out', out], {
+      env,
+    });
+    expect(res.exitCode).toBe(0);
+    expect(res.stderr).toContain('nothing submitted');
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('writes a Slurm job with a private credentials file and submits it with sbatch', async () => {
+    const out = jobDir('slurm');
+    const pilot = join(scratch, 'pilot.js');
+    writeFileSync(pilot, '// stand-in\n');
+    const args = ['submit', '--backend', 'slurm', '-n', '3', '--concurrent', '2', '--type', T, '--out', out];
+    const res = await lrt([...args, '--pilot', pilot, '--walltime', '2:00:00', '--partition', 'short'], {
+      env: { ...env, PATH: `${STANDINS}:${env.PATH}` },
+    });
+    expect(res.stderr).toContain('submitted 3 pilot(s) with sbatch');
+    expect(res.exitCode).toBe(0);
+    expect(res.stdout.trim()).toBe('4242');
+    const script = readFileSync(join(out, 'pilots.slurm'), 'utf8');
+    expect(script).not.toContain(t.password);
+    expect(sbatchDirectives(script)).toMatchObject({ array: '1-3%2', time: '02:00:00', partition: 'short' });
+    const credentials = join(out, 'picas-credentials');
+    expect(statSync(credentials).mode & 0o777).toBe(0o600);
+    expect(readFileSync(credentials, 'utf8')).toContain(`password=${t.password}`);
+    expect(readFileSync(join(out, 'sbatch.args'), 'utf8')).toBe(`--parsable\n${join(out, 'pilots.slurm')}\n`);
+  });
+
+  it('says where the job is when no submission tool is installed', async () => {
+    const out = jobDir('notool');
+    const pilot = join(scratch, 'pilot.js');
+    const res = await lrt(['submit', '--backend', 'jdl', '--type', T, '--out', out, '--pilot', pilot], {
+      env: { ...env, PATH: '/usr/bin:/bin' },
+    });
+    expect(res.exitCode).toBe(1);
+    expect(res.stderr).toContain('glite-wms-job-submit not found');
+    expect(res.stderr).toContain(join(out, 'pilots.jdl'));
+    // The job folder is complete, ready to submit by hand.
+    expect(readdirSync(out).sort()).toEqual(['lrt-pilot.sh', 'picas-credentials', 'pilot.js', 'pilots.jdl']);
+    expect(statSync(join(out, 'picas-credentials')).mode & 0o777).toBe(0o600);
+  });
+
+  it('submits the JDL with glite-wms-job-submit and prints the job id', async () => {
+    const out = jobDir('jdl');
+    const res = await lrt(
+      [
+        'submit',
+        '--backend',
+        'jdl',
+        '-n',
+        '2',
+        '--type',
+        T,
+        '--out',
+        out,
+        '--pilot',
+        join(scratch, 'pilot.js'),
+        '--json',
+      ],
+      {
+        env: { ...env, PATH: `${STANDINS}:/usr/bin:/bin` },
+      },
+    );
+    expect(res.exitCode).toBe(0);
+    const result = JSON.parse(res.stdout);
+    expect(result).toMatchObject({
+      submitted: true,
+      tool: 'glite-wms-job-submit',
+      jobIds: ['https://wms.example.org:9000/AbCdEf123'],
+      work: 3,
+    });
+    expect(readFileSync(join(out, 'pilots.jdl'), 'utf8')).not.toContain(t.password);
+  });
+
+  it('runs N local pilots with their logs in one folder and the password only in the credentials file', async () => {
+    const out = jobDir('local');
+    const pilot = join(scratch, 'echo-pilot.js');
+    writeFileSync(
+      pilot,
+      'const fs = require("fs");\nconst argv = process.argv.slice(2);\n' +
+        'const cred = argv[argv.indexOf("--credentials") + 1];\n' +
+        'console.log(JSON.stringify({ argv, envPassword: process.env.PICAS_USR_PWD ?? null, credMode: fs.statSync(cred).mode & 0o777 }));\n' +
+        'process.exit(argv.includes("--max-tokens") ? 0 : 3);\n',
+    );
+    const res = await lrt(
+      [
+        'submit',
+        '--backend',
+        'local',
+        '-n',
+        '3',
+        '--type',
+        T,
+        '--out',
+        out,
+        '--pilot',
+        pilot,
+        '--max-tokens',
+        '1',
+      ],
+      { env },
+    );
+    expect(res.exitCode).toBe(0);
+    const logs = readdirSync(out)
+      .filter((f) => f.endsWith('.log'))
+      .sort();
+    expect(logs).toEqual(['pilot-1.log', 'pilot-2.log', 'pilot-3.log']);
+    for (const log of logs) {
+      const seen = JSON.parse(readFileSync(join(out, log), 'utf8'));
+      expect(seen.envPassword).toBeNull();
+      expect(seen.credMode).toBe(0o600);
+      expect(seen.argv).toEqual(expect.arrayContaining(['--type', T, '--db', t.name, '--max-tokens', '1']));
+      expect(seen.argv.join(' ')).not.toContain(t.password);
+    }
+    const failing = await lrt(
+      [
+        'submit',
+        '--backend',
+        'local',
+        '-n',
+        '2',
+        '--type',
+        T,
+        '--out',
+        jobDir('local-fail'),
+        '--pilot',
+        pilot,
+      ],
+      { env },
+    );
+    expect(failing.exitCode).toBe(1);
+    expect(failing.stdout).toContain('pilot 1: exit 3');
+  });
+
+  it.skipIf(!existsSync(DIST_PILOT))('drains the tokens with real local pilots (dist/pilot.js)', async () => {
+    const type = 'subreal';
+    const folder = join(scratch, 'real-sbx');
+    mkdirSync(folder);
+    writeFileSync(join(folder, 'master.sh'), '#!/bin/bash\necho "processed $TOKEN"\n', { mode: 0o755 });
+    const sandbox = await buildSandbox(specFromDir(folder), {
+      outDir: join(scratch, 'sbx-out'),
+      pilotPath: false,
+    });
+    await putDesignDoc(t, type);
+    const ids = await seedTokens(t, type, 4, { SBXloc: `file://${sandbox.file}` });
+    const out = jobDir('real');
+    const res = await lrt(['submit', '--backend', 'local', '-n', '2', '--type', type, '--out', out], { env });
+    expect(res.exitCode, `${res.stdout}\n${res.stderr}`).toBe(0);
+    expect((await viewIds(t, type, 'done')).sort()).toEqual([...ids].sort());
+    const doc = await getDoc(t, ids[0]!);
+    expect(doc.status).toBe('done');
+  });
+});
