@@ -35,7 +35,7 @@ export interface EmbeddedCouch {
 export async function startEmbeddedCouch(options: EmbeddedCouchOptions = {}): Promise<EmbeddedCouch> {
   const host = options.host ?? '127.0.0.1';
   const adminUser = options.adminUser ?? 'admin';
-  const adminPassword = options.adminPassword ?? randomBytes(12).toString('base64url');
+  const adminPassword = options.adminPassword ?? randomBytes(16).toString('hex');
   const dataDir = options.dataDir ? resolve(options.dataDir) : undefined;
   if (dataDir) mkdirSync(dataDir, { recursive: true });
 

@@ -6,6 +6,7 @@ import type { PicasDb, TokenDoc } from '../picas/client';
 import { fencedUpdate } from '../picas/fencedUpdate';
 import { finishPatch, leaseOf, releasePatch } from '../picas/lease';
 import { type LogSink, openAttemptLog } from './attemptLog';
+import { type DataStepContext, planData, stageInputs, stageOutputs } from './dataSteps';
 import { withDbRetry } from './dbRetry';
 import type { PilotEvents } from './events';
 import { startHeartbeat } from './heartbeat';
@@ -158,7 +159,12 @@ export async function processClaimedToken(
         phase: failure.phase,
         message: failure.message,
         stderrTail: failure.stderrTail,
-        reason: 'exited',
+        // Interrupted work and data still on tape go back to todo; anything else is the token's error.
+        reason: tokenAbort.signal.aborted
+          ? 'aborted'
+          : isLrtError(err, 'E_NOT_STAGED')
+            ? 'not-staged'
+            : 'exited',
       },
       heartbeat,
       log,
@@ -191,6 +197,8 @@ export async function processClaimedToken(
 export interface PhaseResult {
   ok: boolean;
   exitCode: number;
+  /** Result fields to record (`Results_location` ...). */
+  fields?: Record<string, unknown>;
   message?: string;
   stderrTail?: string;
   reason: PayloadResult['reason'];
@@ -205,6 +213,16 @@ export async function runPhases(
   enter: (phase: string) => void,
   report: (state: { statusLine?: string }) => void,
 ): Promise<PhaseResult> {
+  // Read what the token asks to move before anything runs: a bad spec fails in seconds.
+  const data = planData(token);
+  const dataCtx = (): DataStepContext => ({
+    transfer: ctx.settings.transfer,
+    localityCheck: ctx.settings.localityCheck,
+    logger,
+    signal,
+    report,
+  });
+
   enter('sandbox');
   const source = sandboxSourceOf(token, ctx.settings.sandboxBase);
   await ctx.prepareSandbox(source, dir.work, { signal, logger });
@@ -229,6 +247,11 @@ export async function runPhases(
     credentials: ctx.settings.picas,
   });
   for (const warning of inputs.warnings) logger.warn(warning);
+
+  if (data.stageIn) {
+    enter('downloading');
+    await stageInputs(data, dir.work, dataCtx());
+  }
 
   enter('running');
   const timeoutS =
@@ -283,12 +306,13 @@ function describeSource(source: SandboxSource): string {
 }
 
 interface Settlement {
+  fields?: Record<string, unknown>;
   ok: boolean;
   exitCode: number;
   phase: string;
   message?: string;
   stderrTail?: string;
-  reason: PayloadResult['reason'];
+  reason: PayloadResult['reason'] | 'not-staged';
 }
 
 /** The one final write: finish, or give back when the pilot was stopped; nothing when lost. */
@@ -308,8 +332,13 @@ async function settle(
     await log.close();
     return { kind: 'lost', token, reason: lostReason };
   }
-  const release = s.reason === 'aborted' || s.reason === 'walltime';
-  const reason = s.reason === 'walltime' ? 'walltime of the batch job reached' : 'pilot stopped by a signal';
+  const release = s.reason !== 'exited' && s.reason !== 'timeout';
+  const reason =
+    s.reason === 'walltime'
+      ? 'walltime of the batch job reached'
+      : s.reason === 'not-staged'
+        ? `not staged: ${s.message ?? 'an input is on tape only'}`
+        : 'pilot stopped by a signal';
   if (release) log.logger.warn({ reason }, 'giving the token back');
   else log.logger.info({ ok: s.ok, exitCode: s.exitCode, phase: s.phase }, s.ok ? 'done' : 'failed');
   await log.close();

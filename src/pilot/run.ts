@@ -24,8 +24,7 @@ export interface PilotIo {
 
 /** The password of the legacy form `pilot.js DB USER PWD TYPE`, to keep it out of messages. */
 function legacyPassword(argv: string[]): string | undefined {
-  const positionals = argv.filter((a) => !a.startsWith('-'));
-  return positionals.length === 4 && argv.length === 4 ? positionals[2] : undefined;
+  return argv.length >= 4 && !argv[0]?.startsWith('-') && !argv[1]?.startsWith('-') ? argv[2] : undefined;
 }
 
 function exitCodeForError(err: unknown): number {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LrtError } from '../core';
 import { type PicasSettings, parsePicasrc, resolvePicasSettings } from '../picas/settings';
+import type { TransferOptions } from '../transfer';
 import { DEFAULT_SANDBOX_BASE } from './sandboxSource';
 
 /** Everything the pilot needs, parsed and validated once at the edge. */
@@ -29,6 +30,10 @@ export interface PilotSettings {
   sandboxBase: string;
   /** How long a database outage is waited out before the pilot gives up. */
   dbWaitSeconds: number;
+  /** Grid credentials and tools for stage-in/out and gsiftp sandboxes, from the environment. */
+  transfer: TransferOptions;
+  /** Ask gfal whether srm:// inputs are on disk before downloading them (`auto`: when gfal is there). */
+  localityCheck: 'auto' | 'off';
   exportCredentials: boolean;
   tokenId: string | undefined;
   dryRun: boolean;
@@ -87,6 +92,11 @@ export const PILOT_OPTIONS = {
     value: 'URL',
     help: 'base URL of relative SBXloc sandboxes (default the SKSP sandbox area at SURF)',
   },
+  'locality-check': {
+    type: 'string',
+    value: 'auto|off',
+    help: 'ask gfal if srm:// inputs are on disk first; NEARLINE gives the token back (default auto)',
+  },
   'db-wait': { type: 'string', value: 'S', help: 'wait out a database outage this long (default 900)' },
   'export-credentials': { type: 'boolean', help: 'pass PICAS_* credentials to master.sh (off by default)' },
   token: { type: 'string', value: 'ID', help: 'process this one token (with --dry-run: debug locally)' },
@@ -142,26 +152,50 @@ export function walltimeEndFromEnv(env: Record<string, string | undefined>): num
   return undefined;
 }
 
+/** The grid credentials a worker node exports, as the movers take them (they never read env). */
+export function transferOptionsFromEnv(env: Record<string, string | undefined>): TransferOptions {
+  const options: TransferOptions = {};
+  if (env.X509_USER_PROXY) options.proxy = env.X509_USER_PROXY;
+  if (env.X509_CERT_DIR) options.certDir = env.X509_CERT_DIR;
+  if (env.BEARER_TOKEN) options.bearerToken = env.BEARER_TOKEN;
+  if (env.GFAL_PYTHONBIN) options.gfalPython = env.GFAL_PYTHONBIN;
+  return options;
+}
+
+function localityCheckOf(raw: string | undefined): 'auto' | 'off' {
+  if (raw === undefined || raw === 'auto') return 'auto';
+  if (raw === 'off') return 'off';
+  throw new LrtError('E_USAGE', `--locality-check must be auto or off, got "${raw}"`);
+}
+
 export function parsePilotSettings(sources: PilotSettingsSources): PilotSettings | { help: true } {
   const warnings: string[] = [];
+  // LOFAR's old JDLs run `pilot.js DB USER PWD TYPE`: taken verbatim before option parsing, so a
+  // password that starts with '-' is not read as an option. Accepted, with a warning.
+  const looksLegacy =
+    sources.argv.length >= 4 &&
+    sources.argv.slice(0, 2).every((a) => !a.startsWith('-')) &&
+    !sources.argv[3]!.startsWith('-');
+  const legacyArgs = looksLegacy ? sources.argv.slice(0, 4) : [];
+  const optionArgs = looksLegacy ? sources.argv.slice(4) : sources.argv;
   let parsed: ReturnType<typeof parseArgs<{ options: typeof PILOT_OPTIONS; allowPositionals: true }>>;
   try {
-    parsed = parseArgs({ args: sources.argv, options: PILOT_OPTIONS, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: optionArgs, options: PILOT_OPTIONS, allowPositionals: true, strict: true });
   } catch (err) {
     throw new LrtError('E_USAGE', `${(err as Error).message}\nRun 'pilot --help'.`);
   }
   const v = parsed.values;
   if (v.help) return { help: true };
 
-  // LOFAR's old JDLs run `pilot.js DB USER PWD TYPE`: accept it, but say what it costs.
   let legacy: { database: string; user: string; password: string; type: string } | undefined;
-  if (parsed.positionals.length === 4) {
-    const [database, user, password, type] = parsed.positionals as [string, string, string, string];
+  if (looksLegacy) {
+    const [database, user, password, type] = legacyArgs as [string, string, string, string];
     legacy = { database, user, password, type };
     warnings.push(
       'the password was given on the command line (pilot.js DB USER PWD TYPE): it is visible in the process list; use PICAS_USR_PWD or --credentials FILE',
     );
-  } else if (parsed.positionals.length > 0) {
+  }
+  if (parsed.positionals.length > 0) {
     throw new LrtError(
       'E_USAGE',
       `unexpected arguments "${parsed.positionals.join(' ')}": use options, or the legacy form DB USER PWD TYPE`,
@@ -223,6 +257,8 @@ export function parsePilotSettings(sources: PilotSettingsSources): PilotSettings
     graceSeconds: seconds(v.grace, 'grace', 30)!,
     sandboxBase: v['sandbox-base'] ?? DEFAULT_SANDBOX_BASE,
     dbWaitSeconds: seconds(v['db-wait'], 'db-wait', 900)!,
+    transfer: transferOptionsFromEnv(sources.env),
+    localityCheck: localityCheckOf(v['locality-check']),
     exportCredentials: v['export-credentials'] ?? false,
     tokenId: v.token,
     dryRun: v['dry-run'] ?? false,

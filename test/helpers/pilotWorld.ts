@@ -22,6 +22,8 @@ export interface PilotWorld {
   env: Record<string, string>;
   /** Starts `node dist/pilot.js --type T ...args` as a real process. */
   startPilot(args?: string[], env?: Record<string, string>): ResultPromise<{ reject: false; all: true }>;
+  /** `node dist/pilot.js ARGV` with nothing added (the legacy positional form). */
+  startPilotRaw(argv: string[], env?: Record<string, string>): ResultPromise<{ reject: false; all: true }>;
   token(id: string): Promise<TokenDoc>;
   ledgerLines(): Promise<string[]>;
 }
@@ -66,6 +68,13 @@ export async function createPilotWorld(options: PilotWorldOptions): Promise<Pilo
     env,
     startPilot: (args = [], extraEnv = {}) =>
       execa('node', [DIST_PILOT, '--type', type, '--workdir', join(dir, 'work'), '--grace', '2', ...args], {
+        env: { ...env, ...extraEnv },
+        extendEnv: false,
+        reject: false,
+        all: true,
+      }),
+    startPilotRaw: (argv, extraEnv = {}) =>
+      execa('node', [DIST_PILOT, ...argv], {
         env: { ...env, ...extraEnv },
         extendEnv: false,
         reject: false,

@@ -227,7 +227,7 @@ exit 3
     expect(open.stderr).toContain('chmod 600');
     expect(open.all).not.toContain(world.db.password);
 
-    const legacy = await world.startPilot(
+    const legacy = await world.startPilotRaw(
       [
         world.db.name,
         world.db.user,
@@ -235,13 +235,12 @@ exit 3
         'creds',
         '--url',
         url.toString(),
+        '--workdir',
+        join(world.dir, 'w'),
         '--log',
         join(world.dir, 'pilot.log'),
       ],
-      {
-        ...envWithoutUrl,
-        PICAS_URL: '',
-      },
+      { ...envWithoutUrl, PICAS_URL: '' },
     );
     expect(legacy.exitCode, legacy.all).toBe(0);
     const { readFile } = await import('node:fs/promises');
