@@ -134,6 +134,7 @@ export async function processClaimedToken(
         message: result.message,
         stderrTail: result.stderrTail,
         reason: result.reason,
+        fields: result.fields,
       },
       heartbeat,
       log,
@@ -292,11 +293,18 @@ export async function runPhases(
       message: `payload timed out after ${timeoutS} s (exit ${exitCode})`,
     };
   }
+  const ok = result.reason === 'exited' && exitCode === 0;
+  let fields: Record<string, unknown> = {};
+  if (ok && data.stageOut) {
+    enter('uploading');
+    fields = await stageOutputs(data, token, dir.work, dataCtx());
+  }
   return {
-    ok: result.reason === 'exited' && exitCode === 0,
+    ok,
     exitCode,
     reason: result.reason,
     stderrTail: result.stderrTail,
+    fields,
     message: exitCode === 0 ? undefined : `master.sh exited with code ${exitCode}`,
   };
 }
@@ -362,6 +370,7 @@ async function settle(
                   phase: s.phase,
                   message: s.message,
                   stderrTail: s.stderrTail,
+                  fields: s.fields,
                 });
             return 'doc' in patched ? { doc: withInlineLogs(patched.doc, logs) } : patched;
           },
