@@ -8,6 +8,7 @@
  * server do not share one event loop. Both ways write to the same server in the same run, each
  * into its own database, after a warm-up round of each (1,000 tokens bulk, 250 one by one). Results also go to bench/out/create-tokens.json.
  */
+
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
@@ -19,6 +20,7 @@ import { openPicas, type PicasDb } from '../src/picas/client';
 import { ensureDatabase } from '../src/picas/designDocs';
 import { splitUrlCredentials } from '../src/picas/settings';
 import { buildTokenDoc, type NewToken } from '../src/picas/tokens';
+import { startChildServer } from './helpers/childServer';
 
 const ROOT = resolve(__dirname, '..');
 const TYPE = 'bench';
@@ -58,33 +60,7 @@ function makeTokens(count: number): NewToken[] {
   });
 }
 
-async function startServer() {
-  // execa is ESM-only and this package is CommonJS: a dynamic import loads it under tsx.
-  const { execa } = await import('execa');
-  const child = execa(process.execPath, ['--import', 'tsx', 'bench/helpers/couch-server.ts'], {
-    cwd: ROOT,
-    stdin: 'pipe',
-    stdout: 'pipe',
-    stderr: 'inherit',
-    reject: false,
-  });
-  const url = await new Promise<string>((done, fail) => {
-    let buffered = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const newline = buffered.indexOf('\n');
-      if (newline >= 0) done(buffered.slice(0, newline).trim());
-    });
-    child.once('exit', (code) => fail(new Error(`server process exited with ${code} before listening`)));
-  });
-  return {
-    url,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await child;
-    },
-  };
-}
+const startServer = startChildServer;
 
 function picasAt(serverUrl: string, database: string): PicasDb {
   const split = splitUrlCredentials(serverUrl);

@@ -1,5 +1,6 @@
 import { startEmbeddedCouch } from '../../dbserver';
 import { type Command, int, str } from '../command';
+import { serveUntilStopped } from '../stopSignal';
 
 export const dbServe: Command = {
   path: ['db', 'serve'],
@@ -30,15 +31,7 @@ export const dbServe: Command = {
         `serving ${str(ctx, 'data') ? `databases in ${str(ctx, 'data')}` : 'in memory'}; Ctrl-C stops`,
       );
     }
-    await new Promise<void>((done) => {
-      const stop = () => {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        server.close().then(done, done);
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-    });
+    await serveUntilStopped(() => server.close());
     return 0;
   },
 };

@@ -2,6 +2,7 @@ import { startStatusServer } from '../../web';
 import { type Command, int, str } from '../command';
 import { EXIT } from '../exitCodes';
 import { PICAS_OPTIONS, picasFromContext } from '../picasOptions';
+import { serveUntilStopped } from '../stopSignal';
 import { TYPE_OPTION, tokenType } from './status';
 
 export const serve: Command = {
@@ -33,15 +34,7 @@ export const serve: Command = {
     ctx.out.result({ url: server.url, type });
     ctx.out.line(server.url);
     ctx.out.note(`serving the status of ${type}; Ctrl-C stops`);
-    await new Promise<void>((done) => {
-      const stop = () => {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        server.close().then(done, done);
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-    });
+    await serveUntilStopped(() => server.close());
     return EXIT.ok;
   },
 };
