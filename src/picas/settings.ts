@@ -35,7 +35,11 @@ export function splitUrlCredentials(url: string): { url: string; user?: string; 
   try {
     parsed = new URL(url);
   } catch {
-    throw new LrtError('E_CONFIG', `PiCaS URL is not a valid URL: ${url.replace(/\/\/[^@/]*@/, '//***@')}`);
+    // Not echoed: a URL that does not parse may still hold a password.
+    throw new LrtError(
+      'E_CONFIG',
+      'PiCaS URL does not parse: expected http(s)://[user:password@]host[:port]',
+    );
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     throw new LrtError('E_CONFIG', `PiCaS URL must be http:// or https://, got ${parsed.protocol}`);
