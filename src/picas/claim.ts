@@ -44,7 +44,37 @@ export interface ClaimOptions {
   backoffMaxMs?: number;
   signal?: AbortSignal;
   onEvent?: (event: ClaimEvent) => void;
+  /**
+   * The caller's candidate cache (see newCandidateCache): the rest of the last todo page is tried
+   * on the next claim before the view is read again, so a claim usually costs one PUT.
+   */
+  cache?: CandidateCache;
+  /** Cached candidates older than this are dropped unread (default 5000 ms). */
+  cacheMaxAgeMs?: number;
 }
+
+/**
+ * What a claimer keeps between claims: the unused candidates of its last todo page and where in
+ * the view that page came from. Reading the view is what costs the server (it updates the index
+ * for every token claimed since), so a claimer reads it once per page, not once per claim.
+ */
+export interface CandidateCache {
+  docs: TokenDoc[];
+  /** Epoch ms of the read. */
+  readAt: number;
+  /** The view's row count at the last read: random windows start below it. */
+  totalRows: number;
+}
+
+export function newCandidateCache(): CandidateCache {
+  return { docs: [], readAt: 0, totalRows: 0 };
+}
+
+/** The page a pilot with a candidate cache reads: big enough that concurrent pilots rarely overlap. */
+export const CACHED_CLAIM_PAGE_SIZE = 25;
+
+/** Windows start at most this deep: `skip` costs the server a walk over the skipped rows. */
+const MAX_WINDOW_SKIP = 2000;
 
 export type ClaimEvent =
   /** Another pilot took it first (409/404 on PUT, or a lost replica conflict). */
@@ -61,8 +91,9 @@ export interface ClaimedToken {
   reclaimed: boolean;
 }
 
-interface Settings extends Required<Omit<ClaimOptions, 'signal' | 'onEvent' | 'jobIds'>> {
+interface Settings extends Required<Omit<ClaimOptions, 'signal' | 'onEvent' | 'jobIds' | 'cache'>> {
   jobIds: JobIds;
+  cache: CandidateCache | undefined;
   signal: AbortSignal | undefined;
   emit: (event: ClaimEvent) => void;
 }
@@ -125,9 +156,9 @@ async function readView(
       qs: { include_docs: true, ...qs },
       signal: s.signal,
     } as nano.RequestOptions);
-    return ((res as { rows?: ViewRow[] }).rows ?? []).filter(
-      (r): r is ViewRow & { doc: TokenDoc } => !!r.doc,
-    );
+    const body = res as { rows?: ViewRow[]; total_rows?: number };
+    const rows = (body.rows ?? []).filter((r): r is ViewRow & { doc: TokenDoc } => !!r.doc);
+    return { rows, totalRows: typeof body.total_rows === 'number' ? body.total_rows : rows.length };
   } catch (err) {
     if (s.signal?.aborted) throw s.signal.reason;
     if (statusOf(err) === 404) {
@@ -193,17 +224,20 @@ interface PageQuery {
   reclaim: boolean;
 }
 
-async function tryPage(
+/**
+ * Tries candidates in order, removing each one tried from `docs` (what is left stays usable for
+ * the next claim). Stops at the first claim.
+ */
+async function tryCandidates(
   picas: PicasDb,
-  type: string,
-  query: PageQuery,
+  docs: TokenDoc[],
+  reclaim: boolean,
   s: Settings,
   seen: SeenUnclaimable,
 ): Promise<PageResult> {
-  const expired = query.reclaim;
-  const rows = await readView(picas, type, query.view, { ...query.qs, limit: s.pageSize }, s);
   const result: PageResult = { contended: false, progressed: false };
-  for (const { doc } of shuffle(rows, s.rng)) {
+  while (docs.length > 0) {
+    const doc = docs.shift()!;
     // Once told to stop, claim nothing more; a claim already written is still returned.
     s.signal?.throwIfAborted();
     const now = Math.floor(s.clock() / 1000);
@@ -216,7 +250,7 @@ async function tryPage(
       now,
       leaseSeconds: s.leaseSeconds,
     };
-    const patch = patchFor(doc, input, expired, s.maxAttempts);
+    const patch = patchFor(doc, input, reclaim, s.maxAttempts);
     if ('skip' in patch) {
       // A doc changed between the index read and the doc fetch is news; the same rev again is not.
       if (seen.get(doc._id) !== doc._rev) result.contended = true;
@@ -239,10 +273,65 @@ async function tryPage(
       result.contended = true;
       continue;
     }
-    result.claimed = { doc: { ...patch.doc, _rev: rev }, leaseId, reclaimed: expired };
+    result.claimed = { doc: { ...patch.doc, _rev: rev }, leaseId, reclaimed: reclaim };
     return result;
   }
   return result;
+}
+
+async function tryPage(
+  picas: PicasDb,
+  type: string,
+  query: PageQuery,
+  s: Settings,
+  seen: SeenUnclaimable,
+): Promise<PageResult> {
+  const { rows } = await readView(picas, type, query.view, { ...query.qs, limit: s.pageSize }, s);
+  return tryCandidates(
+    picas,
+    shuffle(
+      rows.map((r) => r.doc),
+      s.rng,
+    ),
+    query.reclaim,
+    s,
+    seen,
+  );
+}
+
+/**
+ * The todo step with a cache: first the cached candidates (while fresh), then a page from a
+ * random window of the view, so concurrent claimers start on different tokens. Only an empty
+ * page from the top of the view means the view is empty.
+ */
+async function tryTodo(
+  picas: PicasDb,
+  type: string,
+  s: Settings,
+  seen: SeenUnclaimable,
+): Promise<PageResult> {
+  const cache = s.cache;
+  if (!cache) return tryPage(picas, type, { view: s.view, qs: {}, reclaim: false }, s, seen);
+  let contended = false;
+  if (cache.docs.length > 0 && s.clock() - cache.readAt <= s.cacheMaxAgeMs) {
+    const cached = await tryCandidates(picas, cache.docs, false, s, seen);
+    if (cached.claimed) return cached;
+    contended = cached.contended;
+  }
+  cache.docs = [];
+  const room = Math.min(MAX_WINDOW_SKIP, Math.max(0, cache.totalRows - s.pageSize));
+  const skip = Math.floor(s.rng() * (room + 1));
+  let page = await readView(picas, type, s.view, { limit: s.pageSize, ...(skip > 0 ? { skip } : {}) }, s);
+  if (page.rows.length === 0 && skip > 0)
+    page = await readView(picas, type, s.view, { limit: s.pageSize }, s);
+  cache.totalRows = page.totalRows;
+  cache.readAt = s.clock();
+  cache.docs = shuffle(
+    page.rows.map((r) => r.doc),
+    s.rng,
+  );
+  const fresh = await tryCandidates(picas, cache.docs, false, s, seen);
+  return fresh.claimed ? fresh : { ...fresh, contended: fresh.contended || contended };
 }
 
 function settingsOf(o: ClaimOptions): Settings {
@@ -267,6 +356,8 @@ function settingsOf(o: ClaimOptions): Settings {
     backoffMaxMs: o.backoffMaxMs ?? 2000,
     signal: o.signal,
     emit: o.onEvent ?? (() => {}),
+    cache: o.cache,
+    cacheMaxAgeMs: o.cacheMaxAgeMs ?? 5000,
   };
 }
 
@@ -286,7 +377,7 @@ export async function claimToken(
   const seenExpired: SeenUnclaimable = new Map();
   for (let round = 0; ; ) {
     s.signal?.throwIfAborted();
-    const todo = await tryPage(picas, type, { view: s.view, qs: {}, reclaim: false }, s, seenTodo);
+    const todo = await tryTodo(picas, type, s, seenTodo);
     if (todo.claimed) return todo.claimed;
     let contended = todo.contended;
     if (!contended && s.reclaimExpired) {

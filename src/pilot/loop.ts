@@ -1,6 +1,12 @@
 import { hostname } from 'node:os';
 import { LrtError } from '../core';
-import { type ClaimedToken, claimToken } from '../picas/claim';
+import {
+  CACHED_CLAIM_PAGE_SIZE,
+  type CandidateCache,
+  type ClaimedToken,
+  claimToken,
+  newCandidateCache,
+} from '../picas/claim';
 import { couchError, statusOf } from '../picas/client';
 import { jobIdsFromEnv } from '../picas/jobIds';
 import { claimPatch } from '../picas/lease';
@@ -23,6 +29,8 @@ export interface PilotSummary {
 
 export interface LoopContext extends TokenRunContext {
   host?: string;
+  /** This pilot's claim candidates, kept between claims (made by runPilotLoop when absent). */
+  candidates?: CandidateCache;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -55,6 +63,8 @@ async function claimNext(ctx: LoopContext): Promise<ClaimedToken | null> {
   const jobIds = jobIdsFromEnv(ctx.baseEnv);
   if (s.tokenId) return claimById(ctx, s.tokenId, jobIds);
   return claimToken(ctx.picas, s.type, {
+    cache: ctx.candidates,
+    pageSize: CACHED_CLAIM_PAGE_SIZE,
     pilotId: ctx.pilotId,
     host: ctx.host ?? hostname(),
     leaseSeconds: s.leaseSeconds,
@@ -107,7 +117,8 @@ async function claimById(
  * The pilot's life: claim, process, repeat until the view is empty (or `--wait` keeps it polling),
  * a limit is reached, or it is told to stop. Database outages are waited out (`--db-wait`).
  */
-export async function runPilotLoop(ctx: LoopContext): Promise<PilotSummary> {
+export async function runPilotLoop(context: LoopContext): Promise<PilotSummary> {
+  const ctx: LoopContext = { ...context, candidates: context.candidates ?? newCandidateCache() };
   const started = ctx.clock();
   const summary: PilotSummary = {
     pilot: ctx.pilotId,

@@ -2,7 +2,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isLrtError } from '../../src/core';
-import { type ClaimEvent, type ClaimOptions, claimToken, keepsClaim } from '../../src/picas/claim';
+import {
+  type ClaimEvent,
+  type ClaimOptions,
+  claimToken,
+  keepsClaim,
+  newCandidateCache,
+} from '../../src/picas/claim';
 import type { PicasDb, TokenDoc } from '../../src/picas/client';
 import { conditionView, STATUS_CONDITIONS } from '../../src/picas/designDoc';
 import { fencedUpdate } from '../../src/picas/fencedUpdate';
@@ -159,7 +165,11 @@ describe('a token made by GRID_LRT', () => {
   });
 });
 
-describe.each([8, 32])('%i concurrent pilots on 200 tokens', (pilots) => {
+describe.each([
+  [8, false],
+  [32, false],
+  [32, true],
+])('%i concurrent pilots on 200 tokens (candidate cache: %s)', (pilots, cached) => {
   it('claim every token exactly once and stop only when todo is empty', async () => {
     await putDesignDoc(t, TYPE);
     const ids = await seedTokens(t, TYPE, 200);
@@ -172,6 +182,7 @@ describe.each([8, 32])('%i concurrent pilots on 200 tokens', (pilots) => {
         pilotId: `pilot-${n}`,
         host: `wn${n}.grid`,
         rng: seededRng(1000 + n),
+        ...(cached ? { cache: newCandidateCache(), pageSize: 25 } : {}),
       });
       for (;;) {
         const claim = await claimToken(picas, TYPE, opts);
@@ -292,5 +303,47 @@ describe('replica conflicts (clustered CouchDB)', () => {
     expect(winner._conflicts).toBeUndefined();
     expect((winner.lease as Lease).id).toBe(keptA ? a!.leaseId : 'lease-B');
     expect([a!.doc._rev, siblingRev]).toContain(winner._rev);
+  });
+});
+
+describe('the candidate cache', () => {
+  it('claims from the cached page without reading the view again, and drops a stale cache', async () => {
+    const t = await createTestDatabase();
+    try {
+      const picas = picasFor(t);
+      await putDesignDoc(t, 'cachetest');
+      await seedTokens(t, 'cachetest', 30);
+      let now = 1_000_000;
+      const cache = newCandidateCache();
+      const opts = options({
+        pilotId: 'p',
+        host: 'h',
+        cache,
+        pageSize: 10,
+        clock: () => now,
+        rng: seededRng(7),
+      });
+      const first = await claimToken(picas, 'cachetest', opts);
+      expect(first).not.toBeNull();
+      expect(cache.docs).toHaveLength(9);
+      expect(cache.totalRows).toBe(30);
+      const cachedIds = cache.docs.map((d) => d._id);
+      const second = await claimToken(picas, 'cachetest', opts);
+      // The second claim came from the cache: the first cached candidate, no new page.
+      expect(second?.doc._id).toBe(cachedIds[0]);
+      expect(cache.docs.map((d) => d._id)).toEqual(cachedIds.slice(1));
+      // Another pilot takes the next cached candidate: the cached claim meets a 409 and moves on.
+      const other = await claimToken(picas, 'cachetest', options({ pilotId: 'q', host: 'h2', view: 'todo' }));
+      expect(other).not.toBeNull();
+      now += 60_000;
+      const third = await claimToken(picas, 'cachetest', opts);
+      expect(third).not.toBeNull();
+      // The cache was older than cacheMaxAgeMs: a fresh page was read.
+      expect(cache.readAt).toBe(now);
+      const claimedIds = [first, second, other, third].map((c) => c?.doc._id);
+      expect(new Set(claimedIds).size).toBe(4);
+    } finally {
+      await t.drop();
+    }
   });
 });

@@ -1,0 +1,133 @@
+/**
+ * The claim: 2,000 tokens drained by 8 and by 64 concurrent claimers, grid-lrt's claimToken
+ * against SURF picasclient's claim (view limit 100, random row, GET, PUT, give up after 10
+ * conflicts), plus the server's raw rate of single-document updates at the same concurrency.
+ *
+ *   npx tsx bench/claim.ts [--tokens 2000] [--claimers 8,64] [--repeat 1] [--out FILE]
+ *     [--scenarios grid-lrt,picasclient,raw-put,raw-view-put] [--page-size N] [--backoff-base MS] [--backoff-max MS]
+ *
+ * One embedded server (in memory) in a CHILD process for the whole run; every drain gets a fresh
+ * database with `_design/<type>` of standardViews, its index built before the clock starts.
+ * Claimers are async loops in this process: client and server CPU are printed to show which
+ * side limits. The tuning flags go to claimToken as ClaimOptions (defaults: claim.ts's own).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { ClaimOptions } from '../src/picas/claim';
+import { startChildServer } from './helpers/childServer';
+import { markdownTable, targetChecks } from './helpers/claimReport';
+import { type DrainResult, runScenario, type ScenarioKind } from './helpers/claimScenarios';
+
+const ROOT = resolve(__dirname, '..');
+const TYPE = 'bench';
+const KINDS: ScenarioKind[] = ['grid-lrt', 'picasclient', 'raw-put', 'raw-view-put'];
+
+const { values } = parseArgs({
+  options: {
+    tokens: { type: 'string', default: '2000' },
+    claimers: { type: 'string', default: '8,64' },
+    repeat: { type: 'string', default: '1' },
+    'page-size': { type: 'string' },
+    'backoff-base': { type: 'string' },
+    'backoff-max': { type: 'string' },
+    out: { type: 'string', default: 'bench/out/claim.json' },
+    scenarios: { type: 'string', default: KINDS.join(',') },
+  },
+});
+
+function positive(name: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a whole number >= 1, got ${text}`);
+  return n;
+}
+
+const TOKENS = positive('tokens', values.tokens);
+const CLAIMERS = values.claimers.split(',').map((c) => positive('claimers', c.trim()));
+const REPEAT = positive('repeat', values.repeat);
+const SCENARIOS = values.scenarios.split(',').map((s) => {
+  const kind = KINDS.find((k) => k === s.trim());
+  if (!kind) throw new Error(`--scenarios: unknown scenario ${s}, expected some of ${KINDS.join(',')}`);
+  return kind;
+});
+const claimOptions: Partial<ClaimOptions> = {};
+if (values['page-size']) claimOptions.pageSize = positive('page-size', values['page-size']);
+if (values['backoff-base']) claimOptions.backoffBaseMs = positive('backoff-base', values['backoff-base']);
+if (values['backoff-max']) claimOptions.backoffMaxMs = positive('backoff-max', values['backoff-max']);
+
+/** Rotate the order per run, so that a slower moment of a shared machine hits each in turn. */
+function order(run: number): ScenarioKind[] {
+  return SCENARIOS.map((_, i) => SCENARIOS[(i + run) % SCENARIOS.length]!);
+}
+
+async function main(): Promise<void> {
+  const server = await startChildServer();
+  const results: DrainResult[] = [];
+  try {
+    for (const claimers of CLAIMERS) {
+      for (let run = 0; run < REPEAT; run++) {
+        for (const kind of order(run)) {
+          process.stderr.write(`${kind}: ${TOKENS} tokens, ${claimers} claimers (run ${run + 1}) ... `);
+          const result = await runScenario(kind, {
+            server,
+            type: TYPE,
+            tokens: TOKENS,
+            claimers,
+            claimOptions,
+            run,
+          });
+          results.push(result);
+          process.stderr.write(
+            `${result.tokensPerSecond.toFixed(0)} tokens/s in ${result.seconds.toFixed(2)} s` +
+              `${result.errors.length ? `, ${result.errors.length} errors: ${result.errors[0]}` : ''}\n`,
+          );
+        }
+      }
+    }
+  } finally {
+    await server.stop();
+  }
+
+  // Sorted for the table: by concurrency, then scenario in a fixed order.
+  const rank: Record<ScenarioKind, number> = {
+    'grid-lrt': 0,
+    picasclient: 1,
+    'raw-put': 2,
+    'raw-view-put': 3,
+  };
+  results.sort((a, b) => a.claimers - b.claimers || rank[a.scenario] - rank[b.scenario]);
+  const checks = targetChecks(results);
+  const environment = {
+    node: process.version,
+    cpus: `${availableParallelism()} x ${cpus()[0]?.model ?? 'unknown'}`,
+    loadavgAtEnd: loadavg().map((l) => Number(l.toFixed(2))),
+    server: 'embedded express-pouchdb (memory adapter) in a child process',
+  };
+  const out = resolve(ROOT, values.out);
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(
+    out,
+    `${JSON.stringify({ tokens: TOKENS, repeat: REPEAT, claimOptions, environment, results, checks }, null, 2)}\n`,
+  );
+
+  console.log(`\n${TOKENS} tokens per drain, ${environment.server}`);
+  console.log(`node ${environment.node}, ${environment.cpus}, load ${environment.loadavgAtEnd.join(' ')}`);
+  console.log(`claim options: ${JSON.stringify(claimOptions)} (empty: claimToken's defaults)\n`);
+  console.log(markdownTable(results));
+  console.log(
+    '\ngrid-lrt: GET todo?include_docs&limit=pageSize + PUT; picasclient: GET view + GET doc + PUT;' +
+      ' raw-put: one PUT per token, `_rev` known (the ceiling for any claim that writes each token once);' +
+      ' raw-view-put: the same after reading a todo page as our claim does (the ceiling of a view-based claim).' +
+      ' * = the server holds more second writes than the client saw.\n',
+  );
+  for (const check of checks) {
+    console.log(`${check.pass === undefined ? 'INFO' : check.pass ? 'PASS' : 'FAIL'} ${check.line}`);
+  }
+  console.log(`\nwritten to ${join(values.out)}`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});
