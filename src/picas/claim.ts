@@ -49,7 +49,7 @@ export interface ClaimOptions {
    * on the next claim before the view is read again, so a claim usually costs one PUT.
    */
   cache?: CandidateCache;
-  /** Cached candidates older than this are dropped unread (default 5000 ms). */
+  /** Cached candidates older than this are dropped unread (default 2000 ms). */
   cacheMaxAgeMs?: number;
 }
 
@@ -319,19 +319,31 @@ async function tryTodo(
     contended = cached.contended;
   }
   cache.docs = [];
+  if (cache.totalRows === 0) {
+    // A new claimer learns the view's size first (no rows, no index update), so that even
+    // pilots starting together pick different windows.
+    cache.totalRows = (await readView(picas, type, s.view, { limit: 0, stale: 'ok' }, s)).totalRows;
+  }
   const room = Math.min(MAX_WINDOW_SKIP, Math.max(0, cache.totalRows - s.pageSize));
   const skip = Math.floor(s.rng() * (room + 1));
-  let page = await readView(picas, type, s.view, { limit: s.pageSize, ...(skip > 0 ? { skip } : {}) }, s);
-  if (page.rows.length === 0 && skip > 0)
-    page = await readView(picas, type, s.view, { limit: s.pageSize }, s);
-  cache.totalRows = page.totalRows;
-  cache.readAt = s.clock();
-  cache.docs = shuffle(
-    page.rows.map((r) => r.doc),
-    s.rng,
-  );
-  const fresh = await tryCandidates(picas, cache.docs, false, s, seen);
-  return fresh.claimed ? fresh : { ...fresh, contended: fresh.contended || contended };
+  const window = { limit: s.pageSize, ...(skip > 0 ? { skip } : {}) };
+  // First from the index as it stands (stale=ok: no index update, the server's main cost per
+  // claim); the docs come fresh with include_docs, so rows of tokens claimed since cost no PUT.
+  // Only when that page yields nothing is the index brought up to date (and read from the top).
+  const reads = [{ ...window, stale: 'ok' }, ...(skip > 0 ? [window] : []), { limit: s.pageSize }];
+  for (const qs of reads) {
+    const page = await readView(picas, type, s.view, qs, s);
+    cache.totalRows = page.totalRows;
+    cache.readAt = s.clock();
+    cache.docs = shuffle(
+      page.rows.map((r) => r.doc),
+      s.rng,
+    );
+    const fresh = await tryCandidates(picas, cache.docs, false, s, seen);
+    contended ||= fresh.contended;
+    if (fresh.claimed) return fresh;
+  }
+  return { contended, progressed: false };
 }
 
 function settingsOf(o: ClaimOptions): Settings {
@@ -357,7 +369,7 @@ function settingsOf(o: ClaimOptions): Settings {
     signal: o.signal,
     emit: o.onEvent ?? (() => {}),
     cache: o.cache,
-    cacheMaxAgeMs: o.cacheMaxAgeMs ?? 5000,
+    cacheMaxAgeMs: o.cacheMaxAgeMs ?? 2000,
   };
 }
 
