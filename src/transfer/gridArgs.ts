@@ -9,8 +9,8 @@ function positiveInt(name: string, value: number, min: number): string {
   return String(value);
 }
 
-/** globus-url-copy arguments for one copy from `src` to `dst` (both URLs). */
-export function globusUrlCopyArgs(src: string, dst: string, options: TransferOptions): string[] {
+/** globus-url-copy options shared by a single copy and a list of copies. */
+function copyOptionArgs(options: TransferOptions): string[] {
   const args: string[] = [];
   // -cred: as root, an /etc/grid-security/hostcert.pem would otherwise be presented instead.
   if (options.proxy) args.push('-cred', options.proxy);
@@ -24,8 +24,28 @@ export function globusUrlCopyArgs(src: string, dst: string, options: TransferOpt
     args.push('-stall-timeout', positiveInt('stallTimeoutSeconds', options.stallTimeoutSeconds, 1));
   }
   if (options.createDirs) args.push('-cd');
-  args.push(src, dst);
   return args;
+}
+
+/** globus-url-copy arguments for one copy from `src` to `dst` (both URLs). */
+export function globusUrlCopyArgs(src: string, dst: string, options: TransferOptions): string[] {
+  return [...copyOptionArgs(options), src, dst];
+}
+
+/**
+ * globus-url-copy arguments for the copies listed in `listFile` (`-f`, see copyListLine): one
+ * process whose control connection (and GSI session) serves file after file. `-fast` (MODE E)
+ * keeps the data connection too, instead of a new one with its own GSI handshake per file: twice
+ * as fast for 20 MB files in bench/stage-in. `-c` carries on past a failed copy.
+ */
+export function globusUrlCopyListArgs(listFile: string, options: TransferOptions): string[] {
+  return [...copyOptionArgs(options), '-fast', '-c', '-f', listFile];
+}
+
+/** A line of a globus-url-copy `-f` list; undefined for URLs that cannot be quoted there. */
+export function copyListLine(src: string, dst: string): string | undefined {
+  if (/["\r\n]/.test(src) || /["\r\n]/.test(dst)) return undefined;
+  return `"${src}" "${dst}"`;
 }
 
 /** `gfal-ls -l -d` lists the entry itself: `-rw-r--r--   1 0  0   5 Nov 25 10:34 gsiftp://...`. */

@@ -5,8 +5,10 @@ import type { ExtractLimits } from '../sandbox';
 import { adler32File, normalizeAdler32 } from './adler32';
 import { safeUrl } from './failure';
 import { inputFileName } from './inputList';
+import { finishPart, localSize, partPathFor, removeQuietly } from './local';
 import { checksumUrl, fetchUrl, schemeOf } from './movers';
 import { type BackoffPolicy, classifyNotStaged, type Rng, type Sleep, withRetries } from './retry';
+import { type BatchOutcome, batchSource, planGroups, runBatch } from './stageBatch';
 import { type ExtractContext, extractInput, isInputArchive } from './stageExtract';
 import { linkedController, runBounded } from './stagePool';
 import { ProgressMeter, type StageInProgress } from './stageProgress';
@@ -142,7 +144,8 @@ const CHECKSUM_SCHEMES = new Set(['srm', 'gsiftp', 'https', 'http', 'davs', 'dav
 /**
  * Downloads `urls` into `inputDir` with at most `concurrency` transfers at a time, each retried
  * with backoff; checksums verified (token value, else the storage's), archives optionally
- * extracted. The first file that fails for good cancels the others; no `.part` file is left.
+ * extracted. gsiftp/srm inputs go in batches (one globus-url-copy for several files,
+ * stageBatch.ts). The first file that fails for good cancels the others; no `.part` file is left.
  */
 export async function stageIn(o: StageInOptions): Promise<StageInResult> {
   const concurrency = checkCount('concurrency', o.concurrency ?? DEFAULT_STAGE_IN_CONCURRENCY, 1, 64);
@@ -183,16 +186,41 @@ export async function stageIn(o: StageInOptions): Promise<StageInResult> {
     }
   }
 
-  async function stageOne(item: Item): Promise<StagedFile> {
-    if (o.isNearline) {
-      const onTape = await o.isNearline(item.url).catch((err: unknown) => {
-        if (signal.aborted) throw signal.reason;
-        warn(`tape check of ${safeUrl(item.url)} failed, downloading anyway: ${errorMessage(err)}`);
-        return false;
-      });
-      if (onTape) throw nearline(item);
+  async function checkTape(item: Item): Promise<void> {
+    if (!o.isNearline) return;
+    const onTape = await o.isNearline(item.url).catch((err: unknown) => {
+      if (signal.aborted) throw signal.reason;
+      warn(`tape check of ${safeUrl(item.url)} failed, downloading anyway: ${errorMessage(err)}`);
+      return false;
+    });
+    if (onTape) throw nearline(item);
+  }
+
+  /** One globus-url-copy for the group (see stageBatch.ts), after the tape checks. */
+  async function fetchBatch(group: Item[]): Promise<BatchOutcome> {
+    for (const item of group) await checkTape(item);
+    const copies = group.map((i) => ({ source: batchSource(i.url)!, part: partPathFor(i.dest) }));
+    return runBatch(copies, base, o.progressIntervalMs ?? 1000, (n) => meter.add(n));
+  }
+
+  /** The batch's copy of `item` when it is proven good (the tool said so, or the adler32 matches). */
+  async function adoptBatched(item: Item, batch: BatchOutcome, expected: string | undefined) {
+    const part = partPathFor(item.dest);
+    const bytes = await localSize(part);
+    if (bytes === undefined || (batch.state === 'unsure' && expected === undefined)) return undefined;
+    const adler32 = await adler32File(part, signal);
+    if (expected !== undefined && adler32 !== expected) {
+      if (batch.state === 'done')
+        warn(`batch copy of ${safeUrl(item.url)} has adler32 ${adler32}, not ${expected}`);
+      await removeQuietly(part);
+      return undefined;
     }
-    const expected = await expectedFor(item);
+    await finishPart(part, item.dest);
+    meter.add(Math.max(0, bytes - (batch.reported.get(part) ?? 0)));
+    return { bytes, adler32, attempts: 1 };
+  }
+
+  async function download(item: Item, expected: string | undefined) {
     const outcome = await withRetries(
       async () => {
         let streamed = 0;
@@ -224,13 +252,15 @@ export async function stageIn(o: StageInOptions): Promise<StageInResult> {
     if (!outcome.ok) throw stageFailure(item, outcome.attempts, outcome.error);
     const fetched = outcome.value;
     const adler32 = fetched.adler32 ?? (await adler32File(item.dest, signal));
-    const staged: StagedFile = {
-      url: safeUrl(item.url),
-      path: item.dest,
-      bytes: fetched.bytes,
-      adler32,
-      attempts: outcome.attempts,
-    };
+    return { bytes: fetched.bytes, adler32, attempts: outcome.attempts };
+  }
+
+  async function stageOne(item: Item, batch?: BatchOutcome): Promise<StagedFile> {
+    if (!batch) await checkTape(item);
+    const expected = await expectedFor(item);
+    const got =
+      (batch ? await adoptBatched(item, batch, expected) : undefined) ?? (await download(item, expected));
+    const staged: StagedFile = { url: safeUrl(item.url), path: item.dest, ...got };
     if (o.extract && isInputArchive(item.name)) {
       staged.extracted = await extractInput(item.dest, o.inputDir, item.name, archives).catch(
         (err: unknown) => {
@@ -244,10 +274,14 @@ export async function stageIn(o: StageInOptions): Promise<StageInResult> {
 
   try {
     await mkdir(o.inputDir, { recursive: true });
-    const files = await runBounded(items, concurrency, controller, async (item) => {
-      const staged = await stageOne(item);
-      meter.fileDone();
-      return staged;
+    const files: StagedFile[] = new Array(items.length);
+    const groups = planGroups(items, concurrency, (item) => batchSource(item.url) !== undefined);
+    await runBounded(groups, concurrency, controller, async ({ items: group }) => {
+      const batch = group.length > 1 ? await fetchBatch(group) : undefined;
+      for (const item of group) {
+        files[item.index] = await stageOne(item, batch);
+        meter.fileDone();
+      }
     });
     return { files, bytes: meter.totalBytes, seconds: meter.seconds() };
   } catch (err) {
