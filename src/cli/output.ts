@@ -1,4 +1,4 @@
-import { errorMessage, LrtError } from '../core';
+import { errorMessage, LrtError, scrubSecrets } from '../core';
 
 /** Where a command writes: stdout for results, stderr for progress and errors. */
 export interface Output {
@@ -22,6 +22,8 @@ export interface OutputStreams {
   stdout: { write(text: string): unknown; isTTY?: boolean };
   stderr: { write(text: string): unknown; isTTY?: boolean };
   now?: () => number;
+  /** Passwords from the environment: never printed, whatever an error message holds. */
+  secrets?: readonly (string | undefined)[];
 }
 
 export function createOutput(json: boolean, streams: OutputStreams): Output {
@@ -38,12 +40,13 @@ export function createOutput(json: boolean, streams: OutputStreams): Output {
       streams.stderr.write(`${text}\n`);
     },
     error(err) {
+      const safe = (text: string) => scrubSecrets(text, streams.secrets ?? []);
       if (json) {
         const body =
           err instanceof LrtError ? err.toJSON() : { code: 'E_INTERNAL', message: errorMessage(err) };
-        streams.stdout.write(`${JSON.stringify({ error: body }, null, 2)}\n`);
+        streams.stdout.write(`${safe(JSON.stringify({ error: body }, null, 2))}\n`);
       }
-      streams.stderr.write(`lrt: ${errorMessage(err)}\n`);
+      streams.stderr.write(`lrt: ${safe(errorMessage(err))}\n`);
     },
     progress(label, total) {
       return createProgress(label, total, streams.stderr, now);

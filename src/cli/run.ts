@@ -8,6 +8,7 @@ import {
 } from './command';
 import { EXIT, EXIT_CODE_HELP, exitCodeFor } from './exitCodes';
 import { createOutput, type OutputStreams } from './output';
+import { secretsInEnv } from './secrets';
 
 export interface RunEnvironment extends OutputStreams {
   env: Record<string, string | undefined>;
@@ -50,7 +51,7 @@ export async function runCli(
   environment: RunEnvironment,
 ): Promise<number> {
   const wantsJson = argv.includes('--json');
-  const out = createOutput(wantsJson, environment);
+  const out = createOutput(wantsJson, { ...environment, secrets: secretsInEnv(environment.env) });
   const { command, rest } = findCommand(commands, argv);
   if (!command) {
     const groupPrefix = argv.filter((a) => !a.startsWith('-'));

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import { LrtError } from '../core';
+import { openAttachmentStream } from './attachmentStream';
 import { couchError, type PicasDb, statusOf } from './client';
 import { assertAttachmentName, getToken } from './tokens';
 
@@ -113,7 +114,7 @@ export async function readAttachment(
   if (!stub) throw missingAttachment(tokenId, name, Object.keys(token._attachments ?? {}));
   const chunks: Buffer[] = [];
   try {
-    for await (const chunk of picas.db.attachment.getAsStream(tokenId, encodeURIComponent(name))) {
+    for await (const chunk of await openAttachmentStream(picas, tokenId, name)) {
       chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array));
     }
   } catch (err) {

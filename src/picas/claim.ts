@@ -173,13 +173,30 @@ async function readView(
 }
 
 /** PUT with the `_rev` read: the new rev, or undefined when someone else got there first. */
-async function put(picas: PicasDb, doc: TokenDoc): Promise<string | undefined> {
+async function put(picas: PicasDb, doc: TokenDoc, leaseId: string): Promise<string | undefined> {
   try {
     return (await picas.db.insert(doc)).rev;
   } catch (err) {
     const status = statusOf(err);
     if (status === 409 || status === 404) return undefined;
-    throw couchError(picas, `claim token ${doc._id}`, err);
+    const failure = couchError(picas, `claim token ${doc._id}`, err);
+    // No reply at all: the claim may have been written. If it was, the token is ours; else it would
+    // sit locked under a lease nobody holds until that lease expires.
+    if (status === undefined) {
+      const landed = await ownRevision(picas, doc._id, leaseId);
+      if (landed) return landed;
+    }
+    throw failure;
+  }
+}
+
+/** The token's current `_rev` when it carries our lease; undefined otherwise or when unreadable. */
+async function ownRevision(picas: PicasDb, id: string, leaseId: string): Promise<string | undefined> {
+  try {
+    const current = await picas.db.get(id);
+    return leaseOf(current)?.id === leaseId ? current._rev : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -257,7 +274,7 @@ async function tryCandidates(
       seen.set(doc._id, doc._rev);
       continue;
     }
-    const rev = await put(picas, patch.doc);
+    const rev = await put(picas, patch.doc, leaseId);
     if (rev === undefined) {
       s.emit({ type: 'race', token: doc._id });
       result.contended = true;
@@ -323,6 +340,11 @@ async function tryTodo(
     // A new claimer learns the view's size first (no rows, no index update), so that even
     // pilots starting together pick different windows.
     cache.totalRows = (await readView(picas, type, s.view, { limit: 0, stale: 'ok' }, s)).totalRows;
+    // An index never built (tokens just made) reads as empty when stale: ask once with the update,
+    // which all pilots starting together wait for together, or they would all take the top page.
+    if (cache.totalRows === 0) {
+      cache.totalRows = (await readView(picas, type, s.view, { limit: 0 }, s)).totalRows;
+    }
   }
   const room = Math.min(MAX_WINDOW_SKIP, Math.max(0, cache.totalRows - s.pageSize));
   const skip = Math.floor(s.rng() * (room + 1));

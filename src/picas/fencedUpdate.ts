@@ -77,9 +77,36 @@ export async function fencedUpdate(
       const written = await picas.db.insert(next);
       return { doc: { ...next, _rev: written.rev }, conflicts };
     } catch (err) {
-      if (statusOf(err) !== 409) throw couchError(picas, `update token ${id}`, err);
+      const status = statusOf(err);
+      if (status === undefined) {
+        // No reply: if the write landed, the token now reads as what we sent (a finish has dropped
+        // our lease, so trying again would wrongly report the token as taken away).
+        const landed = await landedWrite(picas, id, next);
+        if (landed) return { doc: landed, conflicts };
+      }
+      if (status !== 409) throw couchError(picas, `update token ${id}`, err);
       if (conflicts >= retries) throw exhausted(id, 'update', conflicts + 1);
     }
+  }
+}
+
+/** Document content without `_rev` and `_attachments` (stored as stubs), keys sorted. */
+function contentOf(doc: TokenDoc): string {
+  const { _rev, _attachments, ...rest } = doc;
+  return JSON.stringify(rest, (_key, value: unknown) =>
+    value && typeof value === 'object' && !Array.isArray(value)
+      ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : value,
+  );
+}
+
+/** After a write whose reply never came: the token when it holds what we sent (a newer revision). */
+async function landedWrite(picas: PicasDb, id: string, sent: TokenDoc): Promise<TokenDoc | undefined> {
+  try {
+    const current = await picas.db.get(id);
+    return current._rev !== sent._rev && contentOf(current) === contentOf(sent) ? current : undefined;
+  } catch {
+    return undefined;
   }
 }
 

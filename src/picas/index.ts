@@ -1,4 +1,6 @@
 /** PiCaS on CouchDB: settings, tokens, views, the claim / lease / fenced-update protocol. */
+
+export { openAttachmentStream } from './attachmentStream';
 export {
   type AddAttachmentResult,
   type AttachmentInfo,

@@ -106,9 +106,13 @@ export interface ReleaseInput {
 
 // ---------------------------------------------------------------- reading a token
 
-/** GRID_LRT compares with JavaScript `==`: 0 and "0" are free, a missing field is not. */
+/**
+ * `value == 0` as the views compute it (GRID_LRT compares with JavaScript `==`): 0, "0", "", false
+ * and [] are free, a missing or null field is not. Anything the todo view lists must be claimable,
+ * or it stays in the view for ever and a page full of such tokens hides the claimable ones.
+ */
 function isZero(value: unknown): boolean {
-  return value === 0 || value === '0';
+  return value !== null && value !== undefined && Number(value) === 0;
 }
 
 export function leaseOf(doc: TokenDoc): Lease | undefined {

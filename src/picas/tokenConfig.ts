@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { errorMessage, LrtError } from '../core';
+import { decodeUtf8, errorMessage, LrtError } from '../core';
 import {
   legacySandboxTemplate,
   legacyStepTemplate,
@@ -104,9 +104,9 @@ export function parseTokenConfig(text: string, file: string): TokenTemplate {
 
 /** The only I/O here: reads a config file and returns its template. */
 export async function loadTokenConfigFile(path: string): Promise<TokenTemplate> {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(path, 'utf8');
+    bytes = await readFile(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why =
@@ -116,7 +116,7 @@ export async function loadTokenConfigFile(path: string): Promise<TokenTemplate> 
       details: { file: path },
     });
   }
-  return parseTokenConfig(text, path);
+  return parseTokenConfig(decodeUtf8(bytes, path, 'E_CONFIG'), path);
 }
 
 /**

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { LrtError } from '../core';
+import { openAttachmentStream } from '../picas/attachmentStream';
 import { couchError, type PicasDb, type TokenDoc } from '../picas/client';
 import type { PicasSettings } from '../picas/settings';
 import { buildPayloadEnv, type PayloadEnv } from './payloadEnv';
@@ -26,10 +27,7 @@ async function downloadAttachment(
   dest: string,
 ): Promise<void> {
   try {
-    await pipeline(
-      picas.db.attachment.getAsStream(tokenId, encodeURIComponent(name)),
-      createWriteStream(dest),
-    );
+    await pipeline(await openAttachmentStream(picas, tokenId, name), createWriteStream(dest));
   } catch (err) {
     throw couchError(picas, `download attachment ${name} of token ${tokenId}`, err);
   }

@@ -74,6 +74,7 @@ export function buildPayloadEnv(input: PayloadEnvInput): PayloadEnv {
     TOKEN: token._id,
     JOBDIR: input.jobDir,
     PILOT_STATUS_FILE: input.statusFile,
+    ...leaseEnv(token.lease),
   };
   const credentials = credentialEnv(input, warnings);
   const reservedNames = new Set<string>([...Object.keys(fixed), ...CREDENTIAL_ENV_NAMES]);
@@ -194,6 +195,16 @@ function exportAttachment(
     files.push({ attachment: att.attachment, fileName: att.attachment });
   }
   if (att.env !== undefined) assign(att.env, att.attachment, from);
+}
+
+/**
+ * The claim this run belongs to: a payload with side effects outside the token (its own uploads,
+ * a ledger) can name them per lease, so a duplicate run after a lost lease is told apart.
+ */
+function leaseEnv(lease: unknown): Record<string, string> {
+  const { id, attempt } = (lease ?? {}) as { id?: unknown; attempt?: unknown };
+  if (typeof id !== 'string') return {};
+  return { PILOT_LEASE_ID: id, ...(typeof attempt === 'number' ? { PILOT_ATTEMPT: String(attempt) } : {}) };
 }
 
 function credentialEnv(input: PayloadEnvInput, warnings: string[]): Record<string, string> {

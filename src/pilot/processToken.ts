@@ -16,6 +16,7 @@ import { collectLogs, withInlineLogs } from './logAttachments';
 import { type PayloadResult, runPayload } from './payload';
 import { type SandboxSource, sandboxSourceOf } from './sandboxSource';
 import type { PilotSettings } from './settings';
+import { assertTokenShape } from './tokenShape';
 
 /** Puts the sandbox a token asks for into the job's work dir (src/sandbox behind it). */
 export type SandboxPreparer = (
@@ -215,6 +216,7 @@ export async function runPhases(
   report: (state: { statusLine?: string }) => void,
 ): Promise<PhaseResult> {
   // Read what the token asks to move before anything runs: a bad spec fails in seconds.
+  assertTokenShape(token);
   const data = planData(token);
   const dataCtx = (): DataStepContext => ({
     transfer: ctx.settings.transfer,
@@ -238,15 +240,20 @@ export async function runPhases(
   }
 
   enter('inputs');
-  const inputs = await prepareInputs({
-    picas: ctx.picas,
-    token,
-    workDir: dir.work,
-    statusFile: dir.statusFile,
-    baseEnv: ctx.baseEnv,
-    exportCredentials: ctx.settings.exportCredentials,
-    credentials: ctx.settings.picas,
-  });
+  // The attachments come from the database: an outage here is waited out, not the token's error.
+  const inputs = await withDbRetry(
+    () =>
+      prepareInputs({
+        picas: ctx.picas,
+        token,
+        workDir: dir.work,
+        statusFile: dir.statusFile,
+        baseEnv: ctx.baseEnv,
+        exportCredentials: ctx.settings.exportCredentials,
+        credentials: ctx.settings.picas,
+      }),
+    { what: `inputs of token ${token._id}`, maxWaitMs: ctx.settings.dbWaitSeconds * 1000, logger, signal },
+  );
   for (const warning of inputs.warnings) logger.warn(warning);
 
   if (data.stageIn) {

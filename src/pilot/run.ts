@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { homedir, hostname } from 'node:os';
-import { errorMessage, isLrtError, scrubSecrets } from '../core';
+import { dropPasswordsFromEnv, errorMessage, isLrtError, scrubSecrets } from '../core';
 import { openPicas } from '../picas/client';
 import { type LogSink, pilotLogger } from './attemptLog';
+import { runPilotCheck } from './check';
 import { runDryRun } from './dryRun';
 import { PilotEvents } from './events';
 import { PILOT_EXIT_CODES, pilotHelp } from './help';
@@ -25,6 +26,18 @@ export interface PilotIo {
 /** The password of the legacy form `pilot.js DB USER PWD TYPE`, to keep it out of messages. */
 function legacyPassword(argv: string[]): string | undefined {
   return argv.length >= 4 && !argv[0]?.startsWith('-') && !argv[1]?.startsWith('-') ? argv[2] : undefined;
+}
+
+/**
+ * Once the settings are read, the password leaves what other processes can see: the environment
+ * the tools this process starts inherit (globus-url-copy, gfal, git get process.env), and the
+ * process list (`ps` shows the legacy DB USER PWD TYPE arguments; Linux lets us overwrite them).
+ */
+function hideCredentials(io: PilotIo, argvPassword: string | undefined): void {
+  if (io.env === process.env) dropPasswordsFromEnv(process.env);
+  if (argvPassword && process.argv.includes(argvPassword)) {
+    process.title = process.argv.map((arg) => (arg === argvPassword ? '***' : arg)).join(' ');
+  }
 }
 
 function exitCodeForError(err: unknown): number {
@@ -54,6 +67,8 @@ export async function pilotMain(io: PilotIo): Promise<number> {
     io.stdout.write(`${pilotHelp()}\n`);
     return PILOT_EXIT_CODES.ok;
   }
+  hideCredentials(io, legacyPassword(io.argv));
+  if (settings.check) return runPilotCheck(settings, io.env, io.stdout);
   const secrets = [settings.picas.password];
   const sink: LogSink = {
     stream: settings.logFile

@@ -40,6 +40,8 @@ export interface PilotSettings {
   logFile: string | undefined;
   logLevel: string;
   json: boolean;
+  /** `--check`: run the preflight checks and exit. */
+  check: boolean;
   warnings: string[];
 }
 
@@ -107,6 +109,10 @@ export const PILOT_OPTIONS = {
   log: { type: 'string', value: 'FILE', help: 'JSON log file (default: readable lines on stderr)' },
   'log-level': { type: 'string', value: 'LEVEL', help: 'trace|debug|info|warn|error (default info)' },
   json: { type: 'boolean', help: 'print the final summary as JSON on stdout' },
+  check: {
+    type: 'boolean',
+    help: 'preflight only: database, views, tools, proxy lifetime vs --walltime, disk, sandbox; claims nothing',
+  },
   help: { type: 'boolean', short: 'h', help: 'show this help' },
 } as const satisfies Record<
   string,
@@ -265,6 +271,7 @@ export function parsePilotSettings(sources: PilotSettingsSources): PilotSettings
     logFile: v.log,
     logLevel: v['log-level'] ?? 'info',
     json: v.json ?? false,
+    check: v.check ?? false,
     warnings,
   };
 }

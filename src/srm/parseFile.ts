@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { isLrtError, LrtError } from '../core';
+import { decodeUtf8, isLrtError, LrtError } from '../core';
 import { SurlList } from './list';
 import { siteForPath } from './sites';
 import { parseSurl, quoteLink } from './surl';
@@ -133,9 +133,9 @@ export function parseSurlListText(text: string, source?: string): SurlList {
  * typed). E_NOT_FOUND when missing, E_IO when unreadable.
  */
 export async function readSurlListFile(path: string, shownAs: string = path): Promise<SurlList> {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(path, 'utf8');
+    bytes = await readFile(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
@@ -149,5 +149,5 @@ export async function readSurlListFile(path: string, shownAs: string = path): Pr
       details: { source: shownAs },
     });
   }
-  return parseSurlListText(text, shownAs);
+  return parseSurlListText(decodeUtf8(bytes, shownAs, 'E_SURL_LIST'), shownAs);
 }

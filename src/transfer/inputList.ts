@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LrtError } from '../core';
+import { decodeUtf8, LrtError } from '../core';
 import { safeUrl } from './failure';
 import type { StageInSpec } from './stageSpec';
 
@@ -80,9 +80,9 @@ export function inputFileName(url: string): string {
 /** The URLs a stage-in spec names: its list, or the list file (an attachment) read from the job dir. */
 export async function stageInUrls(spec: StageInSpec, jobDir: string): Promise<string[]> {
   if (Array.isArray(spec.from)) return spec.from;
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(join(jobDir, spec.from), 'utf8');
+    bytes = await readFile(join(jobDir, spec.from));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new LrtError(
@@ -91,5 +91,5 @@ export async function stageInUrls(spec: StageInSpec, jobDir: string): Promise<st
       { cause: err, exitCode: EXIT_NO_SRM_LIST, details: { file: spec.from } },
     );
   }
-  return parseInputList(text, spec.from);
+  return parseInputList(decodeUtf8(bytes, spec.from, 'E_SURL_LIST'), spec.from);
 }

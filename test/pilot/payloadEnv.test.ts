@@ -257,6 +257,24 @@ describe('names, credentials, base environment', () => {
     });
     expect(withCreds.warnings.join('\n')).not.toContain('s3cret-pw');
   });
+
+  it('names the claim the run belongs to (PILOT_LEASE_ID, PILOT_ATTEMPT); a mapping cannot override them', () => {
+    const lease = { id: 'c0ffee-lease', pilot: 'p1', host: 'wn1', expires: 9, renewed: 1, attempt: 3 };
+    const claimed = {
+      _id: 't_l',
+      lease,
+      OBSID: 'L1',
+      'config.json': { variables: { _token_keys: { $PILOT_ATTEMPT: 'OBSID', $OBSID: 'OBSID' } } },
+    };
+    const out = buildPayloadEnv({ token: claimed, ...base });
+    expect(out.env.PILOT_LEASE_ID).toBe(lease.id);
+    expect(out.env.PILOT_ATTEMPT).toBe(String(lease.attempt));
+    expect(out.env.OBSID).toBe('L1');
+    expect(out.warnings.join('\n')).toMatch(/PILOT_ATTEMPT is set by the pilot/);
+    const unclaimed = buildPayloadEnv({ token: { _id: 't_l', OBSID: 'L1' }, ...base });
+    expect(unclaimed.env).not.toHaveProperty('PILOT_LEASE_ID');
+    expect(unclaimed.env).not.toHaveProperty('PILOT_ATTEMPT');
+  });
 });
 
 describe('tokens without any variable mapping', () => {

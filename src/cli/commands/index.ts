@@ -1,6 +1,7 @@
 import type { Command } from '../command';
 import { dbCommands } from './db';
 import { demoCommands } from './demo';
+import { doctorCommands } from './doctor';
 import { pilotCommands } from './pilot';
 import { sandboxCommands } from './sandbox';
 import { serveCommands } from './serve';
@@ -17,6 +18,7 @@ import { viewsCommands } from './views';
 export const commands: Command[] = [
   ...dbCommands,
   ...demoCommands,
+  ...doctorCommands,
   ...pilotCommands,
   ...sandboxCommands,
   ...serveCommands,

@@ -1,0 +1,125 @@
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { dropPasswordsFromEnv, errorMessage, LrtError } from '../../core';
+import { assertTokenType } from '../../picas/designDoc';
+import { resolvePicasSettings } from '../../picas/settings';
+import {
+  CHECK_NAMES,
+  DEFAULT_MIN_FREE_BYTES,
+  defaultProxyPath,
+  formatBytes,
+  formatCheck,
+  type PreflightSettings,
+  parseSize,
+  preflightPassed,
+  runPreflight,
+} from '../../pilot/check';
+import { DEFAULT_SANDBOX_BASE } from '../../pilot/sandboxSource';
+import { transferOptionsFromEnv } from '../../pilot/settings';
+import { type Command, type CommandContext, str, strs } from '../command';
+import { EXIT } from '../exitCodes';
+import { PICAS_OPTIONS } from '../picasOptions';
+
+function seconds(ctx: CommandContext, name: string): number | undefined {
+  const raw = str(ctx, name);
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new LrtError('E_USAGE', `--${name} must be a number of seconds > 0, got "${raw}"`);
+  }
+  return value;
+}
+
+function picasrcText(home: string): string | undefined {
+  try {
+    return readFileSync(join(home, '.picasrc'), 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Settings resolved as `lrt` resolves them; a bad PiCaS setting becomes the database check's FAIL. */
+function preflightSettings(ctx: CommandContext): PreflightSettings {
+  const skip = strs(ctx, 'skip');
+  const unknown = skip.filter((name) => !(CHECK_NAMES as readonly string[]).includes(name));
+  if (unknown.length > 0) {
+    throw new LrtError('E_USAGE', `--skip ${unknown.join(', ')}: the checks are ${CHECK_NAMES.join(', ')}`);
+  }
+  const type = str(ctx, 'type') ?? ctx.env.PICAS_TYPE;
+  if (type !== undefined) assertTokenType(type);
+  let picas: PreflightSettings['picas'];
+  try {
+    picas = resolvePicasSettings({
+      flags: { url: str(ctx, 'url'), database: str(ctx, 'db'), user: str(ctx, 'user') },
+      env: ctx.env,
+      picasrc: picasrcText(ctx.home),
+    });
+  } catch (err) {
+    picas = { error: errorMessage(err) };
+  }
+  const expected = seconds(ctx, 'expected-run');
+  const minFree = str(ctx, 'min-free');
+  return {
+    picas,
+    ...(type !== undefined ? { type } : {}),
+    workDir: resolve(ctx.cwd, str(ctx, 'workdir') ?? ctx.env.TMPDIR ?? ctx.cwd),
+    sandboxBase: str(ctx, 'sandbox-base') ?? DEFAULT_SANDBOX_BASE,
+    transfer: transferOptionsFromEnv(ctx.env),
+    ...(expected !== undefined ? { expectedRunSeconds: expected } : {}),
+    minFreeBytes: minFree === undefined ? DEFAULT_MIN_FREE_BYTES : parseSize(minFree),
+    path: ctx.env.PATH ?? '',
+    defaultProxy: defaultProxyPath(),
+    skip,
+  };
+}
+
+export const doctor: Command = {
+  path: ['doctor'],
+  summary: 'preflight of a worker setup: database, views, tokens, sandbox, tools, proxy, disk',
+  description:
+    'Looks and claims nothing: no token is locked, nothing is written. One line per check\n' +
+    '(ok, FAIL, or skip when what a check needs is missing); the exit code is 1 when a check\n' +
+    "failed. 'pilot --check' runs the same checks with the pilot's settings.",
+  options: {
+    type: {
+      type: 'string',
+      value: 'T',
+      description: 'token type (default PICAS_TYPE): views, tokens, sandbox',
+    },
+    'expected-run': {
+      type: 'string',
+      value: 'S',
+      description: 'seconds the pilots will run (their walltime): the proxy must outlive it',
+    },
+    workdir: { type: 'string', value: 'DIR', description: 'where job dirs go (default $TMPDIR or .)' },
+    'min-free': {
+      type: 'string',
+      value: 'SIZE',
+      description: `free space the work dir needs (default ${formatBytes(DEFAULT_MIN_FREE_BYTES)}; e.g. 500M, 50G)`,
+    },
+    'sandbox-base': { type: 'string', value: 'URL', description: 'base URL of relative SBXloc sandboxes' },
+    skip: {
+      type: 'string',
+      value: 'CHECK',
+      multiple: true,
+      description: `leave a check out: ${CHECK_NAMES.join(', ')}`,
+    },
+    ...PICAS_OPTIONS,
+  },
+  examples: [
+    'lrt doctor --type sksp_dev --expected-run 86400',
+    'lrt doctor --skip proxy --skip tools --json',
+  ],
+  async run(ctx) {
+    const settings = preflightSettings(ctx);
+    // the probes start grid-proxy-info, git and gfal: they inherit this process's environment
+    if (ctx.env === process.env) dropPasswordsFromEnv(process.env);
+    const results = await runPreflight(settings);
+    const passed = preflightPassed(results);
+    ctx.out.result({ ok: passed, checks: results });
+    for (const result of results) ctx.out.line(formatCheck(result));
+    return passed ? EXIT.ok : EXIT.failure;
+  },
+};
+
+export const doctorCommands: Command[] = [doctor];

@@ -1,0 +1,253 @@
+import { errorMessage, LrtError } from '../core';
+import { openPicas } from '../picas/client';
+import type { PicasSettings } from '../picas/settings';
+import { TOOL_PACKAGES, type TransferOptions } from '../transfer';
+import {
+  findOnPath,
+  probeDatabase,
+  probeDisk,
+  probeProxy,
+  probeSandbox,
+  probeTokens,
+  probeViews,
+} from './checkProbes';
+import type { PilotSettings } from './settings';
+
+/*
+ * The preflight of `pilot --check` and `lrt doctor`: each check looks, writes nothing and claims
+ * nothing, and says what it saw in one line. A check that could not run (no database, no type)
+ * is reported as skipped, never as passed.
+ */
+
+export interface CheckResult {
+  name: string;
+  ok: boolean;
+  /** Could not run (what it needs is missing or failed): neither passed nor failed. */
+  skipped?: boolean;
+  detail: string;
+}
+
+export const CHECK_NAMES = ['database', 'views', 'tokens', 'sandbox', 'tools', 'proxy', 'disk'] as const;
+export type CheckName = (typeof CHECK_NAMES)[number];
+
+export const CHECK_TOOLS = ['globus-url-copy', 'gfal-copy', 'git'] as const;
+export const DEFAULT_MIN_FREE_BYTES = 10 * 1024 ** 3;
+
+/** Debian packages of the tools the pilot runs, for the hint on a missing one. */
+export const CHECK_TOOL_PACKAGES: Record<string, string> = {
+  'globus-url-copy': TOOL_PACKAGES['globus-url-copy'],
+  'gfal-copy': TOOL_PACKAGES['gfal-ls'],
+  git: 'git',
+};
+
+export interface PreflightSettings {
+  /** Undefined with `error` when the PiCaS settings could not be resolved. */
+  picas: PicasSettings | { error: string };
+  /** Token type; without one the views, tokens and sandbox checks are skipped. */
+  type?: string;
+  workDir: string;
+  sandboxBase: string;
+  transfer: TransferOptions;
+  /** Seconds the run will take (the walltime), to compare the proxy lifetime against. */
+  expectedRunSeconds?: number;
+  minFreeBytes: number;
+  /** The PATH the tools are looked up in. */
+  path: string;
+  /** Where the proxy is when X509_USER_PROXY is not set: /tmp/x509up_u<uid>. */
+  defaultProxy: string;
+  skip?: readonly string[];
+  /** Each probe gives up after this long (default 30 s). */
+  timeoutMs?: number;
+  now?: () => number;
+}
+
+// ---------------------------------------------------------------- pure: wording and verdicts
+
+/** `45 s`, `5 min`, `2 h 10 min`, `3 d 4 h`. */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.round(s / 60)} min`;
+  const h = Math.floor(s / 3600);
+  if (h < 48) {
+    const min = Math.round((s - h * 3600) / 60);
+    return min ? `${h} h ${min} min` : `${h} h`;
+  }
+  const d = Math.floor(h / 24);
+  return h % 24 ? `${d} d ${h % 24} h` : `${d} d`;
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+
+/** `10G`, `500M`, `1.5T`, `4096` (bytes), binary units. */
+export function parseSize(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([KMGTP]?)i?B?\s*$/i.exec(text);
+  if (!m) throw new LrtError('E_USAGE', `"${text}" is not a size (e.g. 500M, 10G, 1T)`);
+  const power = ' KMGTP'.indexOf((m[2] || ' ').toUpperCase());
+  return Math.round(Number(m[1]) * 1024 ** power);
+}
+
+export function proxyVerdict(
+  file: string,
+  secondsLeft: number,
+  expectedRunSeconds: number | undefined,
+): Omit<CheckResult, 'name'> {
+  if (secondsLeft <= 0) {
+    const ago = secondsLeft < 0 ? ` ${formatDuration(-secondsLeft)} ago` : '';
+    return { ok: false, detail: `${file} expired${ago}: make a new one (voms-proxy-init)` };
+  }
+  if (expectedRunSeconds === undefined) {
+    return {
+      ok: true,
+      detail: `${file} valid for ${formatDuration(secondsLeft)} (no walltime given to compare)`,
+    };
+  }
+  const needs = `the run needs ${formatDuration(expectedRunSeconds)}`;
+  if (secondsLeft < expectedRunSeconds) {
+    return { ok: false, detail: `${file} expires in ${formatDuration(secondsLeft)}, ${needs}` };
+  }
+  return { ok: true, detail: `${file} valid for ${formatDuration(secondsLeft)}, ${needs}` };
+}
+
+export function diskVerdict(dir: string, freeBytes: number, minFreeBytes: number): Omit<CheckResult, 'name'> {
+  const detail = `${formatBytes(freeBytes)} free in ${dir} (need ${formatBytes(minFreeBytes)})`;
+  return { ok: freeBytes >= minFreeBytes, detail };
+}
+
+export function toolsVerdict(found: Record<string, string | undefined>): Omit<CheckResult, 'name'> {
+  const missing = Object.entries(found).filter(([, path]) => !path);
+  if (missing.length === 0) {
+    return {
+      ok: true,
+      detail: Object.entries(found)
+        .map(([tool, path]) => `${tool} (${path})`)
+        .join(', '),
+    };
+  }
+  const hints = missing.map(([tool]) => `${tool} not on PATH (Debian: ${CHECK_TOOL_PACKAGES[tool] ?? tool})`);
+  return { ok: false, detail: hints.join('; ') };
+}
+
+export function formatCheck(result: CheckResult): string {
+  const mark = result.skipped ? 'skip' : result.ok ? 'ok' : 'FAIL';
+  return `${mark.padEnd(5)}${result.name.padEnd(10)}${result.detail}`;
+}
+
+export function preflightPassed(results: readonly CheckResult[]): boolean {
+  return results.every((r) => r.ok || r.skipped);
+}
+
+// ---------------------------------------------------------------- running them
+
+function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${formatDuration(ms / 1000)}`)), ms);
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
+
+const skipped = (name: string, detail: string): CheckResult => ({ name, ok: true, skipped: true, detail });
+
+/** Runs every check not in `skip`, in order; never throws (a probe's error is its FAIL line). */
+export async function runPreflight(settings: PreflightSettings): Promise<CheckResult[]> {
+  const skip = new Set(settings.skip ?? []);
+  const ms = settings.timeoutMs ?? 30_000;
+  const results: CheckResult[] = [];
+  // Each probe gets its own time: the signal stops the tools and requests it started.
+  const run = async (name: CheckName, probe: (signal: AbortSignal) => Promise<Omit<CheckResult, 'name'>>) => {
+    if (skip.has(name)) return undefined;
+    let result: CheckResult;
+    try {
+      result = { name, ...(await withTimeout(probe(AbortSignal.timeout(ms)), ms, name)) };
+    } catch (err) {
+      result = { name, ok: false, detail: errorMessage(err) };
+    }
+    results.push(result);
+    return result;
+  };
+
+  const picasSettings = settings.picas;
+  const picas = 'error' in picasSettings ? undefined : openPicas(picasSettings);
+  const db = await run('database', async (signal) => {
+    if (!picas) return { ok: false, detail: (picasSettings as { error: string }).error };
+    return probeDatabase(picas, signal);
+  });
+  const type = settings.type;
+  for (const name of ['views', 'tokens', 'sandbox'] as const) {
+    if (skip.has(name)) continue;
+    if (!picas || (db && !db.ok)) results.push(skipped(name, 'the database check failed'));
+    else if (!type) results.push(skipped(name, 'no token type given (--type)'));
+    else if (name === 'views') await run(name, () => probeViews(picas, type));
+    else if (name === 'tokens') await run(name, () => probeTokens(picas, type));
+    else
+      await run(name, (signal) =>
+        probeSandbox(picas, type, settings.sandboxBase, { ...settings.transfer, signal }),
+      );
+  }
+  await run('tools', async () => {
+    const found: Record<string, string | undefined> = {};
+    for (const tool of CHECK_TOOLS) found[tool] = await findOnPath(tool, settings.path);
+    return toolsVerdict(found);
+  });
+  await run('proxy', async (signal) => {
+    const file = settings.transfer.proxy ?? settings.defaultProxy;
+    const left = await probeProxy(file, settings.transfer, !settings.transfer.proxy, signal);
+    if ('problem' in left) return { ok: false, detail: left.problem };
+    return proxyVerdict(file, left.secondsLeft, settings.expectedRunSeconds);
+  });
+  await run('disk', async () => {
+    const { dir, free } = await probeDisk(settings.workDir);
+    return diskVerdict(dir, free, settings.minFreeBytes);
+  });
+  return results;
+}
+
+/** Lines (or `--json`) on `out`; the exit code: 0 when nothing failed, else 1. */
+export function reportPreflight(
+  results: readonly CheckResult[],
+  json: boolean,
+  out: { write(text: string): unknown },
+): number {
+  const passed = preflightPassed(results);
+  if (json) out.write(`${JSON.stringify({ ok: passed, checks: results }, null, 2)}\n`);
+  else for (const result of results) out.write(`${formatCheck(result)}\n`);
+  return passed ? 0 : 1;
+}
+
+/** The proxy file Globus tools use when X509_USER_PROXY is not set. */
+export function defaultProxyPath(): string {
+  return `/tmp/x509up_u${process.getuid?.() ?? 0}`;
+}
+
+/** `pilot --check`: the preflight with the pilot's own settings; the walltime is the expected run. */
+export async function runPilotCheck(
+  settings: PilotSettings,
+  env: Record<string, string | undefined>,
+  out: { write(text: string): unknown },
+): Promise<number> {
+  const now = Date.now();
+  const results = await runPreflight({
+    picas: settings.picas,
+    type: settings.type,
+    workDir: settings.workDir,
+    sandboxBase: settings.sandboxBase,
+    transfer: settings.transfer,
+    ...(settings.walltimeEnd !== undefined
+      ? { expectedRunSeconds: Math.max(0, (settings.walltimeEnd - now) / 1000) }
+      : {}),
+    minFreeBytes: DEFAULT_MIN_FREE_BYTES,
+    path: env.PATH ?? '',
+    defaultProxy: defaultProxyPath(),
+  });
+  return reportPreflight(results, settings.json, out);
+}
