@@ -3,8 +3,7 @@ import { join } from 'node:path';
 import { errorMessage, isLrtError, type Logger, LrtError } from '../core';
 import type { ClaimedToken } from '../picas/claim';
 import type { PicasDb, TokenDoc } from '../picas/client';
-import { fencedUpdate } from '../picas/fencedUpdate';
-import { finishPatch, leaseOf, releasePatch } from '../picas/lease';
+import { leaseOf } from '../picas/lease';
 import { type LogSink, openAttemptLog } from './attemptLog';
 import { type DataStepContext, planData, stageInputs, stageOutputs } from './dataSteps';
 import { withDbRetry } from './dbRetry';
@@ -12,10 +11,10 @@ import type { PilotEvents } from './events';
 import { startHeartbeat } from './heartbeat';
 import { prepareInputs } from './inputs';
 import { createJobDir, type JobDir, removeJobDir } from './jobDir';
-import { collectLogs, withInlineLogs } from './logAttachments';
 import { type PayloadResult, runPayload } from './payload';
 import { type SandboxSource, sandboxSourceOf } from './sandboxSource';
 import type { PilotSettings } from './settings';
+import { settle } from './settle';
 import { assertTokenShape } from './tokenShape';
 
 /** Puts the sandbox a token asks for into the job's work dir (src/sandbox behind it). */
@@ -318,82 +317,4 @@ export async function runPhases(
 
 function describeSource(source: SandboxSource): string {
   return source.kind === 'git' ? `git ${source.url}` : source.url;
-}
-
-interface Settlement {
-  fields?: Record<string, unknown>;
-  ok: boolean;
-  exitCode: number;
-  phase: string;
-  message?: string;
-  stderrTail?: string;
-  reason: PayloadResult['reason'] | 'not-staged';
-}
-
-/** The one final write: finish, or give back when the pilot was stopped; nothing when lost. */
-async function settle(
-  ctx: TokenRunContext,
-  claimed: ClaimedToken,
-  dir: JobDir,
-  s: Settlement,
-  heartbeat: ReturnType<typeof startHeartbeat>,
-  log: ReturnType<typeof openAttemptLog>,
-  lost: () => string | undefined,
-): Promise<TokenOutcome> {
-  await heartbeat.stop();
-  const token = claimed.doc._id;
-  const lostReason = lost();
-  if (lostReason) {
-    await log.close();
-    return { kind: 'lost', token, reason: lostReason };
-  }
-  const release = s.reason !== 'exited' && s.reason !== 'timeout';
-  const reason =
-    s.reason === 'walltime'
-      ? 'walltime of the batch job reached'
-      : s.reason === 'not-staged'
-        ? `not staged: ${s.message ?? 'an input is on tape only'}`
-        : 'pilot stopped by a signal';
-  if (release) log.logger.warn({ reason }, 'giving the token back');
-  else log.logger.info({ ok: s.ok, exitCode: s.exitCode, phase: s.phase }, s.ok ? 'done' : 'failed');
-  await log.close();
-  const attempt = leaseOf(claimed.doc)?.attempt ?? 1;
-  const logs = await collectLogs(dir, attempt);
-  const now = () => Math.floor(ctx.clock() / 1000);
-  try {
-    await withDbRetry(
-      () =>
-        fencedUpdate(
-          ctx.picas,
-          token,
-          claimed.leaseId,
-          (doc) => {
-            const patched = release
-              ? releasePatch(doc, claimed.leaseId, { now: now(), reason })
-              : finishPatch(doc, claimed.leaseId, {
-                  now: now(),
-                  exitCode: s.exitCode,
-                  ok: s.ok,
-                  phase: s.phase,
-                  message: s.message,
-                  stderrTail: s.stderrTail,
-                  fields: s.fields,
-                });
-            return 'doc' in patched ? { doc: withInlineLogs(patched.doc, logs) } : patched;
-          },
-          { current: heartbeat.latest() },
-        ),
-      {
-        what: `final write of token ${token}`,
-        maxWaitMs: ctx.settings.dbWaitSeconds * 1000,
-        logger: ctx.logger,
-      },
-    );
-  } catch (err) {
-    if (isLrtError(err, 'E_LEASE_LOST')) return { kind: 'lost', token, reason: err.message };
-    return { kind: 'unrecorded', token, reason: errorMessage(err) };
-  }
-  return release
-    ? { kind: 'released', token, reason }
-    : { kind: 'finished', token, ok: s.ok, exitCode: s.exitCode, phase: s.phase };
 }
