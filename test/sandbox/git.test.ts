@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LrtError } from '../../src/core';
 import { type GitSandbox, prepareSandbox } from '../../src/sandbox';
+import { failure } from '../helpers/errors';
 
 const FIXTURE = join(__dirname, '../fixtures/sandbox-fetch/cal_pref3.json');
 
@@ -72,15 +72,6 @@ const url = (repo: string) => pathToFileURL(repo).toString();
 async function caseDir() {
   const dir = await mkdtemp(join(root, 'case-'));
   return { dir, cacheDir: join(dir, 'cache'), jobDir: join(dir, 'job') };
-}
-
-async function failure(promise: Promise<unknown>): Promise<LrtError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof LrtError)) throw new Error(`expected an LrtError, got ${String(err)}`);
-  return err;
 }
 
 describe('git sandboxes (config.json.sandbox)', () => {

@@ -7,8 +7,8 @@ import { pathToFileURL } from 'node:url';
 import { execa } from 'execa';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LrtError } from '../../src/core';
 import { prepareSandbox, type SandboxMover, sandboxCacheKey } from '../../src/sandbox';
+import { failure } from '../helpers/errors';
 import { maliciousCases, type RawEntry, writeTar } from '../helpers/tarFixtures';
 import { startTarServer, type TarServer } from './support/tarServer';
 
@@ -28,15 +28,6 @@ afterAll(async () => {
 async function caseDir(): Promise<{ dir: string; cacheDir: string; jobDir: string }> {
   const dir = await mkdtemp(join(root, 'case-'));
   return { dir, cacheDir: join(dir, 'cache'), jobDir: join(dir, 'job', 'work') };
-}
-
-async function failure(promise: Promise<unknown>): Promise<LrtError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof LrtError)) throw new Error(`expected an LrtError, got ${String(err)}`);
-  return err;
 }
 
 describe('tarball sources', () => {

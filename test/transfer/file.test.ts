@@ -5,18 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isLrtError, type LrtError } from '../../src/core';
 import { fetchUrl, fileMover, moverFor, putUrl, statUrl } from '../../src/transfer';
+import { failure } from '../helpers/errors';
 import { zlibAdler32 } from './reference';
-
-async function failure(promise: Promise<unknown>): Promise<LrtError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!isLrtError(err)) throw new Error(`expected an LrtError, got ${String(err)}`);
-  return err;
-}
 
 let dir: string;
 let src: string;

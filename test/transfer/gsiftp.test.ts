@@ -5,21 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isLrtError, type LrtError } from '../../src/core';
 import { adler32File, gsiftpMover, type TransferOptions } from '../../src/transfer';
+import { failure } from '../helpers/errors';
 import { type GridftpTestbed, gridftpTestbed, gridftpWorkDir } from '../helpers/gridftp';
 import { zlibAdler32 } from './reference';
 
 const testbed = gridftpTestbed();
-
-async function failure(promise: Promise<unknown>): Promise<LrtError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!isLrtError(err)) throw new Error(`expected an LrtError, got ${String(err)}`);
-  return err;
-}
 
 describe.skipIf(!testbed)('gsiftp mover against the GSI GridFTP test bed', () => {
   const bed = testbed as GridftpTestbed;

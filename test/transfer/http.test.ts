@@ -4,21 +4,12 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { isLrtError, type LrtError } from '../../src/core';
 import { httpMover, moverFor, toHttpUrl } from '../../src/transfer';
+import { failure } from '../helpers/errors';
 import { zlibAdler32 } from './reference';
 import { type StorageServer, startStorageServer } from './storageServer';
 
 const TOKEN = 'macaroon-MDAxY2xvY2F0aW9uIE9wdGlvbmFs-secret';
-
-async function failure(promise: Promise<unknown>): Promise<LrtError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!isLrtError(err)) throw new Error(`expected an LrtError, got ${String(err)}`);
-  return err;
-}
 
 let dir: string;
 let server: StorageServer;

@@ -3,22 +3,13 @@ import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isLrtError, type LrtError } from '../../src/core';
 import { srmToGsiftp, type TransferOptions } from '../../src/transfer';
 import { copyListLine, globusUrlCopyArgs, globusUrlCopyListArgs } from '../../src/transfer/gridArgs';
 import { batchSource, MAX_BATCH_FILES, planGroups } from '../../src/transfer/stageBatch';
 import { stageIn } from '../../src/transfer/stageIn';
+import { failure } from '../helpers/errors';
 import { type GridftpTestbed, gridftpTestbed, gridftpWorkDir } from '../helpers/gridftp';
 import { zlibAdler32 } from './reference';
-
-async function failure(promise: Promise<unknown>): Promise<LrtError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!isLrtError(err)) throw new Error(`expected an LrtError, got ${String(err)}`);
-  return err;
-}
 
 describe('batch planning', () => {
   const numbered = (n: number) => Array.from({ length: n }, (_, i) => i);

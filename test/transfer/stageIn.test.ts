@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { isLrtError, type LrtError } from '../../src/core';
 import { type StageInOptions, type StageInProgress, stageIn } from '../../src/transfer/stageIn';
+import { failure } from '../helpers/errors';
 import { zlibAdler32 } from './reference';
 
 /**
@@ -81,15 +81,6 @@ async function startDoor(): Promise<Door> {
         server.close(() => resolve());
       }),
   });
-}
-
-async function failure(promise: Promise<unknown>): Promise<LrtError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!isLrtError(err)) throw new Error(`expected an LrtError, got ${String(err)}`);
-  return err;
 }
 
 const fast = { backoff: { baseMs: 5, maxMs: 20 }, rng: () => 0.5 } satisfies Partial<StageInOptions>;

@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { isLrtError, type LrtError } from '../../src/core';
 import { buildTokenTemplate } from '../../src/picas/tokenConfig';
 import { resultsFields, stageOutFiles, uploadResults } from '../../src/transfer/stageOut';
 import { parseUpload, planStageOut } from '../../src/transfer/stageSpec';
+import { failure } from '../helpers/errors';
 import { zlibAdler32 } from './reference';
 import { type StorageServer, startStorageServer } from './storageServer';
 
@@ -16,15 +16,6 @@ const FIXTURE = join(__dirname, '../fixtures/transfer/cal_pref3.json');
 const NOW = new Date(Date.UTC(2019, 5, 14, 9, 7, 33));
 // GRID_PiCaS_Launcher's hour mask %Y-%m-%d_%H-00 for NOW (UTC)
 const HOUR = '2019-06-14_09-00';
-
-async function failure(promise: Promise<unknown>): Promise<LrtError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!isLrtError(err)) throw new Error(`expected an LrtError, got ${String(err)}`);
-  return err;
-}
 
 /** A token as made from cal_pref3.json, its RESULTS_DIR pointed at `resultsDir`. */
 async function calToken(resultsDir: string): Promise<Record<string, unknown>> {
