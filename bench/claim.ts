@@ -3,13 +3,16 @@
  * against SURF picasclient's claim (view limit 100, random row, GET, PUT, give up after 10
  * conflicts), plus the server's raw rate of single-document updates at the same concurrency.
  *
- *   npx tsx bench/claim.ts [--tokens 2000] [--claimers 8,64] [--repeat 1] [--out FILE]
- *     [--scenarios grid-lrt,picasclient,raw-put,raw-view-put] [--page-size N] [--backoff-base MS] [--backoff-max MS]
+ *   npx tsx bench/claim.ts [--tokens 2000] [--claimers 8,64] [--repeat 1] [--warmup 1] [--out FILE]
+ *     [--scenarios grid-lrt,picasclient,raw-put,raw-view-put] [--page-size N] [--backoff-base MS] [--backoff-max MS] [--cache-max-age MS]
  *
  * One embedded server (in memory) in a CHILD process for the whole run; every drain gets a fresh
  * database with `_design/<type>` of standardViews, its index built before the clock starts.
  * Claimers are async loops in this process: client and server CPU are printed to show which
  * side limits. The tuning flags go to claimToken as ClaimOptions (defaults: claim.ts's own).
+ * Before the timed drains, --warmup rounds of every scenario run untimed (results dropped): the
+ * first drains of a fresh server run 30-45 % slower while the JIT warms up, which would hand
+ * whichever scenario runs first a handicap.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
@@ -29,9 +32,11 @@ const { values } = parseArgs({
     tokens: { type: 'string', default: '2000' },
     claimers: { type: 'string', default: '8,64' },
     repeat: { type: 'string', default: '1' },
+    warmup: { type: 'string', default: '1' },
     'page-size': { type: 'string' },
     'backoff-base': { type: 'string' },
     'backoff-max': { type: 'string' },
+    'cache-max-age': { type: 'string' },
     out: { type: 'string', default: 'bench/out/claim.json' },
     scenarios: { type: 'string', default: KINDS.join(',') },
   },
@@ -46,6 +51,9 @@ function positive(name: string, text: string): number {
 const TOKENS = positive('tokens', values.tokens);
 const CLAIMERS = values.claimers.split(',').map((c) => positive('claimers', c.trim()));
 const REPEAT = positive('repeat', values.repeat);
+const WARMUP = Number(values.warmup);
+if (!Number.isInteger(WARMUP) || WARMUP < 0)
+  throw new Error(`--warmup must be a whole number >= 0, got ${values.warmup}`);
 const SCENARIOS = values.scenarios.split(',').map((s) => {
   const kind = KINDS.find((k) => k === s.trim());
   if (!kind) throw new Error(`--scenarios: unknown scenario ${s}, expected some of ${KINDS.join(',')}`);
@@ -55,6 +63,7 @@ const claimOptions: Partial<ClaimOptions> = {};
 if (values['page-size']) claimOptions.pageSize = positive('page-size', values['page-size']);
 if (values['backoff-base']) claimOptions.backoffBaseMs = positive('backoff-base', values['backoff-base']);
 if (values['backoff-max']) claimOptions.backoffMaxMs = positive('backoff-max', values['backoff-max']);
+if (values['cache-max-age']) claimOptions.cacheMaxAgeMs = positive('cache-max-age', values['cache-max-age']);
 
 /** Rotate the order per run, so that a slower moment of a shared machine hits each in turn. */
 function order(run: number): ScenarioKind[] {
@@ -65,6 +74,20 @@ async function main(): Promise<void> {
   const server = await startChildServer();
   const results: DrainResult[] = [];
   try {
+    for (let round = 0; round < WARMUP; round++) {
+      for (const kind of SCENARIOS) {
+        process.stderr.write(`warm-up: ${kind}, ${CLAIMERS[0]} claimers ... `);
+        const warm = await runScenario(kind, {
+          server,
+          type: TYPE,
+          tokens: TOKENS,
+          claimers: CLAIMERS[0]!,
+          claimOptions,
+          run: -1 - round,
+        });
+        process.stderr.write(`${warm.tokensPerSecond.toFixed(0)} tokens/s (not counted)\n`);
+      }
+    }
     for (const claimers of CLAIMERS) {
       for (let run = 0; run < REPEAT; run++) {
         for (const kind of order(run)) {

@@ -21,7 +21,8 @@ const serverPackages = [
   'pouchdb-core',
   'pouchdb-adapter-memory',
   'pouchdb-adapter-leveldb',
-  'pouchdb-mapreduce',
+  'pouchdb-abstract-mapreduce',
+  'pouchdb-mapreduce-utils',
   'pouchdb-replication',
 ];
 

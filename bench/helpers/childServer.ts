@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 /**
@@ -35,7 +35,15 @@ function procCpuSeconds(pid: number): number | undefined {
 export async function startChildServer(): Promise<ChildServer> {
   // execa is ESM-only and this package is CommonJS: a dynamic import loads it under tsx.
   const { execa } = await import('execa');
-  const child = execa(process.execPath, ['--import', 'tsx', 'bench/helpers/couch-server.ts'], {
+  // e.g. LRT_BENCH_SERVER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the server.
+  const nodeArgs = (process.env.LRT_BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  // The server as it ships (`lrt db serve` from the bundle, plain node) when built: under tsx every
+  // require() the server makes per request goes through tsx's resolver, which inflates some routes.
+  const shipped = existsSync(resolve(ROOT, 'dist/lrt.js'));
+  const script = shipped
+    ? ['dist/lrt.js', 'db', 'serve', '--port', '0']
+    : ['--import', 'tsx', 'bench/helpers/couch-server.ts'];
+  const child = execa(process.execPath, [...nodeArgs, ...script], {
     cwd: ROOT,
     stdin: 'pipe',
     stdout: 'pipe',

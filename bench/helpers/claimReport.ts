@@ -38,8 +38,8 @@ const f = (n: number, digits = 0) => n.toFixed(digits);
 
 export function markdownTable(results: DrainResult[]): string {
   const lines = [
-    '| scenario | claimers | tokens/s | conflicts (%) | double claims | give-ups | ratio vs picasclient | % of raw-put | % of raw-view-put | requests/s | requests/token | claim p50 / p95 ms | client CPU | server CPU |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| scenario | claimers | tokens/s | drain s (last claim / all returned) | conflicts (%) | double claims | give-ups | ratio vs picasclient | % of raw-put | % of raw-view-put | requests/s | requests/token | claim p50 / p95 ms | client CPU | server CPU |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of results) {
     const isClaim = r.scenario === 'grid-lrt' || r.scenario === 'picasclient';
@@ -51,7 +51,7 @@ export function markdownTable(results: DrainResult[]): string {
     const ratio = isClaim && picas ? `${f(r.tokensPerSecond / picas, 2)}x` : '';
     const doubles = r.doubleClaims + (r.stored.writtenTwice > r.doubleClaims ? '*' : '');
     lines.push(
-      `| ${r.scenario} | ${r.claimers} | ${f(r.tokensPerSecond)} | ${r.conflicts} (${f(r.conflictPct, 1)}) | ${doubles} | ${r.giveUps} | ${ratio} | ${share('raw-put')} | ${share('raw-view-put')} | ${f(r.requestsPerSecond)} | ${f(r.requests / Math.max(1, r.tokens), 2)} | ${f(r.latencyMs.p50, 1)} / ${f(r.latencyMs.p95, 1)} | ${f(r.clientCpuPct)} % | ${r.serverCpuPct === undefined ? '?' : `${f(r.serverCpuPct)} %`} |`,
+      `| ${r.scenario} | ${r.claimers} | ${f(r.tokensPerSecond)} | ${f(r.lastClaimSeconds, 2)} / ${f(r.seconds, 2)} | ${r.conflicts} (${f(r.conflictPct, 1)}) | ${doubles} | ${r.giveUps} | ${ratio} | ${share('raw-put')} | ${share('raw-view-put')} | ${f(r.requestsPerSecond)} | ${f(r.requests / Math.max(1, r.tokens), 2)} | ${f(r.latencyMs.p50, 1)} / ${f(r.latencyMs.p95, 1)} | ${f(r.clientCpuPct)} % | ${r.serverCpuPct === undefined ? '?' : `${f(r.serverCpuPct)} %`} |`,
     );
   }
   return lines.join('\n');

@@ -39,7 +39,10 @@ export interface ScenarioInput {
 export interface DrainResult {
   scenario: ScenarioKind;
   claimers: number;
+  /** Until every claimer has returned (the clock of tokens/s). */
   seconds: number;
+  /** Until the last token was claimed: the rest of `seconds` is claimers finding the view empty. */
+  lastClaimSeconds: number;
   /** Distinct tokens claimed (written, for raw-put). */
   tokens: number;
   tokensPerSecond: number;
@@ -74,6 +77,10 @@ interface Tally {
   backoffs: number;
   backoffMsTotal: number;
   latencies: number[];
+  /** Epoch of performance.now() of the last token claimed. */
+  lastClaimAt: number;
+  /** Claimers that returned because claimToken found nothing (grid-lrt). */
+  stoppedEmpty: number;
 }
 
 type Claimer = (n: number, picas: PicasDb, tally: Tally) => Promise<void>;
@@ -91,7 +98,10 @@ function message(err: unknown): string {
 async function timedCall<T>(tally: Tally, call: () => Promise<T | null>): Promise<T | null> {
   const started = performance.now();
   const result = await call();
-  if (result !== null) tally.latencies.push(performance.now() - started);
+  if (result !== null) {
+    tally.lastClaimAt = performance.now();
+    tally.latencies.push(tally.lastClaimAt - started);
+  }
   return result;
 }
 
@@ -108,7 +118,7 @@ async function todoLeft(picas: PicasDb, type: string): Promise<boolean> {
   return (await readTodo(picas, type, { limit: 1 })).rows.length > 0;
 }
 
-function gridLrtClaimer(type: string, plain: PicasDb, extra: Partial<ClaimOptions>): Claimer {
+function gridLrtClaimer(type: string, extra: Partial<ClaimOptions>): Claimer {
   return async (n, picas, tally) => {
     const options: ClaimOptions = {
       pilotId: `bench-pilot-${n}`,
@@ -132,7 +142,8 @@ function gridLrtClaimer(type: string, plain: PicasDb, extra: Partial<ClaimOption
       if (!claim) break;
       tally.claimed.push(claim.doc._id);
     }
-    if (await todoLeft(plain, type)) tally.giveUps++;
+    // Whether it stopped too early is asked once all have stopped, outside the clock (runScenario).
+    tally.stoppedEmpty++;
   };
 }
 
@@ -176,7 +187,8 @@ function rawPutWriter(tokens: TokenDoc[], claimers: number, type: string, viewPa
       if ('skip' in patched) throw new Error(`raw-put: ${patched.skip}`);
       try {
         await picas.db.insert(patched.doc);
-        tally.latencies.push(performance.now() - started);
+        tally.lastClaimAt = performance.now();
+        tally.latencies.push(tally.lastClaimAt - started);
         tally.claimed.push(token._id);
       } catch (err) {
         if (statusOf(err) !== 409) throw err;
@@ -192,7 +204,7 @@ export async function runScenario(kind: ScenarioKind, input: ScenarioInput): Pro
   const { picas: plain, tokens } = await freshTokenDb(server.url, name, type, input.tokens);
   const { picas, requests } = countingPicas(plain);
   const makers: Record<ScenarioKind, () => Claimer> = {
-    'grid-lrt': () => gridLrtClaimer(type, plain, input.claimOptions ?? {}),
+    'grid-lrt': () => gridLrtClaimer(type, input.claimOptions ?? {}),
     picasclient: () => picasclientClaimer(type),
     'raw-put': () => rawPutWriter(tokens, claimers, type),
     'raw-view-put': () =>
@@ -207,6 +219,8 @@ export async function runScenario(kind: ScenarioKind, input: ScenarioInput): Pro
     backoffs: 0,
     backoffMsTotal: 0,
     latencies: [],
+    lastClaimAt: 0,
+    stoppedEmpty: 0,
   };
 
   const serverCpu0 = server.cpuSeconds();
@@ -222,6 +236,8 @@ export async function runScenario(kind: ScenarioKind, input: ScenarioInput): Pro
   const seconds = (performance.now() - started) / 1000;
   const clientCpu = process.cpuUsage(clientCpu0);
   const serverCpu1 = server.cpuSeconds();
+  // Every claimer that found nothing while the view still lists a token gave up too early.
+  if (tally.stoppedEmpty > 0 && (await todoLeft(plain, type))) tally.giveUps += tally.stoppedEmpty;
 
   const stored = await checkStored(plain, type);
   await dropDb(plain);
@@ -232,6 +248,7 @@ export async function runScenario(kind: ScenarioKind, input: ScenarioInput): Pro
     scenario: kind,
     claimers,
     seconds,
+    lastClaimSeconds: tally.lastClaimAt > 0 ? (tally.lastClaimAt - started) / 1000 : 0,
     tokens: distinct,
     tokensPerSecond: distinct / seconds,
     claims: tally.claimed.length,

@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
+import { viewEnginePlugin } from './viewEngine';
 
 /*
  * A CouchDB-API server in this process: express-pouchdb over pouchdb-core. Used by the tests,
@@ -41,7 +42,7 @@ export async function startEmbeddedCouch(options: EmbeddedCouchOptions = {}): Pr
 
   const PouchDB = requireCjs('pouchdb-core')
     .plugin(requireCjs(dataDir ? 'pouchdb-adapter-leveldb' : 'pouchdb-adapter-memory'))
-    .plugin(requireCjs('pouchdb-mapreduce'))
+    .plugin(viewEnginePlugin())
     // express-pouchdb's security wrappers expect db.replicate to exist.
     .plugin(requireCjs('pouchdb-replication'));
   const Pouch = dataDir
@@ -54,7 +55,8 @@ export async function startEmbeddedCouch(options: EmbeddedCouchOptions = {}): Pr
     mode: 'fullCouchDB',
     inMemoryConfig: true,
     logPath: dataDir ? join(dataDir, 'log.txt') : '/dev/null',
-    overrideMode: { exclude: ['routes/fauxton'] },
+    // No gzip of responses (CouchDB does not either): on loopback it only burns the server's CPU.
+    overrideMode: { exclude: ['routes/fauxton', 'compression'] },
   });
   await new Promise<void>((done, fail) =>
     pouchApp.couchConfig.set('admins', adminUser, adminPassword, (err: unknown) =>

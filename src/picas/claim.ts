@@ -1,10 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import type nano from 'nano';
 import { LrtError } from '../core';
-import { couchError, type PicasDb, statusOf, type TokenDoc } from './client';
+import { type CandidateCache, readView, shuffle, todoReads } from './claimView';
+import { keepsClaim, put } from './claimWrite';
+import type { PicasDb, TokenDoc } from './client';
 import { EXPIRED_VIEW } from './designDoc';
 import type { JobIds } from './jobIds';
-import { type ClaimInput, claimPatch, leaseOf, type ReclaimResult, reclaimPatch } from './lease';
+import { type ClaimInput, claimPatch, type ReclaimResult, reclaimPatch } from './lease';
+
+export {
+  CACHED_CLAIM_PAGE_SIZE,
+  type CandidateCache,
+  newCandidateCache,
+  shuffle,
+  type ViewCursor,
+} from './claimView';
+export { keepsClaim } from './claimWrite';
 
 /**
  * The guarded claim (token-format.md, Protocol): read a page of the `todo` view with the docs,
@@ -53,29 +63,6 @@ export interface ClaimOptions {
   cacheMaxAgeMs?: number;
 }
 
-/**
- * What a claimer keeps between claims: the unused candidates of its last todo page and where in
- * the view that page came from. Reading the view is what costs the server (it updates the index
- * for every token claimed since), so a claimer reads it once per page, not once per claim.
- */
-export interface CandidateCache {
-  docs: TokenDoc[];
-  /** Epoch ms of the read. */
-  readAt: number;
-  /** The view's row count at the last read: random windows start below it. */
-  totalRows: number;
-}
-
-export function newCandidateCache(): CandidateCache {
-  return { docs: [], readAt: 0, totalRows: 0 };
-}
-
-/** The page a pilot with a candidate cache reads: big enough that concurrent pilots rarely overlap. */
-export const CACHED_CLAIM_PAGE_SIZE = 25;
-
-/** Windows start at most this deep: `skip` costs the server a walk over the skipped rows. */
-const MAX_WINDOW_SKIP = 2000;
-
 export type ClaimEvent =
   /** Another pilot took it first (409/404 on PUT, or a lost replica conflict). */
   | { type: 'race'; token: string }
@@ -104,16 +91,8 @@ interface PageResult {
   contended: boolean;
   /** Tokens were moved to error: the expired view changed, look again at once. */
   progressed: boolean;
-}
-
-/** Fisher-Yates with the injected rng. */
-export function shuffle<T>(items: T[], rng: () => number): T[] {
-  const out = [...items];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(rng() * (i + 1));
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
+  /** A PUT lost a race: another claimer reads the same part of the view. */
+  raced?: boolean;
 }
 
 /** Full jitter: uniform in [0, min(max, base*2^round)]. */
@@ -135,94 +114,6 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
     };
     signal?.addEventListener('abort', aborted, { once: true });
   });
-}
-
-interface ViewRow {
-  id: string;
-  doc?: TokenDoc | null;
-}
-
-async function readView(
-  picas: PicasDb,
-  type: string,
-  view: string,
-  qs: Record<string, unknown>,
-  s: Settings,
-) {
-  try {
-    const res = await picas.server.request({
-      db: picas.name,
-      path: `_design/${encodeURIComponent(type)}/_view/${encodeURIComponent(view)}`,
-      qs: { include_docs: true, ...qs },
-      signal: s.signal,
-    } as nano.RequestOptions);
-    const body = res as { rows?: ViewRow[]; total_rows?: number };
-    const rows = (body.rows ?? []).filter((r): r is ViewRow & { doc: TokenDoc } => !!r.doc);
-    return { rows, totalRows: typeof body.total_rows === 'number' ? body.total_rows : rows.length };
-  } catch (err) {
-    if (s.signal?.aborted) throw s.signal.reason;
-    if (statusOf(err) === 404) {
-      throw new LrtError(
-        'E_VIEW_NOT_FOUND',
-        `view ${view} of token type ${type} not found in ${picas.name} (HTTP 404: no such view, design document or database): create the views of _design/${type} first`,
-        { details: { database: picas.name, type, view }, cause: err },
-      );
-    }
-    throw couchError(picas, `read view ${type}/${view}`, err);
-  }
-}
-
-/** PUT with the `_rev` read: the new rev, or undefined when someone else got there first. */
-async function put(picas: PicasDb, doc: TokenDoc, leaseId: string): Promise<string | undefined> {
-  try {
-    return (await picas.db.insert(doc)).rev;
-  } catch (err) {
-    const status = statusOf(err);
-    if (status === 409 || status === 404) return undefined;
-    const failure = couchError(picas, `claim token ${doc._id}`, err);
-    // No reply at all: the claim may have been written. If it was, the token is ours; else it would
-    // sit locked under a lease nobody holds until that lease expires.
-    if (status === undefined) {
-      const landed = await ownRevision(picas, doc._id, leaseId);
-      if (landed) return landed;
-    }
-    throw failure;
-  }
-}
-
-/** The token's current `_rev` when it carries our lease; undefined otherwise or when unreadable. */
-async function ownRevision(picas: PicasDb, id: string, leaseId: string): Promise<string | undefined> {
-  try {
-    const current = await picas.db.get(id);
-    return leaseOf(current)?.id === leaseId ? current._rev : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * After a claim on a cluster: the revision CouchDB picked as winner keeps the token; a pilot
- * whose revision lost deletes it (so the conflict heals) and moves on. True when we keep it.
- */
-export async function keepsClaim(picas: PicasDb, id: string, rev: string, leaseId: string): Promise<boolean> {
-  let current: TokenDoc & { _conflicts?: string[] };
-  try {
-    current = await picas.db.get(id, { conflicts: true });
-  } catch (err) {
-    if (statusOf(err) === 404) return false;
-    throw couchError(picas, `check token ${id} for conflicts`, err);
-  }
-  if (leaseOf(current)?.id === leaseId) return true;
-  if (current._conflicts?.includes(rev)) {
-    try {
-      await picas.db.destroy(id, rev);
-    } catch (err) {
-      // Someone else healed it already, or a later write replaced it: nothing left to do.
-      if (statusOf(err) !== 409 && statusOf(err) !== 404)
-        throw couchError(picas, `delete losing rev of ${id}`, err);
-    }
-  }
-  return false;
 }
 
 /** Ids whose unclaimable rev was seen before: a view that lists only those is stuck, not busy. */
@@ -278,6 +169,7 @@ async function tryCandidates(
     if (rev === undefined) {
       s.emit({ type: 'race', token: doc._id });
       result.contended = true;
+      result.raced = true;
       continue;
     }
     if (patch.outcome === 'errored') {
@@ -303,7 +195,7 @@ async function tryPage(
   s: Settings,
   seen: SeenUnclaimable,
 ): Promise<PageResult> {
-  const { rows } = await readView(picas, type, query.view, { ...query.qs, limit: s.pageSize }, s);
+  const { rows } = await readView(picas, type, query.view, { ...query.qs, limit: s.pageSize }, s.signal);
   return tryCandidates(
     picas,
     shuffle(
@@ -317,9 +209,9 @@ async function tryPage(
 }
 
 /**
- * The todo step with a cache: first the cached candidates (while fresh), then a page from a
- * random window of the view, so concurrent claimers start on different tokens. Only an empty
- * page from the top of the view means the view is empty.
+ * The todo step with a cache: first the cached candidates (while fresh), then the reads of
+ * todoReads. A claimer starts at a random window, so concurrent claimers start on different
+ * tokens, and walks on from there.
  */
 async function tryTodo(
   picas: PicasDb,
@@ -332,6 +224,7 @@ async function tryTodo(
   let contended = false;
   if (cache.docs.length > 0 && s.clock() - cache.readAt <= s.cacheMaxAgeMs) {
     const cached = await tryCandidates(picas, cache.docs, false, s, seen);
+    if (cached.raced) cache.cursor = undefined;
     if (cached.claimed) return cached;
     contended = cached.contended;
   }
@@ -339,29 +232,30 @@ async function tryTodo(
   if (cache.totalRows === 0) {
     // A new claimer learns the view's size first (no rows, no index update), so that even
     // pilots starting together pick different windows.
-    cache.totalRows = (await readView(picas, type, s.view, { limit: 0, stale: 'ok' }, s)).totalRows;
+    cache.totalRows = (await readView(picas, type, s.view, { limit: 0, stale: 'ok' }, s.signal)).totalRows;
     // An index never built (tokens just made) reads as empty when stale: ask once with the update,
     // which all pilots starting together wait for together, or they would all take the top page.
     if (cache.totalRows === 0) {
-      cache.totalRows = (await readView(picas, type, s.view, { limit: 0 }, s)).totalRows;
+      cache.totalRows = (await readView(picas, type, s.view, { limit: 0 }, s.signal)).totalRows;
     }
   }
-  const room = Math.min(MAX_WINDOW_SKIP, Math.max(0, cache.totalRows - s.pageSize));
-  const skip = Math.floor(s.rng() * (room + 1));
-  const window = { limit: s.pageSize, ...(skip > 0 ? { skip } : {}) };
-  // First from the index as it stands (stale=ok: no index update, the server's main cost per
-  // claim); the docs come fresh with include_docs, so rows of tokens claimed since cost no PUT.
-  // Only when that page yields nothing is the index brought up to date (and read from the top).
-  const reads = [{ ...window, stale: 'ok' }, ...(skip > 0 ? [window] : []), { limit: s.pageSize }];
-  for (const qs of reads) {
-    const page = await readView(picas, type, s.view, qs, s);
+  const reads = todoReads(cache, s);
+  for (const read of reads) {
+    const page = await readView(picas, type, s.view, read.qs, s.signal);
+    // The last read is the top of an up-to-date index: empty means nothing is left to claim,
+    // whatever the stale reads before it showed (no backoff then: the caller is done).
+    if (read === reads[reads.length - 1] && page.rows.length === 0) contended = false;
     cache.totalRows = page.totalRows;
     cache.readAt = s.clock();
+    cache.cursor = page.end;
+    const rows = read.after ? page.rows.filter((r) => r.id !== read.after!.id) : page.rows;
     cache.docs = shuffle(
-      page.rows.map((r) => r.doc),
+      rows.map((r) => r.doc),
       s.rng,
     );
     const fresh = await tryCandidates(picas, cache.docs, false, s, seen);
+    // Walking behind another claimer only finds what it left: start somewhere else instead.
+    if (fresh.raced) cache.cursor = undefined;
     contended ||= fresh.contended;
     if (fresh.claimed) return fresh;
   }

@@ -346,4 +346,42 @@ describe('the candidate cache', () => {
       await t.drop();
     }
   });
+
+  it('walks the view from where its last page ended, without skip', async () => {
+    const t = await createTestDatabase();
+    try {
+      const plain = picasFor(t);
+      const queries: Array<Record<string, unknown>> = [];
+      const server = {
+        ...plain.server,
+        request: (o: { qs?: Record<string, unknown> }) => {
+          queries.push(o.qs ?? {});
+          return plain.server.request(o as never);
+        },
+      } as PicasDb['server'];
+      const picas: PicasDb = { ...plain, server };
+      await putDesignDoc(t, 'walk');
+      await seedTokens(t, 'walk', 30);
+      const inViewOrder = await viewIds(t, 'walk', 'todo');
+      const cache = newCandidateCache();
+      // rng 0: the first window starts at the top of the view.
+      const opts = options({ pilotId: 'w', host: 'h', cache, pageSize: 5, rng: () => 0 });
+      const claimed: string[] = [];
+      for (let i = 0; i < 10; i++) {
+        const claim = await claimToken(picas, 'walk', opts);
+        claimed.push(claim!.doc._id);
+        if (i === 4) expect(cache.cursor?.id).toBe(inViewOrder[4]);
+      }
+      // Two pages: the first five rows, then the five after the cursor.
+      expect([...claimed].sort()).toEqual(inViewOrder.slice(0, 10).sort());
+      expect(cache.cursor?.id).toBe(inViewOrder[9]);
+      // The second page was asked for after the cursor, from the index as it stands.
+      const pages = queries.filter((q) => q.limit !== 0);
+      expect(pages).toHaveLength(2);
+      expect(pages[1]).toMatchObject({ startkey: inViewOrder[4], startkey_docid: inViewOrder[4] });
+      expect(pages.some((q) => 'skip' in q)).toBe(false);
+    } finally {
+      await t.drop();
+    }
+  });
 });

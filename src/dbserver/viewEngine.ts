@@ -1,0 +1,160 @@
+import { createRequire } from 'node:module';
+import vm from 'node:vm';
+
+/*
+ * The map/reduce plugin of the embedded server: pouchdb-abstract-mapreduce (the index logic of
+ * pouchdb-mapreduce) with our own function evaluation. pouchdb-mapreduce builds a source string
+ * with the document in it and runs it in a NEW vm context for every document it maps: a context
+ * costs about a millisecond, so indexing the tokens claimed since the last view read was the
+ * server's main cost per claim. Here each design-document function is compiled once, in a
+ * context of its own (as CouchDB keeps one query server per design document), and called per
+ * document with a copy of it parsed inside that context.
+ */
+const requireCjs = createRequire(__filename);
+
+type Emit = (key: unknown, value: unknown) => void;
+type MapFunction = (doc: unknown) => unknown;
+type ReduceFunction = (keys: unknown, values: unknown, rereduce?: boolean) => unknown;
+
+/** Globals CouchDB gives view functions (log, isArray, toJSON, sum); emit forwards to the host. */
+const PRELUDE = `"use strict";
+var __emit__ = null;
+function emit(key, value) { __emit__(key, value); }
+function log() {}
+var isArray = Array.isArray;
+var toJSON = JSON.parse;
+function sum(values) {
+  var result = 0;
+  for (var i = 0; i < values.length; i++) {
+    var num = values[i];
+    if (typeof num === 'number') {
+      if (typeof result === 'number') result += num; else result[0] += num;
+    } else if (Array.isArray(num)) {
+      result = typeof result === 'number' ? [result] : result;
+      for (var j = 0; j < num.length; j++) {
+        if (typeof num[j] !== 'number') throw { builtInError: true, name: '_sum' };
+        if (result[j] === undefined) result.push(num[j]); else result[j] += num[j];
+      }
+    } else {
+      throw { builtInError: true, name: '_sum' };
+    }
+  }
+  return result;
+}`;
+
+interface CompiledFunction {
+  context: vm.Context & { __emit__: Emit | null };
+  fn: (...args: unknown[]) => unknown;
+  /** JSON.parse of the function's own context: the copy of a doc belongs to that realm. */
+  parse: (json: string) => unknown;
+}
+
+/** Compiled functions by source. Bounded: design documents change rarely, but they do change. */
+const compiled = new Map<string, CompiledFunction>();
+const MAX_COMPILED = 256;
+
+/** Compiles a view function's source once; a syntax error surfaces on the query, as in CouchDB. */
+export function compileViewFunction(source: string): CompiledFunction {
+  const hit = compiled.get(source);
+  if (hit) return hit;
+  const context = vm.createContext({ __emit__: null }) as CompiledFunction['context'];
+  vm.runInContext(PRELUDE, context);
+  const fn = vm.runInContext(`(${source.replace(/;\s*$/, '')})`, context) as CompiledFunction['fn'];
+  if (typeof fn !== 'function')
+    throw new TypeError(`view function is not a function: ${source.slice(0, 80)}`);
+  const parse = vm.runInContext('JSON.parse', context) as CompiledFunction['parse'];
+  if (compiled.size >= MAX_COMPILED) compiled.delete(compiled.keys().next().value as string);
+  const entry = { context, fn, parse };
+  compiled.set(source, entry);
+  return entry;
+}
+
+function builtInError(thrown: unknown): unknown {
+  if (thrown && typeof thrown === 'object' && (thrown as { builtInError?: unknown }).builtInError) {
+    const { BuiltInError } = requireCjs('pouchdb-mapreduce-utils');
+    const name = String((thrown as { name?: unknown }).name);
+    return new BuiltInError(`builtin ${name} function requires map values to be numbers or number arrays`);
+  }
+  return thrown;
+}
+
+/** The map function of a view bound to pouch's emit for one index update. */
+export function mapper(mapFun: unknown, emit: Emit): MapFunction {
+  // Temporary views with a real function: `emit` is its second argument (pouch's own rule).
+  if (typeof mapFun === 'function' && mapFun.length === 2) return (doc) => mapFun(doc, emit);
+  const { context, fn, parse } = compileViewFunction(String(mapFun));
+  return (doc) => {
+    context.__emit__ = emit;
+    try {
+      return fn(parse(JSON.stringify(doc)));
+    } catch (err) {
+      throw builtInError(err);
+    } finally {
+      context.__emit__ = null;
+    }
+  };
+}
+
+function builtInSum(values: unknown[]): unknown {
+  const { fn } = compileViewFunction('function (values) { return sum(values); }');
+  try {
+    return fn(values);
+  } catch (err) {
+    throw builtInError(err);
+  }
+}
+
+const BUILT_IN_REDUCE: Record<string, ReduceFunction> = {
+  _sum: (_keys, values) => builtInSum(values as unknown[]),
+  _count: (_keys, values) => (values as unknown[]).length,
+  _stats: (_keys, values) => {
+    const numbers = values as number[];
+    return {
+      sum: builtInSum(numbers),
+      min: Math.min(...numbers),
+      max: Math.max(...numbers),
+      count: numbers.length,
+      sumsqr: numbers.reduce((total, n) => total + n * n, 0),
+    };
+  },
+};
+
+export function reducer(reduceFun: unknown): ReduceFunction {
+  const source = String(reduceFun);
+  const builtIn = /^_(sum|count|stats)/.exec(source);
+  if (builtIn) return BUILT_IN_REDUCE[`_${builtIn[1]}`]!;
+  if (source.startsWith('_')) throw new Error(`${source} is not a supported reduce function.`);
+  const { fn } = compileViewFunction(source);
+  return (keys, values, rereduce) => {
+    try {
+      return fn(keys, values, rereduce);
+    } catch (err) {
+      throw builtInError(err);
+    }
+  };
+}
+
+function ddocValidator(ddoc: { _id: string; views?: Record<string, { map?: unknown }> }, viewName: string) {
+  const fun = ddoc.views?.[viewName];
+  if (typeof fun?.map !== 'string') {
+    const { NotFoundError } = requireCjs('pouchdb-mapreduce-utils');
+    throw new NotFoundError(
+      `ddoc ${ddoc._id} has no string view named ${viewName}, instead found object of type: ${typeof fun?.map}`,
+    );
+  }
+}
+
+/** The PouchDB plugin: `PouchDB.plugin(viewEnginePlugin())` in place of pouchdb-mapreduce. */
+export function viewEnginePlugin(): { query: unknown; viewCleanup: unknown } {
+  const createAbstractMapReduce = requireCjs('pouchdb-abstract-mapreduce');
+  // 'mrviews' is pouchdb-mapreduce's local doc name: indexes on disk (--data) stay readable.
+  const abstract = createAbstractMapReduce('mrviews', mapper, reducer, ddocValidator);
+  return {
+    query(this: unknown, fun: unknown, opts: unknown, callback: unknown) {
+      return abstract.query.call(this, fun, opts, callback);
+    },
+    viewCleanup(this: unknown, callback: unknown) {
+      return abstract.viewCleanup.call(this, callback);
+    },
+  };
+}
