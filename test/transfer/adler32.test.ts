@@ -60,6 +60,31 @@ describe('adler32', () => {
     expect((await updateFromFile(new Adler32(), path, { end: 0 })).hex()).toBe('00000001');
   });
 
+  it('appends the sum of bytes summed elsewhere (zlib adler32_combine)', () => {
+    for (const data of [randomBytes(200_000), Buffer.alloc(200_000, 0xff)]) {
+      for (const cut of [0, 1, 65_520, 65_521, 65_522, 131_042, 199_999, 200_000]) {
+        const tail = data.subarray(cut);
+        const sum = new Adler32()
+          .update(data.subarray(0, cut))
+          .append(new Adler32().update(tail).digest(), tail.length);
+        expect(sum.hex(), `cut at ${cut}`).toBe(adler32(data));
+        expect(sum.bytes).toBe(data.length);
+      }
+    }
+  });
+
+  it('continues a running sum with a file summed by zlib (a resumed download)', async () => {
+    const data = randomBytes(2 * 1024 * 1024 + 3);
+    const path = join(dir, 'resume');
+    await writeFile(path, data.subarray(0, 1_500_000));
+    const sum = await updateFromFile(new Adler32(), path);
+    sum.update(data.subarray(1_500_000));
+    expect(sum.hex()).toBe(adler32(data));
+    expect(sum.bytes).toBe(data.length);
+    await writeFile(path, '');
+    expect((await updateFromFile(new Adler32().update('abc'), path)).hex()).toBe(adler32('abc'));
+  });
+
   it('normalizes the forms catalogues use', () => {
     expect(normalizeAdler32('0x11E60398')).toBe('11e60398');
     expect(normalizeAdler32(' 84b021f ')).toBe('084b021f');
