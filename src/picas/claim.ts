@@ -142,9 +142,10 @@ async function tryCandidates(
   reclaim: boolean,
   s: Settings,
   seen: SeenUnclaimable,
+  stopOnRace = false,
 ): Promise<PageResult> {
   const result: PageResult = { contended: false, progressed: false };
-  while (docs.length > 0) {
+  while (docs.length > 0 && !(stopOnRace && result.raced)) {
     const doc = docs.shift()!;
     // Once told to stop, claim nothing more; a claim already written is still returned.
     s.signal?.throwIfAborted();
@@ -223,7 +224,7 @@ async function tryTodo(
   if (!cache) return tryPage(picas, type, { view: s.view, qs: {}, reclaim: false }, s, seen);
   let contended = false;
   if (cache.docs.length > 0 && s.clock() - cache.readAt <= s.cacheMaxAgeMs) {
-    const cached = await tryCandidates(picas, cache.docs, false, s, seen);
+    const cached = await tryCandidates(picas, cache.docs, false, s, seen, true);
     if (cached.raced) cache.cursor = undefined;
     if (cached.claimed) return cached;
     contended = cached.contended;
@@ -240,7 +241,8 @@ async function tryTodo(
     }
   }
   const reads = todoReads(cache, s);
-  for (const read of reads) {
+  for (let i = 0; i < reads.length; i++) {
+    const read = reads[i]!;
     const page = await readView(picas, type, s.view, read.qs, s.signal);
     // The last read is the top of an up-to-date index: empty means nothing is left to claim,
     // whatever the stale reads before it showed (no backoff then: the caller is done).
@@ -253,11 +255,15 @@ async function tryTodo(
       rows.map((r) => r.doc),
       s.rng,
     );
-    const fresh = await tryCandidates(picas, cache.docs, false, s, seen);
+    const last = read === reads[reads.length - 1];
+    // Another claimer is on this page: leave the rest of it to that one, look elsewhere.
+    const fresh = await tryCandidates(picas, cache.docs, false, s, seen, !last);
     // Walking behind another claimer only finds what it left: start somewhere else instead.
     if (fresh.raced) cache.cursor = undefined;
     contended ||= fresh.contended;
     if (fresh.claimed) return fresh;
+    // A view (nearly) drained: other windows of it show nothing new, only the up-to-date top can.
+    if (!last && (page.rows.length === 0 || page.totalRows <= s.pageSize)) i = reads.length - 2;
   }
   return { contended, progressed: false };
 }

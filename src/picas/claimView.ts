@@ -94,10 +94,10 @@ export async function readView(
 
 /**
  * The reads of a todo step with a cache, in order until one yields a claim: the page after the
- * cursor, then a random window of the view, both from the index as it stands (stale=update_after:
- * the reply does not wait for the index update it starts; the docs come fresh with include_docs,
- * so rows of tokens claimed since cost no PUT); only when those yield nothing is the top of the
- * up-to-date index read (empty there means the view is empty).
+ * cursor, then two random windows of the view, all from the index as it stands
+ * (stale=update_after: the reply does not wait for the index update it starts; the docs come
+ * fresh with include_docs, so rows of tokens claimed since cost no PUT); last the top of the
+ * up-to-date index (empty there means the view is empty).
  */
 export function todoReads(
   cache: CandidateCache,
@@ -119,6 +119,8 @@ export function todoReads(
     reads.push({ qs, after: cursor });
   }
   reads.push({ qs: { ...window, stale: 'update_after' } });
+  const skip2 = Math.floor(s.rng() * (room + 1));
+  reads.push({ qs: { limit: s.pageSize, ...(skip2 > 0 ? { skip: skip2 } : {}), stale: 'update_after' } });
   reads.push({ qs: { limit: s.pageSize } });
   return reads;
 }

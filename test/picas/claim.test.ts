@@ -22,6 +22,7 @@ import {
   seededRng,
   seedTokens,
   tokenDocs,
+  updateDoc,
   viewIds,
 } from '../helpers/seedTokens';
 
@@ -380,6 +381,31 @@ describe('the candidate cache', () => {
       expect(pages).toHaveLength(2);
       expect(pages[1]).toMatchObject({ startkey: inViewOrder[4], startkey_docid: inViewOrder[4] });
       expect(pages.some((q) => 'skip' in q)).toBe(false);
+    } finally {
+      await t.drop();
+    }
+  });
+
+  it('leaves a page to the claimer that beat it there and reads another window', async () => {
+    const t = await createTestDatabase();
+    try {
+      const picas = picasFor(t);
+      await putDesignDoc(t, 'race');
+      await seedTokens(t, 'race', 30);
+      const inViewOrder = await viewIds(t, 'race', 'todo');
+      let draw = 0;
+      const cache = newCandidateCache();
+      const opts = options({ pilotId: 'r', host: 'h', cache, pageSize: 5, rng: () => draw });
+      // draw 0: the first window is the top of the view.
+      const first = await claimToken(picas, 'race', opts);
+      expect(inViewOrder.slice(0, 5)).toContain(first!.doc._id);
+      const [taken, ...rest] = cache.docs.map((d) => d._id);
+      // Another pilot claims the next cached candidate first: the cached rev now meets a 409.
+      await updateDoc(t, taken!, () => ({ lock: T0, status: 'locked' }));
+      draw = 0.99; // the next window starts at row 25
+      const second = await claimToken(picas, 'race', opts);
+      expect(inViewOrder.slice(25)).toContain(second!.doc._id);
+      for (const id of rest) expect((await getDoc(t, id)).lock).toBe(0);
     } finally {
       await t.drop();
     }
