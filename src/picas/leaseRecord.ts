@@ -1,0 +1,145 @@
+import type { TokenDoc } from './client';
+
+/*
+ * The records a lease leaves on a token (lease, attempts, errors, times) and how to read them;
+ * the patches of claimPatch.ts and lease.ts are built from these.
+ */
+
+/** Who holds a claimed token and until when (`lease` field). */
+export interface Lease {
+  id: string;
+  pilot: string;
+  host: string;
+  /** Epoch s; after it any pilot may reclaim the token. */
+  expires: number;
+  renewed: number;
+  attempt: number;
+}
+
+/** One claim of a token (`attempts` field, the last MAX_ATTEMPT_RECORDS kept). */
+export interface AttemptRecord {
+  n: number;
+  pilot: string;
+  host: string;
+  jobid?: string;
+  started: number;
+  ended?: number;
+  phase?: string;
+  exit?: number;
+  reason?: string;
+}
+
+/** An entry of the `error` list (SURF picasclient's shape plus exit code and stderr tail). */
+export interface TokenErrorEntry {
+  time: number;
+  message: string;
+  phase?: string;
+  exit_code?: number;
+  stderr_tail?: string;
+}
+
+export const MAX_ATTEMPT_RECORDS = 20;
+export const MAX_ERROR_RECORDS = 20;
+export const STDERR_TAIL_CHARS = 4000;
+export const LEASE_EXPIRED = 'lease expired';
+/** Statuses with a protocol meaning: a payload status line may not pose as one of them. */
+export const PROTOCOL_STATUSES = ['todo', 'locked', 'done', 'error', 'staging'];
+
+export type Patched = { doc: TokenDoc };
+export type Skipped = { skip: string };
+/** The token's lease is not ours any more (reset, reclaimed, finished or deleted). */
+export interface LeaseLost {
+  lost: true;
+  /** The lease id now on the token, if any. */
+  holder: string | undefined;
+}
+
+// ---------------------------------------------------------------- reading a token
+
+/**
+ * `value == 0` as the views compute it (GRID_LRT compares with JavaScript `==`): 0, "0", "", false
+ * and [] are free, a missing or null field is not. Anything the todo view lists must be claimable,
+ * or it stays in the view for ever and a page full of such tokens hides the claimable ones.
+ */
+export function isZero(value: unknown): boolean {
+  return value !== null && value !== undefined && Number(value) === 0;
+}
+
+export function leaseOf(doc: TokenDoc): Lease | undefined {
+  const lease = doc.lease as Partial<Lease> | undefined;
+  if (!lease || typeof lease !== 'object' || typeof lease.id !== 'string') return undefined;
+  return lease as Lease;
+}
+
+export function attemptsOf(doc: TokenDoc): AttemptRecord[] {
+  if (!Array.isArray(doc.attempts)) return [];
+  return doc.attempts.filter(
+    (a): a is AttemptRecord => !!a && typeof a === 'object' && typeof a.n === 'number',
+  );
+}
+
+export function timesOf(doc: TokenDoc): Record<string, number> {
+  const times = doc.times;
+  return times && typeof times === 'object' && !Array.isArray(times)
+    ? { ...(times as Record<string, number>) }
+    : {};
+}
+
+export function scrubCount(doc: TokenDoc): number {
+  const n = Number(doc.scrub_count);
+  return Number.isFinite(n) ? n : 0;
+}
+
+/** The token's own `lease_s` wins over the pilot's setting. */
+export function leaseLength(doc: TokenDoc, fallback: number): number {
+  const own = doc.lease_s;
+  return typeof own === 'number' && Number.isFinite(own) && own > 0 ? own : fallback;
+}
+
+export function isClaimable(doc: TokenDoc): boolean {
+  return claimBlocker(doc) === undefined;
+}
+
+export function claimBlocker(doc: TokenDoc): string | undefined {
+  if (!isZero(doc.done)) return `token ${doc._id} is finished (done=${String(doc.done)})`;
+  if (!isZero(doc.lock)) return `token ${doc._id} is locked (lock=${String(doc.lock)})`;
+  if (doc.status === 'staging') return `token ${doc._id} is still staging its inputs`;
+  return undefined;
+}
+
+export function fence(doc: TokenDoc, leaseId: string): Lease | LeaseLost {
+  const lease = leaseOf(doc);
+  if (lease?.id !== leaseId) return { lost: true, holder: lease?.id };
+  return lease;
+}
+
+// ---------------------------------------------------------------- list helpers
+
+export function lastItems<T>(list: T[], max: number): T[] {
+  return list.length > max ? list.slice(list.length - max) : list;
+}
+
+/** Closes attempt `n` (or, failing that, the last open one) with `fields`. */
+export function closeAttempt(
+  attempts: AttemptRecord[],
+  n: number | undefined,
+  fields: Partial<AttemptRecord>,
+) {
+  let index = attempts.findIndex((a) => a.n === n && a.ended === undefined);
+  if (index < 0 && attempts.at(-1)?.ended === undefined) index = attempts.length - 1;
+  if (index < 0) return { attempts, closed: undefined };
+  const closed = { ...attempts[index]!, ...fields };
+  return { attempts: attempts.map((a, i) => (i === index ? closed : a)), closed };
+}
+
+export function appendError(existing: unknown, entry: TokenErrorEntry): unknown[] {
+  let list: unknown[] = [];
+  if (Array.isArray(existing)) list = existing;
+  else if (existing !== undefined && existing !== null && existing !== '') list = [existing];
+  return lastItems([...list, entry], MAX_ERROR_RECORDS);
+}
+
+export function withoutLease(doc: TokenDoc): TokenDoc {
+  const { lease: _lease, ...rest } = doc;
+  return rest as TokenDoc;
+}
