@@ -94,14 +94,17 @@ function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** A token claimed (written, for raw-put): its latency, and the time of the last claim so far. */
+function recordClaim(tally: Tally, started: number): void {
+  tally.lastClaimAt = performance.now();
+  tally.latencies.push(tally.lastClaimAt - started);
+}
+
 /** Runs `call`; the latency of a call that got a token goes into the tally. */
 async function timedCall<T>(tally: Tally, call: () => Promise<T | null>): Promise<T | null> {
   const started = performance.now();
   const result = await call();
-  if (result !== null) {
-    tally.lastClaimAt = performance.now();
-    tally.latencies.push(tally.lastClaimAt - started);
-  }
+  if (result !== null) recordClaim(tally, started);
   return result;
 }
 
@@ -187,8 +190,7 @@ function rawPutWriter(tokens: TokenDoc[], claimers: number, type: string, viewPa
       if ('skip' in patched) throw new Error(`raw-put: ${patched.skip}`);
       try {
         await picas.db.insert(patched.doc);
-        tally.lastClaimAt = performance.now();
-        tally.latencies.push(tally.lastClaimAt - started);
+        recordClaim(tally, started);
         tally.claimed.push(token._id);
       } catch (err) {
         if (statusOf(err) !== 409) throw err;

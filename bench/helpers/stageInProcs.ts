@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
+import { parseExportLines } from '../../test/helpers/shellExports';
 import type { StageInChildJob, StageInChildResult } from './stageInChild';
 
 /** Processes for bench/stage-in: node:child_process only (tsx cannot load execa). */
@@ -63,18 +64,6 @@ export interface Testbed {
   env: NodeJS.ProcessEnv;
 }
 
-/** `export NAME='value'` lines of `gridftp-testbed.sh env` into a record. */
-export function parseExports(text: string): Record<string, string> {
-  const vars: Record<string, string> = {};
-  for (const line of text.split('\n')) {
-    const m = /^export ([A-Z0-9_]+)=(.*)$/.exec(line.trim());
-    if (!m) continue;
-    const raw = m[2]!;
-    vars[m[1]!] = raw.startsWith("'") ? raw.slice(1, -1).split("'\\''").join("'") : raw;
-  }
-  return vars;
-}
-
 function testbedScript(dir: string, command: string): Promise<Ran> {
   return run('bash', [TESTBED_SCRIPT, command], {
     // Should this process die, a watchdog stops the server and removes the state dir.
@@ -93,7 +82,7 @@ export async function startTestbed(dir: string): Promise<Testbed> {
   if (started.code !== 0) throw new Error(`gridftp-testbed.sh start failed: ${started.stderr.trim()}`);
   const env = await testbedScript(dir, 'env');
   if (env.code !== 0) throw new Error(`gridftp-testbed.sh env failed: ${env.stderr.trim()}`);
-  const vars = parseExports(env.stdout);
+  const vars = parseExportLines(env.stdout);
   const need = (name: string) => {
     const v = vars[name];
     if (!v) throw new Error(`gridftp-testbed.sh env printed no ${name}`);

@@ -44,7 +44,8 @@ function sum(values) {
 
 interface CompiledFunction {
   context: vm.Context & { __emit__: Emit | null };
-  fn: (...args: unknown[]) => unknown;
+  /** Calls the function; a built-in reducer's pseudo-error thrown inside comes out as pouch's error. */
+  call: (...args: unknown[]) => unknown;
   /** JSON.parse of the function's own context: the copy of a doc belongs to that realm. */
   parse: (json: string) => unknown;
 }
@@ -59,12 +60,19 @@ export function compileViewFunction(source: string): CompiledFunction {
   if (hit) return hit;
   const context = vm.createContext({ __emit__: null }) as CompiledFunction['context'];
   vm.runInContext(PRELUDE, context);
-  const fn = vm.runInContext(`(${source.replace(/;\s*$/, '')})`, context) as CompiledFunction['fn'];
+  const fn = vm.runInContext(`(${source.replace(/;\s*$/, '')})`, context) as (...args: unknown[]) => unknown;
   if (typeof fn !== 'function')
     throw new TypeError(`view function is not a function: ${source.slice(0, 80)}`);
   const parse = vm.runInContext('JSON.parse', context) as CompiledFunction['parse'];
+  const call = (...args: unknown[]) => {
+    try {
+      return fn(...args);
+    } catch (err) {
+      throw builtInError(err);
+    }
+  };
   if (compiled.size >= MAX_COMPILED) compiled.delete(compiled.keys().next().value as string);
-  const entry = { context, fn, parse };
+  const entry = { context, call, parse };
   compiled.set(source, entry);
   return entry;
 }
@@ -82,13 +90,11 @@ function builtInError(thrown: unknown): unknown {
 export function mapper(mapFun: unknown, emit: Emit): MapFunction {
   // Temporary views with a real function: `emit` is its second argument (pouch's own rule).
   if (typeof mapFun === 'function' && mapFun.length === 2) return (doc) => mapFun(doc, emit);
-  const { context, fn, parse } = compileViewFunction(String(mapFun));
+  const { context, call, parse } = compileViewFunction(String(mapFun));
   return (doc) => {
     context.__emit__ = emit;
     try {
-      return fn(parse(JSON.stringify(doc)));
-    } catch (err) {
-      throw builtInError(err);
+      return call(parse(JSON.stringify(doc)));
     } finally {
       context.__emit__ = null;
     }
@@ -96,12 +102,7 @@ export function mapper(mapFun: unknown, emit: Emit): MapFunction {
 }
 
 function builtInSum(values: unknown[]): unknown {
-  const { fn } = compileViewFunction('function (values) { return sum(values); }');
-  try {
-    return fn(values);
-  } catch (err) {
-    throw builtInError(err);
-  }
+  return compileViewFunction('function (values) { return sum(values); }').call(values);
 }
 
 const BUILT_IN_REDUCE: Record<string, ReduceFunction> = {
@@ -124,14 +125,8 @@ export function reducer(reduceFun: unknown): ReduceFunction {
   const builtIn = /^_(sum|count|stats)/.exec(source);
   if (builtIn) return BUILT_IN_REDUCE[`_${builtIn[1]}`]!;
   if (source.startsWith('_')) throw new Error(`${source} is not a supported reduce function.`);
-  const { fn } = compileViewFunction(source);
-  return (keys, values, rereduce) => {
-    try {
-      return fn(keys, values, rereduce);
-    } catch (err) {
-      throw builtInError(err);
-    }
-  };
+  const { call } = compileViewFunction(source);
+  return (keys, values, rereduce) => call(keys, values, rereduce);
 }
 
 function ddocValidator(ddoc: { _id: string; views?: Record<string, { map?: unknown }> }, viewName: string) {

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { LrtError } from '../core';
+import { type ClaimInput, claimPatch, type ReclaimResult, reclaimPatch } from './claimPatch';
 import { type CandidateCache, readView, shuffle, todoReads } from './claimView';
 import { keepsClaim, put } from './claimWrite';
 import type { PicasDb, TokenDoc } from './client';
 import { EXPIRED_VIEW } from './designDoc';
 import type { JobIds } from './jobIds';
-import { type ClaimInput, claimPatch, type ReclaimResult, reclaimPatch } from './lease';
 
 export {
   CACHED_CLAIM_PAGE_SIZE,
@@ -243,10 +243,11 @@ async function tryTodo(
   const reads = todoReads(cache, s);
   for (let i = 0; i < reads.length; i++) {
     const read = reads[i]!;
+    const last = i === reads.length - 1;
     const page = await readView(picas, type, s.view, read.qs, s.signal);
     // The last read is the top of an up-to-date index: empty means nothing is left to claim,
     // whatever the stale reads before it showed (no backoff then: the caller is done).
-    if (read === reads[reads.length - 1] && page.rows.length === 0) contended = false;
+    if (last && page.rows.length === 0) contended = false;
     cache.totalRows = page.totalRows;
     cache.readAt = s.clock();
     cache.cursor = page.end;
@@ -255,7 +256,6 @@ async function tryTodo(
       rows.map((r) => r.doc),
       s.rng,
     );
-    const last = read === reads[reads.length - 1];
     // Another claimer is on this page: leave the rest of it to that one, look elsewhere.
     const fresh = await tryCandidates(picas, cache.docs, false, s, seen, !last);
     // Walking behind another claimer only finds what it left: start somewhere else instead.

@@ -1,5 +1,5 @@
 import { couchError, type PicasDb, statusOf, type TokenDoc } from './client';
-import { leaseOf } from './lease';
+import { leaseOf } from './leaseRecord';
 
 /* The write side of the claim (claim.ts): the guarded PUT and the replica-conflict check. */
 

@@ -119,20 +119,12 @@ export async function updateFromFile(
 ): Promise<Adler32> {
   if (options.end === 0) return sum;
   const range = options.end === undefined ? {} : { end: options.end - 1 };
-  let length = 0;
-  const count = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      length += chunk.length;
-      callback(null, chunk);
-    },
-  });
   const { deflate, tail, value } = nativeAdler32Sink();
   // 1 MiB reads: with the default 64 KiB, reading cost more CPU than the sum itself.
   const stream = createReadStream(path, { ...range, highWaterMark: READ_CHUNK });
-  const stages = [stream, count, deflate, tail] as const;
-  if (options.signal) await pipeline(...stages, { signal: options.signal });
-  else await pipeline(...stages);
-  return length === 0 ? sum : sum.append(value(), length);
+  if (options.signal) await pipeline(stream, deflate, tail, { signal: options.signal });
+  else await pipeline(stream, deflate, tail);
+  return stream.bytesRead === 0 ? sum : sum.append(value(), stream.bytesRead);
 }
 
 /** adler32 of a local file, streamed. */

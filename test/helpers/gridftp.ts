@@ -2,6 +2,9 @@ import { mkdtemp } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { inject } from 'vitest';
+import { parseExportLines } from './shellExports';
+
+export { parseExportLines };
 
 /** The loopback GSI GridFTP server of scripts/gridftp-testbed.sh, as the tests see it. */
 export interface GridftpTestbed {
@@ -29,18 +32,6 @@ declare module 'vitest' {
 
 export const GRIDFTP_TESTBED_SCRIPT = resolve(__dirname, '../../scripts/gridftp-testbed.sh');
 const SKIP_HINT = 'LRT_SKIP_GRIDFTP=1 leaves the GridFTP tests out of a quick local run (never in CI).';
-
-/** `export NAME='value'` lines (single-quoted, '\'' for a quote) into a record. */
-export function parseExportLines(text: string): Record<string, string> {
-  const vars: Record<string, string> = {};
-  for (const line of text.split('\n')) {
-    const m = /^export ([A-Z0-9_]+)=(.*)$/.exec(line.trim());
-    if (!m) continue;
-    const raw = m[2]!;
-    vars[m[1]!] = raw.startsWith("'") ? raw.slice(1, -1).split("'\\''").join("'") : raw;
-  }
-  return vars;
-}
 
 async function script(dir: string, command: string, env: Record<string, string> = {}) {
   return execa('bash', [GRIDFTP_TESTBED_SCRIPT, command], {
