@@ -18,7 +18,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { ClaimOptions } from '../src/picas/claim';
+import type { ClaimOptions } from '../src/picas/protocol';
 import { startChildServer } from './helpers/childServer';
 import { markdownTable, targetChecks } from './helpers/claimReport';
 import { type DrainResult, runScenario, type ScenarioKind } from './helpers/claimScenarios';

@@ -1,15 +1,15 @@
 import type nano from 'nano';
+import type { PicasDb, TokenDoc } from '../../src/picas/client';
+import { statusOf } from '../../src/picas/client';
 import {
   CACHED_CLAIM_PAGE_SIZE,
   type ClaimOptions,
+  claimPatch,
   claimToken,
   newCandidateCache,
-} from '../../src/picas/claim';
-import type { PicasDb, TokenDoc } from '../../src/picas/client';
-import { statusOf } from '../../src/picas/client';
-import { claimPatch } from '../../src/picas/lease';
-import type { ChildServer } from './childServer';
-import { checkStored, countingPicas, dropDb, freshTokenDb, type StoredCheck } from './claimDb';
+} from '../../src/picas/protocol';
+import type { BenchServer } from './benchServer';
+import { checkStored, countingPicas, freshTokenDb, type StoredCheck } from './claimDb';
 import { PicasclientGaveUp, picasclientClaim } from './picasclientClaim';
 
 /**
@@ -26,13 +26,13 @@ const CLAIM_PAGE_SIZE = 10;
 export type ScenarioKind = 'grid-lrt' | 'picasclient' | 'raw-put' | 'raw-view-put';
 
 export interface ScenarioInput {
-  server: ChildServer;
+  server: BenchServer;
   type: string;
   tokens: number;
   claimers: number;
   /** Passed to claimToken on top of the benchmark's pilot identity. */
   claimOptions?: Partial<ClaimOptions>;
-  /** Distinguishes database names of repeated runs. */
+  /** Distinguishes database names of repeated runs (each name also unique to the bench run). */
   run: number;
 }
 
@@ -202,7 +202,7 @@ function rawPutWriter(tokens: TokenDoc[], claimers: number, type: string, viewPa
 
 export async function runScenario(kind: ScenarioKind, input: ScenarioInput): Promise<DrainResult> {
   const { server, type, claimers } = input;
-  const name = `bench_claim_${kind.replace(/-/g, '_')}_${claimers}_r${input.run}`;
+  const name = server.databaseName(`bench_claim_${kind.replace(/-/g, '_')}_${claimers}_r${input.run}`);
   const { picas: plain, tokens } = await freshTokenDb(server.url, name, type, input.tokens);
   const { picas, requests } = countingPicas(plain);
   const makers: Record<ScenarioKind, () => Claimer> = {
@@ -242,7 +242,7 @@ export async function runScenario(kind: ScenarioKind, input: ScenarioInput): Pro
   if (tally.stoppedEmpty > 0 && (await todoLeft(plain, type))) tally.giveUps += tally.stoppedEmpty;
 
   const stored = await checkStored(plain, type);
-  await dropDb(plain);
+  await server.dropDatabase(name);
   const distinct = new Set(tally.claimed).size;
   const latencies = [...tally.latencies].sort((a, b) => a - b);
   const puts = tally.claimed.length + tally.conflicts;

@@ -1,7 +1,6 @@
 import type { TokenDoc } from '../picas/client';
-import { attemptsOf } from '../picas/lease';
 import { LOG_KINDS, parseLogAttachmentName } from '../picas/logNames';
-import { isLogAttachment } from '../picas/patches';
+import { attemptsOf, isLogAttachment } from '../picas/protocol';
 
 export interface LogChoice {
   /** The attempt whose logs were chosen; undefined for tokens whose logs carry no attempt. */

@@ -1,5 +1,5 @@
 import type { TokenDoc } from '../picas/client';
-import { attemptsOf, leaseOf } from '../picas/lease';
+import { attemptsOf, leaseOf } from '../picas/protocol';
 import { attemptDurations, eta, median, phaseMedians, type Throughput, throughput } from './stats';
 
 /** What the status of a token type is computed from: the overview counts and the docs read. */

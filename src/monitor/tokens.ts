@@ -1,5 +1,5 @@
 import { couchError, type PicasDb, type TokenDoc } from '../picas/client';
-import { attemptsOf } from '../picas/lease';
+import { attemptsOf } from '../picas/protocol';
 import { queryView, resolveView } from '../picas/viewQuery';
 import { chooseLogs } from './logs';
 import { failingToken } from './report';

@@ -1,5 +1,5 @@
 import { couchError, type PicasDb, type TokenDoc } from './client';
-import { changedFields, type FieldChange, type TokenPatch } from './patches';
+import type { TokenPatch } from './protocol';
 
 /** A page of candidate tokens, as read. */
 export interface SourcePage {
@@ -49,6 +49,36 @@ export interface BulkUpdateReport {
   dryRun: boolean;
   /** Dry run only: the fields each token would change, before and after. */
   preview?: TokenPreview[];
+}
+
+export interface FieldChange {
+  before: unknown;
+  after: unknown;
+}
+
+function same(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * The top-level fields a patch changes, before and after (for --dry-run). Attachments are shown
+ * by name, a deletion as `_deleted: false -> true`.
+ */
+export function changedFields(before: TokenDoc, after: TokenDoc): Record<string, FieldChange> {
+  if (after._deleted === true) return { _deleted: { before: false, after: true } };
+  const changes: Record<string, FieldChange> = {};
+  const fields = new Set([...Object.keys(before), ...Object.keys(after)]);
+  for (const field of fields) {
+    if (field === '_rev' || field === '_id') continue;
+    let a: unknown = before[field];
+    let b: unknown = after[field];
+    if (field === '_attachments') {
+      a = Object.keys(before._attachments ?? {}).sort();
+      b = Object.keys(after._attachments ?? {}).sort();
+    }
+    if (!same(a, b)) changes[field] = { before: a, after: b };
+  }
+  return changes;
 }
 
 export const DEFAULT_MAX_ROUNDS = 10;

@@ -13,8 +13,13 @@ export {
   readAttachment,
 } from './attachments';
 export { type BulkCreateOptions, bulkCreateTokens, type CreateReport, DEFAULT_BATCH_SIZE } from './bulk';
-export { type BulkUpdateReport, bulkUpdate } from './bulkUpdate';
-export { type ClaimEvent, type ClaimedToken, type ClaimOptions, claimToken } from './claim';
+export {
+  type BulkProgress,
+  type BulkSource,
+  type BulkUpdateReport,
+  bulkUpdate,
+  changedFields,
+} from './bulkUpdate';
 export {
   type AttachmentStub,
   couchError,
@@ -53,28 +58,9 @@ export {
   readDesignDoc,
   type ViewInfo,
 } from './designDocs';
-export {
-  type FencedPatch,
-  type FencedResult,
-  fencedAttach,
-  fencedUpdate,
-  leaseLostError,
-} from './fencedUpdate';
 export { type JobIds, jobIdsFromEnv, primaryJobId } from './jobIds';
-export {
-  type AttemptRecord,
-  attemptsOf,
-  claimPatch,
-  finishPatch,
-  heartbeatPatch,
-  type Lease,
-  leaseOf,
-  reclaimPatch,
-  releasePatch,
-  type TokenErrorEntry,
-} from './lease';
 export { LOG_KINDS, type LogKind, logAttachmentName, parseLogAttachmentName } from './logNames';
-export { changedFields, deletePatch, isLogAttachment, resetPatch, setStatusPatch } from './patches';
+export * from './protocol';
 export {
   describeSettings,
   type PicasSettings,

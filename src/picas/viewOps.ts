@@ -3,7 +3,7 @@ import { type BulkUpdateOptions, type BulkUpdateReport, bulkUpdate } from './bul
 import { couchError, type PicasDb, statusOf } from './client';
 import { designDocId } from './designDoc';
 import { readDesignDoc } from './designDocs';
-import { type DropAttachments, deletePatch, resetPatch, setStatusPatch } from './patches';
+import { type DropAttachments, deletePatch, resetPatch, setStatusPatch } from './protocol';
 import { type SourceOptions, typeSource, viewSource } from './sources';
 
 /*

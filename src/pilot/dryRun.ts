@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { errorMessage, isLrtError, LrtError } from '../core';
 import { couchError, statusOf, type TokenDoc } from '../picas/client';
-import { claimPatch, finishPatch } from '../picas/lease';
+import { claimPatch, finishPatch } from '../picas/protocol';
 import { openAttemptLog } from './attemptLog';
 import { createJobDir } from './jobDir';
 import { Failure, type PhaseResult, runPhases, type TokenRunContext } from './processToken';

@@ -1,7 +1,6 @@
 import { isLrtError, type Logger } from '../core';
 import type { PicasDb, TokenDoc } from '../picas/client';
-import { fencedUpdate } from '../picas/fencedUpdate';
-import { heartbeatPatch } from '../picas/lease';
+import { fencedUpdate, heartbeatPatch } from '../picas/protocol';
 
 export interface HeartbeatState {
   phase: string;

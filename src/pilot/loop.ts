@@ -1,15 +1,15 @@
 import { hostname } from 'node:os';
 import { LrtError } from '../core';
+import { couchError, statusOf } from '../picas/client';
+import { jobIdsFromEnv } from '../picas/jobIds';
 import {
   CACHED_CLAIM_PAGE_SIZE,
   type CandidateCache,
   type ClaimedToken,
+  claimPatch,
   claimToken,
   newCandidateCache,
-} from '../picas/claim';
-import { couchError, statusOf } from '../picas/client';
-import { jobIdsFromEnv } from '../picas/jobIds';
-import { claimPatch } from '../picas/lease';
+} from '../picas/protocol';
 import { withDbRetry } from './dbRetry';
 import { processClaimedToken, type TokenOutcome, type TokenRunContext } from './processToken';
 

@@ -1,9 +1,9 @@
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorMessage, isLrtError, type Logger, LrtError } from '../core';
-import type { ClaimedToken } from '../picas/claim';
 import type { PicasDb, TokenDoc } from '../picas/client';
-import { leaseOf } from '../picas/lease';
+import type { ClaimedToken } from '../picas/protocol';
+import { leaseOf } from '../picas/protocol';
 import { type LogSink, openAttemptLog } from './attemptLog';
 import { type DataStepContext, planData, stageInputs, stageOutputs } from './dataSteps';
 import { withDbRetry } from './dbRetry';

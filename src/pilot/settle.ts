@@ -1,7 +1,6 @@
 import { errorMessage, isLrtError } from '../core';
-import type { ClaimedToken } from '../picas/claim';
-import { fencedUpdate } from '../picas/fencedUpdate';
-import { finishPatch, leaseOf, releasePatch } from '../picas/lease';
+import type { ClaimedToken } from '../picas/protocol';
+import { fencedUpdate, finishPatch, leaseOf, releasePatch } from '../picas/protocol';
 import type { openAttemptLog } from './attemptLog';
 import { withDbRetry } from './dbRetry';
 import type { startHeartbeat } from './heartbeat';

@@ -5,7 +5,7 @@ import { buildStatusReport, readStatusInput, readTokenPage, type StatusReport } 
 import { readAttachment } from '../picas/attachments';
 import type { PicasDb } from '../picas/client';
 import { parseLogAttachmentName } from '../picas/logNames';
-import { isLogAttachment } from '../picas/patches';
+import { isLogAttachment } from '../picas/protocol';
 import { CLIENT_JS } from './client';
 import { PAGE_CSS, PAGE_HTML } from './page';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TokenDoc } from '../../src/picas/client';
-import { claimPatch, finishPatch, leaseOf, reclaimPatch, releasePatch } from '../../src/picas/lease';
 import { logAttachmentName } from '../../src/picas/logNames';
+import { claimPatch, finishPatch, leaseOf, reclaimPatch, releasePatch } from '../../src/picas/protocol';
 import { checkChaosInvariants, type FinalToken } from './support/invariants';
 import { CHAOS_FAIL_EXIT, parseLedger } from './support/ledger';
 

@@ -2,17 +2,19 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isLrtError } from '../../src/core';
+import type { PicasDb, TokenDoc } from '../../src/picas/client';
+import { conditionView, STATUS_CONDITIONS } from '../../src/picas/designDoc';
 import {
+  type AttemptRecord,
   type ClaimEvent,
   type ClaimOptions,
   claimToken,
+  fencedUpdate,
+  finishPatch,
   keepsClaim,
+  type Lease,
   newCandidateCache,
-} from '../../src/picas/claim';
-import type { PicasDb, TokenDoc } from '../../src/picas/client';
-import { conditionView, STATUS_CONDITIONS } from '../../src/picas/designDoc';
-import { fencedUpdate } from '../../src/picas/fencedUpdate';
-import { type AttemptRecord, finishPatch, type Lease } from '../../src/picas/lease';
+} from '../../src/picas/protocol';
 import { adminAuthHeader, createTestDatabase, type TestDatabase } from '../helpers/couch';
 import {
   bulkDocs,

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { claimToken, newCandidateCache } from '../../src/picas/claim';
 import type { PicasDb } from '../../src/picas/client';
+import { claimToken, newCandidateCache } from '../../src/picas/protocol';
 import { createTestDatabase, type TestDatabase } from '../helpers/couch';
 import { picasFor, putDesignDoc, seedTokens } from '../helpers/seedTokens';
 

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type BulkSource, bulkUpdate } from '../../src/picas/bulkUpdate';
 import type { PicasDb, TokenDoc } from '../../src/picas/client';
-import { resetPatch } from '../../src/picas/patches';
+import { resetPatch } from '../../src/picas/protocol';
 import { viewSource } from '../../src/picas/sources';
 import { deleteView, resetView } from '../../src/picas/viewOps';
 import { createTestDatabase, type TestDatabase } from '../helpers/couch';

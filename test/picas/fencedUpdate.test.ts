@@ -1,9 +1,16 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isLrtError, type LrtError } from '../../src/core';
-import { type ClaimedToken, claimToken } from '../../src/picas/claim';
 import type { PicasDb, TokenDoc } from '../../src/picas/client';
-import { fencedAttach, fencedUpdate } from '../../src/picas/fencedUpdate';
-import { finishPatch, heartbeatPatch, type Lease, releasePatch } from '../../src/picas/lease';
+import {
+  type ClaimedToken,
+  claimToken,
+  fencedAttach,
+  fencedUpdate,
+  finishPatch,
+  heartbeatPatch,
+  type Lease,
+  releasePatch,
+} from '../../src/picas/protocol';
 import { adminAuthHeader, createTestDatabase, type TestDatabase } from '../helpers/couch';
 import {
   getDoc,

@@ -15,7 +15,7 @@ import {
   reclaimPatch,
   releasePatch,
   STDERR_TAIL_CHARS,
-} from '../../src/picas/lease';
+} from '../../src/picas/protocol';
 import { tokenDocs } from '../helpers/seedTokens';
 
 const TYPE = 'pref_cal1';

@@ -1,9 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isLrtError } from '../../src/core';
-import { claimToken } from '../../src/picas/claim';
 import { openPicas, type PicasDb } from '../../src/picas/client';
-import { fencedUpdate } from '../../src/picas/fencedUpdate';
-import { finishPatch, leaseOf } from '../../src/picas/lease';
+import { claimToken, fencedUpdate, finishPatch, leaseOf } from '../../src/picas/protocol';
 import { type HttpFault, type HttpFaultProxy, startHttpFaultProxy } from '../chaos/support/httpFaultProxy';
 import { createTestDatabase, type TestDatabase } from '../helpers/couch';
 import { getDoc, picasFor, putDesignDoc, seedTokens } from '../helpers/seedTokens';

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
+import { changedFields } from '../../src/picas/bulkUpdate';
 import type { TokenDoc } from '../../src/picas/client';
 import {
   attachmentsToDrop,
-  changedFields,
   deletePatch,
   isLogAttachment,
   resetPatch,
   setStatusPatch,
-} from '../../src/picas/patches';
+} from '../../src/picas/protocol';
 import { fixtureText, stateFields } from '../helpers/tokens';
 
 // A token as GRID_LRT's TokenSet made it (seed notebook): status "queued", srm.txt attached.

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { getAttachment } from '../../src/picas/attachments';
 import { bulkCreateTokens } from '../../src/picas/bulk';
-import type { TokenErrorEntry } from '../../src/picas/lease';
 import { logAttachmentName } from '../../src/picas/logNames';
+import type { TokenErrorEntry } from '../../src/picas/protocol';
 import { writeTarballs } from '../corpus/make';
 import { createPilotWorld } from '../helpers/pilotWorld';
 

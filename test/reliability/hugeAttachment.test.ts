@@ -3,8 +3,8 @@ import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { getAttachment } from '../../src/picas/attachments';
-import type { TokenErrorEntry } from '../../src/picas/lease';
 import { logAttachmentName } from '../../src/picas/logNames';
+import type { TokenErrorEntry } from '../../src/picas/protocol';
 import { lrt } from '../helpers/cli';
 import { createPilotWorld } from '../helpers/pilotWorld';
 

@@ -9,7 +9,7 @@ import {
   scrubSecrets,
 } from '../../src/core';
 import type { TokenDoc } from '../../src/picas/client';
-import { claimPatch } from '../../src/picas/lease';
+import { claimPatch } from '../../src/picas/protocol';
 import {
   diskVerdict,
   formatCheck,

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { errorMessage } from '../../core';
 import { DEMO_TYPE, type DemoCounts, runDemo, startEmbeddedCouch } from '../../demo/demo';
 import { listTokens, openPicas } from '../../picas';
-import type { TokenErrorEntry } from '../../picas/lease';
+import type { TokenErrorEntry } from '../../picas/protocol';
 import { type Command, flag, int, str } from '../command';
 import { EXIT } from '../exitCodes';
 

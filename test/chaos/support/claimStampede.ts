@@ -1,9 +1,13 @@
 import { performance } from 'node:perf_hooks';
 import { errorMessage } from '../../../src/core';
-import { CACHED_CLAIM_PAGE_SIZE, claimToken, newCandidateCache } from '../../../src/picas/claim';
 import type { PicasDb } from '../../../src/picas/client';
-import { fencedUpdate } from '../../../src/picas/fencedUpdate';
-import { finishPatch } from '../../../src/picas/lease';
+import {
+  CACHED_CLAIM_PAGE_SIZE,
+  claimToken,
+  fencedUpdate,
+  finishPatch,
+  newCandidateCache,
+} from '../../../src/picas/protocol';
 
 /**
  * Many pilots' claim loops in one process, all starting at the same instant: claim, finish at

@@ -1,6 +1,6 @@
 import type nano from 'nano';
-import { LrtError } from '../core';
-import { couchError, type PicasDb, statusOf, type TokenDoc } from './client';
+import { LrtError } from '../../core';
+import { couchError, type PicasDb, statusOf, type TokenDoc } from '../client';
 
 /*
  * The read side of the claim (claim.ts): a page of a token view with the docs, and the candidate

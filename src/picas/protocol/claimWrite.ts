@@ -1,4 +1,4 @@
-import { couchError, type PicasDb, statusOf, type TokenDoc } from './client';
+import { couchError, type PicasDb, statusOf, type TokenDoc } from '../client';
 import { leaseOf } from './leaseRecord';
 
 /* The write side of the claim (claim.ts): the guarded PUT and the replica-conflict check. */

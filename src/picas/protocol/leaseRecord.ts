@@ -1,4 +1,4 @@
-import type { TokenDoc } from './client';
+import type { TokenDoc } from '../client';
 
 /*
  * The records a lease leaves on a token (lease, attempts, errors, times) and how to read them;
@@ -47,6 +47,8 @@ export const PROTOCOL_STATUSES = ['todo', 'locked', 'done', 'error', 'staging'];
 
 export type Patched = { doc: TokenDoc };
 export type Skipped = { skip: string };
+/** A login-side change: the document to write (same `_rev`) or a reason to leave the token alone. */
+export type TokenPatch = (doc: TokenDoc) => Patched | Skipped;
 /** The token's lease is not ours any more (reset, reclaimed, finished or deleted). */
 export interface LeaseLost {
   lost: true;
@@ -113,6 +115,20 @@ export function fence(doc: TokenDoc, leaseId: string): Lease | LeaseLost {
   return lease;
 }
 
+/** Exactly 0 or "0": the stricter test the login-side patches use to see a token already free. */
+export function isStrictZero(value: unknown): boolean {
+  return value === 0 || value === '0';
+}
+
+export function isPositive(value: unknown): boolean {
+  return Number(value) > 0;
+}
+
+/** Free, unfinished, at `todo`, held by no pilot: what a reset produces. */
+export function isFreeAtTodo(doc: TokenDoc): boolean {
+  return isStrictZero(doc.lock) && isStrictZero(doc.done) && doc.status === 'todo' && doc.lease === undefined;
+}
+
 // ---------------------------------------------------------------- list helpers
 
 export function lastItems<T>(list: T[], max: number): T[] {
@@ -140,6 +156,16 @@ export function appendError(existing: unknown, entry: TokenErrorEntry): unknown[
 }
 
 export function withoutLease(doc: TokenDoc): TokenDoc {
-  const { lease: _lease, ...rest } = doc;
-  return rest as TokenDoc;
+  return omitFields(doc, ['lease']);
+}
+
+export function omitFields(doc: TokenDoc, fields: string[]): TokenDoc {
+  const copy: Record<string, unknown> = { ...doc };
+  for (const field of fields) delete copy[field];
+  return copy as TokenDoc;
+}
+
+/** `times` with `name` set to `now`. */
+export function withTime(doc: TokenDoc, name: string, now: number): Record<string, number> {
+  return { ...timesOf(doc), [name]: now };
 }

@@ -1,23 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { LrtError } from '../core';
-import { type ClaimInput, claimPatch, type ReclaimResult, reclaimPatch } from './claimPatch';
-import { type CandidateCache, readView, shuffle, todoReads } from './claimView';
+import { LrtError } from '../../core';
+import type { PicasDb, TokenDoc } from '../client';
+import { EXPIRED_VIEW } from '../designDoc';
+import type { JobIds } from '../jobIds';
+import { type CandidateCache, readView, shuffle, todoReads } from './candidates';
+import { type ClaimInput, claimPatch } from './claim';
 import { keepsClaim, put } from './claimWrite';
-import type { PicasDb, TokenDoc } from './client';
-import { EXPIRED_VIEW } from './designDoc';
-import type { JobIds } from './jobIds';
-
-export {
-  CACHED_CLAIM_PAGE_SIZE,
-  type CandidateCache,
-  newCandidateCache,
-  shuffle,
-  type ViewCursor,
-} from './claimView';
-export { keepsClaim } from './claimWrite';
+import { type ReclaimResult, reclaimPatch } from './reclaim';
 
 /**
- * The guarded claim (token-format.md, Protocol): read a page of the `todo` view with the docs,
+ * The guarded claim (docs/protocol.md, Claim): read a page of the `todo` view with the docs,
  * try its candidates in random order, PUT the claimed doc with the `_rev` read; 409/404 means
  * someone was faster, so try the next one. Two round trips per claim when nobody races us.
  */

@@ -1,6 +1,6 @@
-import { LrtError } from '../core';
-import { couchError, type PicasDb, statusOf, type TokenDoc } from './client';
-import { type LeaseLost, leaseOf, type Patched, type Skipped } from './lease';
+import { LrtError } from '../../core';
+import { couchError, type PicasDb, statusOf, type TokenDoc } from '../client';
+import { type LeaseLost, leaseOf, type Patched, type Skipped } from './leaseRecord';
 
 /**
  * Every write after the claim goes through a fence: read the token, stop when its lease is not

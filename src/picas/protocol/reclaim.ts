@@ -1,36 +1,25 @@
-import type { TokenDoc } from './client';
-import { type JobIds, primaryJobId } from './jobIds';
+import type { TokenDoc } from '../client';
+import { applyClaim, type ClaimInput } from './claim';
 import {
   type AttemptRecord,
   appendError,
   attemptsOf,
-  claimBlocker,
   closeAttempt,
   isZero,
   LEASE_EXPIRED,
-  type Lease,
   lastItems,
-  leaseLength,
   leaseOf,
   MAX_ATTEMPT_RECORDS,
-  type Patched,
   type Skipped,
   scrubCount,
   timesOf,
   withoutLease,
 } from './leaseRecord';
 
-/* Claim and reclaim as pure functions: the token as read in, the document to PUT out. */
-
-export interface ClaimInput {
-  leaseId: string;
-  pilot: string;
-  host: string;
-  jobIds: JobIds;
-  now: number;
-  /** Lease length when the token has no `lease_s` of its own. */
-  leaseSeconds: number;
-}
+/*
+ * Transition locked (lease expired) -> locked by a new pilot, or -> error after too many expiries
+ * (docs/protocol.md, Reclaim).
+ */
 
 export interface ReclaimInput extends ClaimInput {
   /** A token whose lease expired this many times in a row goes to error instead. */
@@ -41,50 +30,6 @@ export type ReclaimResult =
   | { doc: TokenDoc; outcome: 'claimed' }
   | { doc: TokenDoc; outcome: 'errored'; reason: string }
   | Skipped;
-
-function applyClaim(doc: TokenDoc, input: ClaimInput): TokenDoc {
-  const attempts = attemptsOf(doc);
-  const n = attempts.reduce((max, a) => Math.max(max, a.n), 0) + 1;
-  const jobid = primaryJobId(input.jobIds);
-  const record: AttemptRecord = {
-    n,
-    pilot: input.pilot,
-    host: input.host,
-    ...(jobid ? { jobid } : {}),
-    started: input.now,
-  };
-  const jobFields: Record<string, string> = {};
-  for (const [field, value] of Object.entries(input.jobIds))
-    if (/_job_id$/.test(field)) jobFields[field] = value;
-  const lease: Lease = {
-    id: input.leaseId,
-    pilot: input.pilot,
-    host: input.host,
-    expires: input.now + leaseLength(doc, input.leaseSeconds),
-    renewed: input.now,
-    attempt: n,
-  };
-  return {
-    ...doc,
-    ...jobFields,
-    lock: input.now,
-    status: 'locked',
-    hostname: input.host,
-    progress: 0,
-    lease,
-    times: { ...timesOf(doc), locked: input.now },
-    attempts: lastItems([...attempts, record], MAX_ATTEMPT_RECORDS),
-  };
-}
-
-/** Claim a free token: `lock==0 && done==0` and not staging, else a reason to skip it. */
-export function claimPatch(doc: TokenDoc, input: ClaimInput): Patched | Skipped {
-  const blocker = claimBlocker(doc);
-  if (blocker) return { skip: blocker };
-  // An attempt still open on a free token was ended by a reset its pilot never saw.
-  const { attempts } = closeAttempt(attemptsOf(doc), undefined, { ended: input.now, reason: 'reset' });
-  return { doc: applyClaim({ ...doc, attempts }, input) };
-}
 
 /** Leases that expired one after another at the end of the history (this one included). */
 function expiredInARow(attempts: AttemptRecord[]): number {
