@@ -23,6 +23,12 @@ export const PICAS_OPTIONS: Record<string, OptionSpec> = {
     description:
       'user (default: PICAS_USR, then user= in ~/.picasrc; password from PICAS_USR_PWD or ~/.picasrc)',
   },
+  cluster: {
+    type: 'string',
+    value: 'auto|on|off',
+    description:
+      'CouchDB cluster rules (w=n writes, 202 replies settled): default auto, on when the database reports n > 1 (PICAS_CLUSTER)',
+  },
 };
 
 function readPicasrc(home: string): string | undefined {
@@ -35,7 +41,7 @@ function readPicasrc(home: string): string | undefined {
 
 export function picasFromContext(ctx: CommandContext): PicasDb {
   const settings = resolvePicasSettings({
-    flags: { url: str(ctx, 'url'), database: str(ctx, 'db'), user: str(ctx, 'user') },
+    flags: { url: str(ctx, 'url'), database: str(ctx, 'db'), user: str(ctx, 'user'), cluster: str(ctx, 'cluster') },
     env: ctx.env,
     picasrc: readPicasrc(ctx.home),
   });

@@ -1,5 +1,6 @@
 import { LrtError } from '../core';
 import { couchError, type PicasDb, type TokenDoc } from './client';
+import { type BulkRow, writeBulkSettled } from './protocol';
 import { buildTokenDoc, type NewToken } from './tokens';
 
 /** What happened to each requested token. Existing tokens are reported, never overwritten. */
@@ -22,14 +23,6 @@ export interface BulkCreateOptions {
 
 export const DEFAULT_BATCH_SIZE = 500;
 const DEFAULT_MAX_BATCH_BYTES = 8 * 1024 * 1024;
-
-interface BulkRow {
-  id?: string;
-  rev?: string;
-  ok?: boolean;
-  error?: string;
-  reason?: string;
-}
 
 /** Splits docs into batches by count and by approximate request size. Pure. */
 export function planBatches<T>(
@@ -104,7 +97,7 @@ export async function bulkCreateTokens(
   for (const [index, batch] of batches.entries()) {
     let rows: BulkRow[];
     try {
-      rows = (await picas.db.bulk({ docs: batch })) as BulkRow[];
+      rows = await writeBulkSettled(picas, batch);
     } catch (err) {
       const sofar = index > 0 ? ` after ${report.created.length} created (re-running is safe)` : '';
       throw couchError(

@@ -1,5 +1,5 @@
 import { couchError, type PicasDb, type TokenDoc } from './client';
-import type { TokenPatch } from './protocol';
+import { type BulkRow, type TokenPatch, writeBulkSettled } from './protocol';
 
 /** A page of candidate tokens, as read. */
 export interface SourcePage {
@@ -83,12 +83,11 @@ export function changedFields(before: TokenDoc, after: TokenDoc): Record<string,
 
 export const DEFAULT_MAX_ROUNDS = 10;
 
-interface BulkRow {
-  id?: string;
-  rev?: string;
-  error?: string;
-  reason?: string;
-}
+/**
+ * Rows worth a re-read and another try: a conflict, and on a cluster a stub that a replica not
+ * yet holding the `_rev` we read cannot resolve (412 missing_stub).
+ */
+const RETRIED_ERRORS = new Set(['conflict', 'missing_stub']);
 
 export function emptyReport(dryRun: boolean): BulkUpdateReport {
   return {
@@ -102,9 +101,15 @@ export function emptyReport(dryRun: boolean): BulkUpdateReport {
   };
 }
 
-async function writeBatch(picas: PicasDb, source: BulkSource, docs: TokenDoc[], report: BulkUpdateReport) {
+/** One `_bulk_docs` write; a row that lost on a cluster comes back as a conflict (writeBulkSettled). */
+async function writeBatch(
+  picas: PicasDb,
+  source: BulkSource,
+  docs: TokenDoc[],
+  report: BulkUpdateReport,
+): Promise<BulkRow[]> {
   try {
-    return (await picas.db.bulk({ docs })) as BulkRow[];
+    return await writeBulkSettled(picas, docs);
   } catch (err) {
     const so = `after ${report.changed} changed; running it again is safe, changed tokens are skipped`;
     throw couchError(picas, `update tokens of ${source.label} in ${picas.name} (${so})`, err);
@@ -152,7 +157,7 @@ async function applyPage(
       else if (!row.error) {
         report.changed++;
         report.ids.push(doc._id);
-      } else if (row.error === 'conflict') conflicted.push(doc._id);
+      } else if (RETRIED_ERRORS.has(row.error)) conflicted.push(doc._id);
       else report.failed.push({ id: doc._id, error: row.reason ? `${row.error}: ${row.reason}` : row.error });
     });
     if (conflicted.length === 0) return;

@@ -1,4 +1,5 @@
 import { LrtError } from '../core';
+import { type ClusterSetting, parseClusterSetting } from './cluster';
 
 /** Where the PiCaS database is and who we are there. Parsed once at the edge. */
 export interface PicasSettings {
@@ -7,10 +8,12 @@ export interface PicasSettings {
   database: string;
   user?: string;
   password?: string;
+  /** Cluster rules (docs/protocol.md): `auto` (default) when the database reports n > 1. */
+  cluster?: ClusterSetting;
 }
 
 export interface PicasSettingsSources {
-  flags?: { url?: string; database?: string; user?: string; password?: string };
+  flags?: { url?: string; database?: string; user?: string; password?: string; cluster?: string };
   env?: Record<string, string | undefined>;
   /** Text of ~/.picasrc when it exists. */
   picasrc?: string;
@@ -96,7 +99,14 @@ export function resolvePicasSettings(sources: PicasSettingsSources): PicasSettin
   }
   const user = first('user');
   const password = first('password');
-  return { url, database, ...(user ? { user } : {}), ...(password ? { password } : {}) };
+  const clusterFlag = flags.cluster ?? env.PICAS_CLUSTER;
+  return {
+    url,
+    database,
+    ...(user ? { user } : {}),
+    ...(password ? { password } : {}),
+    ...(clusterFlag ? { cluster: parseClusterSetting(clusterFlag) } : {}),
+  };
 }
 
 /** For messages and `--json`: where we talk to, never the password. */

@@ -9,6 +9,7 @@ import {
   claimPatch,
   claimToken,
   newCandidateCache,
+  writeClaim,
 } from '../picas/protocol';
 import { withDbRetry } from './dbRetry';
 import { processClaimedToken, type TokenOutcome, type TokenRunContext } from './processToken';
@@ -75,11 +76,15 @@ async function claimNext(ctx: LoopContext): Promise<ClaimedToken | null> {
     signal: ctx.stopSignal,
     onEvent: (event) => {
       if (event.type === 'errored') ctx.logger.warn({ token: event.token }, event.reason);
+      if (event.type === 'settled') {
+        const how = event.kept ? 'kept' : 'lost to another pilot';
+        ctx.logger.info({ token: event.token }, `claim taken by fewer than all replicas, settled: ${how}`);
+      }
     },
   });
 }
 
-/** `--token ID`: claim exactly that token, under the same rules as the view claim. */
+/** `--token ID`: claim exactly that token, through the same guarded write as the view claim. */
 async function claimById(
   ctx: LoopContext,
   id: string,
@@ -103,14 +108,9 @@ async function claimById(
     leaseSeconds: ctx.settings.leaseSeconds,
   });
   if ('skip' in patched) throw new LrtError('E_CLAIM_RACE', `cannot claim token ${id}: ${patched.skip}`);
-  try {
-    const written = await ctx.picas.db.insert(patched.doc);
-    return { doc: { ...patched.doc, _rev: written.rev }, leaseId, reclaimed: false };
-  } catch (err) {
-    if (statusOf(err) === 409)
-      throw new LrtError('E_CLAIM_RACE', `token ${id} was claimed by another pilot first`);
-    throw couchError(ctx.picas, `claim token ${id}`, err);
-  }
+  const { rev } = await writeClaim(ctx.picas, patched.doc, leaseId, ctx.stopSignal);
+  if (rev === undefined) throw new LrtError('E_CLAIM_RACE', `token ${id} was claimed by another pilot first`);
+  return { doc: { ...patched.doc, _rev: rev }, leaseId, reclaimed: false };
 }
 
 /**

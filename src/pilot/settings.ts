@@ -48,6 +48,11 @@ export interface PilotSettings {
 export const PILOT_OPTIONS = {
   url: { type: 'string', value: 'URL', help: 'CouchDB URL, may carry user:password (default PICAS_URL)' },
   db: { type: 'string', value: 'NAME', help: 'PiCaS database (default PICAS_DB)' },
+  cluster: {
+    type: 'string',
+    value: 'auto|on|off',
+    help: 'CouchDB cluster rules: w=n writes, 202s settled (default auto: on when the database reports n > 1; PICAS_CLUSTER)',
+  },
   type: { type: 'string', value: 'TYPE', help: 'token type to process (default PICAS_TYPE)' },
   view: { type: 'string', value: 'VIEW', help: 'view to claim from (default todo)' },
   credentials: {
@@ -232,6 +237,7 @@ export function parsePilotSettings(sources: PilotSettingsSources): PilotSettings
       database: v.db ?? legacy?.database ?? fileCredentials.database,
       user: legacy?.user ?? fileCredentials.user,
       password: legacy?.password ?? fileCredentials.password,
+      cluster: v.cluster,
     },
     env: sources.env,
     picasrc,

@@ -11,9 +11,9 @@ import {
   claimToken,
   fencedUpdate,
   finishPatch,
-  keepsClaim,
   type Lease,
   newCandidateCache,
+  settleWrite,
 } from '../../src/picas/protocol';
 import { adminAuthHeader, createTestDatabase, type TestDatabase } from '../helpers/couch';
 import {
@@ -283,7 +283,7 @@ describe('replica conflicts (clustered CouchDB)', () => {
   it('the winning revision keeps the token, the loser deletes its revision', async () => {
     await putDesignDoc(t, TYPE);
     const [id] = await seedTokens(t, TYPE, 1);
-    const a = await claimToken(picas, TYPE, options({ checkConflicts: true, pilotId: 'A' }));
+    const a = await claimToken(picas, TYPE, options({ pilotId: 'A' }));
     expect(a?.doc._id).toBe(id);
 
     // What a second node accepted at the same time: a sibling of A's revision, claimed by B.
@@ -299,8 +299,8 @@ describe('replica conflicts (clustered CouchDB)', () => {
     const withConflicts = await getDoc(t, id!, '?conflicts=true');
     expect(withConflicts._conflicts).toHaveLength(1);
 
-    const keptA = await keepsClaim(picas, id!, a!.doc._rev!, a!.leaseId);
-    const keptB = await keepsClaim(picas, id!, sibling._rev!, 'lease-B');
+    const keptA = (await settleWrite(picas, id!, a!.doc._rev!)).fate === 'won';
+    const keptB = (await settleWrite(picas, id!, sibling._rev!)).fate === 'won';
     expect([keptA, keptB].filter(Boolean)).toHaveLength(1);
     const winner = await getDoc(t, id!, '?conflicts=true');
     expect(winner._conflicts).toBeUndefined();

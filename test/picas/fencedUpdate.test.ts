@@ -4,7 +4,6 @@ import type { PicasDb, TokenDoc } from '../../src/picas/client';
 import {
   type ClaimedToken,
   claimToken,
-  fencedAttach,
   fencedUpdate,
   finishPatch,
   heartbeatPatch,
@@ -12,15 +11,7 @@ import {
   releasePatch,
 } from '../../src/picas/protocol';
 import { adminAuthHeader, createTestDatabase, type TestDatabase } from '../helpers/couch';
-import {
-  getDoc,
-  picasFor,
-  putDesignDoc,
-  putDoc,
-  seededRng,
-  seedTokens,
-  updateDoc,
-} from '../helpers/seedTokens';
+import { getDoc, picasFor, putDesignDoc, seededRng, seedTokens, updateDoc } from '../helpers/seedTokens';
 
 const TYPE = 'pref_cal2';
 const T0 = 1_700_000_000;
@@ -93,9 +84,6 @@ describe('fencedUpdate', () => {
     expect((await caught(fencedUpdate(picas, id, claim.leaseId, finish, { current: claim.doc }))).code).toBe(
       'E_LEASE_LOST',
     );
-    expect(
-      (await caught(fencedAttach(picas, id, claim.leaseId, 'log.txt', 'hello', 'text/plain'))).code,
-    ).toBe('E_LEASE_LOST');
 
     const after = await getDoc(t, id);
     expect(after._rev).toBe(before._rev);
@@ -171,38 +159,5 @@ describe('fencedUpdate', () => {
     for (let i = 0; i < 10; i++) expect(stored[`note_${i}`]).toBe(i);
     expect((stored.lease as Lease).id).toBe(claim.leaseId);
     expect(results.every((r) => 'doc' in r)).toBe(true);
-  });
-});
-
-describe('fencedAttach', () => {
-  it('attaches bytes under the lease, after a 409 from a stale rev', async () => {
-    const id = claim.doc._id;
-    await updateDoc(t, id, () => ({ note: 'bump' }));
-    const bytes = Buffer.from('line 1\nline 2: pipeline finished\n'.repeat(50));
-    const result = await fencedAttach(picas, id, claim.leaseId, 'logs/stdout.log', bytes, 'text/plain', {
-      current: claim.doc,
-    });
-    expect(result.conflicts).toBe(1);
-    const res = await fetch(`${t.baseUrl}/${t.name}/${id}/logs/stdout.log`, {
-      headers: { authorization: adminAuthHeader() },
-    });
-    expect(res.status).toBe(200);
-    expect(Buffer.from(await res.arrayBuffer()).equals(bytes)).toBe(true);
-    const stored = await getDoc(t, id);
-    expect(stored._rev).toBe(result.rev);
-    expect(Object.keys(stored._attachments ?? {})).toEqual(['logs/stdout.log']);
-    expect(stored.note).toBe('bump');
-  });
-
-  it('the PUT carries the rev read, so a token taken away in between gets no attachment', async () => {
-    const id = claim.doc._id;
-    const stale = claim.doc;
-    // The token is reclaimed by B after A read it: A's write must fail and A must see the new lease.
-    expect(await putDoc(t, { ...stale, lease: { ...(stale.lease as Lease), id: 'lease-B' } })).toBe(201);
-    const err = await caught(
-      fencedAttach(picas, id, claim.leaseId, 'log.txt', 'x', 'text/plain', { current: stale }),
-    );
-    expect(err.message).toContain('replaced by lease-B');
-    expect((await getDoc(t, id))._attachments).toBeUndefined();
   });
 });

@@ -5,7 +5,7 @@ import { EXPIRED_VIEW } from '../designDoc';
 import type { JobIds } from '../jobIds';
 import { type CandidateCache, readView, shuffle, todoReads } from './candidates';
 import { type ClaimInput, claimPatch } from './claim';
-import { keepsClaim, put } from './claimWrite';
+import { writeClaim } from './claimWrite';
 import { type ReclaimResult, reclaimPatch } from './reclaim';
 
 /**
@@ -30,11 +30,6 @@ export interface ClaimOptions {
   pageSize?: number;
   /** Take over tokens whose lease expired when the view has nothing (default true). */
   reclaimExpired?: boolean;
-  /**
-   * Re-read the claimed doc with `conflicts=true` (one more round trip): needed on clustered
-   * CouchDB (n > 1), where two claims on two nodes can both succeed. Never fires on one node.
-   */
-  checkConflicts?: boolean;
   /** [0, 1), default Math.random: the candidate order and the backoff jitter. */
   rng?: () => number;
   /** Epoch milliseconds, default Date.now. */
@@ -56,11 +51,13 @@ export interface ClaimOptions {
 }
 
 export type ClaimEvent =
-  /** Another pilot took it first (409/404 on PUT, or a lost replica conflict). */
+  /** Another pilot took it first (409/404 on PUT, or a replica conflict settled against us). */
   | { type: 'race'; token: string }
   /** A token whose lease expired too often was sent to error. */
   | { type: 'errored'; token: string; reason: string }
-  | { type: 'backoff'; ms: number };
+  | { type: 'backoff'; ms: number }
+  /** On a cluster: a claim taken by fewer than all replicas was settled before it counted. */
+  | { type: 'settled'; token: string; kept: boolean };
 
 export interface ClaimedToken {
   /** The token as written, with its new `_rev`: pass it as `current` to the first fenced write. */
@@ -158,7 +155,8 @@ async function tryCandidates(
       seen.set(doc._id, doc._rev);
       continue;
     }
-    const rev = await put(picas, patch.doc, leaseId);
+    const { rev, settled } = await writeClaim(picas, patch.doc, leaseId);
+    if (settled) s.emit({ type: 'settled', token: doc._id, kept: rev !== undefined });
     if (rev === undefined) {
       s.emit({ type: 'race', token: doc._id });
       result.contended = true;
@@ -168,11 +166,6 @@ async function tryCandidates(
     if (patch.outcome === 'errored') {
       s.emit({ type: 'errored', token: doc._id, reason: patch.reason });
       result.progressed = true;
-      continue;
-    }
-    if (s.checkConflicts && !(await keepsClaim(picas, doc._id, rev, leaseId))) {
-      s.emit({ type: 'race', token: doc._id });
-      result.contended = true;
       continue;
     }
     result.claimed = { doc: { ...patch.doc, _rev: rev }, leaseId, reclaimed: reclaim };
@@ -274,7 +267,6 @@ function settingsOf(o: ClaimOptions): Settings {
     view: o.view ?? 'todo',
     pageSize,
     reclaimExpired: o.reclaimExpired ?? true,
-    checkConflicts: o.checkConflicts ?? false,
     rng: o.rng ?? Math.random,
     clock: o.clock ?? Date.now,
     newLeaseId: o.newLeaseId ?? randomUUID,

@@ -1,57 +1,50 @@
 import { couchError, type PicasDb, statusOf, type TokenDoc } from '../client';
 import { leaseOf } from './leaseRecord';
+import { writeDoc } from './quorumWrite';
+import { settleWrite } from './settleWrite';
 
-/* The write side of the claim (claim.ts): the guarded PUT and the replica-conflict check. */
+/*
+ * The guarded write of a claim (docs/protocol.md, Claim), shared by the view claim, the reclaim
+ * and `pilot --token ID`: PUT with the `_rev` read. On a cluster the PUT asks every replica
+ * (`w=n`): a 201 then means every replica took our revision first, so no rival claim can exist.
+ * A 202 or a lost reply is settled before the claim counts, so the payload never starts on a
+ * claim that another pilot also holds.
+ */
 
-/** PUT with the `_rev` read: the new rev, or undefined when someone else got there first. */
-export async function put(picas: PicasDb, doc: TokenDoc, leaseId: string): Promise<string | undefined> {
+export interface ClaimWrite {
+  /** The claimed token's new `_rev`; undefined when another writer got there first. */
+  rev: string | undefined;
+  /** The claim had to be settled (a 202 or a lost reply on a cluster). */
+  settled: boolean;
+}
+
+export async function writeClaim(
+  picas: PicasDb,
+  doc: TokenDoc,
+  leaseId: string,
+  signal?: AbortSignal,
+): Promise<ClaimWrite> {
+  const holdsOurLease = (leaf: TokenDoc) => leaseOf(leaf)?.id === leaseId;
   try {
-    return (await picas.db.insert(doc)).rev;
+    const written = await writeDoc(picas, doc, signal);
+    if (!written.uncertain) return { rev: written.rev, settled: false };
+    const outcome = await settleWrite(picas, doc._id, written.rev);
+    const kept = outcome.fate === 'won' && holdsOurLease(outcome.doc);
+    return { rev: kept ? outcome.doc._rev : undefined, settled: true };
   } catch (err) {
     const status = statusOf(err);
-    if (status === 409 || status === 404) return undefined;
+    if (status === 409 || status === 404) return { rev: undefined, settled: false };
     const failure = couchError(picas, `claim token ${doc._id}`, err);
     // No reply at all: the claim may have been written. If it was, the token is ours; else it would
     // sit locked under a lease nobody holds until that lease expires.
-    if (status === undefined) {
-      const landed = await ownRevision(picas, doc._id, leaseId);
-      if (landed) return landed;
+    if (status === undefined && !signal?.aborted) {
+      try {
+        const outcome = await settleWrite(picas, doc._id, holdsOurLease);
+        if (outcome.fate === 'won') return { rev: outcome.doc._rev, settled: true };
+      } catch {
+        // Still unreachable: report the first failure.
+      }
     }
     throw failure;
   }
-}
-
-/** The token's current `_rev` when it carries our lease; undefined otherwise or when unreadable. */
-async function ownRevision(picas: PicasDb, id: string, leaseId: string): Promise<string | undefined> {
-  try {
-    const current = await picas.db.get(id);
-    return leaseOf(current)?.id === leaseId ? current._rev : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * After a claim on a cluster: the revision CouchDB picked as winner keeps the token; a pilot
- * whose revision lost deletes it (so the conflict heals) and moves on. True when we keep it.
- */
-export async function keepsClaim(picas: PicasDb, id: string, rev: string, leaseId: string): Promise<boolean> {
-  let current: TokenDoc & { _conflicts?: string[] };
-  try {
-    current = await picas.db.get(id, { conflicts: true });
-  } catch (err) {
-    if (statusOf(err) === 404) return false;
-    throw couchError(picas, `check token ${id} for conflicts`, err);
-  }
-  if (leaseOf(current)?.id === leaseId) return true;
-  if (current._conflicts?.includes(rev)) {
-    try {
-      await picas.db.destroy(id, rev);
-    } catch (err) {
-      // Someone else healed it already, or a later write replaced it: nothing left to do.
-      if (statusOf(err) !== 409 && statusOf(err) !== 404)
-        throw couchError(picas, `delete losing rev of ${id}`, err);
-    }
-  }
-  return false;
 }

@@ -1,11 +1,14 @@
 import { LrtError } from '../../core';
 import { couchError, type PicasDb, statusOf, type TokenDoc } from '../client';
+import { clusterRules } from '../cluster';
 import { type LeaseLost, leaseOf, type Patched, type Skipped } from './leaseRecord';
+import { writeDoc } from './quorumWrite';
+import { settleWrite } from './settleWrite';
 
 /**
  * Every write after the claim goes through a fence: read the token, stop when its lease is not
  * ours (reset or reclaimed: the pilot must stop and write nothing), PUT with the `_rev` read,
- * and on 409 read again and re-apply. The patch functions come from ./lease.
+ * and on 409 read again and re-apply (docs/protocol.md, Fenced update).
  */
 
 export type FencedPatch = (doc: TokenDoc) => Patched | LeaseLost | Skipped;
@@ -34,14 +37,24 @@ export function leaseLostError(id: string, leaseId: string, holder: string | und
   });
 }
 
-/** The token, or a lease-lost error when it was deleted. */
-async function readToken(picas: PicasDb, id: string, leaseId: string): Promise<TokenDoc> {
+/**
+ * The token, or a lease-lost error when it was deleted. On a cluster the read lists conflicting
+ * leaves; a token in conflict is settled first (settleWrite.ts): the branch holding our lease wins
+ * (the others are deleted) or loses (our leaves are deleted and the fence below reports the loss).
+ */
+async function readToken(picas: PicasDb, id: string, leaseId: string, cluster: boolean): Promise<TokenDoc> {
+  let doc: TokenDoc & { _conflicts?: string[] };
   try {
-    return await picas.db.get(id);
+    doc = await picas.db.get(id, cluster ? { conflicts: true } : {});
   } catch (err) {
     if (statusOf(err) === 404) throw leaseLostError(id, leaseId, undefined, true);
     throw couchError(picas, `read token ${id}`, err);
   }
+  if (!doc._conflicts?.length) return doc;
+  const settled = await settleWrite(picas, id, (leaf) => leaseOf(leaf)?.id === leaseId);
+  if (settled.fate === 'won') return settled.doc;
+  if (!settled.winner) throw leaseLostError(id, leaseId, undefined, true);
+  return settled.winner;
 }
 
 function exhausted(id: string, what: string, tries: number): LrtError {
@@ -61,10 +74,13 @@ export async function fencedUpdate(
   options: FencedOptions = {},
 ): Promise<FencedResult> {
   const retries = options.retries ?? DEFAULT_RETRIES;
-  let known = options.current;
+  const rules = await clusterRules(picas);
+  // On a cluster CouchDB takes a write on ANY leaf: a cached copy may be a losing branch that a
+  // write would silently extend. Read the winner every time there.
+  let known = rules.on ? undefined : options.current;
   for (let conflicts = 0; ; conflicts++) {
     options.signal?.throwIfAborted();
-    const doc = known ?? (await readToken(picas, id, leaseId));
+    const doc = known ?? (await readToken(picas, id, leaseId, rules.on));
     known = undefined;
     const holder = leaseOf(doc)?.id;
     // Checked here too, so no patch function can write over someone else's lease.
@@ -74,19 +90,22 @@ export async function fencedUpdate(
     if ('skip' in result) return { skipped: result.skip, conflicts };
     const next: TokenDoc = { ...result.doc, _id: doc._id, _rev: doc._rev };
     try {
-      const written = await picas.db.insert(next);
-      return { doc: { ...next, _rev: written.rev }, conflicts };
+      const written = await writeDoc(picas, next, options.signal);
+      if (!written.uncertain) return { doc: { ...next, _rev: written.rev }, conflicts };
+      // Taken by fewer than w replicas: it counts only on the winning branch; else apply it again.
+      const settled = await settleWrite(picas, id, written.rev);
+      if (settled.fate === 'won') return { doc: settled.doc, conflicts };
     } catch (err) {
       const status = statusOf(err);
-      if (status === undefined) {
+      if (status === undefined && !options.signal?.aborted) {
         // No reply: if the write landed, the token now reads as what we sent (a finish has dropped
         // our lease, so trying again would wrongly report the token as taken away).
-        const landed = await landedWrite(picas, id, next);
+        const landed = await landedWrite(picas, id, next, rules.on);
         if (landed) return { doc: landed, conflicts };
       }
       if (status !== 409) throw couchError(picas, `update token ${id}`, err);
-      if (conflicts >= retries) throw exhausted(id, 'update', conflicts + 1);
     }
+    if (conflicts >= retries) throw exhausted(id, 'update', conflicts + 1);
   }
 }
 
@@ -100,65 +119,25 @@ function contentOf(doc: TokenDoc): string {
   );
 }
 
-/** After a write whose reply never came: the token when it holds what we sent (a newer revision). */
-async function landedWrite(picas: PicasDb, id: string, sent: TokenDoc): Promise<TokenDoc | undefined> {
-  try {
-    const current = await picas.db.get(id);
-    return current._rev !== sent._rev && contentOf(current) === contentOf(sent) ? current : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** pouchdb-server answers an attachment PUT as text/plain, so nano hands back the JSON unparsed. */
-function revOf(response: unknown): string {
-  let body = response;
-  if (typeof response === 'string') {
-    try {
-      body = JSON.parse(response);
-    } catch {
-      body = undefined;
-    }
-  }
-  return String((body as { rev?: unknown } | undefined)?.rev ?? '');
-}
-
-/** CouchDB takes `/` inside attachment names literally; each segment is escaped on its own. */
-function attachmentPath(name: string): string {
-  return name.split('/').map(encodeURIComponent).join('/');
-}
-
 /**
- * Attach `bytes` as `name` to token `id` under lease `leaseId`: the lease is checked on the
- * fresh document and the attachment PUT carries that document's `_rev`, so a token taken away
- * in between answers 409 and the next read finds the lease gone.
+ * After a write whose reply never came: the token when it holds what we sent (a newer revision).
+ * On a cluster the write may also sit on a losing leaf: settled like a 202.
  */
-export async function fencedAttach(
+async function landedWrite(
   picas: PicasDb,
   id: string,
-  leaseId: string,
-  name: string,
-  bytes: Uint8Array | string,
-  contentType: string,
-  options: FencedOptions = {},
-): Promise<{ rev: string; conflicts: number }> {
-  const retries = options.retries ?? DEFAULT_RETRIES;
-  const body = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : Buffer.from(bytes);
-  let known = options.current;
-  for (let conflicts = 0; ; conflicts++) {
-    options.signal?.throwIfAborted();
-    const doc = known ?? (await readToken(picas, id, leaseId));
-    known = undefined;
-    const holder = leaseOf(doc)?.id;
-    if (holder !== leaseId) throw leaseLostError(id, leaseId, holder);
-    try {
-      const written = await picas.db.attachment.insert(id, attachmentPath(name), body, contentType, {
-        rev: doc._rev,
-      });
-      return { rev: revOf(written), conflicts };
-    } catch (err) {
-      if (statusOf(err) !== 409) throw couchError(picas, `attach ${name} to token ${id}`, err);
-      if (conflicts >= retries) throw exhausted(id, `attaching ${name}`, conflicts + 1);
+  sent: TokenDoc,
+  cluster: boolean,
+): Promise<TokenDoc | undefined> {
+  const isSent = (leaf: TokenDoc) => leaf._rev !== sent._rev && contentOf(leaf) === contentOf(sent);
+  try {
+    if (cluster) {
+      const settled = await settleWrite(picas, id, isSent);
+      return settled.fate === 'won' ? settled.doc : undefined;
     }
+    const current = await picas.db.get(id);
+    return isSent(current) ? current : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -20,12 +20,11 @@ export {
   type ClaimOptions,
   claimToken,
 } from './claimToken';
-export { keepsClaim } from './claimWrite';
+export { type ClaimWrite, writeClaim } from './claimWrite';
 export { deletePatch } from './deleteToken';
 export {
   type FencedPatch,
   type FencedResult,
-  fencedAttach,
   fencedUpdate,
   leaseLostError,
 } from './fencedUpdate';
@@ -49,6 +48,7 @@ export {
   type TokenErrorEntry,
   type TokenPatch,
 } from './leaseRecord';
+export { type BulkRow, deleteLeaf, type Written, writeAttachment, writeBulk, writeDoc } from './quorumWrite';
 export { type ReclaimInput, type ReclaimResult, reclaimPatch } from './reclaim';
 export { type HeartbeatInput, heartbeatPatch } from './renew';
 export {
@@ -59,3 +59,13 @@ export {
   resetPatch,
 } from './reset';
 export { setStatusPatch } from './setStatus';
+export {
+  lostToRival,
+  type OwnWrite,
+  readSettled,
+  settled,
+  settleWrite,
+  type WriteFate,
+  writeBulkSettled,
+  writeSettled,
+} from './settleWrite';
