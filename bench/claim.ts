@@ -5,9 +5,12 @@
  *
  *   npx tsx bench/claim.ts [--tokens 2000] [--claimers 8,64] [--repeat 1] [--warmup 1] [--out FILE]
  *     [--scenarios grid-lrt,picasclient,raw-put,raw-view-put] [--page-size N] [--backoff-base MS] [--backoff-max MS] [--cache-max-age MS]
+ *     [--server URL]
  *
- * One embedded server (in memory) in a CHILD process for the whole run; every drain gets a fresh
- * database with `_design/<type>` of standardViews, its index built before the clock starts.
+ * One embedded server (in memory) in a CHILD process for the whole run, or the CouchDB of
+ * `--server` / COUCHDB_URL (its databases are named for the run and dropped at the end); every
+ * drain gets a fresh database with `_design/<type>` of standardViews, its index built before the
+ * clock starts.
  * Claimers are async loops in this process: client and server CPU are printed to show which
  * side limits. The tuning flags go to claimToken as ClaimOptions (defaults: claim.ts's own).
  * Before the timed drains, --warmup rounds of every scenario run untimed (results dropped): the
@@ -19,7 +22,7 @@ import { availableParallelism, cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ClaimOptions } from '../src/picas/protocol';
-import { startChildServer } from './helpers/childServer';
+import { benchErrorText, openBenchServer, serverHelp, serverUrlFrom } from './helpers/benchServer';
 import { markdownTable, targetChecks } from './helpers/claimReport';
 import { type DrainResult, runScenario, type ScenarioKind } from './helpers/claimScenarios';
 
@@ -27,8 +30,26 @@ const ROOT = resolve(__dirname, '..');
 const TYPE = 'bench';
 const KINDS: ScenarioKind[] = ['grid-lrt', 'picasclient', 'raw-put', 'raw-view-put'];
 
+const USAGE = `usage: npx tsx bench/claim.ts [options]
+
+Drains N tokens with grid-lrt's claimToken, SURF picasclient's claim and raw PUTs, at each
+claimer count, and compares them (results to --out as JSON, a table to stdout).
+
+--tokens N            tokens per drain (2000)
+--claimers A,B        concurrent claimers, one drain per value (8,64)
+--repeat N            timed drains per scenario and claimer count (1)
+--warmup N            untimed rounds of every scenario first (1)
+--scenarios LIST      some of ${KINDS.join(',')}
+--page-size N, --backoff-base MS, --backoff-max MS, --cache-max-age MS
+                      ClaimOptions for grid-lrt (default: claimToken's own)
+--out FILE            JSON results (bench/out/claim.json)
+${serverHelp(22)}
+-h, --help            this text`;
+
 const { values } = parseArgs({
   options: {
+    help: { type: 'boolean', short: 'h' },
+    server: { type: 'string' },
     tokens: { type: 'string', default: '2000' },
     claimers: { type: 'string', default: '8,64' },
     repeat: { type: 'string', default: '1' },
@@ -41,6 +62,10 @@ const { values } = parseArgs({
     scenarios: { type: 'string', default: KINDS.join(',') },
   },
 });
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 
 function positive(name: string, text: string): number {
   const n = Number(text);
@@ -71,7 +96,8 @@ function order(run: number): ScenarioKind[] {
 }
 
 async function main(): Promise<void> {
-  const server = await startChildServer();
+  const server = await openBenchServer(serverUrlFrom(values.server));
+  process.stderr.write(`server: ${server.description}\n`);
   const results: DrainResult[] = [];
   try {
     for (let round = 0; round < WARMUP; round++) {
@@ -125,7 +151,7 @@ async function main(): Promise<void> {
     node: process.version,
     cpus: `${availableParallelism()} x ${cpus()[0]?.model ?? 'unknown'}`,
     loadavgAtEnd: loadavg().map((l) => Number(l.toFixed(2))),
-    server: 'embedded express-pouchdb (memory adapter) in a child process',
+    server: server.description,
   };
   const out = resolve(ROOT, values.out);
   mkdirSync(dirname(out), { recursive: true });
@@ -151,6 +177,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  console.error(err);
+  console.error(benchErrorText(err));
   process.exitCode = 1;
 });

@@ -2,11 +2,13 @@
  * Token creation: grid-lrt's bulk path (`_bulk_docs`, attachments inline, batches of 500) against
  * the way GRID_LRT creates tokens (one request for the document, one more for its srm.txt).
  *
- *   npx tsx bench/create-tokens.ts [--tokens 10000] [--batch 500]
+ *   npx tsx bench/create-tokens.ts [--tokens 10000] [--batch 500] [--server URL]
  *
  * The server is the embedded CouchDB-API server running in a CHILD process, so the client and the
- * server do not share one event loop. Both ways write to the same server in the same run, each
- * into its own database, after a warm-up round of each (1,000 tokens bulk, 250 one by one). Results also go to bench/out/create-tokens.json.
+ * server do not share one event loop; or the CouchDB of `--server` / COUCHDB_URL, where the run's
+ * databases are named for the run and dropped at the end. Both ways write to the same server in
+ * the same run, each into its own database, after a warm-up round of each (1,000 tokens bulk, 250
+ * one by one). Results also go to bench/out/create-tokens.json.
  */
 
 import { randomBytes } from 'node:crypto';
@@ -20,17 +22,33 @@ import { openPicas, type PicasDb } from '../src/picas/client';
 import { ensureDatabase } from '../src/picas/designDocs';
 import { splitUrlCredentials } from '../src/picas/settings';
 import { buildTokenDoc, type NewToken } from '../src/picas/tokens';
-import { startChildServer } from './helpers/childServer';
+import { benchErrorText, openBenchServer, serverHelp, serverUrlFrom } from './helpers/benchServer';
 
 const ROOT = resolve(__dirname, '..');
 const TYPE = 'bench';
 
+const USAGE = `usage: npx tsx bench/create-tokens.ts [options]
+
+Creates N tokens with a 1-2 KB srm.txt each, grid-lrt's bulk way against GRID_LRT's
+PUT doc + PUT attachment, each into its own database (results also to bench/out/create-tokens.json).
+
+--tokens N     tokens per way (10000)
+--batch N      documents per _bulk_docs request (500)
+${serverHelp(15)}
+-h, --help     this text`;
+
 const { values } = parseArgs({
   options: {
+    help: { type: 'boolean', short: 'h' },
+    server: { type: 'string' },
     tokens: { type: 'string', default: '10000' },
     batch: { type: 'string', default: '500' },
   },
 });
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 const TOKENS = Number(values.tokens);
 const BATCH = Number(values.batch);
 const WARMUP = 1000;
@@ -59,8 +77,6 @@ function makeTokens(count: number): NewToken[] {
     };
   });
 }
-
-const startServer = startChildServer;
 
 function picasAt(serverUrl: string, database: string): PicasDb {
   const split = splitUrlCredentials(serverUrl);
@@ -99,16 +115,17 @@ async function timed(run: () => Promise<unknown>): Promise<number> {
 async function main(): Promise<void> {
   const tokens = makeTokens(TOKENS);
   const sizes = tokens.map((t) => t.attachments![0]!.data.length);
-  const server = await startServer();
+  const server = await openBenchServer(serverUrlFrom(values.server));
+  process.stderr.write(`server: ${server.description}\n`);
   try {
-    const bulkDb = picasAt(server.url, 'bench_bulk');
-    const perTokenDb = picasAt(server.url, 'bench_per_token');
+    const bulkDb = picasAt(server.url, server.databaseName('bench_bulk'));
+    const perTokenDb = picasAt(server.url, server.databaseName('bench_per_token'));
     await ensureDatabase(bulkDb);
     await ensureDatabase(perTokenDb);
 
     // Both ways run once on a small set first, so neither pays for the server's JIT warm-up.
-    const warmBulk = picasAt(server.url, 'bench_warmup_bulk');
-    const warmPerToken = picasAt(server.url, 'bench_warmup_per_token');
+    const warmBulk = picasAt(server.url, server.databaseName('bench_warmup_bulk'));
+    const warmPerToken = picasAt(server.url, server.databaseName('bench_warmup_per_token'));
     await ensureDatabase(warmBulk);
     await ensureDatabase(warmPerToken);
     const warmTokens = makeTokens(WARMUP);
@@ -135,7 +152,7 @@ async function main(): Promise<void> {
       srmTxtBytes: { min: Math.min(...sizes), max: Math.max(...sizes) },
       node: process.version,
       cpus: `${availableParallelism()} x ${cpus()[0]?.model ?? 'unknown'}`,
-      server: 'embedded express-pouchdb (memory adapter) in a child process',
+      server: server.description,
       bulk: { seconds: bulkSeconds, docsPerSecond: bulkRate },
       perToken: { seconds: perTokenSeconds, docsPerSecond: perTokenRate },
       ratio,
@@ -164,6 +181,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  console.error(err);
+  console.error(benchErrorText(err));
   process.exitCode = 1;
 });

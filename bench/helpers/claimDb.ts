@@ -65,10 +65,6 @@ export async function freshTokenDb(
   return { picas, tokens: docs.map((d) => ({ ...d, _rev: revs.get(d._id) })) };
 }
 
-export async function dropDb(picas: PicasDb): Promise<void> {
-  await picas.server.db.destroy(picas.name);
-}
-
 /** The same database handle with every HTTP request the claim code makes counted. */
 export function countingPicas(picas: PicasDb): { picas: PicasDb; requests: () => number } {
   let requests = 0;

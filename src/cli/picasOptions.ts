@@ -41,7 +41,12 @@ function readPicasrc(home: string): string | undefined {
 
 export function picasFromContext(ctx: CommandContext): PicasDb {
   const settings = resolvePicasSettings({
-    flags: { url: str(ctx, 'url'), database: str(ctx, 'db'), user: str(ctx, 'user'), cluster: str(ctx, 'cluster') },
+    flags: {
+      url: str(ctx, 'url'),
+      database: str(ctx, 'db'),
+      user: str(ctx, 'user'),
+      cluster: str(ctx, 'cluster'),
+    },
     env: ctx.env,
     picasrc: readPicasrc(ctx.home),
   });

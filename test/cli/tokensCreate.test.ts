@@ -9,7 +9,7 @@ import { openPicas, type PicasDb } from '../../src/picas/client';
 import { readDesignDoc } from '../../src/picas/designDocs';
 import { getToken } from '../../src/picas/tokens';
 import { lrt } from '../helpers/cli';
-import { createTestDatabase, type TestDatabase } from '../helpers/couch';
+import { createTestDatabase, type TestDatabase, trackDatabase } from '../helpers/couch';
 
 const FIXTURES = resolve(__dirname, '../fixtures/picas');
 const REPO = resolve(__dirname, '../..');
@@ -189,7 +189,7 @@ describe('lrt tokens create', () => {
   });
 
   it('--dry-run lists the tokens and writes nothing, not even the database', async () => {
-    const name = `${testDb.name}_dry`;
+    const name = trackDatabase(`${testDb.name}_dry`);
     const res = await lrt([...example, '--dry-run', '--json'], {
       env: envFor(testDb, { PICAS_DB: name }),
       cwd: FIXTURES,
@@ -207,16 +207,12 @@ describe('lrt tokens create', () => {
   });
 
   it('creates a missing database first', async () => {
-    const name = `${testDb.name}_fresh`;
+    const name = trackDatabase(`${testDb.name}_fresh`);
     const fresh = openPicas({ ...picas.settings, database: name });
-    try {
-      const res = await lrt(example, { env: envFor(testDb, { PICAS_DB: name }), cwd: FIXTURES });
-      expect(res.exitCode).toBe(0);
-      expect(res.stderr).toContain(`created database ${name}`);
-      expect((await tokenRevs(fresh)).size).toBe(6);
-    } finally {
-      await fresh.server.db.destroy(name).catch(() => undefined);
-    }
+    const res = await lrt(example, { env: envFor(testDb, { PICAS_DB: name }), cwd: FIXTURES });
+    expect(res.exitCode).toBe(0);
+    expect(res.stderr).toContain(`created database ${name}`);
+    expect((await tokenRevs(fresh)).size).toBe(6);
   });
 
   it('a wrong password exits 4 naming the user and never the password', async () => {

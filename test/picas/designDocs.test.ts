@@ -11,7 +11,7 @@ import {
   listViews,
   readDesignDoc,
 } from '../../src/picas/designDocs';
-import { createTestDatabase, type TestDatabase } from '../helpers/couch';
+import { createTestDatabase, type TestDatabase, trackDatabase } from '../helpers/couch';
 
 // token-format.md: the views every `_design/<type>` has.
 const SPEC_VIEWS = ['todo', 'locked', 'done', 'error', 'overview_total', 'overview_view', 'expired'];
@@ -146,16 +146,12 @@ describe('ensureDatabase', () => {
   afterAll(async () => testDb?.drop());
 
   it('creates a missing database, then finds it', async () => {
-    const name = `${testDb.name}_new`;
+    const name = trackDatabase(`${testDb.name}_new`);
     const picas = picasFor(testDb, { database: name });
-    try {
-      expect(await ensureDatabase(picas)).toBe('created');
-      expect(await ensureDatabase(picas)).toBe('exists');
-      const info = await picas.server.db.get(name);
-      expect(info.db_name).toBe(name);
-    } finally {
-      await picas.server.db.destroy(name).catch(() => undefined);
-    }
+    expect(await ensureDatabase(picas)).toBe('created');
+    expect(await ensureDatabase(picas)).toBe('exists');
+    const info = await picas.server.db.get(name);
+    expect(info.db_name).toBe(name);
   });
 
   it('a wrong password is E_DB_AUTH naming the user, never the password', async () => {

@@ -5,7 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONFIG_CASES, type InputCase, SURL_LIST_CASES, surl } from '../corpus/inputs';
 import { writeInputCases } from '../corpus/make';
 import { lrt } from '../helpers/cli';
-import { adminAuthHeader, createTestDatabase, type TestDatabase } from '../helpers/couch';
+import {
+  adminAuthHeader,
+  createTestDatabase,
+  databaseFingerprint,
+  type TestDatabase,
+  trackDatabase,
+} from '../helpers/couch';
 
 /**
  * Bad SURL lists and configs through the real commands: `lrt srm info`, `lrt tokens create --srm`
@@ -25,11 +31,9 @@ async function couch(path: string): Promise<{ status: number; body: Record<strin
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
-/** Everything a write would change: every document with its rev, and the update sequence. */
-async function snapshot(): Promise<string> {
-  const docs = await couch(`${db.name}/_all_docs?include_docs=true`);
-  const info = await couch(db.name);
-  return JSON.stringify({ docs: docs.body.rows, seq: info.body.update_seq });
+/** Everything a write would change: every document with its revisions. */
+function snapshot(): Promise<string> {
+  return databaseFingerprint(db);
 }
 
 function checkFailure(
@@ -113,7 +117,7 @@ describe('bad token configs', () => {
   );
 
   it('a refused config against a database that does not exist yet does not create it', async () => {
-    const fresh = `${db.name}_never`;
+    const fresh = trackDatabase(`${db.name}_never`);
     const path = configPaths.get('JSON cut off mid-value')!;
     const result = await lrt(['tokens', 'create', '--type', TYPE, '--id-suffix', 'x', '--config', path], {
       env: { ...env, PICAS_DB: fresh },

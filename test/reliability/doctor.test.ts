@@ -4,6 +4,7 @@ import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { CHECK_NAMES } from '../../src/pilot/check';
 import { lrt } from '../helpers/cli';
+import { databaseFingerprint } from '../helpers/couch';
 import { gridftpTestbed, gridftpWorkDir } from '../helpers/gridftp';
 import { createPilotWorld, DIST_PILOT, demoTokens, type PilotWorld } from '../helpers/pilotWorld';
 
@@ -24,11 +25,9 @@ function lines(stdout: string): Map<string, string> {
   return byName;
 }
 
-/** Revisions of every document and the update sequence: a doctor must leave both as they were. */
-async function state(world: PilotWorld): Promise<string> {
-  const docs = await world.picas.db.list();
-  const info = await world.picas.server.db.get(world.db.name);
-  return JSON.stringify({ revs: docs.rows.map((r) => [r.id, r.value.rev]), seq: info.update_seq });
+/** Every document with its revisions: a doctor must leave them as they were. */
+function state(world: PilotWorld): Promise<string> {
+  return databaseFingerprint(world.db);
 }
 
 async function world(type: string, fields: Record<string, unknown> = {}) {
