@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
+import { installMemoryCatalog } from './memoryCatalog';
 import { viewEnginePlugin } from './viewEngine';
 
 /*
@@ -18,6 +19,13 @@ export interface EmbeddedCouchOptions {
   port?: number;
   /** Keep databases on disk (LevelDB) in this folder; in memory when absent. */
   dataDir?: string;
+  /**
+   * In memory, the server's own name space: memdown keeps one store per database name for the
+   * whole process, so two servers in one process share their databases unless each has a prefix
+   * (the cluster stand-in gives every node one); such a server also lists only its own databases
+   * (memoryCatalog.ts). Default: none, the process-wide name space.
+   */
+  memoryPrefix?: string;
   adminUser?: string;
   /** Generated when absent. */
   adminPassword?: string;
@@ -30,7 +38,28 @@ export interface EmbeddedCouch {
   urlWithCredentials: string;
   adminUser: string;
   adminPassword: string;
+  /**
+   * This server's own copy of a database, in this process (for the cluster stand-in's
+   * replication). Never close it: handles of one name share the store, so closing it would close
+   * the one the server answers from.
+   */
+  openDatabase(name: string): LocalDatabase;
   close(): Promise<void>;
+}
+
+/** The part of a PouchDB database the cluster stand-in uses (pouchdb-core ships no types). */
+export interface LocalDatabase {
+  replicate: {
+    to(
+      target: LocalDatabase,
+      options: { live: boolean; retry: boolean; back_off_function?: (previousMs: number) => number },
+    ): LocalReplication;
+  };
+}
+
+/** Settles once the replication has stopped (after cancel(), or on a fatal error). */
+export interface LocalReplication extends PromiseLike<unknown> {
+  cancel(): void;
 }
 
 export async function startEmbeddedCouch(options: EmbeddedCouchOptions = {}): Promise<EmbeddedCouch> {
@@ -40,14 +69,16 @@ export async function startEmbeddedCouch(options: EmbeddedCouchOptions = {}): Pr
   const dataDir = options.dataDir ? resolve(options.dataDir) : undefined;
   if (dataDir) mkdirSync(dataDir, { recursive: true });
 
-  const PouchDB = requireCjs('pouchdb-core')
-    .plugin(requireCjs(dataDir ? 'pouchdb-adapter-leveldb' : 'pouchdb-adapter-memory'))
-    .plugin(viewEnginePlugin())
-    // express-pouchdb's security wrappers expect db.replicate to exist.
-    .plugin(requireCjs('pouchdb-replication'));
+  const PouchDB = pluggedPouchDB(dataDir ? 'pouchdb-adapter-leveldb' : 'pouchdb-adapter-memory');
   const Pouch = dataDir
     ? PouchDB.defaults({ adapter: 'leveldb', prefix: `${dataDir}/` })
-    : PouchDB.defaults({ adapter: 'memory' });
+    : PouchDB.defaults({
+        adapter: 'memory',
+        ...(options.memoryPrefix ? { prefix: options.memoryPrefix } : {}),
+      });
+
+  const uninstallCatalog =
+    !dataDir && options.memoryPrefix ? installMemoryCatalog(PouchDB, Pouch) : () => undefined;
 
   const express = requireCjs('express');
   const expressPouchDB = requireCjs('express-pouchdb');
@@ -84,12 +115,38 @@ export async function startEmbeddedCouch(options: EmbeddedCouchOptions = {}): Pr
     urlWithCredentials: credentialed.toString().replace(/\/$/, ''),
     adminUser,
     adminPassword,
+    openDatabase: (name) => new Pouch(name),
     close: () =>
       new Promise<void>((done) => {
+        uninstallCatalog();
         server.closeAllConnections?.();
         server.close(() => done());
       }),
   };
+}
+
+let pluginsApplied = false;
+const registeredAdapters = new Set<string>();
+
+/**
+ * pouchdb-core with our plugins and the adapter. Plugins patch the one PouchDB of the process, so
+ * they go on once: pouchdb-replication throws when applied twice (a second server in a process).
+ */
+function pluggedPouchDB(adapterModule: string) {
+  const PouchDB = requireCjs('pouchdb-core');
+  if (!pluginsApplied) {
+    // express-pouchdb's security wrappers expect db.replicate to exist.
+    PouchDB.plugin(viewEnginePlugin()).plugin(requireCjs('pouchdb-replication'));
+    pluginsApplied = true;
+  }
+  if (!registeredAdapters.has(adapterModule)) {
+    PouchDB.plugin(requireCjs(adapterModule));
+    registeredAdapters.add(adapterModule);
+  }
+  // Each server's express-pouchdb adds up to 4 listeners per event to pouchdb-core's one emitter;
+  // several servers in one process (the cluster stand-in's nodes) are expected: no leak warning.
+  PouchDB.setMaxListeners(PouchDB.getMaxListeners() + 4);
+  return PouchDB;
 }
 
 /**

@@ -1,1 +1,2 @@
+export { type CouchCluster, type CouchClusterOptions, startCouchCluster } from './cluster';
 export { type EmbeddedCouch, type EmbeddedCouchOptions, startEmbeddedCouch } from './embedded';

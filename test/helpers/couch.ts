@@ -24,6 +24,20 @@ export function couchServerUrl(): string {
   return inject('couchUrl');
 }
 
+/**
+ * Node `i` of the server (round robin), with admin credentials: on the cluster stand-in each node
+ * is a coordinator of its own, so claimers and pilots spread over them race as on a real cluster.
+ */
+export function couchNodeUrl(i: number): string {
+  const urls = inject('couchUrls');
+  return urls[i % urls.length]!;
+}
+
+/** The same without credentials. */
+export function couchNodeBaseUrl(i: number): string {
+  return splitCredentials(couchNodeUrl(i)).baseUrl;
+}
+
 function splitCredentials(serverUrl: string) {
   const parsed = new URL(serverUrl);
   const user = decodeURIComponent(parsed.username);

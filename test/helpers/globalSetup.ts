@@ -1,12 +1,14 @@
 import type { TestProject } from 'vitest/node';
-import { startEmbeddedCouch } from '../../src/dbserver';
+import { startCouchCluster, startEmbeddedCouch } from '../../src/dbserver';
 import { listDatabases } from './couch';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     /** CouchDB-API base URL with admin credentials: COUCHDB_URL, or the embedded server. */
     couchUrl: string;
-    couchKind: 'embedded' | 'external';
+    /** Every node's URL with admin credentials: one on a single server, n on the cluster stand-in. */
+    couchUrls: string[];
+    couchKind: 'embedded' | 'external' | 'cluster';
   }
 }
 
@@ -27,23 +29,34 @@ async function checkNothingLeft(url: string, before: Set<string>, strict: boolea
   if (strict) process.exitCode = 1;
 }
 
-/** One CouchDB-API server for the whole run; COUCHDB_URL points the suite at a real CouchDB instead. */
+/**
+ * One CouchDB-API server for the whole run: the embedded server; with LRT_TEST_CLUSTER=N the
+ * N-node cluster stand-in (docs/cluster-standin.md), whose nodes the pilot tests spread over;
+ * COUCHDB_URL (a real CouchDB, single node or cluster: comma-separated node URLs) instead.
+ */
 export default async function setup(project: TestProject) {
   const external = process.env.COUCHDB_URL;
   if (external) {
-    const url = external.replace(/\/$/, '');
-    const before = new Set(await listDatabases(url));
-    project.provide('couchUrl', url);
+    const urls = external.split(',').map((url) => url.trim().replace(/\/$/, ''));
+    const before = new Set(await listDatabases(urls[0]));
+    project.provide('couchUrl', urls[0]!);
+    project.provide('couchUrls', urls);
     project.provide('couchKind', 'external');
-    return () => checkNothingLeft(url, before, false);
+    return () => checkNothingLeft(urls[0]!, before, false);
   }
-  const server = await startEmbeddedCouch();
-  const before = new Set(await listDatabases(server.urlWithCredentials));
-  project.provide('couchUrl', server.urlWithCredentials);
-  project.provide('couchKind', 'embedded');
+  const nodes = Number(process.env.LRT_TEST_CLUSTER ?? 1);
+  const server =
+    nodes > 1
+      ? await startCouchCluster({ nodes })
+      : await startEmbeddedCouch().then((one) => ({ urls: [one.urlWithCredentials], close: one.close }));
+  const [first] = server.urls as [string];
+  const before = new Set(await listDatabases(first));
+  project.provide('couchUrl', first);
+  project.provide('couchUrls', server.urls);
+  project.provide('couchKind', nodes > 1 ? 'cluster' : 'embedded');
   return async () => {
     try {
-      await checkNothingLeft(server.urlWithCredentials, before, true);
+      await checkNothingLeft(first, before, true);
     } finally {
       await server.close();
     }

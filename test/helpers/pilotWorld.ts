@@ -7,7 +7,7 @@ import { bulkCreateTokens } from '../../src/picas/bulk';
 import { openPicas, type PicasDb, type TokenDoc } from '../../src/picas/client';
 import { ensureDesignDoc } from '../../src/picas/designDocs';
 import type { NewToken } from '../../src/picas/tokens';
-import { createTestDatabase, type TestDatabase } from './couch';
+import { couchNodeBaseUrl, createTestDatabase, type TestDatabase } from './couch';
 
 export const DIST_PILOT = resolve(__dirname, '../../dist/pilot.js');
 
@@ -20,6 +20,8 @@ export interface PilotWorld {
   ledger: string;
   /** Environment a pilot process needs: PICAS_URL with credentials, PICAS_DB, DEMO_LEDGER. */
   env: Record<string, string>;
+  /** PICAS_URL of node `i` of the server (round robin): pilots spread over a cluster's nodes. */
+  nodeEnv(i: number): Record<string, string>;
   /** Starts `node dist/pilot.js --type T ...args` as a real process. */
   startPilot(args?: string[], env?: Record<string, string>): ResultPromise<{ reject: false; all: true }>;
   /** `node dist/pilot.js ARGV` with nothing added (the legacy positional form). */
@@ -58,10 +60,17 @@ export async function createPilotWorld(options: PilotWorldOptions): Promise<Pilo
     DEMO_LEDGER: ledger,
     DEMO_SLEEP: '0',
   };
+  const nodeEnv = (i: number) => {
+    const node = new URL(couchNodeBaseUrl(i));
+    node.username = db.user;
+    node.password = db.password;
+    return { PICAS_URL: node.toString() };
+  };
   return {
     db,
     picas,
     type,
+    nodeEnv,
     dir,
     sandboxUrl,
     ledger,

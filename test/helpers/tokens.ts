@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openPicas, type PicasDb, type TokenDoc } from '../../src/picas/client';
 import { designDocId, standardViews } from '../../src/picas/designDoc';
+import { settled } from '../../src/picas/protocol';
 import { adminAuthHeader, type TestDatabase } from './couch';
 
 /*
@@ -156,10 +157,21 @@ export async function writeFields(
       headers: headers(),
       body: JSON.stringify({ ...doc, ...fields }),
     });
-    await res.arrayBuffer();
-    if (res.status === 201 || res.status === 202) return;
-    if (res.status !== 409) throw new Error(`PUT ${id}: HTTP ${res.status}`);
+    if (await writeCounts(t, id, res)) return;
   }
+}
+
+/**
+ * Whether another party's PUT of `id` counts: a 201, or on a cluster a 202 that won its
+ * settlement (docs/protocol.md, Cluster rules); false for a 409 (read again and retry).
+ */
+export async function writeCounts(t: TestDatabase, id: string, res: Response): Promise<boolean> {
+  const body = (await res.json().catch(() => ({}))) as { rev?: string };
+  if (res.status === 201) return true;
+  if (res.status === 202)
+    return (await settled(openTestPicas(t), id, { rev: body.rev!, uncertain: true })) !== undefined;
+  if (res.status !== 409) throw new Error(`PUT ${id}: HTTP ${res.status}`);
+  return false;
 }
 
 export function base64(text: string): string {

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { type BulkSource, bulkUpdate } from '../../src/picas/bulkUpdate';
 import type { PicasDb, TokenDoc } from '../../src/picas/client';
 import { resetPatch } from '../../src/picas/protocol';
@@ -15,6 +15,8 @@ import {
   viewRowIds,
   writeFields,
 } from '../helpers/tokens';
+
+const onCluster = inject('couchKind') === 'cluster';
 
 /*
  * Two parties on the same tokens: no update may be lost and no 409 may surface as a failure.
@@ -102,7 +104,10 @@ describe('two bulk resets of the same view', () => {
     ]);
     expect(a.failed).toEqual([]);
     expect(b.failed).toEqual([]);
-    expect(a.changed + b.changed).toBe(COUNT);
+    // On a cluster both resets can write the same edit on different replicas: identical content
+    // gets the identical revision there, so both count it (the token still changed once, below).
+    if (onCluster) expect(a.changed + b.changed).toBeGreaterThanOrEqual(COUNT);
+    else expect(a.changed + b.changed).toBe(COUNT);
     expect(new Set([...a.ids, ...b.ids]).size).toBe(COUNT);
     await expectAllResetOnce();
   });

@@ -43,7 +43,7 @@ describe('dist/pilot.js', () => {
   it('8 pilot processes drain 200 tokens: each processed exactly once, every pilot exits 0', async () => {
     const type = 'eight';
     const world = await createPilotWorld({ type, tokens: demoTokens(type, 200) });
-    const pilots = Array.from({ length: 8 }, () => world.startPilot([], {}));
+    const pilots = Array.from({ length: 8 }, (_, i) => world.startPilot([], world.nodeEnv(i)));
     const results = await Promise.all(pilots);
     for (const result of results) expect(result.exitCode, result.all).toBe(0);
 

@@ -1,39 +1,85 @@
-import { startEmbeddedCouch } from '../../dbserver';
-import { type Command, int, str } from '../command';
+import { LrtError } from '../../core';
+import { startCouchCluster, startEmbeddedCouch } from '../../dbserver';
+import { type Command, type CommandContext, int, str } from '../command';
 import { serveUntilStopped } from '../stopSignal';
 
 export const dbServe: Command = {
   path: ['db', 'serve'],
-  summary: 'run a local CouchDB-API server (in memory, or on disk with --data)',
+  summary: 'run a local CouchDB-API server (in memory, or on disk with --data), or a cluster stand-in',
   description:
     'Prints the server URL with generated admin credentials as its first line; export it as\n' +
-    'PICAS_URL to point every lrt command and pilot at it. Stops on Ctrl-C.',
+    'PICAS_URL to point every lrt command and pilot at it. Stops on Ctrl-C.\n' +
+    'With --nodes N > 1 it runs a stand-in for an N-replica CouchDB 3.x cluster (writes answered\n' +
+    'by quorum, 201/202/409; replicas replicating continuously) and prints one URL per node, node 1\n' +
+    'first; every node accepts every request. A cluster keeps its databases in memory: --data is\n' +
+    'refused with --nodes > 1. See docs/cluster-standin.md.',
   options: {
-    port: { type: 'string', value: 'N', description: 'port to listen on (default: a free port)' },
+    port: {
+      type: 'string',
+      value: 'N',
+      description: 'port to listen on; node i of a cluster on N+i-1 (default: free ports)',
+    },
     host: { type: 'string', value: 'ADDR', description: 'address to listen on (default 127.0.0.1)' },
     data: { type: 'string', value: 'DIR', description: 'keep databases on disk in DIR (default: in memory)' },
     'admin-user': { type: 'string', value: 'NAME', description: 'admin user name (default admin)' },
+    nodes: { type: 'string', value: 'N', description: 'replicas: N > 1 runs a cluster stand-in (default 1)' },
+    'jitter-ms': {
+      type: 'string',
+      value: 'MS',
+      description: 'cluster: each copy of a write reaches its replica within MS ms (default 3)',
+    },
   },
-  examples: ['lrt db serve --port 5984', 'export PICAS_URL=$(lrt db serve --data ./couch | head -1)'],
+  examples: [
+    'lrt db serve --port 5984',
+    'export PICAS_URL=$(lrt db serve --data ./couch | head -1)',
+    'lrt db serve --nodes 3 --port 15984',
+  ],
   async run(ctx) {
-    const server = await startEmbeddedCouch({
-      port: int(ctx, 'port', 0, 0),
-      host: str(ctx, 'host') ?? '127.0.0.1',
-      dataDir: str(ctx, 'data'),
-      adminUser: str(ctx, 'admin-user') ?? 'admin',
-      adminPassword: ctx.env.LRT_DB_ADMIN_PASSWORD,
-    });
-    if (ctx.out.json) {
-      ctx.out.result({ url: server.urlWithCredentials, data: str(ctx, 'data') ?? null });
-    } else {
-      ctx.out.line(server.urlWithCredentials);
-      ctx.out.note(
-        `serving ${str(ctx, 'data') ? `databases in ${str(ctx, 'data')}` : 'in memory'}; Ctrl-C stops`,
-      );
-    }
-    await serveUntilStopped(() => server.close());
-    return 0;
+    const nodes = int(ctx, 'nodes', 1);
+    return nodes > 1 ? serveCluster(ctx, nodes) : serveOne(ctx);
   },
 };
+
+async function serveOne(ctx: CommandContext): Promise<number> {
+  const server = await startEmbeddedCouch({
+    port: int(ctx, 'port', 0, 0),
+    host: str(ctx, 'host') ?? '127.0.0.1',
+    dataDir: str(ctx, 'data'),
+    adminUser: str(ctx, 'admin-user') ?? 'admin',
+    adminPassword: ctx.env.LRT_DB_ADMIN_PASSWORD,
+  });
+  if (ctx.out.json) {
+    ctx.out.result({ url: server.urlWithCredentials, data: str(ctx, 'data') ?? null });
+  } else {
+    ctx.out.line(server.urlWithCredentials);
+    ctx.out.note(
+      `serving ${str(ctx, 'data') ? `databases in ${str(ctx, 'data')}` : 'in memory'}; Ctrl-C stops`,
+    );
+  }
+  await serveUntilStopped(() => server.close());
+  return 0;
+}
+
+async function serveCluster(ctx: CommandContext, nodes: number): Promise<number> {
+  if (str(ctx, 'data') !== undefined) {
+    throw new LrtError('E_USAGE', '--data keeps one server on disk; a cluster (--nodes > 1) runs in memory');
+  }
+  const cluster = await startCouchCluster({
+    nodes,
+    port: int(ctx, 'port', 0, 0),
+    host: str(ctx, 'host') ?? '127.0.0.1',
+    adminUser: str(ctx, 'admin-user') ?? 'admin',
+    adminPassword: ctx.env.LRT_DB_ADMIN_PASSWORD,
+    jitterMs: int(ctx, 'jitter-ms', 3, 0),
+  });
+  if (ctx.out.json) {
+    ctx.out.result({ url: cluster.urls[0], urls: cluster.urls, nodes });
+  } else {
+    for (const url of cluster.urls) ctx.out.line(url);
+    ctx.out.note(`serving a ${nodes}-node cluster stand-in in memory; Ctrl-C stops`);
+  }
+  await serveUntilStopped(() => cluster.close());
+  return 0;
+}
 
 export const dbCommands: Command[] = [dbServe];

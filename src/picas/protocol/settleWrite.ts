@@ -134,10 +134,31 @@ export async function writeBulkSettled(
   return Promise.all(
     rows.map(async (row) => {
       if (row.error || !row.id || !row.rev) return row;
-      const rev = await settled(picas, row.id, { rev: row.rev, uncertain: true });
-      return rev
-        ? row
-        : { id: row.id, error: 'conflict', reason: 'lost to a rival write on another replica' };
+      const outcome = await settleWrite(picas, row.id, row.rev);
+      if (outcome.fate === 'won') return row;
+      // The caller re-reads it through a view: wait until a single copy shows the winner, or a
+      // copy still holding our (deleted) revision would hide the token from that view.
+      await untilOneCopyShows(picas, row.id, outcome.winner?._rev);
+      return { id: row.id, error: 'conflict', reason: 'lost to a rival write on another replica' };
     }),
   );
+}
+
+const CONVERGE_WAIT_MS = 3000;
+const CONVERGE_POLL_MS = 50;
+
+/** Polls one copy (`r=1`) of token `id` until it holds revision `rev` (undefined: gone); bounded. */
+async function untilOneCopyShows(picas: PicasDb, id: string, rev: string | undefined): Promise<void> {
+  const deadline = Date.now() + CONVERGE_WAIT_MS;
+  while (Date.now() < deadline) {
+    const current = await couchCall<TokenDoc>(picas, { method: 'GET', path: docPath(id), qs: { r: 1 } }).then(
+      (reply) => reply.body._rev,
+      (err: unknown) => {
+        if (statusOf(err) === 404) return undefined;
+        throw couchError(picas, `read token ${id}`, err);
+      },
+    );
+    if (current === rev) return;
+    await new Promise((done) => setTimeout(done, CONVERGE_POLL_MS));
+  }
 }
