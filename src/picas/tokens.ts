@@ -30,7 +30,7 @@ export interface TokenSkeleton {
 }
 
 /**
- * The fields every new token starts with (token-format.md). Fields given by the caller replace
+ * The fields every new token starts with (docs/token-format.md). Fields given by the caller replace
  * these, except `type`, `lock` and `done`: GRID_LRT configs carry their own `type: tutorial`,
  * `lock: 0`, and the claim protocol depends on a new token being free.
  */
@@ -92,7 +92,7 @@ export function subbandLabel(key: string): string {
 
 /**
  * GRID_LRT's id for one slice of an observation: `t_<type>_<OBSID>_SB<nnn>`. Same format as
- * srm's tokenId, kept here because picas/ depends on core/ only (architecture.md).
+ * srm's tokenId, kept here because picas/ depends on core/ only (docs/architecture.md).
  */
 export function sliceTokenId(type: string, obsid: string | undefined, key: string, prefix = 'SB'): string {
   assertTokenType(type);

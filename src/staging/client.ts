@@ -27,7 +27,7 @@ export interface StageOptions {
   notify?: boolean;
 }
 
-/** The LTA stager's XML-RPC methods (lta-sites.md), one function each. */
+/** The LTA stager's XML-RPC methods (docs/lta-sites.md), one function each. */
 export interface StagerClient {
   readonly url: string;
   readonly user: string;

@@ -1,6 +1,6 @@
 import { LrtError, redactUrl } from '../core';
 
-/** The public LTA stager endpoint (lta-sites.md). */
+/** The public LTA stager endpoint (docs/lta-sites.md). */
 export const DEFAULT_STAGER_URL = 'https://webportal.astron.nl/service-public/xmlrpc';
 export const DEFAULT_STAGER_TIMEOUT_MS = 60_000;
 /** SURLs per add_getid request: a list is one request (two e-mails) unless it is larger. */

@@ -9,7 +9,7 @@ import {
 } from './uploadTemplate';
 
 /*
- * What a token asks the pilot to move (token-format.md), parsed and validated before anything runs:
+ * What a token asks the pilot to move (docs/token-format.md), parsed and validated before anything runs:
  * | field                 | shape                                                                  |
  * |-----------------------|------------------------------------------------------------------------|
  * | stage_in: true        | the URLs of the token's srm.txt into Input/                            |

@@ -3,7 +3,7 @@ import type { TestDatabase } from './couch';
 import { bulkDocs, putDesignDoc } from './seedTokens';
 
 /*
- * Tokens in every state a monitor shows, written as a pilot would have left them (token-format.md):
+ * Tokens in every state a monitor shows, written as a pilot would have left them (docs/token-format.md):
  * `times`, `attempts`, `error[]`, `lease`, log attachments. Built from plain numbers so a test can
  * work out what the status must say without the code under test.
  */

@@ -49,7 +49,7 @@ export async function putTokenDesignDoc(
 
 export type TokenState = 'todo' | 'locked' | 'running' | 'done' | 'error' | 'staging';
 
-/** The fields of a token in `state`, as the protocol (token-format.md) leaves it. */
+/** The fields of a token in `state`, as the protocol (docs/protocol.md) leaves it. */
 export function stateFields(state: TokenState, at = 1_700_000_000): Record<string, unknown> {
   const lease = {
     id: `lease-${at}`,

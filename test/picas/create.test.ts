@@ -110,7 +110,7 @@ describe('bulk token creation', () => {
     }
   });
 
-  it('gives each token the skeleton of token-format.md; caller fields win except type, lock, done', async () => {
+  it('gives each token the skeleton of docs/token-format.md; caller fields win except type, lock, done', async () => {
     const doc = await getToken(picas, 't_bulk_00007');
     expect(doc).toMatchObject({ type: 'bulk', lock: 0, done: 0, status: 'queued', n: 7 });
     expect(doc).toMatchObject({ hostname: '', scrub_count: 0, output: '', progress: 0, times: {} });

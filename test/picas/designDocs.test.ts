@@ -13,7 +13,7 @@ import {
 } from '../../src/picas/designDocs';
 import { createTestDatabase, type TestDatabase, trackDatabase } from '../helpers/couch';
 
-// token-format.md: the views every `_design/<type>` has.
+// docs/token-format.md: the views every `_design/<type>` has.
 const SPEC_VIEWS = ['todo', 'locked', 'done', 'error', 'overview_total', 'overview_view', 'expired'];
 
 function picasFor(db: TestDatabase, overrides: { database?: string; password?: string } = {}): PicasDb {

@@ -114,7 +114,7 @@ describe('claimPatch', () => {
 
   it('closes an attempt left open by a login-side reset before counting the next', () => {
     const first = claimed(freshToken());
-    // token-format.md reset: lock=0, done=0, status=todo, scrub_count+1, hostname="", output="", lease removed
+    // docs/protocol.md, Reset: lock=0, done=0, status=todo, scrub_count+1, hostname="", output="", lease removed
     const { lease: _gone, ...reset }: TokenDoc = {
       ...first,
       lock: 0,

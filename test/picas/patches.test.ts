@@ -26,7 +26,7 @@ function patched(result: ReturnType<typeof resetPatch>): TokenDoc {
 
 const LOG = { content_type: 'text/plain', length: 10, stub: true as const };
 
-describe('resetPatch (token-format.md "Reset (login side)")', () => {
+describe('resetPatch (docs/protocol.md, Reset)', () => {
   it('frees a locked token: lock=0, done=0, todo, scrub_count+1, hostname and output cleared, lease removed', () => {
     const before = inState('locked', { scrub_count: 2, output: 'x' });
     const after = patched(resetPatch(before, { now: NOW }));

@@ -17,7 +17,7 @@ function surlError(text: string): LrtError {
   throw new Error(`parseSurl accepted ${text}`);
 }
 
-describe('the LTA site table (lta-sites.md)', () => {
+describe('the LTA site table (docs/lta-sites.md)', () => {
   it('has the three sites with their SRM, GridFTP and https doors', () => {
     const byName = Object.fromEntries(LTA_SITES.map((s) => [s.name, s]));
     expect(Object.keys(byName).sort()).toEqual(['juelich', 'poznan', 'sara']);

@@ -12,7 +12,7 @@ import {
   resolveStagerSettings,
 } from '../../src/staging';
 
-// The formats lta-sites.md describes: AWE's Environment.cfg and GRID_LRT's .stagingrc.
+// The formats docs/lta-sites.md describes: AWE's Environment.cfg and GRID_LRT's .stagingrc.
 const ENVIRONMENT_CFG = [
   '[global]',
   'database_engine : oracle',

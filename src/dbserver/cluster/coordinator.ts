@@ -104,11 +104,9 @@ async function answer(
       if (isSuccess(reply) || reply.status === 412) context.mesh.add(route.db);
       return reply;
     }
-    case 'database-delete': {
-      const reply = await writeEverywhere(context, request);
-      if (isSuccess(reply)) await context.mesh.remove(route.db);
-      return reply;
-    }
+    case 'database-delete':
+      // Replication stops before the copies go (replication.ts, remove()).
+      return context.mesh.remove(route.db, () => writeEverywhere(context, request), isSuccess);
     case 'database-wide-write':
       return writeEverywhere(context, request);
     case 'document-write':
