@@ -1,4 +1,6 @@
+export * from './clockOffset';
 export * from './errors';
 export * from './logger';
 export * from './redact';
+export * from './serverClock';
 export * from './text';

@@ -1,5 +1,7 @@
 import nano from 'nano';
-import { LrtError, scrubSecrets } from '../core';
+import { DecoratorHandler, type Dispatcher } from 'undici';
+import { createServerClock, LrtError, type ServerClock, scrubSecrets } from '../core';
+import { couchDispatcher } from './couchHttp';
 import type { PicasSettings } from './settings';
 
 /** An open PiCaS database: the nano handles plus the settings they came from. */
@@ -8,6 +10,13 @@ export interface PicasDb {
   server: nano.ServerScope;
   db: nano.DocumentScope<TokenDoc>;
   name: string;
+  /**
+   * Every request of this handle, nano's and couchHttp's, goes through it: the connect, header and
+   * body timeouts of couchDispatcher, and each reply's Date header read into `clock`.
+   */
+  dispatcher: Dispatcher;
+  /** The server's time, learned from its replies: lease times are written and compared on it. */
+  clock: ServerClock;
 }
 
 /** A token document as stored. Known fields are typed; anything else passes through. */
@@ -43,8 +52,41 @@ export function openPicas(settings: PicasSettings): PicasDb {
   const url = new URL(settings.url);
   if (settings.user) url.username = encodeURIComponent(settings.user);
   if (settings.password) url.password = encodeURIComponent(settings.password);
-  const server = nano({ url: url.toString().replace(/\/$/, '') });
-  return { settings, server, db: server.use<TokenDoc>(settings.database), name: settings.database };
+  const clock = createServerClock();
+  const dispatcher = couchDispatcher.compose(learnServerTime(clock));
+  // nano's typings name the Agent class where it takes (and passes to fetch) any dispatcher.
+  const server = nano({ url: url.toString().replace(/\/$/, ''), agentOptions: dispatcher as never });
+  return {
+    settings,
+    server,
+    db: server.use<TokenDoc>(settings.database),
+    name: settings.database,
+    dispatcher,
+    clock,
+  };
+}
+
+/** Feeds the Date header of every reply to `clock`, with the local times around the request. */
+function learnServerTime(clock: ServerClock): Dispatcher.DispatcherComposeInterceptor {
+  return (dispatch) => (options, handler) => {
+    const sentAt = clock.local();
+    // Forwards every callback to `handler` (undici's typings leave the methods out).
+    const observed: Dispatcher.DispatchHandlers = new DecoratorHandler(handler);
+    const forward = observed.onHeaders!.bind(observed);
+    observed.onHeaders = (status, headers, resume, text) => {
+      clock.observe(headerValue(headers, 'date'), sentAt, clock.local());
+      return forward(status, headers, resume, text);
+    };
+    return dispatch(options, observed);
+  };
+}
+
+/** A header of undici's raw list (name, value, name, value ...). */
+function headerValue(raw: Buffer[], name: string): string | undefined {
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    if (raw[i]!.toString('latin1').toLowerCase() === name) return raw[i + 1]!.toString('latin1');
+  }
+  return undefined;
 }
 
 interface CouchErrorShape {

@@ -29,8 +29,15 @@ export function docPath(id: string): string[] {
   return prefix ? [prefix[1]!, prefix[2]!] : [id];
 }
 
-/** Connect, header and body limits: a hung connection must not hold a heartbeat for minutes. */
-const dispatcher = new Agent({ connect: { timeout: 10_000 }, headersTimeout: 60_000, bodyTimeout: 60_000 });
+/**
+ * Connect, header and body limits: a hung connection must not hold a heartbeat for minutes. Every
+ * request of a PicasDb goes through it (openPicas hands it to nano as well).
+ */
+export const couchDispatcher = new Agent({
+  connect: { timeout: 10_000 },
+  headersTimeout: 60_000,
+  bodyTimeout: 60_000,
+});
 
 /** An error shaped like nano's (statusCode, error, reason), so statusOf/couchError apply. */
 function httpError(status: number, body: { error?: unknown; reason?: unknown } | undefined): Error {
@@ -66,7 +73,7 @@ export async function couchCall<T>(picas: PicasDb, call: CouchCall): Promise<Cou
     method: call.method,
     headers,
     body: call.body === undefined ? undefined : raw ? (call.body as Buffer) : JSON.stringify(call.body),
-    dispatcher,
+    dispatcher: picas.dispatcher,
     signal: call.signal,
   });
   const text = await response.body.text();

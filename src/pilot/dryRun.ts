@@ -5,7 +5,8 @@ import { couchError, statusOf, type TokenDoc } from '../picas/client';
 import { claimPatch, finishPatch } from '../picas/protocol';
 import { openAttemptLog } from './attemptLog';
 import { createJobDir } from './jobDir';
-import { Failure, type PhaseResult, runPhases, type TokenRunContext } from './processToken';
+import { Failure, type PhaseResult, runPhases } from './phases';
+import type { TokenRunContext } from './processToken';
 
 export interface DryRunReport {
   token: string;
@@ -39,18 +40,13 @@ export async function runDryRun(ctx: TokenRunContext): Promise<DryRunReport> {
   let phase = 'locked';
   let result: PhaseResult;
   try {
-    result = await runPhases(
-      ctx,
-      token,
-      dir,
-      log.logger,
-      ctx.stopSignal,
-      (next) => {
+    result = await runPhases(ctx, token, dir, log.logger, ctx.stopSignal, {
+      enter: (next) => {
         phase = next;
         log.logger.info({ phase: next }, `phase ${next}`);
       },
-      ({ statusLine }) => log.logger.info({ status: statusLine }, 'payload status'),
-    );
+      report: ({ statusLine }) => log.logger.info({ status: statusLine }, 'payload status'),
+    });
   } catch (err) {
     const exitCode =
       err instanceof Failure
@@ -65,7 +61,7 @@ export async function runDryRun(ctx: TokenRunContext): Promise<DryRunReport> {
 
   // What the real run would write: the claim and the finish applied to a copy.
   const leaseId = randomUUID();
-  const now = Math.floor(ctx.clock() / 1000);
+  const now = Math.floor(ctx.dbClock() / 1000);
   const claimed = claimPatch(token, {
     leaseId,
     pilot: ctx.pilotId,

@@ -72,7 +72,8 @@ async function claimNext(ctx: LoopContext): Promise<ClaimedToken | null> {
     maxAttempts: s.maxAttempts,
     jobIds,
     view: s.view,
-    clock: ctx.clock,
+    // Reclaims compare `expires` with the database's time, as the holder wrote it.
+    clock: ctx.dbClock,
     signal: ctx.stopSignal,
     onEvent: (event) => {
       if (event.type === 'errored') ctx.logger.warn({ token: event.token }, event.reason);
@@ -104,7 +105,7 @@ async function claimById(
     pilot: ctx.pilotId,
     host: ctx.host ?? hostname(),
     jobIds,
-    now: Math.floor(ctx.clock() / 1000),
+    now: Math.floor(ctx.dbClock() / 1000),
     leaseSeconds: ctx.settings.leaseSeconds,
   });
   if ('skip' in patched) throw new LrtError('E_CLAIM_RACE', `cannot claim token ${id}: ${patched.skip}`);

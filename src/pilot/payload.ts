@@ -3,6 +3,7 @@ import { access, open, stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { execa } from 'execa';
 import { errorMessage, LrtError } from '../core';
+import { type PayloadWatchdog, watchPayloadGroup } from './payloadWatchdog';
 import { watchStatusFile } from './statusFile';
 import { tailFile } from './tailFile';
 import { groupAlive, terminateGroup } from './terminate';
@@ -28,6 +29,14 @@ export interface PayloadOptions {
   graceMs?: number;
   /** Abort (pilot SIGTERM, lease lost): the payload is terminated like on a timeout. */
   signal?: AbortSignal;
+  /**
+   * Aborted when the lease is lost or about to run out: the payload is stopped with
+   * `urgentGraceMs` (even while a graceful stop is under way), so it is gone before the token
+   * can pass to another pilot.
+   */
+  leaseSignal?: AbortSignal;
+  /** TERM to KILL when the lease is in danger, and when the pilot dies (payloadWatchdog.ts); default graceMs. */
+  urgentGraceMs?: number;
   onStatus?: (line: string) => void;
   /**
    * File checked up front (relative to cwd). Default: the script a shell runs
@@ -133,12 +142,14 @@ async function openOutput(path: string) {
 export async function runPayload(options: PayloadOptions): Promise<PayloadResult> {
   const now = options.now ?? Date.now;
   const graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
+  const urgentGraceMs = Math.min(graceMs, options.urgentGraceMs ?? graceMs);
   if (options.command.length === 0) throw new LrtError('E_USAGE', 'runPayload: empty command');
   await checkScript(options);
 
   const started = now();
   const stdout = await openOutput(options.stdoutFile);
   let stderr: Awaited<ReturnType<typeof openOutput>> | undefined;
+  let watchdog: PayloadWatchdog | undefined;
   try {
     stderr = await openOutput(options.stderrFile);
     const stdoutStart = (await stdout.stat()).size;
@@ -155,7 +166,8 @@ export async function runPayload(options: PayloadOptions): Promise<PayloadResult
     const remaining = options.deadline === undefined ? undefined : options.deadline - started;
     if (remaining !== undefined && remaining <= 0)
       return finish({ exitCode: null, signal: null, reason: 'walltime' });
-    if (options.signal?.aborted) return finish({ exitCode: null, signal: null, reason: 'aborted' });
+    if (options.signal?.aborted || options.leaseSignal?.aborted)
+      return finish({ exitCode: null, signal: null, reason: 'aborted' });
 
     const subprocess = execa(options.command[0]!, options.command.slice(1), {
       cwd: options.cwd,
@@ -172,33 +184,30 @@ export async function runPayload(options: PayloadOptions): Promise<PayloadResult
       cleanup: false,
     });
     const pid = subprocess.pid;
+    // Spawned in the same turn as the payload: from here on the pilot may die at any moment.
+    if (pid !== undefined) watchdog = watchPayloadGroup(pid, urgentGraceMs);
     const watcher = watchStatusFile(options.statusFile, options.onStatus, options.statusPollMs);
 
-    let reason: PayloadStopReason = 'exited';
-    let stopping: Promise<unknown> | undefined;
-    const stop = (why: PayloadStopReason) => {
-      if (stopping || pid === undefined) return;
-      reason = why;
-      // Handled now, rethrown below: a rejection must not surface as unhandled while we wait.
-      stopping = terminateGroup(pid, { graceMs }).then(
-        () => undefined,
-        (err: unknown) => err,
-      );
-    };
+    const stopper = groupStopper(pid);
     const cancels: (() => void)[] = [];
+    const onAbort = (signal: AbortSignal | undefined, grace: () => number) => {
+      if (!signal) return;
+      const listener = () => stopper.stop('aborted', grace());
+      signal.addEventListener('abort', listener, { once: true });
+      cancels.push(() => signal.removeEventListener('abort', listener));
+    };
     if (pid !== undefined) {
-      if (options.timeoutMs !== undefined) cancels.push(startTimer(options.timeoutMs, () => stop('timeout')));
-      if (remaining !== undefined) cancels.push(startTimer(remaining, () => stop('walltime')));
-      if (options.signal) {
-        const onAbort = () => stop('aborted');
-        options.signal.addEventListener('abort', onAbort, { once: true });
-        cancels.push(() => options.signal?.removeEventListener('abort', onAbort));
-      }
+      if (options.timeoutMs !== undefined)
+        cancels.push(startTimer(options.timeoutMs, () => stopper.stop('timeout', graceMs)));
+      if (remaining !== undefined)
+        cancels.push(startTimer(remaining, () => stopper.stop('walltime', graceMs)));
+      onAbort(options.signal, () => (options.leaseSignal?.aborted ? urgentGraceMs : graceMs));
+      onAbort(options.leaseSignal, () => urgentGraceMs);
     }
 
     const result = await subprocess;
     for (const cancel of cancels) cancel();
-    const stopError = await stopping;
+    const stopError = await stopper.settled();
     if (stopError !== undefined) {
       await watcher.stop();
       throw new LrtError('E_PAYLOAD', `cannot stop payload group ${pid}: ${errorMessage(stopError)}`, {
@@ -221,15 +230,46 @@ export async function runPayload(options: PayloadOptions): Promise<PayloadResult
     let straysStopped = false;
     if (groupAlive(pid)) {
       // The payload exited but left background processes in its group: they must not outlive the token.
-      await terminateGroup(pid, { graceMs });
+      await terminateGroup(pid, { graceMs: Math.min(graceMs, stopper.graceMs()) });
       straysStopped = true;
     }
     return finish(
-      { exitCode: result.exitCode ?? null, signal: result.signal ?? null, reason },
+      { exitCode: result.exitCode ?? null, signal: result.signal ?? null, reason: stopper.reason() },
       { ...(lastStatus !== undefined ? { lastStatus } : {}), ...(straysStopped ? { straysStopped } : {}) },
     );
   } finally {
+    // Only once the group is gone (or stopped): until then a pilot death must still take it along.
+    await watchdog?.release();
     await stdout.close();
     await stderr?.close();
   }
+}
+
+/**
+ * Stops the payload's group (TERM, grace, KILL) on the first reason; a later stop with a shorter
+ * grace (the lease in danger while a graceful stop runs) KILLs sooner.
+ */
+function groupStopper(pid: number | undefined) {
+  let reason: PayloadStopReason = 'exited';
+  let graceMs = Number.POSITIVE_INFINITY;
+  const stops: Promise<unknown>[] = [];
+  return {
+    stop(why: PayloadStopReason, grace: number) {
+      if (pid === undefined || grace >= graceMs) return;
+      if (stops.length === 0) reason = why;
+      graceMs = grace;
+      // Handled now, rethrown by the caller: a rejection must not surface as unhandled meanwhile.
+      stops.push(
+        terminateGroup(pid, { graceMs: grace }).then(
+          () => undefined,
+          (err: unknown) => err,
+        ),
+      );
+    },
+    reason: () => reason,
+    /** The shortest grace a stop used (infinite when none was asked for). */
+    graceMs: () => graceMs,
+    /** Resolves once every stop is over, with the first error one met. */
+    settled: async () => (await Promise.all(stops)).find((err) => err !== undefined),
+  };
 }

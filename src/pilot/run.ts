@@ -105,6 +105,7 @@ export async function pilotMain(io: PilotIo): Promise<number> {
     events,
     pilotId,
     clock: Date.now,
+    dbClock: picas.clock.now,
     prepareSandbox: createSandboxPreparer({ cacheDir: settings.cacheDir }),
     stopSignal: stop.signal,
     baseEnv: io.env,

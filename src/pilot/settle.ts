@@ -49,7 +49,7 @@ export async function settle(
   await log.close();
   const attempt = leaseOf(claimed.doc)?.attempt ?? 1;
   const logs = await collectLogs(dir, attempt);
-  const now = () => Math.floor(ctx.clock() / 1000);
+  const now = () => Math.floor(ctx.dbClock() / 1000);
   try {
     await withDbRetry(
       () =>

@@ -1,0 +1,177 @@
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '../core';
+import type { TokenDoc } from '../picas/client';
+import { type DataStepContext, planData, stageInputs, stageOutputs } from './dataSteps';
+import { withDbRetry } from './dbRetry';
+import { prepareInputs } from './inputs';
+import type { JobDir } from './jobDir';
+import { type PayloadResult, runPayload } from './payload';
+import type { TokenRunContext } from './processToken';
+import { type SandboxSource, sandboxSourceOf } from './sandboxSource';
+import { assertTokenShape } from './tokenShape';
+
+/* The phases of one token, from the sandbox to the stage-out: what the pilot does under a lease. */
+
+/** Exit code of a payload killed by a signal, as a shell reports it. */
+const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
+
+function exitCodeOf(result: PayloadResult): number {
+  if (result.exitCode !== null) return result.exitCode;
+  return 128 + (SIGNAL_NUMBERS[result.signal ?? ''] ?? 0);
+}
+
+export class Failure extends Error {
+  constructor(
+    readonly phase: string,
+    readonly exitCode: number,
+    message: string,
+    readonly stderrTail?: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface PhaseResult {
+  ok: boolean;
+  exitCode: number;
+  /** Result fields to record (`Results_location` ...). */
+  fields?: Record<string, unknown>;
+  message?: string;
+  stderrTail?: string;
+  reason: PayloadResult['reason'];
+}
+
+/** What the run under a lease does (a dry run has no lease: it leaves `lease` out). */
+export interface LeaseGuard {
+  /** Aborted when the lease is lost or about to run out: the payload is stopped at once. */
+  signal: AbortSignal;
+  /** TERM to KILL of the payload then, and when the pilot dies (leaseTiming.ts). */
+  urgentGraceMs: number;
+  /** A renewal written just now, or a rejection: nothing is uploaded without it. */
+  renew: () => Promise<void>;
+}
+
+export interface PhaseHooks {
+  enter: (phase: string) => void;
+  report: (state: { statusLine?: string }) => void;
+  lease?: LeaseGuard;
+}
+
+export async function runPhases(
+  ctx: TokenRunContext,
+  token: TokenDoc,
+  dir: JobDir,
+  logger: Logger,
+  signal: AbortSignal,
+  { enter, report, lease }: PhaseHooks,
+): Promise<PhaseResult> {
+  // Read what the token asks to move before anything runs: a bad spec fails in seconds.
+  assertTokenShape(token);
+  const data = planData(token);
+  const dataCtx = (): DataStepContext => ({
+    transfer: ctx.settings.transfer,
+    localityCheck: ctx.settings.localityCheck,
+    logger,
+    signal,
+    report,
+  });
+
+  enter('sandbox');
+  const source = sandboxSourceOf(token, ctx.settings.sandboxBase);
+  await ctx.prepareSandbox(source, dir.work, { signal, logger });
+  try {
+    await access(join(dir.work, 'master.sh'));
+  } catch {
+    throw new Failure(
+      'sandbox',
+      127,
+      `token ${token._id}: the sandbox has no master.sh (${describeSource(source)})`,
+    );
+  }
+
+  enter('inputs');
+  // The attachments come from the database: an outage here is waited out, not the token's error.
+  const inputs = await withDbRetry(
+    () =>
+      prepareInputs({
+        picas: ctx.picas,
+        token,
+        workDir: dir.work,
+        statusFile: dir.statusFile,
+        baseEnv: ctx.baseEnv,
+        exportCredentials: ctx.settings.exportCredentials,
+        credentials: ctx.settings.picas,
+      }),
+    { what: `inputs of token ${token._id}`, maxWaitMs: ctx.settings.dbWaitSeconds * 1000, logger, signal },
+  );
+  for (const warning of inputs.warnings) logger.warn(warning);
+
+  if (data.stageIn) {
+    enter('downloading');
+    await stageInputs(data, dir.work, dataCtx());
+  }
+
+  enter('running');
+  const timeoutS =
+    typeof token.timeout_s === 'number' && token.timeout_s > 0
+      ? token.timeout_s
+      : ctx.settings.tokenTimeoutSeconds;
+  const graceMs = ctx.settings.graceSeconds * 1000;
+  const result = await runPayload({
+    command: ['bash', 'master.sh'],
+    cwd: dir.work,
+    env: inputs.env,
+    stdoutFile: dir.stdout,
+    stderrFile: dir.stderr,
+    statusFile: dir.statusFile,
+    timeoutMs: timeoutS !== undefined ? timeoutS * 1000 : undefined,
+    deadline: ctx.settings.walltimeEnd !== undefined ? ctx.settings.walltimeEnd - graceMs : undefined,
+    graceMs,
+    signal,
+    leaseSignal: lease?.signal,
+    urgentGraceMs: lease?.urgentGraceMs,
+    onStatus: (line) => report({ statusLine: line }),
+  });
+  const exitCode = exitCodeOf(result);
+  logger.info(
+    {
+      exitCode,
+      reason: result.reason,
+      durationMs: result.durationMs,
+      stdoutBytes: result.stdoutBytes,
+      stderrBytes: result.stderrBytes,
+    },
+    'payload ended',
+  );
+  if (result.reason === 'timeout') {
+    return {
+      ok: false,
+      exitCode,
+      reason: result.reason,
+      stderrTail: result.stderrTail,
+      message: `payload timed out after ${timeoutS} s (exit ${exitCode})`,
+    };
+  }
+  const ok = result.reason === 'exited' && exitCode === 0;
+  let fields: Record<string, unknown> = {};
+  if (ok && data.stageOut) {
+    enter('uploading');
+    // Results land where the rightful holder's would: upload only under a lease renewed just now
+    // (renewals go on during the upload, and the lease guard aborts it like the payload).
+    await lease?.renew();
+    fields = await stageOutputs(data, token, dir.work, dataCtx());
+  }
+  return {
+    ok,
+    exitCode,
+    reason: result.reason,
+    stderrTail: result.stderrTail,
+    fields,
+    message: exitCode === 0 ? undefined : `master.sh exited with code ${exitCode}`,
+  };
+}
+
+function describeSource(source: SandboxSource): string {
+  return source.kind === 'git' ? `git ${source.url}` : source.url;
+}
