@@ -1,6 +1,7 @@
 import { LrtError } from '../../core';
 import { couchError, type PicasDb, statusOf, type TokenDoc } from '../client';
 import { clusterRules } from '../cluster';
+import { couchCall, docPath } from '../couchHttp';
 import { type LeaseLost, leaseOf, type Patched, type Skipped } from './leaseRecord';
 import { writeDoc } from './quorumWrite';
 import { settleWrite } from './settleWrite';
@@ -42,11 +43,20 @@ export function leaseLostError(id: string, leaseId: string, holder: string | und
  * leaves; a token in conflict is settled first (settleWrite.ts): the branch holding our lease wins
  * (the others are deleted) or loses (our leaves are deleted and the fence below reports the loss).
  */
-async function readToken(picas: PicasDb, id: string, leaseId: string, cluster: boolean): Promise<TokenDoc> {
+async function readToken(
+  picas: PicasDb,
+  id: string,
+  leaseId: string,
+  cluster: boolean,
+  signal: AbortSignal | undefined,
+): Promise<TokenDoc> {
   let doc: TokenDoc & { _conflicts?: string[] };
   try {
-    doc = await picas.db.get(id, cluster ? { conflicts: true } : {});
+    // The signal reaches the read too: a renewal abandoned on a hung server frees its connection.
+    const qs = cluster ? { conflicts: true } : {};
+    doc = (await couchCall<typeof doc>(picas, { method: 'GET', path: docPath(id), qs, signal })).body;
   } catch (err) {
+    if (signal?.aborted) throw signal.reason;
     if (statusOf(err) === 404) throw leaseLostError(id, leaseId, undefined, true);
     throw couchError(picas, `read token ${id}`, err);
   }
@@ -80,7 +90,7 @@ export async function fencedUpdate(
   let known = rules.on ? undefined : options.current;
   for (let conflicts = 0; ; conflicts++) {
     options.signal?.throwIfAborted();
-    const doc = known ?? (await readToken(picas, id, leaseId, rules.on));
+    const doc = known ?? (await readToken(picas, id, leaseId, rules.on, options.signal));
     known = undefined;
     const holder = leaseOf(doc)?.id;
     // Checked here too, so no patch function can write over someone else's lease.
