@@ -11,6 +11,7 @@ import {
   probeTokens,
   probeViews,
 } from './checkProbes';
+import type { CheckResult } from './checkResult';
 import type { PilotSettings } from './settings';
 
 /*
@@ -18,14 +19,6 @@ import type { PilotSettings } from './settings';
  * nothing, and says what it saw in one line. A check that could not run (no database, no type)
  * is reported as skipped, never as passed.
  */
-
-export interface CheckResult {
-  name: string;
-  ok: boolean;
-  /** Could not run (what it needs is missing or failed): neither passed nor failed. */
-  skipped?: boolean;
-  detail: string;
-}
 
 export const CHECK_NAMES = ['database', 'views', 'tokens', 'sandbox', 'tools', 'proxy', 'disk'] as const;
 export type CheckName = (typeof CHECK_NAMES)[number];

@@ -9,7 +9,7 @@ import { designDocId, EXPIRED_VIEW, OVERVIEW_VIEWS, STATUS_VIEWS } from '../pica
 import { readDesignDoc } from '../picas/designDocs';
 import { tokenOverview } from '../picas/viewQuery';
 import { statUrl, type TransferOptions } from '../transfer';
-import type { CheckResult } from './check';
+import type { CheckResult } from './checkResult';
 import { sandboxSourceOf } from './sandboxSource';
 
 /** The I/O behind each check of check.ts: reads only, every answer a line of what was seen. */

@@ -1,3 +1,4 @@
+import { setTimeout } from 'node:timers/promises';
 import type { Logger } from '../core';
 import { isLrtError } from '../core';
 
@@ -41,16 +42,9 @@ export async function withDbRetry<T>(operation: () => Promise<T>, options: DbRet
         { attempt: attempt + 1, delayMs: Math.round(delay) },
         `${options.what}: database unavailable, retrying`,
       );
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(resolve, delay);
-        options.signal?.addEventListener(
-          'abort',
-          () => {
-            clearTimeout(timer);
-            reject(options.signal?.reason);
-          },
-          { once: true },
-        );
+      // timers/promises removes its abort listener when the timer fires (ours piled up).
+      await setTimeout(delay, undefined, { signal: options.signal }).catch((err: unknown) => {
+        throw options.signal?.aborted ? options.signal.reason : err;
       });
     }
   }

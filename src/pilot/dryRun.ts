@@ -6,7 +6,7 @@ import { claimPatch, finishPatch } from '../picas/protocol';
 import { openAttemptLog } from './attemptLog';
 import { createJobDir } from './jobDir';
 import { Failure, type PhaseResult, runPhases } from './phases';
-import type { TokenRunContext } from './processToken';
+import type { TokenRunContext } from './tokenRun';
 
 export interface DryRunReport {
   token: string;

@@ -8,6 +8,8 @@ export interface PilotEventMap {
   finished: [{ token: string; ok: boolean; exitCode: number; phase: string; durationMs: number }];
   released: [{ token: string; reason: string }];
   lost: [{ token: string; reason: string }];
+  /** The final write failed for good (database away): the lease expires and another pilot retries. */
+  unrecorded: [{ token: string; reason: string }];
   idle: [{ waitingMs: number }];
 }
 

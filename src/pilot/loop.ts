@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { setTimeout } from 'node:timers/promises';
 import { LrtError } from '../core';
 import { couchError, statusOf } from '../picas/client';
 import { jobIdsFromEnv } from '../picas/jobIds';
@@ -12,7 +13,8 @@ import {
   writeClaim,
 } from '../picas/protocol';
 import { withDbRetry } from './dbRetry';
-import { processClaimedToken, type TokenOutcome, type TokenRunContext } from './processToken';
+import { processClaimedToken } from './processToken';
+import type { TokenOutcome, TokenRunContext } from './tokenRun';
 
 export type StopCause = 'empty' | 'max-tokens' | 'max-time' | 'walltime' | 'signal';
 
@@ -32,20 +34,6 @@ export interface LoopContext extends TokenRunContext {
   host?: string;
   /** This pilot's claim candidates, kept between claims (made by runPilotLoop when absent). */
   candidates?: CandidateCache;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
-  });
 }
 
 /** Why no new token may be claimed now, or undefined when one may. */
@@ -156,7 +144,10 @@ export async function runPilotLoop(context: LoopContext): Promise<PilotSummary> 
     if (!claimed) {
       if (!ctx.settings.wait) break;
       ctx.events.emit('idle', { waitingMs: ctx.settings.pollSeconds * 1000 });
-      await sleep(ctx.settings.pollSeconds * 1000, ctx.stopSignal);
+      // Woken early by a stop: the loop then sees the signal and ends.
+      await setTimeout(ctx.settings.pollSeconds * 1000, undefined, { signal: ctx.stopSignal }).catch(
+        () => {},
+      );
       continue;
     }
     summary.claimed++;

@@ -7,8 +7,8 @@ import { withDbRetry } from './dbRetry';
 import { prepareInputs } from './inputs';
 import type { JobDir } from './jobDir';
 import { type PayloadResult, runPayload } from './payload';
-import type { TokenRunContext } from './processToken';
 import { type SandboxSource, sandboxSourceOf } from './sandboxSource';
+import type { TokenRunContext } from './tokenRun';
 import { assertTokenShape } from './tokenShape';
 
 /* The phases of one token, from the sandbox to the stage-out: what the pilot does under a lease. */

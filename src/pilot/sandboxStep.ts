@@ -1,6 +1,6 @@
 import { prepareSandbox } from '../sandbox';
 import { fetchUrl, type TransferOptions } from '../transfer';
-import type { SandboxPreparer } from './processToken';
+import type { SandboxPreparer } from './tokenRun';
 
 /**
  * The pilot's sandbox step: src/sandbox does the node cache and the safe extraction, grid URLs

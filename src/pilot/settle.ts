@@ -7,7 +7,7 @@ import type { startHeartbeat } from './heartbeat';
 import type { JobDir } from './jobDir';
 import { collectLogs, withInlineLogs } from './logAttachments';
 import type { PayloadResult } from './payload';
-import type { TokenOutcome, TokenRunContext } from './processToken';
+import type { TokenOutcome, TokenRunContext } from './tokenRun';
 
 /** How a token's run ended, as the final write needs it. */
 export interface Settlement {
