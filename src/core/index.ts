@@ -1,6 +1,7 @@
 export * from './clockOffset';
 export * from './errors';
 export * from './logger';
+export * from './pool';
 export * from './redact';
 export * from './serverClock';
 export * from './text';

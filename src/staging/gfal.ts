@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
-import { LrtError } from '../core';
+import { LrtError, mapWithConcurrency } from '../core';
 import type { LocalityRunner, ProbeOutcome } from './locality';
-import { mapWithConcurrency } from './pool';
 
 export interface GfalOptions {
   /** The environment the tools run with (PATH, X509_USER_PROXY ...); process.env by default. */

@@ -39,7 +39,6 @@ export {
   summarizeLocality,
   unsupportedMessage,
 } from './locality';
-export { mapWithConcurrency } from './pool';
 export {
   describeReleasePass,
   listStagingTokens,

@@ -1,4 +1,4 @@
-import { errorMessage, isLrtError, LrtError } from '../core';
+import { errorMessage, isLrtError, LrtError, mapWithConcurrency } from '../core';
 import { readAttachment } from '../picas/attachments';
 import { couchError, type PicasDb, statusOf, type TokenDoc } from '../picas/client';
 import { assertTokenType } from '../picas/designDoc';
@@ -8,7 +8,6 @@ import type { StagerClient } from './client';
 import { formatSeconds } from './duration';
 import { STAGING_STATUS, surlLines } from './gatedTokens';
 import { checkLocality, type LocalityRunner } from './locality';
-import { mapWithConcurrency } from './pool';
 import { releasePatch, requestIdsOf, tokenReadiness } from './releasePatch';
 
 export type ReleaseVia = 'stager' | 'gfal';

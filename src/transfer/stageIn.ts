@@ -1,6 +1,6 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { errorMessage, isLrtError, LrtError } from '../core';
+import { errorMessage, isLrtError, LrtError, linkedController, mapWithConcurrency } from '../core';
 import type { ExtractLimits } from '../sandbox';
 import { adler32File, normalizeAdler32 } from './adler32';
 import { safeUrl } from './failure';
@@ -10,7 +10,6 @@ import { checksumUrl, fetchUrl, schemeOf } from './movers';
 import { type BackoffPolicy, classifyNotStaged, type Rng, type Sleep, withRetries } from './retry';
 import { type BatchOutcome, batchSource, planGroups, runBatch } from './stageBatch';
 import { type ExtractContext, extractInput, isInputArchive } from './stageExtract';
-import { linkedController, runBounded } from './stagePool';
 import { ProgressMeter, type StageInProgress } from './stageProgress';
 import { DEFAULT_STAGE_IN_CONCURRENCY, DEFAULT_STAGE_IN_RETRIES } from './stageSpec';
 import type { TransferOptions } from './types';
@@ -276,13 +275,18 @@ export async function stageIn(o: StageInOptions): Promise<StageInResult> {
     await mkdir(o.inputDir, { recursive: true });
     const files: StagedFile[] = new Array(items.length);
     const groups = planGroups(items, concurrency, (item) => batchSource(item.url) !== undefined);
-    await runBounded(groups, concurrency, controller, async ({ items: group }) => {
-      const batch = group.length > 1 ? await fetchBatch(group) : undefined;
-      for (const item of group) {
-        files[item.index] = await stageOne(item, batch);
-        meter.fileDone();
-      }
-    });
+    await mapWithConcurrency(
+      groups,
+      concurrency,
+      async ({ items: group }) => {
+        const batch = group.length > 1 ? await fetchBatch(group) : undefined;
+        for (const item of group) {
+          files[item.index] = await stageOne(item, batch);
+          meter.fileDone();
+        }
+      },
+      controller,
+    );
     return { files, bytes: meter.totalBytes, seconds: meter.seconds() };
   } catch (err) {
     await Promise.all(items.map((i) => rm(`${i.dest}.part`, { force: true }).catch(() => undefined)));

@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   isFinishedStatus,
-  mapWithConcurrency,
   parseProgress,
   parseRequestId,
   planStageRequests,
@@ -71,21 +70,5 @@ describe('request ids and planning', () => {
   it('knows the statuses after which nothing changes', () => {
     expect(['success', 'aborted', 'Partial Success'].every(isFinishedStatus)).toBe(true);
     expect(['new', 'scheduled', 'in progress', 'on hold'].some(isFinishedStatus)).toBe(false);
-  });
-});
-
-describe('mapWithConcurrency', () => {
-  it('never runs more than N at once and keeps input order', async () => {
-    let running = 0;
-    let peak = 0;
-    const out = await mapWithConcurrency([50, 10, 30, 5, 20, 15, 1], 3, async (ms, i) => {
-      running += 1;
-      peak = Math.max(peak, running);
-      await new Promise((r) => setTimeout(r, ms));
-      running -= 1;
-      return i * 2;
-    });
-    expect(out).toEqual([0, 2, 4, 6, 8, 10, 12]);
-    expect(peak).toBe(3);
   });
 });

@@ -145,7 +145,7 @@ describe('lrt serve page in headless Chromium', () => {
     await errRow.waitFor();
     expect(await errRow.locator('a').allTextContents()).toEqual(['stdout', 'stderr', 'pilot']);
     const href = await errRow.locator('a', { hasText: 'stderr' }).getAttribute('href');
-    const log = await page.request.get(new URL(href!, server.url).toString());
+    const log = await page.request.get(new URL(href!, server!.url).toString());
     expect(await log.text()).toBe('demo failure requested\n');
     // Only logs are served, not other attachments.
     const refused = await page.request.get(
@@ -183,8 +183,9 @@ describe('lrt serve page in headless Chromium', () => {
 
   it.skipIf(!existsSync(DIST_PILOT))('follows a running demo to the end', async () => {
     const demoDb = await createTestDatabase('lrt_webdemo');
+    let server: StatusServer | undefined;
     try {
-      const server = await serve(demoDb, DEMO_TYPE);
+      server = await serve(demoDb, DEMO_TYPE);
       const page = await browser.newPage();
       await page.goto(server.url);
       const demo = runDemo({
@@ -213,11 +214,13 @@ describe('lrt serve page in headless Chromium', () => {
         .locator('#tokens tbody tr', { has: page.locator('td.state', { hasText: 'done' }) })
         .first();
       const href = await doneRow.locator('a', { hasText: 'stdout' }).getAttribute('href');
-      const stdout = await (await page.request.get(new URL(href!, server.url).toString())).text();
+      const stdout = await (await page.request.get(new URL(href!, server!.url).toString())).text();
       expect(stdout).toMatch(/token t_demo_L229507_SB\d+: 10 files/);
       await page.screenshot({ path: join(scratch, 'demo.png'), fullPage: true });
       await page.close();
     } finally {
+      // No status read may be in flight when the database goes (the embedded server would make it anew).
+      await server?.close();
       await demoDb.drop();
     }
   });
