@@ -1,5 +1,11 @@
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, request, type Server } from 'node:http';
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  request,
+  type Server,
+} from 'node:http';
 
 /**
  * An HTTP proxy in front of a database that breaks chosen requests the way a grid network does:
@@ -16,9 +22,15 @@ export interface HttpFaultProxy {
   close(): Promise<void>;
 }
 
+export interface HttpProxyOptions {
+  /** Rewrites the headers of every reply on its way back (e.g. a shifted Date). */
+  replyHeaders?: (headers: IncomingHttpHeaders) => IncomingHttpHeaders;
+}
+
 export async function startHttpFaultProxy(
   target: string,
   fault: (req: IncomingMessage, body: Buffer) => HttpFault,
+  options: HttpProxyOptions = {},
 ): Promise<HttpFaultProxy> {
   const upstream = new URL(target);
   const server = createServer(async (req, res) => {
@@ -44,7 +56,7 @@ export async function startHttpFaultProxy(
           reply.on('end', () => req.socket.resetAndDestroy());
           return;
         }
-        res.writeHead(reply.statusCode ?? 502, reply.headers);
+        res.writeHead(reply.statusCode ?? 502, options.replyHeaders?.(reply.headers) ?? reply.headers);
         reply.pipe(res);
       },
     );
