@@ -33,6 +33,16 @@ export function couchNodeUrl(i: number): string {
   return urls[i % urls.length]!;
 }
 
+/**
+ * The query a correct cluster client puts on its writes (docs/protocol.md, Cluster rules): `?w=n`
+ * on a cluster, nothing on one server. A write with the default quorum can be answered 201 and
+ * still lose to a rival revision; the tests' "other party" writers must not lose writes that way.
+ */
+export function writeQuorumQuery(): string {
+  const urls = inject('couchUrls');
+  return inject('couchKind') === 'cluster' || urls.length > 1 ? `?w=${urls.length}` : '';
+}
+
 /** The same without credentials. */
 export function couchNodeBaseUrl(i: number): string {
   return splitCredentials(couchNodeUrl(i)).baseUrl;

@@ -1,6 +1,6 @@
 import { openPicas, type PicasDb, type TokenDoc } from '../../src/picas/client';
 import { designDocId, standardViews } from '../../src/picas/designDoc';
-import { adminAuthHeader, type TestDatabase } from './couch';
+import { adminAuthHeader, type TestDatabase, writeQuorumQuery } from './couch';
 import { writeCounts } from './tokens';
 
 /*
@@ -113,7 +113,7 @@ export async function updateDoc(
 ): Promise<void> {
   for (;;) {
     const doc = await getDoc(t, id);
-    const res = await fetch(docUrl(t, id), {
+    const res = await fetch(`${docUrl(t, id)}${writeQuorumQuery()}`, {
       method: 'PUT',
       headers: headers(),
       body: JSON.stringify({ ...doc, ...change(doc), _id: id, _rev: doc._rev }),

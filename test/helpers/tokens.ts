@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { openPicas, type PicasDb, type TokenDoc } from '../../src/picas/client';
 import { designDocId, standardViews } from '../../src/picas/designDoc';
 import { settled } from '../../src/picas/protocol';
-import { adminAuthHeader, type TestDatabase } from './couch';
+import { adminAuthHeader, type TestDatabase, writeQuorumQuery } from './couch';
 
 /*
  * Test setup for the token view operations, with plain fetch against the real server: the design
@@ -152,7 +152,7 @@ export async function writeFields(
 ): Promise<void> {
   for (;;) {
     const doc = await readToken(t, id);
-    const res = await fetch(dbUrl(t, encodeURIComponent(id)), {
+    const res = await fetch(`${dbUrl(t, encodeURIComponent(id))}${writeQuorumQuery()}`, {
       method: 'PUT',
       headers: headers(),
       body: JSON.stringify({ ...doc, ...fields }),
