@@ -50,7 +50,11 @@ export async function judgePilots(
     verdict.waitedOut.push(pilot.n);
     const after = lines.filter((l) => l.at > outage.upAt);
     const stoppedDuring = pilot.sent === 'SIGTERM' && (pilot.sentAt ?? 0) <= outage.upAt;
-    if (after.length === 0 && !stoppedDuring) verdict.neverResumed.push(pilot.n);
+    // A pilot whose lease ran out unrenewed gives its token up during the outage (docs/protocol.md,
+    // Lease safety); reaching --max-time then, it ends cleanly before the database is back.
+    const endedByItselfDuring =
+      pilot.ended !== undefined && pilot.ended.at <= outage.upAt && summary?.stoppedBy === 'max-time';
+    if (after.length === 0 && !stoppedDuring && !endedByItselfDuring) verdict.neverResumed.push(pilot.n);
     if (after.some((l) => l.msg === 'done' || l.msg === 'failed')) verdict.finishedAfter.push(pilot.n);
   }
   return verdict;
