@@ -3,7 +3,7 @@ import { basename, extname } from 'node:path';
 import { LrtError } from '../core';
 import { openAttachmentStream } from './attachmentStream';
 import { couchError, type PicasDb, statusOf } from './client';
-import { lostToRival, settled, writeAttachment } from './protocol';
+import { settled, writeAttachment } from './protocol';
 import { assertAttachmentName, getToken } from './tokens';
 
 const MAX_ATTEMPTS = 8;
@@ -63,8 +63,7 @@ export async function addAttachment(
     try {
       const written = await writeAttachment(picas, tokenId, name, token._rev!, data, type);
       const rev = await settled(picas, tokenId, written);
-      if (rev !== undefined) return { token: tokenId, name, rev, replaced };
-      if (attempt >= MAX_ATTEMPTS) throw lostToRival(tokenId);
+      return { token: tokenId, name, rev, replaced };
     } catch (err) {
       const status = statusOf(err);
       // 404: deleted between our read and our write; the next read reports it.

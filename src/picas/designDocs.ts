@@ -9,7 +9,7 @@ import {
   standardViews,
   type ViewSource,
 } from './designDoc';
-import { lostToRival, writeSettled } from './protocol';
+import { writeSettled } from './protocol';
 
 const MAX_ATTEMPTS = 8;
 
@@ -90,10 +90,7 @@ async function updateDesignDoc(
     const next = change(existing);
     if (!next) return { id, changed: false, rev: existing?._rev };
     try {
-      // undefined: a rival write won on a cluster; like a 409, read and apply the change again.
-      const rev = await writeSettled(picas, next);
-      if (rev !== undefined) return { id, changed: true, rev };
-      if (attempt >= MAX_ATTEMPTS) throw lostToRival(id);
+      return { id, changed: true, rev: await writeSettled(picas, next) };
     } catch (err) {
       if (statusOf(err) === 409 && attempt < MAX_ATTEMPTS) continue;
       throw couchError(picas, `write ${id} in ${picas.name}`, err);

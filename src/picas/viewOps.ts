@@ -3,14 +3,7 @@ import { type BulkUpdateOptions, type BulkUpdateReport, bulkUpdate } from './bul
 import { couchError, type PicasDb, statusOf } from './client';
 import { designDocId } from './designDoc';
 import { readDesignDoc } from './designDocs';
-import {
-  type DropAttachments,
-  deletePatch,
-  lostToRival,
-  resetPatch,
-  setStatusPatch,
-  writeSettled,
-} from './protocol';
+import { type DropAttachments, deletePatch, resetPatch, setStatusPatch, writeSettled } from './protocol';
 import { type SourceOptions, typeSource, viewSource } from './sources';
 
 /*
@@ -103,9 +96,8 @@ async function deleteDesignDoc(picas: PicasDb, type: string): Promise<'deleted' 
     const doc = await readDesignDoc(picas, type);
     if (!doc?._rev) return 'absent';
     try {
-      if ((await writeSettled(picas, { _id: id, _rev: doc._rev, _deleted: true })) !== undefined)
-        return 'deleted';
-      if (attempt >= DESIGN_DOC_TRIES) throw lostToRival(id);
+      await writeSettled(picas, { _id: id, _rev: doc._rev, _deleted: true });
+      return 'deleted';
     } catch (err) {
       const status = statusOf(err);
       if (status === 404) return 'absent';

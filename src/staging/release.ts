@@ -2,7 +2,7 @@ import { errorMessage, isLrtError, LrtError, mapWithConcurrency } from '../core'
 import { readAttachment } from '../picas/attachments';
 import { couchError, type PicasDb, statusOf, type TokenDoc } from '../picas/client';
 import { assertTokenType } from '../picas/designDoc';
-import { lostToRival, writeSettled } from '../picas/protocol';
+import { writeSettled } from '../picas/protocol';
 import { parseSurl, SRM_ATTACHMENT, type Surl } from '../srm';
 import type { StagerClient } from './client';
 import { formatSeconds } from './duration';
@@ -124,8 +124,8 @@ export async function releaseToken(
     const patch = releasePatch(doc, now);
     if ('reason' in patch) return { released: false, reason: patch.reason };
     try {
-      if ((await writeSettled(picas, patch.doc)) !== undefined) return { released: true };
-      if (attempt >= MAX_ATTEMPTS) throw lostToRival(id);
+      await writeSettled(picas, patch.doc);
+      return { released: true };
     } catch (err) {
       if (statusOf(err) === 409 && attempt < MAX_ATTEMPTS) continue;
       throw couchError(picas, `release token ${id} to todo`, err);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openPicas, type PicasDb, type TokenDoc } from '../../src/picas/client';
+import { openPicas, type PicasDb, statusOf, type TokenDoc } from '../../src/picas/client';
 import { designDocId, standardViews } from '../../src/picas/designDoc';
 import { settled } from '../../src/picas/protocol';
 import { adminAuthHeader, type TestDatabase, writeQuorumQuery } from './couch';
@@ -168,8 +168,16 @@ export async function writeFields(
 export async function writeCounts(t: TestDatabase, id: string, res: Response): Promise<boolean> {
   const body = (await res.json().catch(() => ({}))) as { rev?: string };
   if (res.status === 201) return true;
-  if (res.status === 202)
-    return (await settled(openTestPicas(t), id, { rev: body.rev!, uncertain: true })) !== undefined;
+  if (res.status === 202) {
+    // A 202 that lost its settlement rejects like a 409: read again and retry.
+    return settled(openTestPicas(t), id, { rev: body.rev!, uncertain: true }).then(
+      () => true,
+      (err: unknown) => {
+        if (statusOf(err) !== 409) throw err;
+        return false;
+      },
+    );
+  }
   if (res.status !== 409) throw new Error(`PUT ${id}: HTTP ${res.status}`);
   return false;
 }

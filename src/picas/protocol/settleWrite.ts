@@ -98,20 +98,19 @@ export async function settleWrite(picas: PicasDb, id: string, own: OwnWrite): Pr
 }
 
 /**
- * A write that was answered: when only some replicas took it, settle it. The new revision, or
- * undefined when it lost to a rival write (read the winner and apply the change again).
+ * A write that was answered: when only some replicas took it, settle it. The new revision; a
+ * write that lost to a rival rejects like the 409 it amounts to (lostToRival), so the callers'
+ * read-and-retry on 409 applies the change again on the winner.
  */
-export async function settled(picas: PicasDb, id: string, written: Written): Promise<string | undefined> {
+export async function settled(picas: PicasDb, id: string, written: Written): Promise<string> {
   if (!written.uncertain) return written.rev;
   const outcome = await settleWrite(picas, id, written.rev);
-  return outcome.fate === 'won' ? outcome.doc._rev : undefined;
+  if (outcome.fate !== 'won') throw lostToRival(id);
+  return outcome.doc._rev!;
 }
 
 /** PUT `doc` with the `_rev` it carries and settle it (see `settled`). Errors reject as usual. */
-export async function writeSettled(
-  picas: PicasDb,
-  doc: TokenDoc | Record<string, unknown>,
-): Promise<string | undefined> {
+export async function writeSettled(picas: PicasDb, doc: TokenDoc | Record<string, unknown>): Promise<string> {
   return settled(picas, doc._id as string, await writeDoc(picas, doc));
 }
 
