@@ -162,24 +162,20 @@ export async function writeFields(
 }
 
 /**
- * Whether another party's PUT of `id` counts: a 201, or on a cluster a 202 that won its
- * settlement (docs/protocol.md, Cluster rules); false for a 409 (read again and retry).
+ * Whether another party's PUT of `id` counts: a 201 or 202 that, on a cluster, won its settlement
+ * (docs/protocol.md, Cluster rules); false for a 409 or a lost settlement (read again and retry).
  */
 export async function writeCounts(t: TestDatabase, id: string, res: Response): Promise<boolean> {
   const body = (await res.json().catch(() => ({}))) as { rev?: string };
-  if (res.status === 201) return true;
-  if (res.status === 202) {
-    // A 202 that lost its settlement rejects like a 409: read again and retry.
-    return settled(openTestPicas(t), id, { rev: body.rev!, uncertain: true }).then(
-      () => true,
-      (err: unknown) => {
-        if (statusOf(err) !== 409) throw err;
-        return false;
-      },
-    );
-  }
-  if (res.status !== 409) throw new Error(`PUT ${id}: HTTP ${res.status}`);
-  return false;
+  if (res.status === 409) return false;
+  if (res.status !== 201 && res.status !== 202) throw new Error(`PUT ${id}: HTTP ${res.status}`);
+  return settled(openTestPicas(t), id, { rev: body.rev!, uncertain: res.status === 202 }).then(
+    () => true,
+    (err: unknown) => {
+      if (statusOf(err) !== 409) throw err;
+      return false;
+    },
+  );
 }
 
 export function base64(text: string): string {

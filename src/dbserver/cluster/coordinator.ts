@@ -146,6 +146,7 @@ async function answer(
         rev: query.get('rev') ?? undefined,
         conflicts: query.get('conflicts') === 'true',
         revs: query.get('revs') === 'true',
+        allLeaves: query.get('open_revs') === 'all',
       });
     }
   }

@@ -1,4 +1,5 @@
 import type http from 'node:http';
+import { type RevisionHistory, revisionPath, winnerFirst } from '../../core/revisions';
 import { fieldOf, jsonReply, type NodeReply, type NodeRequest, replyJson } from './nodeHttp';
 
 /*
@@ -8,13 +9,12 @@ import { fieldOf, jsonReply, type NodeReply, type NodeRequest, replyJson } from 
  * histories, then the winner is chosen as CouchDB does everywhere: live before deleted, then the
  * longest history, then the greatest revision id. `_conflicts` (conflicts=true) lists the merged
  * live losing leaves. A given revision (?rev=) is answered by the first replica that holds it, as
- * fabric's open_revs prefers a found revision to a missing one.
+ * fabric's open_revs prefers a found revision to a missing one. `open_revs=all` answers every leaf
+ * of the merged tree, deleted ones included, as fabric_doc_open_revs merges its replies' trees.
  */
 
 interface Leaf {
   rev: string;
-  position: number;
-  hash: string;
   deleted: boolean;
   /** The revisions this one descends from. */
   ancestors: string[];
@@ -34,6 +34,8 @@ export interface MergedReadRequest {
   conflicts: boolean;
   /** revs=true: the winner keeps its `_revisions`. */
   revs: boolean;
+  /** open_revs=all: every leaf, as `[{ok: doc}]`. */
+  allLeaves: boolean;
 }
 
 type AskNode = (nodeIndex: number, request: NodeRequest) => Promise<NodeReply>;
@@ -54,18 +56,28 @@ export async function mergedRead(ask: AskNode, request: MergedReadRequest): Prom
   const found = replies.filter((reply) => reply.status === 200);
   if (found.length === 0) return replies[0]!;
 
-  const leaves = currentLeaves(found.flatMap(leavesOf));
-  const [winner, ...losers] = leaves.sort(byWinningOrder);
+  const leaves = currentLeaves(found.flatMap(leavesOf)).sort(winnerFirst);
+  if (request.allLeaves)
+    return jsonReply(
+      200,
+      leaves.map((leaf) => ({ ok: shown(leaf.doc, request.revs) })),
+    );
+  const [winner, ...losers] = leaves;
   if (!winner) return jsonReply(404, { error: 'not_found', reason: 'missing' });
   if (winner.deleted) return jsonReply(404, { error: 'not_found', reason: 'deleted' });
 
-  const { _revisions, ...body } = winner.doc;
-  if (request.revs) body._revisions = _revisions;
+  const body = shown(winner.doc, request.revs);
   const conflicts = losers.filter((leaf) => !leaf.deleted).map((leaf) => leaf.rev);
   if (request.conflicts && conflicts.length > 0) body._conflicts = conflicts;
   const reply = jsonReply(200, body);
   reply.headers.etag = `"${winner.rev}"`;
   return reply;
+}
+
+/** A leaf's document as answered: with its `_revisions` only when asked (revs=true). */
+function shown(doc: Record<string, unknown>, revs: boolean): Record<string, unknown> {
+  const { _revisions, ...body } = doc;
+  return revs ? { ...body, _revisions } : body;
 }
 
 /** The leaves one replica reported, with their histories. */
@@ -75,10 +87,8 @@ function leavesOf(reply: NodeReply): Leaf[] {
   return answer.flatMap((entry) => {
     const doc = fieldOf(entry, 'ok') as Record<string, unknown> | undefined;
     if (!doc || typeof doc._rev !== 'string') return [];
-    const { position, hash } = parseRev(doc._rev);
-    const history = doc._revisions as { start: number; ids: string[] } | undefined;
-    const ancestors = (history?.ids ?? []).slice(1).map((id, i) => `${history!.start - 1 - i}-${id}`);
-    return [{ rev: doc._rev, position, hash, deleted: doc._deleted === true, ancestors, doc }];
+    const ancestors = revisionPath(doc._revisions as RevisionHistory | undefined).slice(1);
+    return [{ rev: doc._rev, deleted: doc._deleted === true, ancestors, doc }];
   });
 }
 
@@ -88,16 +98,4 @@ function currentLeaves(reported: Leaf[]): Leaf[] {
   const byRev = new Map<string, Leaf>();
   for (const leaf of reported) if (!superseded.has(leaf.rev)) byRev.set(leaf.rev, leaf);
   return [...byRev.values()];
-}
-
-/** CouchDB's order of leaves: the winner first, then conflicts by position, then by revision id. */
-function byWinningOrder(a: Leaf, b: Leaf): number {
-  if (a.deleted !== b.deleted) return a.deleted ? 1 : -1;
-  if (a.position !== b.position) return b.position - a.position;
-  return a.hash < b.hash ? 1 : a.hash > b.hash ? -1 : 0;
-}
-
-function parseRev(rev: string): { position: number; hash: string } {
-  const dash = rev.indexOf('-');
-  return { position: Number(rev.slice(0, dash)), hash: rev.slice(dash + 1) };
 }

@@ -15,8 +15,11 @@ export type Route =
 
 const HOME_NODE: Route = { kind: 'home-node' };
 
-/** Query parameters a merged read handles itself; any other one sends the read to the home node. */
-const MERGED_READ_PARAMETERS = new Set(['r', 'conflicts', 'revs', 'rev']);
+/**
+ * Query parameters a merged read handles itself (open_revs only as `all`); any other one sends the
+ * read to the home node.
+ */
+const MERGED_READ_PARAMETERS = new Set(['r', 'conflicts', 'revs', 'rev', 'open_revs']);
 
 /** `path` is the request path, still percent-encoded; a document id's '/' is `%2F` there. */
 export function routeOf(method: string, path: string, query: URLSearchParams): Route {
@@ -43,9 +46,15 @@ export function routeOf(method: string, path: string, query: URLSearchParams): R
   if (segments.length < 1 + idLength || afterId[0]?.startsWith('_')) return HOME_NODE; // view queries
   if (method === 'PUT' || method === 'DELETE') return { kind: 'document-write' };
 
-  const isPlainRead = [...query.keys()].every((name) => MERGED_READ_PARAMETERS.has(name));
+  const isPlainRead = [...query.keys()].every(
+    (name) =>
+      MERGED_READ_PARAMETERS.has(name) ||
+      // A given revision is read whole from a replica that holds it, attachment bodies included.
+      (name === 'attachments' && query.has('rev')),
+  );
+  const mergeable = isPlainRead && (!query.has('open_revs') || query.get('open_revs') === 'all');
   // _local documents do not replicate and have no revision tree to merge.
-  if (method === 'GET' && afterId.length === 0 && second !== '_local' && isPlainRead) {
+  if (method === 'GET' && afterId.length === 0 && second !== '_local' && mergeable) {
     return { kind: 'document-read', docPath: path };
   }
   return HOME_NODE;

@@ -1,4 +1,5 @@
 import { couchError, type PicasDb, statusOf, type TokenDoc } from '../client';
+import { clusterRules } from '../cluster';
 import { leaseOf } from './leaseRecord';
 import { writeDoc } from './quorumWrite';
 import { settleWrite } from './settleWrite';
@@ -6,9 +7,8 @@ import { settleWrite } from './settleWrite';
 /*
  * The guarded write of a claim (docs/protocol.md, Claim), shared by the view claim, the reclaim
  * and `pilot --token ID`: PUT with the `_rev` read. On a cluster the PUT asks every replica
- * (`w=n`): a 201 then means every replica took our revision first, so no rival claim can exist.
- * A 202 or a lost reply is settled before the claim counts, so the payload never starts on a
- * claim that another pilot also holds.
+ * (`w=n`) and the claim is settled before it counts (a 202 or a lost reply spread first), so the
+ * payload never starts on a claim that another pilot also holds or that sits on a losing branch.
  */
 
 export interface ClaimWrite {
@@ -27,10 +27,12 @@ export async function writeClaim(
   const holdsOurLease = (leaf: TokenDoc) => leaseOf(leaf)?.id === leaseId;
   try {
     const written = await writeDoc(picas, doc, signal);
-    if (!written.uncertain) return { rev: written.rev, settled: false };
-    const outcome = await settleWrite(picas, doc._id, written.rev);
-    const kept = outcome.fate === 'won' && holdsOurLease(outcome.doc);
-    return { rev: kept ? outcome.doc._rev : undefined, settled: true };
+    if (!(await clusterRules(picas)).on) return { rev: written.rev, settled: false };
+    const outcome = await settleWrite(picas, doc._id, written.rev, { spread: written.uncertain });
+    // A claim is kept while the winner still holds our lease; a write that sends the token to error
+    // (a reclaim past --max-attempts) carries no lease.
+    const kept = outcome.fate === 'won' && (!holdsOurLease(doc) || holdsOurLease(outcome.doc));
+    return { rev: kept ? outcome.doc._rev : undefined, settled: written.uncertain };
   } catch (err) {
     const status = statusOf(err);
     if (status === 409 || status === 404) return { rev: undefined, settled: false };

@@ -101,9 +101,9 @@ export async function fencedUpdate(
     const next: TokenDoc = { ...result.doc, _id: doc._id, _rev: doc._rev };
     try {
       const written = await writeDoc(picas, next, options.signal);
-      if (!written.uncertain) return { doc: { ...next, _rev: written.rev }, conflicts };
-      // Taken by fewer than w replicas: it counts only on the winning branch; else apply it again.
-      const settled = await settleWrite(picas, id, written.rev);
+      if (!rules.on) return { doc: { ...next, _rev: written.rev }, conflicts };
+      // It counts only on the one live branch; else apply it again on the winner.
+      const settled = await settleWrite(picas, id, written.rev, { spread: written.uncertain });
       if (settled.fate === 'won') return { doc: settled.doc, conflicts };
     } catch (err) {
       const status = statusOf(err);

@@ -62,7 +62,7 @@ export { setStatusPatch } from './setStatus';
 export {
   lostToRival,
   type OwnWrite,
-  readSettled,
+  readLeaves,
   settled,
   settleWrite,
   type WriteFate,

@@ -78,7 +78,7 @@ export async function writeBulk(
 
 /**
  * Delete one leaf revision (a losing branch of a conflict). Someone else deleting or replacing it
- * first (404/409) is the same outcome.
+ * first (404/409) is the same outcome: the settling reads the leaves again either way.
  */
 export async function deleteLeaf(picas: PicasDb, id: string, rev: string): Promise<void> {
   const rules = await clusterRules(picas);
