@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lrt } from '../helpers/cli';
+import { lrt, lrtProcess } from '../helpers/cli';
 import { createTestDatabase, type TestDatabase } from '../helpers/couch';
 import { updateDoc } from '../helpers/seedTokens';
 import {
@@ -93,8 +93,8 @@ describe('lrt status', () => {
     expect(JSON.stringify(report)).not.toContain(t.password);
   });
 
-  it('redraws with --watch and sees a token finish between rounds', async () => {
-    const run = lrt(['status', '--type', T, '--watch', '--interval', '1', '--rounds', '2', '--json'], {
+  it('with --watch --json prints one compact JSON object per line (NDJSON) and sees a token finish', async () => {
+    const run = lrtProcess(['status', '--type', T, '--watch', '--interval', '1', '--rounds', '2', '--json'], {
       env,
     });
     await new Promise((r) => setTimeout(r, 300));
@@ -106,7 +106,8 @@ describe('lrt status', () => {
     }));
     const res = await run;
     expect(res.exitCode).toBe(0);
-    const reports = res.stdout.split(/\n(?=\{)/).map((chunk) => JSON.parse(chunk));
+    // Each line on its own is a whole report: what `jq`, `json.loads` per line, or a log shipper read.
+    const reports = res.stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line));
     expect(reports).toHaveLength(2);
     expect(reports[1].done).toBe(reports[0].done + 1);
     await updateDoc(t, 't_todo_3', () => ({ lock: 0, done: 0, status: 'todo', times: {} }));

@@ -40,7 +40,9 @@ export const status: Command = {
   description:
     'Counts come from the overview_total view; times from `times` and `attempts` of the finished\n' +
     'tokens (at most --max-docs of each state are read); stale leases from the expired view.\n' +
-    'With --watch the screen is redrawn every --interval seconds until Ctrl-C.',
+    'With --watch the screen is redrawn every --interval seconds until Ctrl-C.\n' +
+    '--json prints the report as one JSON object; with --watch one compact JSON object per line\n' +
+    '(NDJSON, one per redraw), e.g. `lrt status --type T --watch --json | jq -c .progress`.',
   options: {
     ...TYPE_OPTION,
     watch: { type: 'boolean', short: 'w', description: 'redraw until Ctrl-C' },
@@ -63,7 +65,9 @@ export const status: Command = {
     try {
       for (let round = 1; round <= rounds; round++) {
         const report = buildStatusReport(await readStatusInput(picas, type, { maxDocs }));
-        ctx.out.result(report);
+        // A watch is a stream of reports: one compact object per line, which any JSON reader can split.
+        if (watch) ctx.out.resultLine(report);
+        else ctx.out.result(report);
         if (!ctx.out.json) {
           // On a terminal, redraw in place; in a log, print one block after the other.
           if (watch && process.stdout.isTTY) ctx.out.line('\x1b[H\x1b[2J');
