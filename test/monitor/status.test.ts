@@ -107,7 +107,10 @@ describe('lrt status', () => {
     const res = await run;
     expect(res.exitCode).toBe(0);
     // Each line on its own is a whole report: what `jq`, `json.loads` per line, or a log shipper read.
-    const reports = res.stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line));
+    const reports = res.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line));
     expect(reports).toHaveLength(2);
     expect(reports[1].done).toBe(reports[0].done + 1);
     await updateDoc(t, 't_todo_3', () => ({ lock: 0, done: 0, status: 'todo', times: {} }));
