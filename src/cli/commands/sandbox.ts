@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import { LrtError } from '../../core';
+import { isLrtError, LrtError } from '../../core';
 import { buildSandboxFrom } from '../../sandbox/build';
 import { inspectSandbox, modeString } from '../../sandbox/inspect';
 import { putUrl, safeUrl } from '../../transfer';
@@ -116,6 +116,14 @@ export const sandboxUpload: Command = {
       createDirs: flag(ctx, 'create-dirs'),
       ...(proxy ? { proxy } : {}),
       ...(bearerToken ? { bearerToken } : {}),
+    }).catch((err: unknown) => {
+      if (isLrtError(err) && err.details.missingDestinationDir) {
+        throw new LrtError(err.code, `${err.message}; create it, or pass --create-dirs`, {
+          cause: err,
+          details: err.details,
+        });
+      }
+      throw err;
     });
     ctx.out.result(result);
     ctx.out.line(safeUrl(url));
