@@ -8,11 +8,12 @@ import { assertTokenType } from '../../picas/designDoc';
 import { ensureDatabase, ensureDesignDoc } from '../../picas/designDocs';
 import { applyFieldOverrides, loadTokenConfigFile, missingTokenKeyFields } from '../../picas/tokenConfig';
 import { type AttachmentInput, getToken, manualTokenId, type NewToken } from '../../picas/tokens';
-import { chunksToRecord, DEFAULT_SUBBAND_PATTERN, readSurlListFile, sliceBySubband } from '../../srm';
+import { chunksToRecord, readSurlListFile, sliceBySubband } from '../../srm';
 import { submitAndMarkStaging } from '../../staging';
 import { type Command, type CommandContext, flag, int, str, strs } from '../command';
 import { EXIT } from '../exitCodes';
 import { PICAS_OPTIONS, picasFromContext } from '../picasOptions';
+import { PATTERN_OPTIONS, subbandPatternFor } from './srm';
 import { STAGER_OPTIONS, stagerFromContext } from './stage';
 
 async function readAttachFlag(ctx: CommandContext, spec: string): Promise<AttachmentInput> {
@@ -73,11 +74,7 @@ async function plannedTokens(
     return [{ id: manualTokenId(type, suffix), fields, attachments }];
   }
   const list = await readSurlListFile(resolve(ctx.cwd, srm), srm);
-  const pattern = {
-    prefix: str(ctx, 'sb-prefix') ?? DEFAULT_SUBBAND_PATTERN.prefix,
-    suffix: str(ctx, 'sb-suffix') ?? DEFAULT_SUBBAND_PATTERN.suffix,
-  };
-  if (pattern.prefix === '') throw new LrtError('E_USAGE', '--sb-prefix must not be empty');
+  const { pattern } = subbandPatternFor(ctx, list);
   const chunks = sliceBySubband(list, int(ctx, 'per-token', 10, 1), pattern);
   return tokensFromSlices(type, chunksToRecord(chunks), {
     obsid: list.obsid,
@@ -120,16 +117,7 @@ export const tokensCreate: Command = {
     },
     srm: { type: 'string', value: 'FILE', description: 'SURL list: one token per chunk of subbands' },
     'per-token': { type: 'string', value: 'N', description: 'subbands per token with --srm (default 10)' },
-    'sb-prefix': {
-      type: 'string',
-      value: 'TEXT',
-      description: `text before the subband digits (default ${DEFAULT_SUBBAND_PATTERN.prefix})`,
-    },
-    'sb-suffix': {
-      type: 'string',
-      value: 'TEXT',
-      description: `text after the subband digits (default ${DEFAULT_SUBBAND_PATTERN.suffix})`,
-    },
+    ...PATTERN_OPTIONS,
     'key-name': {
       type: 'string',
       value: 'FIELD',
