@@ -22,6 +22,7 @@ export async function processClaimedToken(
   const tokenAbort = new AbortController();
   const leaseAbort = new AbortController();
   let lostReason: string | undefined;
+  let refused: LrtError | undefined;
   const onStop = () => tokenAbort.abort(new LrtError('E_PAYLOAD', 'pilot stopping'));
   ctx.stopSignal.addEventListener('abort', onStop, { once: true });
   if (ctx.stopSignal.aborted) onStop();
@@ -35,8 +36,9 @@ export async function processClaimedToken(
       leaseSeconds,
       dbClock: ctx.dbClock,
       logger: log.logger,
-      onLost: (reason) => {
+      onLost: (reason, refusal) => {
         lostReason = reason;
+        refused = refusal;
         log.logger.warn({ reason }, 'lease lost: stopping the payload, uploading and writing nothing more');
         const err = new LrtError('E_LEASE_LOST', reason);
         leaseAbort.abort(err);
@@ -119,6 +121,8 @@ export async function processClaimedToken(
     ctx.stopSignal.removeEventListener('abort', onStop);
   }
 
+  if (refused && (outcome.kind === 'lost' || outcome.kind === 'unrecorded'))
+    outcome = { ...outcome, refused };
   const keep =
     ctx.settings.keepJobDir || (ctx.settings.keepFailed && outcome.kind === 'finished' && !outcome.ok);
   if (!keep) await removeJobDir(dir);

@@ -2,7 +2,7 @@ import { errorMessage, isLrtError } from '../core';
 import type { ClaimedToken } from '../picas/protocol';
 import { fencedUpdate, finishPatch, leaseOf, releasePatch } from '../picas/protocol';
 import type { openAttemptLog } from './attemptLog';
-import { withDbRetry } from './dbRetry';
+import { isDbRefusal, withDbRetry } from './dbRetry';
 import type { startHeartbeat } from './heartbeat';
 import type { JobDir } from './jobDir';
 import { collectLogs, withInlineLogs } from './logAttachments';
@@ -81,7 +81,12 @@ export async function settle(
     );
   } catch (err) {
     if (isLrtError(err, 'E_LEASE_LOST')) return { kind: 'lost', token, reason: err.message };
-    return { kind: 'unrecorded', token, reason: errorMessage(err) };
+    return {
+      kind: 'unrecorded',
+      token,
+      reason: errorMessage(err),
+      ...(isDbRefusal(err) ? { refused: err } : {}),
+    };
   }
   return release
     ? { kind: 'released', token, reason }
