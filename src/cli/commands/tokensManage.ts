@@ -177,13 +177,20 @@ export const tokensReset: Command = {
     'lock=0, done=0, status=todo, scrub_count+1, hostname and output cleared, lease removed.\n' +
     'Tokens already free at todo are skipped. Attachments stay; --drop-attachments removes the\n' +
     'logs of earlier runs (names ending .log, .out or .err, or starting stdout/stderr).\n' +
-    'Resetting `locked` takes tokens away from pilots that may still be running them.',
+    'A token a pilot may still be running (claimed, its lease not expired; or locked with no\n' +
+    'lease by an older tool) is skipped and listed: --force takes it away from that pilot too.\n' +
+    'So `--view locked` resets only the tokens of pilots that died (expired leases).',
+  json: '{type, view, changed, skipped, conflictsRetried, failed: [{id, error}], dryRun,\n held: [{id, why}], preview?: [{id, fields}]}',
   options: {
     ...TYPE,
     view: {
       type: 'string',
       value: 'V',
-      description: 'the tokens to reset: locked (default), error, done, or any view',
+      description: 'the tokens to reset (required): error, locked, done, or any view of _design/T',
+    },
+    force: {
+      type: 'boolean',
+      description: 'also reset tokens that pilots still hold under a live lease',
     },
     'drop-attachments': { type: 'boolean', description: 'also remove log attachments left by earlier runs' },
     ...BULK,
@@ -191,16 +198,45 @@ export const tokensReset: Command = {
   },
   examples: [
     'lrt tokens reset --type sksp_dev --view error',
-    'lrt tokens reset --type sksp_dev --dry-run --json',
+    'lrt tokens reset --type sksp_dev --view locked --dry-run',
+    'lrt tokens reset --type sksp_dev --view locked --force',
   ],
   async run(ctx) {
     const { picas, type } = open(ctx);
-    const view = str(ctx, 'view') ?? 'locked';
+    const view = str(ctx, 'view');
+    if (!view) {
+      throw new LrtError(
+        'E_USAGE',
+        '--view is required: which tokens to reset, e.g. --view error, or --view locked (the tokens of ' +
+          "pilots that died; --force takes live ones too). Run 'lrt tokens reset --help'.",
+      );
+    }
     const bulk = bulkOptions(ctx, 'reset');
     const dropAttachments = flag(ctx, 'drop-attachments') ? ('logs' as const) : ('none' as const);
-    const result = await resetView(picas, type, view, { ...bulk.options, dropAttachments });
+    // A 409 re-decides a token: keep one entry per id.
+    const held = new Map<string, string>();
+    const result = await resetView(picas, type, view, {
+      ...bulk.options,
+      dropAttachments,
+      now: () => Math.floor(picas.clock.now() / 1000),
+      ...(flag(ctx, 'force') ? {} : { spareHeld: (doc, why) => held.set(doc._id, why) }),
+    });
     bulk.finish();
-    return report(ctx, 'reset', `of type ${type} in view ${view}`, result, { type, view });
+    const heldList = [...held].map(([id, why]) => ({ id, why }));
+    const code = report(ctx, 'reset', `of type ${type} in view ${view}`, result, {
+      type,
+      view,
+      held: heldList,
+    });
+    if (heldList.length > 0) {
+      for (const { id, why } of heldList.slice(0, MAX_FAILURES_SHOWN)) ctx.out.note(`kept: ${id}: ${why}`);
+      if (heldList.length > MAX_FAILURES_SHOWN)
+        ctx.out.note(`... and ${heldList.length - MAX_FAILURES_SHOWN} more`);
+      ctx.out.note(
+        `${tokens(heldList.length)} kept: pilots may still be running them (their leases have not expired); --force resets them anyway`,
+      );
+    }
+    return code;
   },
 };
 
