@@ -1,3 +1,4 @@
+import type { AttemptLogs } from './logs';
 import type { StatusReport } from './report';
 
 /** `3725` -> `1h 02m`; `65` -> `1m 05s`; `4` -> `4s`. */
@@ -25,7 +26,7 @@ function oneLine(text: string, max: number): string {
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
 
-function utc(epochSeconds: number): string {
+export function utc(epochSeconds: number): string {
   return new Date(epochSeconds * 1000)
     .toISOString()
     .replace('T', ' ')
@@ -94,5 +95,35 @@ export function renderStatus(report: StatusReport, options: RenderOptions = {}):
     }
     if (report.stale.length > maxRows) lines.push(`  ... ${report.stale.length - maxRows} more (--json)`);
   }
+  return lines;
+}
+
+/**
+ * `lrt logs TOKEN --list`: one line per attempt (who ran it, when, how it ended), its log
+ * attachments under it. Pure.
+ */
+export function renderAttemptLogs(attempts: readonly AttemptLogs[], unnumbered: readonly string[]): string[] {
+  const lines: string[] = [];
+  for (const a of attempts) {
+    const who = a.pilot
+      ? `pilot ${a.pilot} on ${a.host ?? '?'}${a.jobid ? ` (job ${a.jobid})` : ''}`
+      : 'pilot unknown';
+    const when =
+      a.started === undefined
+        ? ''
+        : `  ${utc(a.started)}${a.ended !== undefined ? `, ${formatDuration(a.ended - a.started)}` : ', running or cut off'}`;
+    const end =
+      a.ended === undefined
+        ? ''
+        : `  ${a.exit !== undefined ? `exit ${a.exit}` : 'no exit code'}${a.phase ? ` in ${a.phase}` : ''}` +
+          (a.reason && a.reason !== 'done'
+            ? `: ${oneLine(a.reason, 100)}`
+            : a.reason === 'done'
+              ? ': done'
+              : '');
+    lines.push(`attempt ${a.n}  ${who}${when}${end}`);
+    lines.push(a.logs.length ? `  ${a.logs.join('  ')}` : '  (no logs attached)');
+  }
+  if (unnumbered.length) lines.push(`logs of older tools: ${unnumbered.join('  ')}`);
   return lines;
 }

@@ -1,7 +1,16 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LrtError } from '../../core';
-import { buildStatusReport, chooseLogs, knownAttempts, readStatusInput, renderStatus } from '../../monitor';
+import {
+  buildStatusReport,
+  chooseLogs,
+  knownAttempts,
+  listAttemptLogs,
+  readStatusInput,
+  renderAttemptLogs,
+  renderStatus,
+} from '../../monitor';
 import { readAttachment } from '../../picas/attachments';
+import type { TokenDoc } from '../../picas/client';
 import { assertTokenType } from '../../picas/designDoc';
 import { getToken } from '../../picas/tokens';
 import { type Command, type CommandContext, flag, int, str } from '../command';
@@ -85,6 +94,28 @@ export const status: Command = {
   },
 };
 
+/** `--list`: every attempt with its pilot, host, times, exit, and the logs it left. */
+function listLogs(ctx: CommandContext, doc: TokenDoc): number {
+  const wanted = str(ctx, 'attempt') !== undefined ? int(ctx, 'attempt', 1) : undefined;
+  const only = str(ctx, 'name');
+  const listed = listAttemptLogs(doc);
+  const attempts = listed.attempts
+    .filter((a) => wanted === undefined || a.n === wanted)
+    .map((a) => (only ? { ...a, logs: a.logs.filter((n) => n === only) } : a));
+  if (wanted !== undefined && attempts.length === 0) {
+    throw new LrtError(
+      'E_ATTACHMENT',
+      `token ${doc._id} has no attempt ${wanted}; attempts: ${listed.attempts.map((a) => a.n).join(', ') || 'none'}`,
+      { details: { token: doc._id, attempts: listed.attempts.map((a) => a.n) } },
+    );
+  }
+  ctx.out.result({ token: doc._id, attempts, unnumbered: listed.unnumbered });
+  if (attempts.length === 0 && listed.unnumbered.length === 0)
+    ctx.out.line(`token ${doc._id} has not run yet`);
+  for (const line of renderAttemptLogs(attempts, listed.unnumbered)) ctx.out.line(line);
+  return EXIT.ok;
+}
+
 export const logs: Command = {
   path: ['logs'],
   summary: 'print the logs a pilot attached to a token (stdout, stderr, pilot log of one attempt)',
@@ -95,7 +126,11 @@ export const logs: Command = {
   options: {
     attempt: { type: 'string', value: 'N', description: 'attempt number (default: the latest)' },
     name: { type: 'string', value: 'NAME', description: 'only this attachment' },
-    list: { type: 'boolean', description: 'list the log attachments, print no contents' },
+    list: {
+      type: 'boolean',
+      description:
+        'list every attempt (pilot, host, start, duration, exit) with its log attachments; no contents',
+    },
     ...PICAS_OPTIONS,
   },
   positionals: [{ name: 'token', description: 'token id' }],
@@ -104,6 +139,7 @@ export const logs: Command = {
     const id = ctx.positionals[0]!;
     const picas = picasFromContext(ctx);
     const doc = await getToken(picas, id);
+    if (flag(ctx, 'list')) return listLogs(ctx, doc);
     const wanted = str(ctx, 'attempt') !== undefined ? int(ctx, 'attempt', 1) : undefined;
     const choice = chooseLogs(doc, wanted);
     let names = choice.names;
@@ -121,11 +157,6 @@ export const logs: Command = {
             : ''),
         { details: { token: id, attempts: choice.attempts } },
       );
-    }
-    if (flag(ctx, 'list')) {
-      ctx.out.result({ token: id, attempt: choice.attempt ?? null, attempts: choice.attempts, logs: names });
-      for (const name of names) ctx.out.line(name);
-      return EXIT.ok;
     }
     const contents: { name: string; text: string }[] = [];
     for (const name of names) {
