@@ -1,3 +1,4 @@
+export { exitMeaning } from './exitMeanings';
 export { type AttemptLogs, chooseLogs, knownAttempts, type LogChoice, listAttemptLogs } from './logs';
 export { DEFAULT_MAX_DOCS, type ReadStatusOptions, readStatusInput } from './read';
 export {

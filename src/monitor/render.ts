@@ -1,8 +1,10 @@
 import type { AttemptLogs } from './logs';
 import type { StatusReport } from './report';
 
-/** `3725` -> `1h 02m`; `65` -> `1m 05s`; `4` -> `4s`. */
+/** `3725` -> `1h 02m`; `65` -> `1m 05s`; `4` -> `4s`; `2.345` -> `2.3s`; `0.042` -> `0.04s`. */
 export function formatDuration(seconds: number): string {
+  // Short phases (a cached sandbox, a local input) keep their fraction: `0s` would hide them.
+  if (seconds > 0 && seconds < 10) return `${Number(seconds.toFixed(seconds < 1 ? 2 : 1))}s`;
   const s = Math.max(0, Math.round(seconds));
   const d = Math.floor(s / 86400);
   const h = Math.floor((s % 86400) / 3600);
@@ -77,10 +79,11 @@ export function renderStatus(report: StatusReport, options: RenderOptions = {}):
   if (report.failing.length > 0) {
     lines.push(`Failing tokens (${report.failing.length}, newest first):`);
     for (const f of report.failing.slice(0, maxRows)) {
-      const where = [f.phase, f.exit !== undefined ? `exit ${f.exit}` : undefined, `${f.attempts} attempt(s)`]
-        .filter(Boolean)
-        .join(', ');
+      const exit =
+        f.exit === undefined ? undefined : `exit ${f.exit}${f.exitMeaning ? ` (${f.exitMeaning})` : ''}`;
+      const where = [f.phase, exit, `${f.attempts} attempt(s)`].filter(Boolean).join(', ');
       lines.push(`  ${f.id}  [${where}]  ${oneLine(f.message, 100)}`);
+      for (const line of f.stderrTail ?? []) lines.push(`      stderr| ${line}`);
     }
     if (report.failing.length > maxRows) lines.push(`  ... ${report.failing.length - maxRows} more (--json)`);
   }

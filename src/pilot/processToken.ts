@@ -5,6 +5,7 @@ import { openAttemptLog } from './attemptLog';
 import { startHeartbeat } from './heartbeat';
 import { createJobDir, removeJobDir } from './jobDir';
 import { urgentGraceMs } from './leaseTiming';
+import { startPhaseClock } from './phaseClock';
 import { Failure, runPhases } from './phases';
 import { settle } from './settle';
 import type { TokenOutcome, TokenRunContext } from './tokenRun';
@@ -50,8 +51,10 @@ export async function processClaimedToken(
     claimed.doc,
   );
   let phase = 'locked';
+  const phaseClock = startPhaseClock(ctx.clock);
   const enter = (next: string) => {
     phase = next;
+    phaseClock.enter(next);
     heartbeat.update({ phase: next });
     ctx.events.emit('phase', { token: tokenId, phase: next });
     log.logger.info({ phase: next }, `phase ${next}`);
@@ -81,6 +84,7 @@ export async function processClaimedToken(
         stderrTail: result.stderrTail,
         reason: result.reason,
         fields: result.fields,
+        phaseSeconds: phaseClock.seconds(),
       },
       heartbeat,
       log,
@@ -112,6 +116,7 @@ export async function processClaimedToken(
           : isLrtError(err, 'E_NOT_STAGED')
             ? 'not-staged'
             : 'exited',
+        phaseSeconds: phaseClock.seconds(),
       },
       heartbeat,
       log,

@@ -44,6 +44,7 @@ beforeAll(async () => {
         exit: 99,
         message: 'demo failure requested for subband 7',
         attempts: 2,
+        stderrTail: `${'noise\n'.repeat(20)}processing 1/3\nDPPP: MS has no data\nboom: exit 99\n`,
       }),
       _attachments: {
         ...attemptLogs(1, 'first try out\n', 'first try err\n'),
@@ -73,7 +74,7 @@ describe('lrt status', () => {
     expect(out).toContain('downloading 1m 00s'); // median of 30, 60, 90 s
     expect(out).toContain('running 6m 40s'); // median of 300, 400, 500 s
     expect(out).toMatch(
-      /t_err_1 +\[running, exit 99, 2 attempt\(s\)\] +demo failure requested for subband 7/,
+      /t_err_1 +\[running, exit 99 \(pipeline failure\), 2 attempt\(s\)\] +demo failure requested for subband 7\n {6}stderr\| noise\n {6}stderr\| noise\n {6}stderr\| processing 1\/3\n {6}stderr\| DPPP: MS has no data\n {6}stderr\| boom: exit 99\n/,
     );
     expect(out).toMatch(/t_run_dead +pilot pilot-dead on wn-lost, attempt 1, expired 30m \d\ds ago/);
     expect(out).not.toMatch(/t_run_live +pilot/);
@@ -90,7 +91,12 @@ describe('lrt status', () => {
     expect(report.throughput.perHour).toBeCloseTo((4 / report.throughput.windowSeconds) * 3600, 5);
     expect(report.etaSeconds).toBe(Math.round((5 / report.throughput.perHour) * 3600));
     expect(report.stale.map((s: { id: string }) => s.id)).toEqual(['t_run_dead']);
-    expect(report.failing[0].id).toBe('t_err_1');
+    expect(report.failing[0]).toMatchObject({
+      id: 't_err_1',
+      exit: 99,
+      exitMeaning: 'pipeline failure',
+      stderrTail: ['noise', 'noise', 'processing 1/3', 'DPPP: MS has no data', 'boom: exit 99'],
+    });
     expect(JSON.stringify(report)).not.toContain(t.password);
   });
 
