@@ -97,6 +97,16 @@ describe('lrt tokens list / overview', () => {
     expect(json.counts.running).toBe(ids.running.length);
   });
 
+  it('lrt tokens --help explains the token states, a config status such as queued included', async () => {
+    const res = await lrtProcess(['tokens', '--help']);
+    expect(res.exitCode).toBe(0);
+    expect(res.stdout).toContain('tokens reset');
+    expect(res.stdout).toMatch(/^ {2}todo {6}free \(lock=0, done=0\)/m);
+    expect(res.stdout).toContain(`a config's own word such as "queued"; it is counted as todo`);
+    for (const state of ['staging', 'locked', 'done', 'error'])
+      expect(res.stdout).toMatch(new RegExp(`^  ${state} +`, 'm'));
+  });
+
   it('exits 2 without --type and shows the options with --help', async () => {
     const missing = await lrt(['tokens', 'list'], { env });
     expect(missing.exitCode).toBe(2);

@@ -16,6 +16,7 @@ import { getToken } from '../../picas/tokens';
 import { type Command, type CommandContext, flag, int, str } from '../command';
 import { EXIT } from '../exitCodes';
 import { PICAS_OPTIONS, picasFromContext } from '../picasOptions';
+import { stopOnSignal } from '../stopSignal';
 
 export const TYPE_OPTION = {
   type: { type: 'string' as const, value: 'T', description: 'token type (default PICAS_TYPE)' },
@@ -26,21 +27,6 @@ export function tokenType(ctx: CommandContext): string {
   if (!type) throw new LrtError('E_USAGE', 'no token type: pass --type T or set PICAS_TYPE');
   assertTokenType(type);
   return type;
-}
-
-/** Resolves on SIGINT/SIGTERM (or never, when `rounds` ends the loop first). */
-function stopSignal(): { signal: AbortSignal; dispose(): void } {
-  const controller = new AbortController();
-  const stop = () => controller.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  return {
-    signal: controller.signal,
-    dispose() {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-    },
-  };
 }
 
 export const status: Command = {
@@ -70,7 +56,7 @@ export const status: Command = {
     const rounds = int(ctx, 'rounds', watch ? Number.POSITIVE_INFINITY : 1);
     const maxDocs = int(ctx, 'max-docs', 5000);
     const maxRows = int(ctx, 'rows', 10, 0);
-    const stop = watch ? stopSignal() : undefined;
+    const stop = watch ? stopOnSignal() : undefined;
     try {
       for (let round = 1; round <= rounds; round++) {
         const report = buildStatusReport(await readStatusInput(picas, type, { maxDocs }));

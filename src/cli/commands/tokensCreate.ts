@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { LrtError } from '../../core';
@@ -13,6 +14,7 @@ import { submitAndMarkStaging } from '../../staging';
 import { type Command, type CommandContext, flag, int, str, strs } from '../command';
 import { EXIT } from '../exitCodes';
 import { PICAS_OPTIONS, picasFromContext } from '../picasOptions';
+import { stopOnSignal } from '../stopSignal';
 import { PATTERN_OPTIONS, subbandPatternFor } from './srm';
 import { STAGER_OPTIONS, stagerFromContext } from './stage';
 
@@ -90,14 +92,38 @@ function warnIncomplete(ctx: CommandContext, template: Template, tokens: NewToke
   if (!first) return;
   const carried = new Set((first.attachments ?? []).map((a) => a.name));
   for (const name of template.attachments) {
-    if (!carried.has(name))
-      ctx.out.note(`warning: the config names attachment "${name}" but no --attach provides it`);
+    if (carried.has(name)) continue;
+    // A file of that name here attaches as it is; elsewhere FILE:NAME keeps the name the config wants.
+    const flagToAdd = existsSync(resolve(ctx.cwd, name))
+      ? `--attach ${name}`
+      : `--attach PATH/TO/FILE:${name}`;
+    ctx.out.note(
+      `warning: the config names attachment "${name}" but no --attach provides it; add ${flagToAdd}`,
+    );
   }
   for (const { variable, field } of missingTokenKeyFields(first.fields ?? {})) {
     ctx.out.note(
       `warning: the config exports $${variable} from field ${field}, which the tokens lack (--set ${field}=...)`,
     );
   }
+}
+
+/** Stopped by Ctrl-C between batches: what was written, and that the same command resumes. */
+function reportInterrupted(
+  ctx: CommandContext,
+  r: { type: string; database: string; total: number; report: Awaited<ReturnType<typeof bulkCreateTokens>> },
+): number {
+  const { created, existing, failed } = r.report;
+  const left = r.total - created.length - existing.length - failed.length;
+  ctx.out.result({ database: r.database, type: r.type, ...r.report, notSent: left });
+  ctx.out.line(
+    `interrupted: ${created.length} created, ${existing.length} already existed, ${failed.length} failed; ` +
+      `${left} of ${r.total} not sent (type ${r.type}, database ${r.database})`,
+  );
+  ctx.out.note(
+    'only whole batches were written; run the same command again to create the rest (tokens that exist are skipped)',
+  );
+  return EXIT.interrupted;
 }
 
 export const tokensCreate: Command = {
@@ -179,18 +205,29 @@ export const tokensCreate: Command = {
     await ensureDesignDoc(picas, type);
     const progress = ctx.out.progress('creating tokens', tokens.length);
     let reported = 0;
+    // Ctrl-C stops between two batches: what was sent is whole, and the summary says so.
+    const stop = stopOnSignal();
     const createOptions = {
       batchSize: int(ctx, 'batch-size', DEFAULT_BATCH_SIZE, 1),
       onProgress: (done: number) => {
         progress.tick(done - reported);
         reported = done;
       },
+      signal: stop.signal,
     };
-    const gated = stager
-      ? await submitAndMarkStaging(picas, type, tokens, { ...createOptions, stager })
-      : undefined;
-    const report = gated ?? (await bulkCreateTokens(picas, type, tokens, createOptions));
-    progress.done();
+    let report: Awaited<ReturnType<typeof bulkCreateTokens>>;
+    let gated: Awaited<ReturnType<typeof submitAndMarkStaging>> | undefined;
+    try {
+      gated = stager
+        ? await submitAndMarkStaging(picas, type, tokens, { ...createOptions, stager })
+        : undefined;
+      report = gated ?? (await bulkCreateTokens(picas, type, tokens, createOptions));
+    } finally {
+      stop.dispose();
+      progress.done();
+    }
+    if (report.interrupted)
+      return reportInterrupted(ctx, { type, database: picas.name, total: tokens.length, report });
     if (gated?.requests.length) {
       ctx.out.note(
         `staging request ${gated.requests.join(', ')}: 'lrt stage release --type ${type} --watch' moves the tokens to todo`,
