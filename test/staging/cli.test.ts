@@ -97,9 +97,10 @@ describe('lrt stage against the local stager', () => {
     const surls = await lrt(['stage', 'surls', '18748'], { env });
     expect(surls.stdout).toBe(`${SURLS.slice(0, 5).join('\n')}\n`);
     const json = JSON.parse((await lrt(['stage', 'list', '--json'], { env })).stdout);
-    expect(json).toEqual([
-      expect.objectContaining({ id: 18748, status: 'in progress', filesDone: 5, fileCount: 51 }),
-    ]);
+    expect(json).toEqual({
+      count: 1,
+      requests: [expect.objectContaining({ id: 18748, status: 'in progress', filesDone: 5, fileCount: 51 })],
+    });
     expect((await lrt(['stage', 'abort', '18748'], { env })).stdout).toBe('abort requested for 18748\n');
     expect((await lrt(['stage', 'status', '18748'], { env })).stdout).toBe('18748  aborted\n');
   });

@@ -8,6 +8,7 @@ import { TYPE_OPTION, tokenType } from './status';
 export const serve: Command = {
   path: ['serve'],
   summary: 'a local web page of the status of a token type: overview, progress, token table, logs',
+  json: '{url, type} (then serves until Ctrl-C)',
   description:
     'Serves one page that polls the database: counts, progress bar, throughput, ETA, phase times,\n' +
     'failing tokens, stale leases and a token table with state, attempts and links to their logs.\n' +

@@ -80,6 +80,9 @@ function readList(ctx: CommandContext): Promise<SurlList> {
 export const srmInfo: Command = {
   path: ['srm', 'info'],
   summary: 'show the OBSID, LTA site, count and subband range of a SURL list',
+  json:
+    '{source, obsid, site, count, duplicatesDropped, subbands: {pattern: {prefix, suffix}, form,\n' +
+    ' detected, first, last, count, missing: [{from, to}], missingCount, duplicated: [N], withoutSubband}}',
   description:
     'Checks the whole list (one OBSID, one site, every line a SURL) and reports every bad line\n' +
     'with its number. Duplicates are dropped and counted.',
@@ -131,6 +134,7 @@ export const srmInfo: Command = {
 export const srmLinks: Command = {
   path: ['srm', 'links'],
   summary: 'print the links of a SURL list in one form (gsiftp, https, gfal or srm), in input order',
+  json: '{obsid, site, kind, links: [LINK]}',
   options: {
     kind: {
       type: 'string',

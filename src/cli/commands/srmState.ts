@@ -67,6 +67,9 @@ export function makeSrmStateCommand(deps: LocalityDeps = {}): Command {
     path: ['srm', 'state'],
     summary:
       'show whether each SURL of a list is on disk or on tape (gfal user.status), and the share staged',
+    json:
+      '{source, obsid, site, tool, summary: {total, staged, percentStaged, byState: {STATE: N}, unknown},\n' +
+      ' files: [{surl, site, link?, state?, staged, error?}]}',
     description:
       'Asks gfal for the user.status of every SURL (ONLINE, NEARLINE, ONLINE_AND_NEARLINE) through the\n' +
       'gfal2 Python binding when present, else gfal-xattr, --concurrency at a time. Needs a grid\n' +

@@ -32,6 +32,12 @@ export function tokenType(ctx: CommandContext): string {
 export const status: Command = {
   path: ['status'],
   summary: 'progress of a token type: counts per state, throughput, ETA, phase times, failures, stale leases',
+  json:
+    '{type, database, at, states: [{state, n}], total, waiting, running, done, error, finished,\n' +
+    ' progress, throughput?: {perHour, basis, windowSeconds}, etaSeconds?, phases: [{phase, median, n}],\n' +
+    ' attempt?: {median, n}, failing: [{id, phase?, exit?, exitMeaning?, message, stderrTail?: [LINE],\n' +
+    ' time?, attempts}], stale: [{id, pilot, host, attempt, expires, expiredFor}], sample: {read, of}};\n' +
+    'with --watch: one such object per line (NDJSON)',
   description:
     'Counts come from the overview_total view; times from `times` and `attempts` of the finished\n' +
     'tokens (at most --max-docs of each state are read); stale leases from the expired view.\n' +
@@ -105,6 +111,10 @@ function listLogs(ctx: CommandContext, doc: TokenDoc): number {
 export const logs: Command = {
   path: ['logs'],
   summary: 'print the logs a pilot attached to a token (stdout, stderr, pilot log of one attempt)',
+  json:
+    '{token, attempt, attempts: [N], logs: [{name, text}]};\n' +
+    'with --list: {token, attempts: [{n, pilot, host, jobid?, started, ended?, phase?, exit?, reason?,\n' +
+    ' logs: [NAME]}], unnumbered: [NAME]}',
   description:
     'Pilots attach attempt-N.stdout.log, attempt-N.stderr.log and attempt-N.pilot.log. Without\n' +
     '--attempt the latest attempt that left logs is shown; logs of older tools (*.log, *.out, *.err)\n' +

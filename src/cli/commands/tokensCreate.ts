@@ -129,6 +129,10 @@ function reportInterrupted(
 export const tokensCreate: Command = {
   path: ['tokens', 'create'],
   summary: 'create tokens: one per chunk of a SURL list (with its srm.txt), or one named token',
+  json:
+    '{database, url, type, created: [ID], existing: [ID], failed: [{id, error}]} (+ interrupted, notSent\n' +
+    'after Ctrl-C); with --dry-run: {dryRun: true, type, tokens: [{id, fields, attachments: [{name,\n' +
+    ' contentType, length}]}]}',
   description:
     'Ids are deterministic (t_<type>_<OBSID>_SB<nnn>, or t_<type>_<suffix>), so running the same\n' +
     'command again creates only what is missing and reports the rest as existing; an existing\n' +
@@ -246,6 +250,7 @@ export const tokensCreate: Command = {
 export const tokensShow: Command = {
   path: ['tokens', 'show'],
   summary: 'print one token as JSON (attachments as stubs)',
+  json: 'the token document itself: {_id, _rev, type, lock, done, status, ...}, attachments as stubs',
   options: { ...PICAS_OPTIONS },
   positionals: [{ name: 'id', description: 'token id' }],
   async run(ctx) {
@@ -259,6 +264,7 @@ export const tokensShow: Command = {
 export const tokensAttach: Command = {
   path: ['tokens', 'attach'],
   summary: 'attach a file to a token (replaces an attachment of the same name)',
+  json: '{token, name, rev, replaced, contentType}',
   options: {
     name: { type: 'string', value: 'NAME', description: 'attachment name (default: the file name)' },
     'content-type': { type: 'string', value: 'TYPE', description: 'content type (default: from the name)' },
@@ -288,6 +294,7 @@ export const tokensAttach: Command = {
 export const tokensGetAttachment: Command = {
   path: ['tokens', 'get-attachment'],
   summary: 'write the bytes of a token attachment to stdout or a file, verbatim',
+  json: '{token, name, contentType, length, base64}; with -o FILE: {token, name, contentType, length, file}',
   description: 'With --json and no -o, prints {token, name, contentType, length, base64}.',
   options: {
     output: { type: 'string', short: 'o', value: 'FILE', description: 'write to FILE instead of stdout' },

@@ -95,6 +95,7 @@ function report(
 export const tokensList: Command = {
   path: ['tokens', 'list'],
   summary: 'list the tokens of a view (ids; whole documents with --json)',
+  json: '{type, view, count, tokens: [DOC]}',
   options: {
     ...TYPE,
     view: { type: 'string', value: 'V', description: 'view to list (default todo)' },
@@ -120,6 +121,7 @@ export const tokensList: Command = {
 export const tokensOverview: Command = {
   path: ['tokens', 'overview'],
   summary: 'count the tokens of a type per state (todo, locked, running phases, done, error ...)',
+  json: '{type, counts: {STATE: N}, total}',
   options: { ...TYPE, ...PICAS_OPTIONS },
   examples: ['lrt tokens overview --type sksp_dev'],
   async run(ctx) {
@@ -142,6 +144,9 @@ export const tokensOverview: Command = {
 export const tokensSetStatus: Command = {
   path: ['tokens', 'set-status'],
   summary: 'set the status of every token in a view (locked also locks, todo frees, done/error finish)',
+  json:
+    '{type, view, status, changed, skipped, conflictsRetried, failed: [{id, error}], ids: [ID],\n' +
+    ' dryRun, preview?: [{id, fields: {FIELD: {before, after}}}]}',
   description:
     "As GRID_LRT's set_view_to_status. 'locked' sets lock=now (the tokens leave todo), 'todo' sets\n" +
     "lock=0 and done=0, 'done' and 'error' set done=now; other statuses change only status.\n" +
@@ -258,6 +263,7 @@ const DELETE_OPTIONS: Record<string, OptionSpec> = {
 export const tokensDelete: Command = {
   path: ['tokens', 'delete'],
   summary: 'delete the tokens of a view (asks for --yes)',
+  json: '{type, view, changed, skipped, conflictsRetried, failed: [{id, error}], ids: [ID], dryRun, preview?}',
   options: {
     ...TYPE,
     view: { type: 'string', value: 'V', description: 'the tokens to delete: a view of _design/T' },
@@ -289,6 +295,7 @@ export const tokensDelete: Command = {
 export const tokensPurge: Command = {
   path: ['tokens', 'purge'],
   summary: 'delete every token of a type and its design document (asks for --yes)',
+  json: '{type, changed, skipped, conflictsRetried, failed: [{id, error}], ids: [ID], dryRun, designDoc}',
   description:
     "As GRID_LRT's purge_tokens. Tokens are found through _all_docs, not through views, so this\n" +
     'also works after the views were cleared. The design document stays when some tokens could\n' +
