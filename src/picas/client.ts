@@ -1,6 +1,6 @@
 import nano from 'nano';
 import { DecoratorHandler, type Dispatcher } from 'undici';
-import { createServerClock, LrtError, type ServerClock, scrubSecrets } from '../core';
+import { createServerClock, isLrtError, LrtError, type ServerClock, scrubSecrets } from '../core';
 import { couchDispatcher } from './couchHttp';
 import type { PicasSettings } from './settings';
 
@@ -151,6 +151,15 @@ export function couchError(picas: PicasDb, what: string, err: unknown): LrtError
     });
   }
   return new LrtError('E_DB', `${what}: HTTP ${status} from ${where}: ${detail}`, { details });
+}
+
+/**
+ * The database refused us (HTTP 401, the 403 of a locked account, or 403 forbidden): nobody asks
+ * again (pilots, `lrt serve`). Each failed login counts towards CouchDB 3.4+'s account lock,
+ * which then shuts out every pilot and user of the account; no retry turns a refusal around.
+ */
+export function isDbRefusal(err: unknown): err is LrtError {
+  return isLrtError(err, 'E_DB_AUTH') || isLrtError(err, 'E_DB_FORBIDDEN');
 }
 
 export function statusOf(err: unknown): number | undefined {

@@ -1,6 +1,6 @@
 import { setTimeout } from 'node:timers/promises';
 import type { Logger } from '../core';
-import { isLrtError, type LrtError } from '../core';
+import { isLrtError } from '../core';
 
 /** Errors that mean "the database is away for now", worth waiting out. */
 export function isTransientDbError(err: unknown): boolean {
@@ -8,15 +8,6 @@ export function isTransientDbError(err: unknown): boolean {
   if (err.code === 'E_DB_UNREACHABLE') return true;
   const status = err.details.status;
   return err.code === 'E_DB' && typeof status === 'number' && status >= 500;
-}
-
-/**
- * The database refused us (HTTP 401, the 403 of a locked account, or 403 forbidden): a pilot never
- * asks again. Each failed login counts towards CouchDB 3.4+'s account lock, which then shuts out
- * every pilot and user of the account, and no retry turns a refusal into an answer.
- */
-export function isDbRefusal(err: unknown): err is LrtError {
-  return isLrtError(err, 'E_DB_AUTH') || isLrtError(err, 'E_DB_FORBIDDEN');
 }
 
 export interface DbRetryOptions {

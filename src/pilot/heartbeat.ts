@@ -1,8 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { errorMessage, isLrtError, type Logger, LrtError } from '../core';
-import type { PicasDb, TokenDoc } from '../picas/client';
+import { isDbRefusal, type PicasDb, type TokenDoc } from '../picas/client';
 import { fencedUpdate, heartbeatPatch, leaseOf } from '../picas/protocol';
-import { isDbRefusal } from './dbRetry';
 import { renewalIntervalMs, renewalRetryMs, renewalTimeoutMs, stopMarginMs } from './leaseTiming';
 
 export interface HeartbeatState {
@@ -69,7 +68,7 @@ function leaseEndOf(doc: TokenDoc, localNow: number, dbNow: number): number | un
 /**
  * Keeps the lease (docs/protocol.md, Lease safety): renews it every lease/3 with the phase,
  * progress and the payload's status line; retries a failed renewal after 1 s, 2 s, 4 s ..., but
- * never a refused one (dbRetry.ts, isDbRefusal); abandons a renewal left unanswered. When the time
+ * never a refused one (picas/client.ts, isDbRefusal); abandons a renewal left unanswered. When the time
  * left on the last lease written falls to the stop margin, or a renewal finds the lease gone, it
  * calls onLost once and renews no more.
  */

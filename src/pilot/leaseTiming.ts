@@ -34,7 +34,7 @@ export function renewalTimeoutMs(leaseMs: number): number {
 /**
  * Wait before the next renewal after `failures` failed ones in a row: 1 s, 2 s, 4 s ... up to the
  * renewal interval (30 s at most), times 0.5-1 at random so pilots cut off together do not come
- * back together. A refused login is never retried (dbRetry.ts, isDbRefusal).
+ * back together. A refused login is never retried (picas/client.ts, isDbRefusal).
  */
 export function renewalRetryMs(failures: number, leaseMs: number, random: number): number {
   const interval = renewalIntervalMs(leaseMs);

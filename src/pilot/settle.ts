@@ -1,8 +1,9 @@
 import { errorMessage, isLrtError } from '../core';
+import { isDbRefusal } from '../picas/client';
 import type { ClaimedToken } from '../picas/protocol';
 import { fencedUpdate, finishPatch, leaseOf, releasePatch } from '../picas/protocol';
 import type { openAttemptLog } from './attemptLog';
-import { isDbRefusal, withDbRetry } from './dbRetry';
+import { withDbRetry } from './dbRetry';
 import type { startHeartbeat } from './heartbeat';
 import type { JobDir } from './jobDir';
 import { collectLogs, withInlineLogs } from './logAttachments';

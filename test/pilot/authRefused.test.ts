@@ -1,6 +1,7 @@
+import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
 import { leaseOf } from '../../src/picas/protocol';
-import { lrtProcess } from '../helpers/cli';
+import { DIST_LRT, lrtProcess } from '../helpers/cli';
 import { LOCKOUT_REASON, type LockoutServer, startLockoutServer } from '../helpers/lockoutServer';
 import { createPilotWorld, demoTokens } from '../helpers/pilotWorld';
 import { createSteeredWorld, groupGoneAt, nextWrite, steeredPayload } from './support/leaseWorld';
@@ -138,6 +139,40 @@ describe('lrt commands refused by the database', () => {
       expect(res.stderr).toMatch(/^lrt: .*has locked the account of user ".*" after repeated failed logins/);
       expect(server.requests.length - before).toBe(1);
     }
+  });
+
+  it('lrt serve asks once: page refreshes after a refusal do not add failed logins', async () => {
+    const world = await createPilotWorld({ type: 'servelock', tokens: demoTokens('servelock', 1) });
+    const server = await lockoutIn(world.db.baseUrl);
+    const serve = execa('node', [DIST_LRT, 'serve', '--type', 'servelock', '--port', '0'], {
+      env: {
+        HOME: '/nonexistent-home',
+        PATH: process.env.PATH,
+        PICAS_URL: withPassword(server.via(world.env.PICAS_URL!), 'wrong'),
+        PICAS_DB: world.db.name,
+      },
+      extendEnv: false,
+      reject: false,
+    });
+    try {
+      const url = await new Promise<string>((found) =>
+        serve.stdout.on('data', (chunk: Buffer) => {
+          const line = /^http:\/\/\S+/m.exec(chunk.toString());
+          if (line) found(line[0]);
+        }),
+      );
+      const answers = [];
+      for (let i = 0; i < 5; i++) answers.push(await fetch(new URL('api/status', url)));
+      expect(answers.map((a) => a.status)).toEqual(Array(5).fill(answers[0]!.status));
+      const body = (await answers[4]!.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe('E_DB_AUTH');
+      expect(body.error.message).toContain("Not asked again: restart 'lrt serve'");
+      expect(server.requests.filter((r) => r.status === 401)).toHaveLength(1);
+    } finally {
+      serve.kill('SIGINT');
+    }
+    const ended = await serve;
+    expect(ended.stderr.split('\n').filter((l) => l.startsWith('lrt: '))).toHaveLength(1);
   });
 
   it('a user without a password is refused before any request, naming where a password is read', async () => {

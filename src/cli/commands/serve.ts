@@ -31,6 +31,7 @@ export const serve: Command = {
       port: int(ctx, 'port', 8080, 0),
       refreshSeconds: int(ctx, 'refresh', 5),
       maxDocs: int(ctx, 'max-docs', 5000),
+      onRefused: (err) => ctx.out.error(err),
     });
     ctx.out.result({ url: server.url, type });
     ctx.out.line(server.url);
