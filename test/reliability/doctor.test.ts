@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { CHECK_NAMES } from '../../src/pilot/check';
+import { selfSignedCert } from '../helpers/certs';
 import { lrt, lrtProcess } from '../helpers/cli';
 import { databaseFingerprint } from '../helpers/couch';
 import { gridftpTestbed, gridftpWorkDir } from '../helpers/gridftp';
@@ -249,27 +250,9 @@ describe('pilot --check', () => {
 describe('lrt doctor proxy lifetime wording', () => {
   it('says 24 h of a proxy made for one day, never 23 h 60 min', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'lrt-doctor-day-proxy-'));
-    const [key, cert, proxy] = ['key.pem', 'cert.pem', 'proxy.pem'].map((f) => join(dir, f)) as [
-      string,
-      string,
-      string,
-    ];
     // A certificate valid for one day from now: by the time doctor reads it, a few seconds less.
-    await execa('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '1',
-      '-subj',
-      '/CN=lrt doctor test',
-    ]);
+    const { key, cert } = await selfSignedCert(dir, { subject: '/CN=lrt doctor test', days: 1 });
+    const proxy = join(dir, 'proxy.pem');
     await writeFile(proxy, `${await readFile(cert, 'utf8')}${await readFile(key, 'utf8')}`, { mode: 0o600 });
     const skip = ['database', 'views', 'tokens', 'sandbox', 'tools', 'disk'].flatMap((c) => ['--skip', c]);
     const res = await lrtProcess(['doctor', ...skip, '--expected-run', '3600'], {
