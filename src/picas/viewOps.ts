@@ -154,7 +154,8 @@ export async function purgeType(
   const report = await bulkUpdate(picas, typeSource(picas, type, options), deletePatch, options);
   let designDoc: DesignDocOutcome;
   if (report.dryRun) designDoc = (await readDesignDoc(picas, type)) ? 'would-delete' : 'absent';
-  else if (report.failed.length > 0) designDoc = 'kept';
+  // Tokens left (refused, or not reached before an interrupt) would vanish from every view.
+  else if (report.failed.length > 0 || report.interrupted) designDoc = 'kept';
   else designDoc = await deleteDesignDoc(picas, type);
   return { ...report, designDoc };
 }

@@ -8,6 +8,7 @@ import { type Command, type CommandContext, flag, int, type OptionSpec, str } fr
 import { EXIT } from '../exitCodes';
 import type { Progress } from '../output';
 import { PICAS_OPTIONS, picasFromContext } from '../picasOptions';
+import { stopOnSignal } from '../stopSignal';
 
 const TYPE: Record<string, OptionSpec> = {
   type: { type: 'string', value: 'T', description: 'token type (design document _design/T)' },
@@ -36,7 +37,23 @@ function open(ctx: CommandContext): { picas: PicasDb; type: string } {
   return { picas: picasFromContext(ctx), type };
 }
 
-/** The bulk options from the flags, with a progress bar on stderr once there is work to show. */
+/**
+ * Runs `work` with the bulk options from the flags: a progress bar on stderr once there is work to
+ * show, and Ctrl-C stopping between two pages (report() then says what was done).
+ */
+async function withBulk<T>(
+  ctx: CommandContext,
+  label: string,
+  work: (options: ViewOpOptions) => Promise<T>,
+): Promise<T> {
+  const bulk = bulkOptions(ctx, label);
+  try {
+    return await work(bulk.options);
+  } finally {
+    bulk.finish();
+  }
+}
+
 function bulkOptions(ctx: CommandContext, label: string): { options: ViewOpOptions; finish(): void } {
   let bar: Progress | undefined;
   let shown = 0;
@@ -45,12 +62,21 @@ function bulkOptions(ctx: CommandContext, label: string): { options: ViewOpOptio
     bar.tick(p.processed - shown);
     shown = p.processed;
   };
+  // Ctrl-C stops between two pages; report() then says what was done and how to go on.
+  const stop = stopOnSignal();
   const options: ViewOpOptions = {
     dryRun: flag(ctx, 'dry-run'),
     pageSize: int(ctx, 'batch-size', 500),
     onProgress,
+    signal: stop.signal,
   };
-  return { options, finish: () => bar?.done() };
+  return {
+    options,
+    finish: () => {
+      stop.dispose();
+      bar?.done();
+    },
+  };
 }
 
 function tokens(n: number): string {
@@ -74,7 +100,15 @@ function report(
 ): number {
   const { out } = ctx;
   if (out.json) out.result({ ...result, ...extra });
-  else if (result.dryRun) {
+  if (result.interrupted) {
+    out.line(
+      `interrupted: ${verb} ${tokens(result.changed)} ${where} before Ctrl-C (${result.failed.length} failed)`,
+    );
+    out.note(
+      'only whole pages were written; run the same command again to go on (tokens already done are skipped)',
+    );
+    return EXIT.interrupted;
+  } else if (result.dryRun) {
     out.line(`would ${verb} ${tokens(result.changed)} ${where} (${result.skipped} skipped); nothing written`);
     for (const { id, fields } of result.preview ?? []) {
       const changes = Object.entries(fields).map(([f, c]) => `${f}: ${show(c.before)} -> ${show(c.after)}`);
@@ -164,9 +198,9 @@ export const tokensSetStatus: Command = {
     const { picas, type } = open(ctx);
     const view = required(ctx, 'view');
     const status = required(ctx, 'status');
-    const bulk = bulkOptions(ctx, `set ${status}`);
-    const result = await setViewStatus(picas, type, view, status, bulk.options);
-    bulk.finish();
+    const result = await withBulk(ctx, `set ${status}`, (options) =>
+      setViewStatus(picas, type, view, status, options),
+    );
     return report(ctx, `set status ${status} on`, `of type ${type} in view ${view}`, result, {
       type,
       view,
@@ -216,17 +250,17 @@ export const tokensReset: Command = {
           "pilots that died; --force takes live ones too). Run 'lrt tokens reset --help'.",
       );
     }
-    const bulk = bulkOptions(ctx, 'reset');
     const dropAttachments = flag(ctx, 'drop-attachments') ? ('logs' as const) : ('none' as const);
     // A 409 re-decides a token: keep one entry per id.
     const held = new Map<string, string>();
-    const result = await resetView(picas, type, view, {
-      ...bulk.options,
-      dropAttachments,
-      now: () => Math.floor(picas.clock.now() / 1000),
-      ...(flag(ctx, 'force') ? {} : { spareHeld: (doc, why) => held.set(doc._id, why) }),
-    });
-    bulk.finish();
+    const result = await withBulk(ctx, 'reset', (options) =>
+      resetView(picas, type, view, {
+        ...options,
+        dropAttachments,
+        now: () => Math.floor(picas.clock.now() / 1000),
+        ...(flag(ctx, 'force') ? {} : { spareHeld: (doc, why) => held.set(doc._id, why) }),
+      }),
+    );
     const heldList = [...held].map(([id, why]) => ({ id, why }));
     const code = report(ctx, 'reset', `of type ${type} in view ${view}`, result, {
       type,
@@ -285,9 +319,7 @@ export const tokensDelete: Command = {
       });
       if (preview.changed > 0) refuseWithoutYes(ctx, `${tokens(preview.changed)} ${where}`, preview.changed);
     }
-    const bulk = bulkOptions(ctx, 'delete');
-    const result = await deleteView(picas, type, view, bulk.options);
-    bulk.finish();
+    const result = await withBulk(ctx, 'delete', (options) => deleteView(picas, type, view, options));
     return report(ctx, 'delete', `of type ${type} in view ${view}`, result, { type, view });
   },
 };
@@ -310,9 +342,7 @@ export const tokensPurge: Command = {
       const what = `${tokens(preview.changed)} of type ${type}${ddoc} from database ${picas.name}`;
       if (preview.changed > 0 || ddoc) refuseWithoutYes(ctx, what, preview.changed);
     }
-    const bulk = bulkOptions(ctx, 'purge');
-    const result = await purgeType(picas, type, bulk.options);
-    bulk.finish();
+    const result = await withBulk(ctx, 'purge', (options) => purgeType(picas, type, options));
     const code = report(ctx, 'purge', `of type ${type}`, result, { type });
     if (!ctx.out.json) ctx.out.line(`design document _design/${type}: ${result.designDoc}`);
     return code;
