@@ -1,8 +1,11 @@
-import { resolve } from 'node:path';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { withClosedStdout } from '../helpers/cli';
+import { lrtProcess, withClosedStdout } from '../helpers/cli';
 import { createTestDatabase, type TestDatabase } from '../helpers/couch';
 import { DIST_PILOT } from '../helpers/pilotWorld';
+import { startStagerServer } from '../helpers/stagerServer';
 import { attemptLogs, doneToken, errorToken, seedStatusTokens, todoToken } from '../helpers/statusSeed';
 
 /*
@@ -56,6 +59,41 @@ const withDatabase: [string, string[]][] = [
   ['views list', ['views', 'list', '--type', TYPE]],
   ['tokens get-attachment', ['tokens', 'get-attachment', 't_pipe_err', 'attempt-1.stdout.log']],
 ];
+
+describe('a closed stdout ends the command quietly with status 0 (stager and sandbox lists)', () => {
+  it('lrt stage list, lrt stage surls', async () => {
+    const stager = await startStagerServer();
+    try {
+      const env = { LTA_STAGER_URL: stager.url, LOFAR_LTA_USER: stager.user, LOFAR_LTA_PWD: stager.password };
+      const submitted = await lrtProcess(['stage', 'submit', '--json', SRM], { env });
+      const id = String(JSON.parse(submitted.stdout).ids[0]);
+      for (const args of [
+        ['stage', 'list'],
+        ['stage', 'surls', id],
+        ['stage', 'list', '--json'],
+      ]) {
+        const res = await withClosedStdout(args, { env });
+        expect(res.stderr).not.toContain('EPIPE');
+        expect(res.exitCode).toBe(0);
+      }
+    } finally {
+      await stager.close();
+    }
+  });
+
+  it('lrt sandbox inspect', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lrt-pipe-sbx-'));
+    const src = join(dir, 'sandbox');
+    await mkdir(src);
+    await writeFile(join(src, 'master.sh'), '#!/bin/sh\necho hi\n', { mode: 0o755 });
+    for (let i = 0; i < 200; i++) await writeFile(join(src, `f${i}.txt`), 'x');
+    const built = await lrtProcess(['sandbox', 'build', src, '--out', dir, '--no-pilot', '--json']);
+    expect(built.exitCode, built.stderr).toBe(0);
+    const res = await withClosedStdout(['sandbox', 'inspect', JSON.parse(built.stdout).file]);
+    expect(res.stderr).not.toContain('EPIPE');
+    expect(res.exitCode).toBe(0);
+  });
+});
 
 describe('a closed stdout ends the command quietly with status 0', () => {
   it.each(offline)('lrt %s', async (_name, args) => {
