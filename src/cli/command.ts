@@ -35,6 +35,8 @@ export interface Command {
   options: Record<string, OptionSpec>;
   positionals?: PositionalSpec[];
   examples?: string[];
+  /** The shape of the --json output, shown in --help (`{field, field: [...]}`). */
+  json?: string;
   /** Hand every argument to run() untouched (commands with their own parser, e.g. `lrt pilot`). */
   passthrough?: boolean;
   run(ctx: CommandContext): Promise<number>;
@@ -103,6 +105,11 @@ export function commandHelp(command: Command): string {
     const flag = `${spec.short ? `-${spec.short}, ` : ''}--${name}${spec.type === 'string' ? ` ${spec.value ?? 'VALUE'}` : ''}`;
     const repeat = spec.multiple ? ' (repeatable)' : '';
     lines.push(`  ${flag.padEnd(26)}${spec.description}${repeat}`);
+  }
+  if (command.json) {
+    lines.push('', 'With --json, one JSON object on stdout:');
+    for (const line of command.json.split('\n')) lines.push(`  ${line}`);
+    lines.push('On failure: {"error": {code, message, ...details}} and the exit code below.');
   }
   if (command.examples?.length) {
     lines.push('', 'Examples:');

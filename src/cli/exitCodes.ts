@@ -11,6 +11,8 @@ export const EXIT = {
   /** Bulk work finished but some items failed (conflicts that did not resolve, refused docs). */
   partial: 6,
   invalidInput: 7,
+  /** Stopped by Ctrl-C (128 + SIGINT), after saying what was done. */
+  interrupted: 130,
 } as const;
 
 export function exitCodeFor(code: ErrorCode): number {
@@ -41,4 +43,5 @@ export function exitCodeFor(code: ErrorCode): number {
 }
 
 export const EXIT_CODE_HELP = `Exit codes: 0 ok, 1 failure, 2 usage error, 3 database unreachable,
-4 authentication refused, 5 not found, 6 partly done (some items failed), 7 invalid input.`;
+4 authentication refused, 5 not found, 6 partly done (some items failed), 7 invalid input,
+130 stopped by Ctrl-C (after saying what was done).`;

@@ -7,6 +7,8 @@ export interface Output {
   line(text?: string): void;
   /** The --json result on stdout. */
   result(value: unknown): void;
+  /** One of a stream of --json results: one compact JSON object per line (NDJSON). */
+  resultLine(value: unknown): void;
   /** A note on stderr (warnings, hints); shown in both modes. */
   note(text: string): void;
   error(err: unknown): void;
@@ -35,6 +37,9 @@ export function createOutput(json: boolean, streams: OutputStreams): Output {
     },
     result(value) {
       if (json) streams.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+    },
+    resultLine(value) {
+      if (json) streams.stdout.write(`${JSON.stringify(value)}\n`);
     },
     note(text) {
       streams.stderr.write(`${text}\n`);

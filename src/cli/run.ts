@@ -6,6 +6,7 @@ import {
   commandHelp,
   parseCommandArgs,
 } from './command';
+import { GROUP_HELP } from './commands/groupHelp';
 import { EXIT, EXIT_CODE_HELP, exitCodeFor } from './exitCodes';
 import { createOutput, type OutputStreams } from './output';
 import { secretsInEnv } from './secrets';
@@ -37,6 +38,7 @@ export function overviewHelp(commands: Command[], prefix: string[] = []): string
     'Commands:',
     ...shown.map((c) => `  ${c.path.join(' ').padEnd(width)}${c.summary}`),
     '',
+    ...(prefix[0] && GROUP_HELP[prefix[0]] ? [GROUP_HELP[prefix[0]]!, ''] : []),
     `Run 'lrt COMMAND --help' for the options of one command.`,
     '',
     EXIT_CODE_HELP,

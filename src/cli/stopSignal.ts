@@ -10,3 +10,21 @@ export function serveUntilStopped(close: () => Promise<void>): Promise<void> {
     process.on('SIGTERM', stop);
   });
 }
+
+/**
+ * An AbortSignal for the first SIGINT or SIGTERM, for commands that stop cleanly between steps
+ * and report what they did; a second Ctrl-C finds no handler and ends the process at once.
+ */
+export function stopOnSignal(): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  return {
+    signal: controller.signal,
+    dispose() {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    },
+  };
+}

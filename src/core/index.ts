@@ -1,4 +1,5 @@
 export * from './clockOffset';
+export * from './closedPipe';
 export * from './errors';
 export * from './logger';
 export * from './pool';

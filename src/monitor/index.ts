@@ -1,6 +1,14 @@
-export { chooseLogs, knownAttempts, type LogChoice } from './logs';
+export { exitMeaning } from './exitMeanings';
+export { type AttemptLogs, chooseLogs, knownAttempts, type LogChoice, listAttemptLogs } from './logs';
 export { DEFAULT_MAX_DOCS, type ReadStatusOptions, readStatusInput } from './read';
-export { formatDuration, progressBar, type RenderOptions, renderStatus } from './render';
+export {
+  formatDuration,
+  progressBar,
+  type RenderOptions,
+  renderAttemptLogs,
+  renderStatus,
+  utc,
+} from './render';
 export {
   buildStatusReport,
   type FailingToken,

@@ -39,3 +39,49 @@ export function chooseLogs(doc: TokenDoc, attempt?: number): LogChoice {
 export function knownAttempts(doc: TokenDoc): number[] {
   return attemptsOf(doc).map((a) => a.n);
 }
+
+/** One attempt of a token with the log attachments it left: what `lrt logs TOKEN --list` shows. */
+export interface AttemptLogs {
+  n: number;
+  pilot?: string;
+  host?: string;
+  jobid?: string;
+  /** Epoch seconds. */
+  started?: number;
+  ended?: number;
+  phase?: string;
+  exit?: number;
+  reason?: string;
+  /** Its log attachments, stdout, stderr, pilot first. */
+  logs: string[];
+}
+
+/**
+ * Every attempt the token records (`attempts`, the last 20) and every attempt that left numbered
+ * logs, ascending, each with its logs; `unnumbered` are the logs of older tools. Pure.
+ */
+export function listAttemptLogs(doc: TokenDoc): { attempts: AttemptLogs[]; unnumbered: string[] } {
+  const byN = new Map<number, AttemptLogs>();
+  for (const a of attemptsOf(doc)) {
+    byN.set(a.n, {
+      n: a.n,
+      pilot: a.pilot,
+      host: a.host,
+      ...(a.jobid ? { jobid: a.jobid } : {}),
+      started: a.started,
+      ...(a.ended !== undefined ? { ended: a.ended } : {}),
+      ...(a.phase ? { phase: a.phase } : {}),
+      ...(a.exit !== undefined ? { exit: a.exit } : {}),
+      ...(a.reason ? { reason: a.reason } : {}),
+      logs: [],
+    });
+  }
+  const { attempts: withLogs } = chooseLogs(doc);
+  for (const n of withLogs) {
+    const entry = byN.get(n) ?? { n, logs: [] };
+    entry.logs = chooseLogs(doc, n).names;
+    byN.set(n, entry);
+  }
+  const unnumbered = withLogs.length === 0 ? chooseLogs(doc).names : [];
+  return { attempts: [...byN.values()].sort((a, b) => a.n - b.n), unnumbered };
+}

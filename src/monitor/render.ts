@@ -1,7 +1,10 @@
+import type { AttemptLogs } from './logs';
 import type { StatusReport } from './report';
 
-/** `3725` -> `1h 02m`; `65` -> `1m 05s`; `4` -> `4s`. */
+/** `3725` -> `1h 02m`; `65` -> `1m 05s`; `4` -> `4s`; `2.345` -> `2.3s`; `0.042` -> `0.04s`. */
 export function formatDuration(seconds: number): string {
+  // Short phases (a cached sandbox, a local input) keep their fraction: `0s` would hide them.
+  if (seconds > 0 && seconds < 10) return `${Number(seconds.toFixed(seconds < 1 ? 2 : 1))}s`;
   const s = Math.max(0, Math.round(seconds));
   const d = Math.floor(s / 86400);
   const h = Math.floor((s % 86400) / 3600);
@@ -25,7 +28,7 @@ function oneLine(text: string, max: number): string {
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
 
-function utc(epochSeconds: number): string {
+export function utc(epochSeconds: number): string {
   return new Date(epochSeconds * 1000)
     .toISOString()
     .replace('T', ' ')
@@ -76,10 +79,11 @@ export function renderStatus(report: StatusReport, options: RenderOptions = {}):
   if (report.failing.length > 0) {
     lines.push(`Failing tokens (${report.failing.length}, newest first):`);
     for (const f of report.failing.slice(0, maxRows)) {
-      const where = [f.phase, f.exit !== undefined ? `exit ${f.exit}` : undefined, `${f.attempts} attempt(s)`]
-        .filter(Boolean)
-        .join(', ');
+      const exit =
+        f.exit === undefined ? undefined : `exit ${f.exit}${f.exitMeaning ? ` (${f.exitMeaning})` : ''}`;
+      const where = [f.phase, exit, `${f.attempts} attempt(s)`].filter(Boolean).join(', ');
       lines.push(`  ${f.id}  [${where}]  ${oneLine(f.message, 100)}`);
+      for (const line of f.stderrTail ?? []) lines.push(`      stderr| ${line}`);
     }
     if (report.failing.length > maxRows) lines.push(`  ... ${report.failing.length - maxRows} more (--json)`);
   }
@@ -94,5 +98,35 @@ export function renderStatus(report: StatusReport, options: RenderOptions = {}):
     }
     if (report.stale.length > maxRows) lines.push(`  ... ${report.stale.length - maxRows} more (--json)`);
   }
+  return lines;
+}
+
+/**
+ * `lrt logs TOKEN --list`: one line per attempt (who ran it, when, how it ended), its log
+ * attachments under it. Pure.
+ */
+export function renderAttemptLogs(attempts: readonly AttemptLogs[], unnumbered: readonly string[]): string[] {
+  const lines: string[] = [];
+  for (const a of attempts) {
+    const who = a.pilot
+      ? `pilot ${a.pilot} on ${a.host ?? '?'}${a.jobid ? ` (job ${a.jobid})` : ''}`
+      : 'pilot unknown';
+    const when =
+      a.started === undefined
+        ? ''
+        : `  ${utc(a.started)}${a.ended !== undefined ? `, ${formatDuration(a.ended - a.started)}` : ', running or cut off'}`;
+    const end =
+      a.ended === undefined
+        ? ''
+        : `  ${a.exit !== undefined ? `exit ${a.exit}` : 'no exit code'}${a.phase ? ` in ${a.phase}` : ''}` +
+          (a.reason && a.reason !== 'done'
+            ? `: ${oneLine(a.reason, 100)}`
+            : a.reason === 'done'
+              ? ': done'
+              : '');
+    lines.push(`attempt ${a.n}  ${who}${when}${end}`);
+    lines.push(a.logs.length ? `  ${a.logs.join('  ')}` : '  (no logs attached)');
+  }
+  if (unnumbered.length) lines.push(`logs of older tools: ${unnumbered.join('  ')}`);
   return lines;
 }

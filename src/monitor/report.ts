@@ -1,5 +1,6 @@
 import type { TokenDoc } from '../picas/client';
 import { attemptsOf, leaseOf } from '../picas/protocol';
+import { exitMeaning } from './exitMeanings';
 import { attemptDurations, eta, median, phaseMedians, type Throughput, throughput } from './stats';
 
 /** What the status of a token type is computed from: the overview counts and the docs read. */
@@ -22,7 +23,11 @@ export interface FailingToken {
   id: string;
   phase?: string;
   exit?: number;
+  /** What `exit` means for a LOFAR sandbox (exitMeanings.ts), when known. */
+  exitMeaning?: string;
   message: string;
+  /** The last lines of the payload's stderr the pilot stored with the error (at most 5). */
+  stderrTail?: string[];
   time?: number;
   attempts: number;
 }
@@ -68,6 +73,19 @@ function num(v: unknown): number | undefined {
   return typeof n === 'number' && Number.isFinite(n) ? n : undefined;
 }
 
+const STDERR_LINES_SHOWN = 5;
+const STDERR_LINE_CHARS = 200;
+
+/** The last `n` lines of `text` that hold something, each cut to a readable length. */
+function lastLines(text: string, n: number): string[] {
+  return text
+    .split(/\r?\n/)
+    .map((line) => line.trimEnd())
+    .filter((line) => line.trim() !== '')
+    .slice(-n)
+    .map((line) => (line.length > STDERR_LINE_CHARS ? `${line.slice(0, STDERR_LINE_CHARS - 1)}…` : line));
+}
+
 /** The last entry of `error` (a list in SURF's shape, or a plain string), else `launcher_status`. */
 export function failingToken(doc: TokenDoc): FailingToken {
   const list = Array.isArray(doc.error) ? doc.error : doc.error ? [doc.error] : [];
@@ -84,11 +102,15 @@ export function failingToken(doc: TokenDoc): FailingToken {
   const exit = num(entry.exit_code) ?? num(doc.exit_code) ?? num(doc.output);
   const phase = typeof entry.phase === 'string' ? entry.phase : attemptsOf(doc).at(-1)?.phase;
   const time = num(entry.time) ?? num((doc.times as Record<string, unknown> | undefined)?.error);
+  const meaning = exit !== undefined ? exitMeaning(exit) : undefined;
+  const tail = typeof entry.stderr_tail === 'string' ? lastLines(entry.stderr_tail, STDERR_LINES_SHOWN) : [];
   return {
     id: doc._id,
     ...(phase ? { phase } : {}),
     ...(exit !== undefined ? { exit } : {}),
+    ...(meaning ? { exitMeaning: meaning } : {}),
     message,
+    ...(tail.length ? { stderrTail: tail } : {}),
     ...(time !== undefined ? { time } : {}),
     attempts: attemptsOf(doc).length,
   };

@@ -27,10 +27,20 @@ function timesOf(doc: TokenDoc): Record<string, number> {
 }
 
 /**
- * How long the last run of a token spent in each phase: the time from a phase's entry in `times`
- * to the next entry. Entries older than the last claim (`times.locked`) belong to earlier attempts.
+ * How long the last run of a token spent in each phase: `phases` of its last attempt (written by
+ * the pilot at the end, ms precision), else the time from a phase's entry in `times` to the next
+ * entry (whole seconds, only phases a heartbeat reported). Entries older than the last claim
+ * (`times.locked`) belong to earlier attempts.
  */
 export function phaseDurations(doc: TokenDoc): { phase: string; seconds: number }[] {
+  // The pilot's own account of the last attempt (ms precision), where it left one.
+  const recorded = (attemptsOf(doc).at(-1) as { phases?: unknown } | undefined)?.phases;
+  if (recorded && typeof recorded === 'object' && !Array.isArray(recorded)) {
+    const out = Object.entries(recorded as Record<string, unknown>)
+      .filter((e): e is [string, number] => typeof e[1] === 'number' && Number.isFinite(e[1]) && e[1] >= 0)
+      .map(([phase, seconds]) => ({ phase, seconds }));
+    if (out.length > 0) return out;
+  }
   const times = timesOf(doc);
   const start = times.locked;
   const entries = Object.entries(times)

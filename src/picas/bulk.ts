@@ -8,6 +8,8 @@ export interface CreateReport {
   created: string[];
   existing: string[];
   failed: { id: string; error: string }[];
+  /** Set when `signal` stopped the work between two batches: only whole batches were written. */
+  interrupted?: true;
 }
 
 export interface BulkCreateOptions {
@@ -19,6 +21,8 @@ export interface BulkCreateOptions {
    */
   maxBatchBytes?: number;
   onProgress?: (done: number, total: number) => void;
+  /** Checked before each batch: once aborted, no further batch is sent (the report says so). */
+  signal?: AbortSignal;
 }
 
 export const DEFAULT_BATCH_SIZE = 500;
@@ -95,6 +99,10 @@ export async function bulkCreateTokens(
   const report: CreateReport = { created: [], existing: [], failed: [] };
   let done = 0;
   for (const [index, batch] of batches.entries()) {
+    if (options.signal?.aborted) {
+      report.interrupted = true;
+      break;
+    }
     let rows: BulkRow[];
     try {
       rows = await writeBulkSettled(picas, batch);

@@ -29,6 +29,8 @@ export interface BulkUpdateOptions {
   /** Rounds of re-read and retry for rows that came back 409 (default 10). */
   maxRounds?: number;
   onProgress?: (progress: BulkProgress) => void;
+  /** Checked before each page: once aborted, no further page is read or written. */
+  signal?: AbortSignal;
 }
 
 export interface TokenPreview {
@@ -49,6 +51,8 @@ export interface BulkUpdateReport {
   dryRun: boolean;
   /** Dry run only: the fields each token would change, before and after. */
   preview?: TokenPreview[];
+  /** Set when `signal` stopped the work between two pages: the pages before it are whole. */
+  interrupted?: true;
 }
 
 export interface FieldChange {
@@ -188,6 +192,10 @@ export async function bulkUpdate(
   const maxRounds = options.maxRounds ?? DEFAULT_MAX_ROUNDS;
   let processed = 0;
   for await (const page of source.pages()) {
+    if (options.signal?.aborted) {
+      report.interrupted = true;
+      break;
+    }
     await applyPage(picas, source, patch, page.docs, report, maxRounds);
     processed += page.docs.length;
     options.onProgress?.({ processed, total: Math.max(page.total, processed), changed: report.changed });

@@ -1,6 +1,6 @@
 import nano from 'nano';
 import { DecoratorHandler, type Dispatcher } from 'undici';
-import { createServerClock, LrtError, type ServerClock, scrubSecrets } from '../core';
+import { createServerClock, isLrtError, LrtError, type ServerClock, scrubSecrets } from '../core';
 import { couchDispatcher } from './couchHttp';
 import type { PicasSettings } from './settings';
 
@@ -89,6 +89,12 @@ function headerValue(raw: Buffer[], name: string): string | undefined {
   return undefined;
 }
 
+/**
+ * CouchDB 3.4+ answers every request of an account with this 403 for some minutes after a few
+ * failed logins from one address: a fleet of pilots with a wrong password locks out everyone.
+ */
+const ACCOUNT_LOCKED_RE = /account is temporarily locked/i;
+
 interface CouchErrorShape {
   statusCode?: number;
   error?: string;
@@ -113,12 +119,22 @@ export function couchError(picas: PicasDb, what: string, err: unknown): LrtError
       details,
     });
   }
+  const who = picas.settings.user ? `user "${picas.settings.user}"` : 'no credentials';
   if (status === 401) {
-    const who = picas.settings.user ? `user "${picas.settings.user}"` : 'no credentials';
     return new LrtError(
       'E_DB_AUTH',
-      `${what}: the server at ${picas.settings.url} refused ${who} (HTTP 401): check PICAS_USR / PICAS_USR_PWD or ~/.picasrc`,
+      `${what}: the server at ${picas.settings.url} refused ${who} (HTTP 401): wrong user or password; ` +
+        'check PICAS_USR / PICAS_USR_PWD or ~/.picasrc',
       { details },
+    );
+  }
+  if (status === 403 && ACCOUNT_LOCKED_RE.test(detail)) {
+    return new LrtError(
+      'E_DB_AUTH',
+      `${what}: the server at ${picas.settings.url} has locked the account of ${who} after repeated ` +
+        `failed logins (HTTP 403: ${detail}). Nothing gets in until the lock ends (some minutes): first ` +
+        'stop every pilot and command that logs in with a wrong password, then fix PICAS_USR_PWD or ~/.picasrc',
+      { details: { ...details, accountLocked: true } },
     );
   }
   if (status === 403) {
@@ -135,6 +151,15 @@ export function couchError(picas: PicasDb, what: string, err: unknown): LrtError
     });
   }
   return new LrtError('E_DB', `${what}: HTTP ${status} from ${where}: ${detail}`, { details });
+}
+
+/**
+ * The database refused us (HTTP 401, the 403 of a locked account, or 403 forbidden): nobody asks
+ * again (pilots, `lrt serve`). Each failed login counts towards CouchDB 3.4+'s account lock,
+ * which then shuts out every pilot and user of the account; no retry turns a refusal around.
+ */
+export function isDbRefusal(err: unknown): err is LrtError {
+  return isLrtError(err, 'E_DB_AUTH') || isLrtError(err, 'E_DB_FORBIDDEN');
 }
 
 export function statusOf(err: unknown): number | undefined {

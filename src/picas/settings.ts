@@ -99,6 +99,15 @@ export function resolvePicasSettings(sources: PicasSettingsSources): PicasSettin
   }
   const user = first('user');
   const password = first('password');
+  if (user && !password) {
+    // Said here, before any request: a login without a password only earns a 401, and each
+    // failed login counts towards CouchDB 3.4+'s lock of the account.
+    throw new LrtError(
+      'E_CONFIG',
+      `user "${user}" is given but no password: set PICAS_USR_PWD, put password= in ~/.picasrc, ` +
+        'or give the URL as https://USER:PASSWORD@host (a pilot also reads --credentials FILE)',
+    );
+  }
   const clusterFlag = flags.cluster ?? env.PICAS_CLUSTER;
   return {
     url,

@@ -1,9 +1,17 @@
 import { LrtError } from '../core';
 import { type BulkUpdateOptions, type BulkUpdateReport, bulkUpdate } from './bulkUpdate';
+import type { TokenDoc } from './client';
 import { couchError, type PicasDb, statusOf } from './client';
 import { designDocId } from './designDoc';
 import { readDesignDoc } from './designDocs';
-import { type DropAttachments, deletePatch, resetPatch, setStatusPatch, writeSettled } from './protocol';
+import {
+  type DropAttachments,
+  deletePatch,
+  leaseOf,
+  resetPatch,
+  setStatusPatch,
+  writeSettled,
+} from './protocol';
 import { type SourceOptions, typeSource, viewSource } from './sources';
 
 /*
@@ -50,6 +58,23 @@ export async function setViewStatus(
 
 export interface ResetViewOptions extends ViewOpOptions {
   dropAttachments?: DropAttachments;
+  /**
+   * When given, tokens a pilot may still be running are left alone and passed here: claimed and
+   * not finished, under a lease that has not expired at `now` (or with no lease at all, as older
+   * tools lock them, so nobody can tell). Without it every token of the view is reset.
+   */
+  spareHeld?: (doc: TokenDoc, why: string) => void;
+}
+
+/** Why a pilot may still hold `doc` at `now` (epoch s), or undefined when nobody can. */
+export function heldByPilot(doc: TokenDoc, now: number): string | undefined {
+  const claimed = Number(doc.lock) > 0 && !(Number(doc.done) > 0);
+  if (!claimed) return undefined;
+  const lease = leaseOf(doc);
+  if (!lease) return 'locked without a lease (by an older tool): a pilot may still run it';
+  if (typeof lease.expires !== 'number') return `leased to pilot ${lease.pilot} on ${lease.host}`;
+  if (lease.expires <= now) return undefined;
+  return `leased to pilot ${lease.pilot} on ${lease.host} for ${lease.expires - now} s more`;
 }
 
 /** Resets every token of the view to `todo` with scrub_count+1 (see resetPatch). */
@@ -62,7 +87,18 @@ export async function resetView(
   const source = await viewSource(picas, type, view, options);
   const now = nowOf(options);
   const dropAttachments = options.dropAttachments ?? 'none';
-  return bulkUpdate(picas, source, (doc) => resetPatch(doc, { now, dropAttachments }), options);
+  const spare = options.spareHeld;
+  return bulkUpdate(
+    picas,
+    source,
+    (doc) => {
+      const held = spare ? heldByPilot(doc, now) : undefined;
+      if (held === undefined) return resetPatch(doc, { now, dropAttachments });
+      spare!(doc, held);
+      return { skip: `token ${doc._id} is ${held}` };
+    },
+    options,
+  );
 }
 
 /** Deletes the tokens of the view (never a document of another type a custom view lets through). */
@@ -118,7 +154,8 @@ export async function purgeType(
   const report = await bulkUpdate(picas, typeSource(picas, type, options), deletePatch, options);
   let designDoc: DesignDocOutcome;
   if (report.dryRun) designDoc = (await readDesignDoc(picas, type)) ? 'would-delete' : 'absent';
-  else if (report.failed.length > 0) designDoc = 'kept';
+  // Tokens left (refused, or not reached before an interrupt) would vanish from every view.
+  else if (report.failed.length > 0 || report.interrupted) designDoc = 'kept';
   else designDoc = await deleteDesignDoc(picas, type);
   return { ...report, designDoc };
 }

@@ -60,14 +60,16 @@ export interface PreflightSettings {
 export function formatDuration(seconds: number): string {
   const s = Math.max(0, Math.round(seconds));
   if (s < 60) return `${s} s`;
-  if (s < 3600) return `${Math.round(s / 60)} min`;
-  const h = Math.floor(s / 3600);
-  if (h < 48) {
-    const min = Math.round((s - h * 3600) / 60);
-    return min ? `${h} h ${min} min` : `${h} h`;
+  // Round once to the unit shown, then split: 86399 s is 24 h 0 min, never 23 h 60 min.
+  const minutes = Math.round(s / 60);
+  if (minutes < 60) return `${minutes} min`;
+  if (minutes < 48 * 60) {
+    const min = minutes % 60;
+    return min ? `${Math.floor(minutes / 60)} h ${min} min` : `${Math.floor(minutes / 60)} h`;
   }
-  const d = Math.floor(h / 24);
-  return h % 24 ? `${d} d ${h % 24} h` : `${d} d`;
+  const hours = Math.round(s / 3600);
+  const d = Math.floor(hours / 24);
+  return hours % 24 ? `${d} d ${hours % 24} h` : `${d} d`;
 }
 
 export function formatBytes(bytes: number): string {

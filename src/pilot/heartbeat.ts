@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { errorMessage, isLrtError, type Logger, LrtError } from '../core';
-import type { PicasDb, TokenDoc } from '../picas/client';
+import { isDbRefusal, type PicasDb, type TokenDoc } from '../picas/client';
 import { fencedUpdate, heartbeatPatch, leaseOf } from '../picas/protocol';
 import { renewalIntervalMs, renewalRetryMs, renewalTimeoutMs, stopMarginMs } from './leaseTiming';
 
@@ -22,8 +22,9 @@ export interface HeartbeatOptions {
   /**
    * Called once when the lease is gone (reset, reclaimed, deleted), or about to run out because
    * renewals keep failing: stop the payload, upload nothing, write nothing more to the token.
+   * `refused` is the database's refusal (401, locked account, 403) that ended it: the pilot stops.
    */
-  onLost: (reason: string) => void;
+  onLost: (reason: string, refused?: LrtError) => void;
   onBeat?: (state: HeartbeatState) => void;
 }
 
@@ -66,8 +67,8 @@ function leaseEndOf(doc: TokenDoc, localNow: number, dbNow: number): number | un
 
 /**
  * Keeps the lease (docs/protocol.md, Lease safety): renews it every lease/3 with the phase,
- * progress and the payload's status line; retries a failed renewal after 1 s, 2 s, 4 s ... (a
- * refused login only after the full interval); abandons a renewal left unanswered. When the time
+ * progress and the payload's status line; retries a failed renewal after 1 s, 2 s, 4 s ..., but
+ * never a refused one (picas/client.ts, isDbRefusal); abandons a renewal left unanswered. When the time
  * left on the last lease written falls to the stop margin, or a renewal finds the lease gone, it
  * calls onLost once and renews no more.
  */
@@ -101,10 +102,10 @@ export function startHeartbeat(options: HeartbeatOptions, initial: TokenDoc): He
     current?.abort(err);
     for (const waiter of waiters.splice(0)) waiter.reject(err);
   };
-  const lose = (reason: string) => {
+  const lose = (reason: string, refused?: LrtError) => {
     if (ended) return;
     end(new LrtError('E_LEASE_LOST', reason));
-    options.onLost(reason);
+    options.onLost(reason, refused);
   };
   const armMarginTimer = () => {
     clearTimeout(marginTimer);
@@ -181,10 +182,13 @@ export function startHeartbeat(options: HeartbeatOptions, initial: TokenDoc): He
         lose(err.message);
         return;
       }
+      if (isDbRefusal(err)) {
+        lose(`token ${options.tokenId}: lease renewal refused, not retried: ${err.message}`, err);
+        return;
+      }
       failures++;
       lastFailure = errorMessage(err);
-      const auth = isLrtError(err, 'E_DB_AUTH') || isLrtError(err, 'E_DB_FORBIDDEN');
-      const retryMs = renewalRetryMs(failures, leaseMs, auth, Math.random());
+      const retryMs = renewalRetryMs(failures, leaseMs, Math.random());
       options.logger.warn(
         { err: { code: isLrtError(err) ? err.code : undefined, message: lastFailure }, failures, retryMs },
         `lease renewal of token ${options.tokenId} failed`,

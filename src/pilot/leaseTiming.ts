@@ -34,17 +34,10 @@ export function renewalTimeoutMs(leaseMs: number): number {
 /**
  * Wait before the next renewal after `failures` failed ones in a row: 1 s, 2 s, 4 s ... up to the
  * renewal interval (30 s at most), times 0.5-1 at random so pilots cut off together do not come
- * back together. A refused login (401/403) waits the whole interval: CouchDB 3.4+ locks an
- * account after a few failed logins from one address.
+ * back together. A refused login is never retried (picas/client.ts, isDbRefusal).
  */
-export function renewalRetryMs(
-  failures: number,
-  leaseMs: number,
-  authFailure: boolean,
-  random: number,
-): number {
+export function renewalRetryMs(failures: number, leaseMs: number, random: number): number {
   const interval = renewalIntervalMs(leaseMs);
-  if (authFailure) return interval;
   const backoff = Math.min(interval, 30_000, 1000 * 2 ** Math.min(Math.max(0, failures - 1), 20));
   return backoff * (0.5 + random / 2);
 }

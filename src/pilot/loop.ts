@@ -163,6 +163,8 @@ export async function runPilotLoop(context: LoopContext): Promise<PilotSummary> 
     else if (outcome.kind === 'released') summary.released++;
     else if (outcome.kind === 'lost') summary.lost++;
     else summary.unrecorded++;
+    // Refused by the database: asking again only adds failed logins towards the account lock.
+    if ((outcome.kind === 'lost' || outcome.kind === 'unrecorded') && outcome.refused) throw outcome.refused;
     if (ctx.settings.tokenId) {
       summary.stoppedBy = 'max-tokens';
       break;

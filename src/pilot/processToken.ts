@@ -5,6 +5,7 @@ import { openAttemptLog } from './attemptLog';
 import { startHeartbeat } from './heartbeat';
 import { createJobDir, removeJobDir } from './jobDir';
 import { urgentGraceMs } from './leaseTiming';
+import { startPhaseClock } from './phaseClock';
 import { Failure, runPhases } from './phases';
 import { settle } from './settle';
 import type { TokenOutcome, TokenRunContext } from './tokenRun';
@@ -22,6 +23,7 @@ export async function processClaimedToken(
   const tokenAbort = new AbortController();
   const leaseAbort = new AbortController();
   let lostReason: string | undefined;
+  let refused: LrtError | undefined;
   const onStop = () => tokenAbort.abort(new LrtError('E_PAYLOAD', 'pilot stopping'));
   ctx.stopSignal.addEventListener('abort', onStop, { once: true });
   if (ctx.stopSignal.aborted) onStop();
@@ -35,8 +37,9 @@ export async function processClaimedToken(
       leaseSeconds,
       dbClock: ctx.dbClock,
       logger: log.logger,
-      onLost: (reason) => {
+      onLost: (reason, refusal) => {
         lostReason = reason;
+        refused = refusal;
         log.logger.warn({ reason }, 'lease lost: stopping the payload, uploading and writing nothing more');
         const err = new LrtError('E_LEASE_LOST', reason);
         leaseAbort.abort(err);
@@ -48,8 +51,10 @@ export async function processClaimedToken(
     claimed.doc,
   );
   let phase = 'locked';
+  const phaseClock = startPhaseClock(ctx.clock);
   const enter = (next: string) => {
     phase = next;
+    phaseClock.enter(next);
     heartbeat.update({ phase: next });
     ctx.events.emit('phase', { token: tokenId, phase: next });
     log.logger.info({ phase: next }, `phase ${next}`);
@@ -79,6 +84,7 @@ export async function processClaimedToken(
         stderrTail: result.stderrTail,
         reason: result.reason,
         fields: result.fields,
+        phaseSeconds: phaseClock.seconds(),
       },
       heartbeat,
       log,
@@ -110,6 +116,7 @@ export async function processClaimedToken(
           : isLrtError(err, 'E_NOT_STAGED')
             ? 'not-staged'
             : 'exited',
+        phaseSeconds: phaseClock.seconds(),
       },
       heartbeat,
       log,
@@ -119,6 +126,8 @@ export async function processClaimedToken(
     ctx.stopSignal.removeEventListener('abort', onStop);
   }
 
+  if (refused && (outcome.kind === 'lost' || outcome.kind === 'unrecorded'))
+    outcome = { ...outcome, refused };
   const keep =
     ctx.settings.keepJobDir || (ctx.settings.keepFailed && outcome.kind === 'finished' && !outcome.ok);
   if (!keep) await removeJobDir(dir);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { dropPasswordsFromEnv, errorMessage, isLrtError, scrubSecrets } from '../core';
-import { openPicas } from '../picas/client';
+import { isDbRefusal, openPicas } from '../picas/client';
 import { type LogSink, pilotLogger } from './attemptLog';
 import { runPilotCheck } from './check';
 import { runDryRun } from './dryRun';
@@ -70,14 +70,13 @@ export async function pilotMain(io: PilotIo): Promise<number> {
   hideCredentials(io, legacyPassword(io.argv));
   if (settings.check) return runPilotCheck(settings, io.env, io.stdout);
   const secrets = [settings.picas.password];
-  const sink: LogSink = {
-    stream: settings.logFile
-      ? createWriteStream(settings.logFile, { flags: 'a' })
-      : io.stderr.isTTY
-        ? prettyStream(io.stderr)
-        : io.stderr,
-    level: settings.logLevel,
-  };
+  const logTo: NodeJS.WritableStream = settings.logFile
+    ? createWriteStream(settings.logFile, { flags: 'a' })
+    : io.stderr;
+  const pretty =
+    settings.logFormat === 'pretty' ||
+    (settings.logFormat === undefined && !settings.logFile && io.stderr.isTTY === true);
+  const sink: LogSink = { stream: pretty ? prettyStream(logTo) : logTo, level: settings.logLevel };
   const pilotId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const logger = pilotLogger(sink, { pilot: pilotId });
   for (const warning of settings.warnings) logger.warn(warning);
@@ -119,23 +118,29 @@ export async function pilotMain(io: PilotIo): Promise<number> {
     }
     logger.info({ db: picas.name, type: settings.type, view: settings.view }, 'pilot started');
     const summary = await runPilotLoop(context);
-    const { tokens, ...counts } = summary;
+    // `pilot` is on every log line already.
+    const { tokens, pilot: _pilot, ...counts } = summary;
     logger.info(counts, 'pilot finished');
     if (settings.json) io.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
     if (stopSignal === 'SIGTERM') return PILOT_EXIT_CODES.sigterm;
     if (stopSignal === 'SIGINT') return PILOT_EXIT_CODES.sigint;
     return PILOT_EXIT_CODES.ok;
   } catch (err) {
-    const message = scrubSecrets(errorMessage(err), secrets);
+    const message =
+      scrubSecrets(errorMessage(err), secrets) +
+      (isDbRefusal(err)
+        ? '. The pilot stopped at once and does not retry: every refused login counts towards ' +
+          "CouchDB's lock of the account (3.4+), which shuts out every pilot and user of it"
+        : '');
     logger.error({ code: isLrtError(err) ? err.code : undefined }, message);
-    // With --log FILE the reason must still reach whoever reads the job's stderr.
-    if (settings.logFile) io.stderr.write(`pilot: ${message}\n`);
+    // Whoever reads the job's stderr gets the reason as one plain line, whatever the log format.
+    if (settings.logFile || !pretty) io.stderr.write(`pilot: ${message}\n`);
     if (stopSignal === 'SIGTERM') return PILOT_EXIT_CODES.sigterm;
     if (stopSignal === 'SIGINT') return PILOT_EXIT_CODES.sigint;
     return exitCodeForError(err);
   } finally {
     signals.off('SIGTERM', onTerm);
     signals.off('SIGINT', onInt);
-    if (settings.logFile) await new Promise<void>((done) => (sink.stream as NodeJS.WritableStream).end(done));
+    if (settings.logFile) await new Promise<void>((done) => logTo.end(done));
   }
 }

@@ -38,11 +38,18 @@ export interface PilotSettings {
   tokenId: string | undefined;
   dryRun: boolean;
   logFile: string | undefined;
+  /** Undefined: pretty on a terminal, JSON elsewhere (files, batch job logs). */
+  logFormat: 'pretty' | 'json' | undefined;
   logLevel: string;
   json: boolean;
   /** `--check`: run the preflight checks and exit. */
   check: boolean;
   warnings: string[];
+}
+
+function logFormatOf(value: string | undefined): 'pretty' | 'json' | undefined {
+  if (value === undefined || value === 'pretty' || value === 'json') return value;
+  throw new LrtError('E_USAGE', `--log-format must be pretty or json, got "${value}"`);
 }
 
 export const PILOT_OPTIONS = {
@@ -111,7 +118,12 @@ export const PILOT_OPTIONS = {
     type: 'boolean',
     help: 'with --token: run without claiming or writing, print what would be written',
   },
-  log: { type: 'string', value: 'FILE', help: 'JSON log file (default: readable lines on stderr)' },
+  log: { type: 'string', value: 'FILE', help: 'append the log to FILE (default: stderr)' },
+  'log-format': {
+    type: 'string',
+    value: 'pretty|json',
+    help: 'log lines readable (pretty) or one JSON object each (default: pretty on a terminal, else json)',
+  },
   'log-level': { type: 'string', value: 'LEVEL', help: 'trace|debug|info|warn|error (default info)' },
   json: { type: 'boolean', help: 'print the final summary as JSON on stdout' },
   check: {
@@ -275,6 +287,7 @@ export function parsePilotSettings(sources: PilotSettingsSources): PilotSettings
     tokenId: v.token,
     dryRun: v['dry-run'] ?? false,
     logFile: v.log,
+    logFormat: logFormatOf(v['log-format']),
     logLevel: v['log-level'] ?? 'info',
     json: v.json ?? false,
     check: v.check ?? false,

@@ -1,4 +1,5 @@
 import { errorMessage, isLrtError } from '../core';
+import { isDbRefusal } from '../picas/client';
 import type { ClaimedToken } from '../picas/protocol';
 import { fencedUpdate, finishPatch, leaseOf, releasePatch } from '../picas/protocol';
 import type { openAttemptLog } from './attemptLog';
@@ -7,6 +8,7 @@ import type { startHeartbeat } from './heartbeat';
 import type { JobDir } from './jobDir';
 import { collectLogs, withInlineLogs } from './logAttachments';
 import type { PayloadResult } from './payload';
+import { withAttemptPhases } from './phaseClock';
 import type { TokenOutcome, TokenRunContext } from './tokenRun';
 
 /** How a token's run ended, as the final write needs it. */
@@ -18,6 +20,8 @@ export interface Settlement {
   message?: string;
   stderrTail?: string;
   reason: PayloadResult['reason'] | 'not-staged';
+  /** Seconds the attempt spent per phase (phaseClock.ts), stored on the attempt when it finishes. */
+  phaseSeconds?: Record<string, number>;
 }
 
 /** The one final write: finish, or give back when the pilot was stopped; nothing when lost. */
@@ -69,7 +73,11 @@ export async function settle(
                   stderrTail: s.stderrTail,
                   fields: s.fields,
                 });
-            return 'doc' in patched ? { doc: withInlineLogs(patched.doc, logs) } : patched;
+            if (!('doc' in patched)) return patched;
+            const timed = release
+              ? patched.doc
+              : withAttemptPhases(patched.doc, attempt, s.phaseSeconds ?? {});
+            return { doc: withInlineLogs(timed, logs) };
           },
           { current: heartbeat.latest() },
         ),
@@ -81,7 +89,12 @@ export async function settle(
     );
   } catch (err) {
     if (isLrtError(err, 'E_LEASE_LOST')) return { kind: 'lost', token, reason: err.message };
-    return { kind: 'unrecorded', token, reason: errorMessage(err) };
+    return {
+      kind: 'unrecorded',
+      token,
+      reason: errorMessage(err),
+      ...(isDbRefusal(err) ? { refused: err } : {}),
+    };
   }
   return release
     ? { kind: 'released', token, reason }

@@ -1,4 +1,4 @@
-import type { Logger } from '../core';
+import type { Logger, LrtError } from '../core';
 import type { PicasDb } from '../picas/client';
 import type { LogSink } from './attemptLog';
 import type { PilotEvents } from './events';
@@ -43,6 +43,7 @@ export type TokenOutcome =
    * Taken away (reset, reclaim), or given up because renewals kept failing until the lease was
    * nearly out: the payload was stopped, and the pilot uploaded and wrote nothing more.
    */
-  | { kind: 'lost'; token: string; reason: string }
+  | { kind: 'lost'; token: string; reason: string; refused?: LrtError }
   /** The final write failed (database away): the lease will expire and another pilot retries. */
-  | { kind: 'unrecorded'; token: string; reason: string };
+  | { kind: 'unrecorded'; token: string; reason: string; refused?: LrtError };
+/* `refused`: the database refused the pilot (401, locked account, 403): it claims nothing more. */

@@ -24,8 +24,10 @@ export { type Chunk, chunksToRecord, sliceBySubband } from './slice';
 export {
   DEFAULT_SUBBAND_PATTERN,
   describePattern,
+  detectSubbandPattern,
   formatRanges,
   indexSubbands,
+  KNOWN_SUBBAND_PATTERNS,
   type SubbandIndex,
   type SubbandPattern,
   type SubbandRange,

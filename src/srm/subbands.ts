@@ -9,6 +9,33 @@ export interface SubbandPattern {
 /** `..._SB100_uv.dppp.MS_3d78b8f1.tar` -> 100 */
 export const DEFAULT_SUBBAND_PATTERN: SubbandPattern = Object.freeze({ prefix: 'SB', suffix: '_' });
 
+/**
+ * The forms LOFAR file names use, tried in this order when no pattern is given:
+ * `L229507_SB100_uv.dppp.MS.tar` (SB<digits>_) and `instruments_L261539_SB216.tar` (SB<digits>.).
+ */
+export const KNOWN_SUBBAND_PATTERNS: readonly SubbandPattern[] = Object.freeze([
+  DEFAULT_SUBBAND_PATTERN,
+  Object.freeze({ prefix: 'SB', suffix: '.' }),
+]);
+
+/**
+ * The known form that finds a subband in the most file names (the earlier form on a tie); the
+ * default form when none finds any.
+ */
+export function detectSubbandPattern(entries: Iterable<ListEntry>): SubbandPattern {
+  const paths = [...entries].map((e) => e.path);
+  let best = DEFAULT_SUBBAND_PATTERN;
+  let bestCount = 0;
+  for (const pattern of KNOWN_SUBBAND_PATTERNS) {
+    const count = paths.filter((path) => subbandOf(path, pattern) !== undefined).length;
+    if (count > bestCount) {
+      best = pattern;
+      bestCount = count;
+    }
+  }
+  return best;
+}
+
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

@@ -34,6 +34,13 @@ export function stderrTail(
 
 export type FailureKind = 'auth' | 'not-found' | 'other';
 
+/**
+ * The reason of an upload whose folder is missing. The error carries `details.missingDestinationDir`
+ * so a command that can create folders names its own flag (`lrt sandbox upload --create-dirs`);
+ * this layer names no option.
+ */
+export const MISSING_DESTINATION_DIR = 'the destination directory does not exist';
+
 // 530 is the GridFTP login reply (unmapped DN, rejected or expired credential); the rest are the
 // GSI texts seen when the client cannot load or present its proxy.
 const AUTH_RE =
@@ -99,6 +106,7 @@ export function transferFailure(d: FailureDescription): LrtError {
       url,
       ...(d.tool ? { tool: d.tool } : {}),
       ...(d.exitCode === undefined ? {} : { toolExitCode: d.exitCode }),
+      ...(d.reason.includes(MISSING_DESTINATION_DIR) ? { missingDestinationDir: true } : {}),
     },
   });
 }
@@ -114,9 +122,7 @@ export function describeKind(kind: FailureKind, direction: Direction, stderr = '
     return 'authentication or authorisation refused (expired proxy, unmapped DN or no access)';
   }
   if (kind === 'not-found') {
-    return direction === 'put'
-      ? 'the destination directory does not exist (create it, or pass createDirs)'
-      : 'no such file at the source';
+    return direction === 'put' ? MISSING_DESTINATION_DIR : 'no such file at the source';
   }
   if (/operation was aborted/i.test(stderr)) return 'the transfer was aborted (stall timeout: no data moved)';
   if (/Unable to connect|Connection refused|Connection timed out/i.test(stderr))

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LrtError } from '../core';
 import { Adler32, adler32File } from './adler32';
-import { transferFailure } from './failure';
+import { MISSING_DESTINATION_DIR, transferFailure } from './failure';
 import {
   ensureParentDir,
   finishPart,
@@ -80,7 +80,7 @@ export const fileMover: Mover = {
         code: 'E_TRANSFER',
         action: 'upload to',
         url,
-        reason: `the destination directory ${dirname(to)} does not exist (create it, or pass createDirs)`,
+        reason: `${MISSING_DESTINATION_DIR}: ${dirname(to)}`,
       });
     }
     const { bytes, adler32 } = await copyLocal(src, to, url, options);

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { Adler32, adler32Tap } from './adler32';
-import { safeUrl, transferFailure } from './failure';
+import { MISSING_DESTINATION_DIR, safeUrl, transferFailure } from './failure';
 import { download } from './httpDownload';
 import { adler32FromDigest, headerValue } from './httpParts';
 import { drain, type HttpResponse, send, statusFailure } from './httpRequest';
@@ -88,13 +88,7 @@ export const httpMover: Mover = {
         return { url: safeUrl(url), bytes: sum.bytes, adler32: sum.hex() };
       }
       if (status === 404 || status === 409) {
-        throw await statusFailure(
-          url,
-          response,
-          options,
-          'upload to',
-          'the destination directory does not exist (create it, or pass createDirs)',
-        );
+        throw await statusFailure(url, response, options, 'upload to', MISSING_DESTINATION_DIR);
       }
       throw await statusFailure(url, response, options, 'upload to');
     }

@@ -67,7 +67,7 @@ export async function runTool(
   if (tool.startsWith('gfal-') && result.exitCode !== 0 && NO_GFAL_PYTHON_RE.test(stderr)) {
     throw missing(
       tool,
-      `found no python with the gfal2 bindings (set gfalPython / GFAL_PYTHONBIN, tried ${
+      `found no python with the gfal2 bindings (set GFAL_PYTHONBIN, tried ${
         options.gfalPython ?? DEFAULT_GFAL_PYTHON
       })`,
       result,

@@ -16,6 +16,7 @@ export const CLIENT_JS = `'use strict';
     return e;
   }
   function duration(s) {
+    if (s > 0 && s < 10) return Number(s.toFixed(s < 1 ? 2 : 1)) + 's';
     s = Math.max(0, Math.round(s));
     var d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
     var p = function (n) { return (n < 10 ? '0' : '') + n; };
@@ -68,7 +69,10 @@ export const CLIENT_JS = `'use strict';
     fillTable('phases', r.phases, function (p) { return [p.phase, duration(p.median), p.n]; });
     $('failing-count').textContent = '(' + r.failing.length + ')';
     fillTable('failing', r.failing.slice(0, 50), function (f) {
-      return [f.id, f.phase || '', f.exit === undefined ? '' : f.exit, f.attempts, el('td', f.message, 'msg')];
+      var exit = f.exit === undefined ? '' : f.exit + (f.exitMeaning ? ' (' + f.exitMeaning + ')' : '');
+      var msg = el('td', f.message, 'msg');
+      if (f.stderrTail && f.stderrTail.length) msg.appendChild(el('pre', f.stderrTail.join('\\n'), 'stderr'));
+      return [f.id, f.phase || '', exit, f.attempts, msg];
     });
     $('stale-count').textContent = '(' + r.stale.length + ')';
     fillTable('stale', r.stale.slice(0, 50), function (s) {

@@ -30,7 +30,7 @@ export const PAGE_HTML = `<!doctype html>
   </section>
   <section>
     <h2>Failing tokens <span id="failing-count" class="muted"></span></h2>
-    <table id="failing"><thead><tr><th>token</th><th>phase</th><th>exit</th><th>attempts</th><th>last error</th></tr></thead><tbody></tbody></table>
+    <table id="failing"><thead><tr><th>token</th><th>phase</th><th>exit</th><th>attempts</th><th>last error (and stderr)</th></tr></thead><tbody></tbody></table>
   </section>
   <section>
     <h2>Stale leases <span id="stale-count" class="muted"></span></h2>
@@ -71,6 +71,7 @@ h2 { font-size: 15px; margin: 4px 0 8px; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: 3px 8px; border-bottom: 1px solid #eef1f4; vertical-align: top; }
 td.msg { font-family: ui-monospace, monospace; white-space: pre-wrap; word-break: break-word; }
+td.msg pre.stderr { margin: 0.3em 0 0; padding: 0.3em 0.5em; background: #f6f1f1; color: #6b1d1d; white-space: pre-wrap; }
 td a { margin-right: 6px; }
 .muted { color: #6b7685; }
 .controls { display: flex; gap: 10px; align-items: center; margin-bottom: 6px; }

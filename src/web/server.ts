@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { errorMessage, isLrtError, LrtError } from '../core';
 import { buildStatusReport, readStatusInput, readTokenPage, type StatusReport } from '../monitor';
 import { readAttachment } from '../picas/attachments';
-import type { PicasDb } from '../picas/client';
+import { isDbRefusal, type PicasDb } from '../picas/client';
 import { parseLogAttachmentName } from '../picas/logNames';
 import { isLogAttachment } from '../picas/protocol';
 import { CLIENT_JS } from './client';
@@ -11,6 +11,8 @@ import { PAGE_CSS, PAGE_HTML } from './page';
 
 export interface StatusServerOptions {
   picas: PicasDb;
+  /** Called once when the database refuses the credentials: the server then stops asking. */
+  onRefused?: (err: LrtError) => void;
   type: string;
   host?: string;
   port?: number;
@@ -72,6 +74,9 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
     '<html lang="en">',
     `<html lang="en" data-refresh="${Math.round(refresh * 1000)}">`,
   );
+  // A refused login is not asked again on every refresh of every open page: that would lock the
+  // account (CouchDB 3.4+). The page shows the refusal until `lrt serve` is restarted.
+  let refused: LrtError | undefined;
   let cached: { at: number; report: Promise<StatusReport> } | undefined;
   const status = () => {
     if (!cached || Date.now() - cached.at > 1000) {
@@ -87,6 +92,7 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'only GET');
+    if (refused && url.pathname.startsWith('/api/')) throw refused;
     switch (url.pathname) {
       case '/':
       case '/index.html':
@@ -123,6 +129,15 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err) => {
+      if (isDbRefusal(err) && !refused) {
+        refused = new LrtError(
+          err.code,
+          `${err.message}. Not asked again: restart 'lrt serve' once the credentials are fixed`,
+          { details: err.details },
+        );
+        options.onRefused?.(refused);
+        err = refused;
+      }
       const code = isLrtError(err) ? err.code : 'E_INTERNAL';
       if (!res.headersSent) sendJson(res, httpStatusOf(err), { error: { code, message: errorMessage(err) } });
       else res.destroy();

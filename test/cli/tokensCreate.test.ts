@@ -8,7 +8,7 @@ import { getAttachment } from '../../src/picas/attachments';
 import { openPicas, type PicasDb } from '../../src/picas/client';
 import { readDesignDoc } from '../../src/picas/designDocs';
 import { getToken } from '../../src/picas/tokens';
-import { lrt } from '../helpers/cli';
+import { lrt, lrtProcess } from '../helpers/cli';
 import { createTestDatabase, type TestDatabase, trackDatabase } from '../helpers/couch';
 
 const FIXTURES = resolve(__dirname, '../fixtures/picas');
@@ -76,7 +76,9 @@ describe('lrt tokens create', () => {
     expect(res.exitCode).toBe(0);
     // cal_pref3.json expects a parset attachment that the command line does not provide.
     const parset = config.Token.variables._attachments.$PARSET;
-    expect(res.stderr).toContain(`warning: the config names attachment "${parset}"`);
+    expect(res.stderr).toContain(
+      `warning: the config names attachment "${parset}" but no --attach provides it; add --attach PATH/TO/FILE:${parset}`,
+    );
     const out = JSON.parse(res.stdout);
     expect(out.created.sort()).toEqual(ids);
     expect(out).toMatchObject({ existing: [], failed: [], type: 'demo', database: testDb.name });
@@ -93,6 +95,51 @@ describe('lrt tokens create', () => {
     expect(Object.keys(design?.views ?? {})).toContain('todo');
     const todo = await picas.db.view('demo', 'todo');
     expect(todo.rows.map((r) => r.id).sort()).toEqual(ids);
+  });
+
+  it('names the --attach to add, and is quiet once it is given (a real process, dry run)', async () => {
+    const parset = config.Token.variables._attachments.$PARSET as string;
+    const here = mkdtempSync(join(tmpdir(), 'lrt-attach-'));
+    try {
+      writeFileSync(join(here, parset), 'msin=...\n');
+      for (const f of ['srm_50_sara.txt', 'cal_pref3.json'])
+        writeFileSync(join(here, f), readFileSync(join(FIXTURES, f)));
+      const args = [...example, '--config', 'cal_pref3.json', '--dry-run'];
+      const hint = await lrtProcess(args, { cwd: here });
+      expect(hint.exitCode).toBe(0);
+      // The file is right here: the flag to add is exactly this.
+      expect(hint.stderr).toMatch(
+        new RegExp(`no --attach provides it; add --attach ${parset.replace(/\./g, '\\.')}$`, 'm'),
+      );
+      const given = await lrtProcess([...args, '--attach', parset], { cwd: here });
+      expect(given.stderr).not.toContain('warning: the config names attachment');
+    } finally {
+      rmSync(here, { recursive: true, force: true });
+    }
+  });
+
+  it('finds the SB<digits>. subband form of calibrator solutions without flags', async () => {
+    const res = await lrtProcess(
+      [
+        'tokens',
+        'create',
+        '--type',
+        'cal',
+        '--srm',
+        join(REPO, 'test/fixtures/srm/cal1_srm_test.txt'),
+        '--per-token',
+        '100',
+        '--dry-run',
+        '--json',
+      ],
+      {},
+    );
+    expect(res.exitCode, res.stderr).toBe(0);
+    expect(
+      JSON.parse(res.stdout)
+        .tokens.map((t: { id: string }) => t.id)
+        .sort(),
+    ).toEqual(['t_cal_L261539_SB000', 't_cal_L261539_SB100', 't_cal_L261539_SB200', 't_cal_L261539_SB300']);
   });
 
   it('carries the config fields into every token', async () => {

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { lrt } from '../helpers/cli';
+import { lrt, lrtProcess } from '../helpers/cli';
 import { createTestDatabase, type TestDatabase } from '../helpers/couch';
 import {
   base64,
@@ -97,13 +97,32 @@ describe('lrt tokens list / overview', () => {
     expect(json.counts.running).toBe(ids.running.length);
   });
 
+  it('lrt tokens --help explains the token states, a config status such as queued included', async () => {
+    const res = await lrtProcess(['tokens', '--help']);
+    expect(res.exitCode).toBe(0);
+    expect(res.stdout).toContain('tokens reset');
+    expect(res.stdout).toMatch(/^ {2}todo {6}free \(lock=0, done=0\)/m);
+    expect(res.stdout).toContain(`a config's own word such as "queued"; it is counted as todo`);
+    for (const state of ['staging', 'locked', 'done', 'error'])
+      expect(res.stdout).toMatch(new RegExp(`^  ${state} +`, 'm'));
+  });
+
   it('exits 2 without --type and shows the options with --help', async () => {
     const missing = await lrt(['tokens', 'list'], { env });
     expect(missing.exitCode).toBe(2);
     expect(missing.stderr).toContain('--type is required');
     const help = await lrt(['tokens', 'reset', '--help'], { env });
     expect(help.exitCode).toBe(0);
-    for (const opt of ['--type', '--view', '--dry-run', '--drop-attachments', '--url', '--db', '--json']) {
+    for (const opt of [
+      '--type',
+      '--view',
+      '--force',
+      '--dry-run',
+      '--drop-attachments',
+      '--url',
+      '--db',
+      '--json',
+    ]) {
       expect(help.stdout).toContain(opt);
     }
   });
@@ -135,8 +154,51 @@ describe('lrt tokens set-status / reset', () => {
     for (const id of ids.todo) expect((await readToken(t, id)).status).toBe('locked');
   });
 
-  it('resets locked tokens by default and error tokens with --view, dropping logs on request', async () => {
-    const locked = await lrt(['tokens', 'reset', '--type', TYPE], { env });
+  it('needs --view; --view locked resets only expired leases unless --force', async () => {
+    const none = await lrtProcess(['tokens', 'reset', '--type', TYPE], { env });
+    expect(none.exitCode).toBe(2);
+    expect(none.stderr).toContain('lrt: --view is required: which tokens to reset');
+    // A pilot still running this one: its lease runs 10 more minutes.
+    const now = Math.floor(Date.now() / 1000);
+    const live = makeTokens(TYPE, 1, 'running', {}, 70).map((d) => ({
+      ...d,
+      lease: {
+        id: 'lease-live',
+        pilot: 'pilot-live',
+        host: 'wn-live',
+        expires: now + 600,
+        renewed: now,
+        attempt: 1,
+      },
+    }));
+    await insertTokens(t, live);
+    const liveId = live[0]!._id;
+    const liveRev = (await readToken(t, liveId))._rev;
+
+    const res = await lrtProcess(['tokens', 'reset', '--type', TYPE, '--view', 'locked'], { env });
+    expect(res.exitCode, res.stderr).toBe(0);
+    // The seeded locked and running tokens hold leases that expired long ago: their pilots died.
+    expect(res.stdout).toContain(`reset: ${ids.locked.length + ids.running.length} tokens`);
+    expect(res.stderr).toMatch(
+      new RegExp(`kept: ${liveId}: leased to pilot pilot-live on wn-live for \\d+ s more`),
+    );
+    expect(res.stderr).toContain('1 token kept: pilots may still be running them');
+    expect(res.stderr).toContain('--force resets them anyway');
+    expect((await readToken(t, liveId))._rev).toBe(liveRev);
+    for (const id of [...ids.locked, ...ids.running]) expect((await readToken(t, id)).status).toBe('todo');
+
+    const forced = await lrtProcess(
+      ['tokens', 'reset', '--type', TYPE, '--view', 'locked', '--force', '--json'],
+      {
+        env,
+      },
+    );
+    expect(JSON.parse(forced.stdout)).toMatchObject({ changed: 1, held: [] });
+    expect(await readToken(t, liveId)).toMatchObject({ status: 'todo', lock: 0 });
+  });
+
+  it('resets error tokens with --view, dropping logs on request', async () => {
+    const locked = await lrt(['tokens', 'reset', '--type', TYPE, '--view', 'locked'], { env });
     expect(locked.exitCode).toBe(0);
     expect(locked.stdout).toContain(`reset: ${ids.locked.length + ids.running.length} tokens`);
     const res = await lrt(

@@ -41,3 +41,22 @@ export async function lrtProcess(
   });
   return { exitCode: result.exitCode ?? 1, stdout: result.stdout, stderr: result.stderr };
 }
+
+/**
+ * Runs a bundle (dist/lrt.js by default) with its stdout pipe closed by the reader before the
+ * first write, as `lrt ... | head` does once head has its lines: every write then fails with EPIPE.
+ */
+export async function withClosedStdout(
+  args: string[],
+  options: { env?: Record<string, string | undefined>; bundle?: string } = {},
+): Promise<CliResult> {
+  const child = execa('node', [options.bundle ?? DIST_LRT, ...args], {
+    env: { HOME: '/nonexistent-home', PATH: process.env.PATH, ...options.env },
+    extendEnv: false,
+    reject: false,
+    buffer: { stdout: false },
+  });
+  child.stdout.destroy();
+  const result = await child;
+  return { exitCode: result.exitCode ?? 1, stdout: '', stderr: String(result.stderr) };
+}

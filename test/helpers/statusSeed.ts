@@ -79,7 +79,14 @@ export function doneToken(type: string, id: string, start: number, phases: Phase
 export function errorToken(
   type: string,
   id: string,
-  opts: { time: number; phase: string; exit: number; message: string; attempts?: number },
+  opts: {
+    time: number;
+    phase: string;
+    exit: number;
+    message: string;
+    attempts?: number;
+    stderrTail?: string;
+  },
 ): TokenDoc {
   const n = opts.attempts ?? 1;
   const attempts = Array.from({ length: n }, (_, i) => ({
@@ -103,7 +110,15 @@ export function errorToken(
     launcher_status: opts.message,
     times: { locked: opts.time - 100, running: opts.time - 90, error: opts.time },
     attempts,
-    error: [{ time: opts.time, message: opts.message, phase: opts.phase, exit_code: opts.exit }],
+    error: [
+      {
+        time: opts.time,
+        message: opts.message,
+        phase: opts.phase,
+        exit_code: opts.exit,
+        ...(opts.stderrTail ? { stderr_tail: opts.stderrTail } : {}),
+      },
+    ],
   };
 }
 

@@ -3,6 +3,7 @@ import {
   buildStatusReport,
   chooseLogs,
   eta,
+  exitMeaning,
   formatDuration,
   median,
   phaseDurations,
@@ -118,7 +119,9 @@ describe('token statistics (pure)', () => {
     const text = renderStatus(report).join('\n');
     expect(text).toContain(progressBar(5 / 13));
     expect(text).toContain('5/13 finished (3 done, 2 error)');
-    expect(text).toMatch(/e_new +\[uploading, exit 99, 3 attempt\(s\)\] +upload refused/);
+    expect(text).toMatch(
+      /e_new +\[uploading, exit 99 \(pipeline failure\), 3 attempt\(s\)\] +upload refused/,
+    );
     expect(text).toContain('s1  pilot px on wnx, attempt 1, expired 5m 00s ago');
     expect(text).toContain('downloading 20s');
   });
@@ -145,5 +148,42 @@ describe('token statistics (pure)', () => {
     expect(chooseLogs(doc as never, 3).names).toEqual([]);
     const legacy = { ...doc, _attachments: { 'job.out': {}, 'job.err': {}, 'srm.txt': {} } };
     expect(chooseLogs(legacy as never).names).toEqual(['job.err', 'job.out']);
+  });
+});
+
+describe('exitMeaning', () => {
+  it('names the LOFAR sandbox codes, the pilot codes and signals; nothing for unknown codes', () => {
+    expect(exitMeaning(99)).toBe('pipeline failure');
+    expect(exitMeaning(11)).toBe('software environment missing');
+    expect(exitMeaning(-2)).toBe('sandbox empty, or token variables missing');
+    expect(exitMeaning(143)).toBe('killed by signal 15 (SIGTERM); a timed-out payload ends this way');
+    expect(exitMeaning(137)).toMatch(/^killed by signal 9 \(SIGKILL\)/);
+    expect(exitMeaning(5)).toBeUndefined();
+    expect(exitMeaning(42)).toBeUndefined();
+  });
+});
+
+describe('phase times the pilot recorded on the attempt', () => {
+  it('are used with their fractions; tokens without them fall back to times', () => {
+    const withPhases = {
+      ...doneToken('demo', 'a', 1_700_000_000, [['running', 1]]),
+    };
+    (withPhases.attempts as Record<string, unknown>[])[0]!.phases = {
+      sandbox: 0.213,
+      inputs: 0.04,
+      running: 2.5,
+      uploading: 61,
+    };
+    expect(phaseDurations(withPhases)).toEqual([
+      { phase: 'sandbox', seconds: 0.213 },
+      { phase: 'inputs', seconds: 0.04 },
+      { phase: 'running', seconds: 2.5 },
+      { phase: 'uploading', seconds: 61 },
+    ]);
+    expect(phaseDurations(doneToken('demo', 'b', 1_700_000_000, [['running', 30]]))).toEqual([
+      { phase: 'locked', seconds: 0 },
+      { phase: 'running', seconds: 30 },
+    ]);
+    expect([0.213, 0.04, 2.5, 61, 4].map(formatDuration)).toEqual(['0.21s', '0.04s', '2.5s', '1m 01s', '4s']);
   });
 });

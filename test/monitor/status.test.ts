@@ -1,5 +1,6 @@
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lrt } from '../helpers/cli';
+import { DIST_LRT, lrt, lrtProcess } from '../helpers/cli';
 import { createTestDatabase, type TestDatabase } from '../helpers/couch';
 import { updateDoc } from '../helpers/seedTokens';
 import {
@@ -43,6 +44,7 @@ beforeAll(async () => {
         exit: 99,
         message: 'demo failure requested for subband 7',
         attempts: 2,
+        stderrTail: `${'noise\n'.repeat(20)}processing 1/3\nDPPP: MS has no data\nboom: exit 99\n`,
       }),
       _attachments: {
         ...attemptLogs(1, 'first try out\n', 'first try err\n'),
@@ -72,7 +74,7 @@ describe('lrt status', () => {
     expect(out).toContain('downloading 1m 00s'); // median of 30, 60, 90 s
     expect(out).toContain('running 6m 40s'); // median of 300, 400, 500 s
     expect(out).toMatch(
-      /t_err_1 +\[running, exit 99, 2 attempt\(s\)\] +demo failure requested for subband 7/,
+      /t_err_1 +\[running, exit 99 \(pipeline failure\), 2 attempt\(s\)\] +demo failure requested for subband 7\n {6}stderr\| noise\n {6}stderr\| noise\n {6}stderr\| processing 1\/3\n {6}stderr\| DPPP: MS has no data\n {6}stderr\| boom: exit 99\n/,
     );
     expect(out).toMatch(/t_run_dead +pilot pilot-dead on wn-lost, attempt 1, expired 30m \d\ds ago/);
     expect(out).not.toMatch(/t_run_live +pilot/);
@@ -89,15 +91,27 @@ describe('lrt status', () => {
     expect(report.throughput.perHour).toBeCloseTo((4 / report.throughput.windowSeconds) * 3600, 5);
     expect(report.etaSeconds).toBe(Math.round((5 / report.throughput.perHour) * 3600));
     expect(report.stale.map((s: { id: string }) => s.id)).toEqual(['t_run_dead']);
-    expect(report.failing[0].id).toBe('t_err_1');
+    expect(report.failing[0]).toMatchObject({
+      id: 't_err_1',
+      exit: 99,
+      exitMeaning: 'pipeline failure',
+      stderrTail: ['noise', 'noise', 'processing 1/3', 'DPPP: MS has no data', 'boom: exit 99'],
+    });
     expect(JSON.stringify(report)).not.toContain(t.password);
   });
 
-  it('redraws with --watch and sees a token finish between rounds', async () => {
-    const run = lrt(['status', '--type', T, '--watch', '--interval', '1', '--rounds', '2', '--json'], {
-      env,
-    });
-    await new Promise((r) => setTimeout(r, 300));
+  it('with --watch --json prints one compact JSON object per line (NDJSON) and sees a token finish', async () => {
+    const run = execa(
+      'node',
+      [DIST_LRT, 'status', '--type', T, '--watch', '--interval', '2', '--rounds', '2', '--json'],
+      {
+        env: { HOME: '/nonexistent-home', PATH: process.env.PATH, ...env },
+        extendEnv: false,
+        reject: false,
+      },
+    );
+    // The token finishes once the first report is out, before the second is read.
+    await new Promise<void>((seen) => run.stdout.once('data', () => seen()));
     await updateDoc(t, 't_todo_3', () => ({
       lock: now(),
       done: now(),
@@ -106,7 +120,11 @@ describe('lrt status', () => {
     }));
     const res = await run;
     expect(res.exitCode).toBe(0);
-    const reports = res.stdout.split(/\n(?=\{)/).map((chunk) => JSON.parse(chunk));
+    // Each line on its own is a whole report: what `jq`, `json.loads` per line, or a log shipper read.
+    const reports = res.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line));
     expect(reports).toHaveLength(2);
     expect(reports[1].done).toBe(reports[0].done + 1);
     await updateDoc(t, 't_todo_3', () => ({ lock: 0, done: 0, status: 'todo', times: {} }));
@@ -132,13 +150,42 @@ describe('lrt logs', () => {
     );
     const first = await lrt(['logs', 't_err_1', '--attempt', '1', '--name', 'attempt-1.stderr.log'], { env });
     expect(first.stdout).toBe('==> attempt-1.stderr.log <==\nfirst try err\n');
-    const json = JSON.parse((await lrt(['logs', 't_err_1', '--json', '--list'], { env })).stdout);
-    expect(json).toEqual({
-      token: 't_err_1',
-      attempt: 2,
-      attempts: [1, 2],
-      logs: ['attempt-2.stdout.log', 'attempt-2.stderr.log', 'attempt-2.pilot.log'],
-    });
+  });
+
+  it('--list shows every attempt with its pilot, host, time, exit code and logs', async () => {
+    const res = await lrtProcess(['logs', 't_err_1', '--list'], { env });
+    expect(res.exitCode, res.stderr).toBe(0);
+    const lines = res.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(4);
+    expect(lines[0]).toMatch(
+      /^attempt 1 +pilot p1 on wn2 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC, 50s +exit 99 in running: demo failure requested for subband 7$/,
+    );
+    expect(lines[1]).toBe('  attempt-1.stdout.log  attempt-1.stderr.log  attempt-1.pilot.log');
+    expect(lines[2]).toMatch(/^attempt 2 +pilot p2 on wn2 .*exit 99 in running/);
+    expect(lines[3]).toBe('  attempt-2.stdout.log  attempt-2.stderr.log  attempt-2.pilot.log');
+
+    const json = JSON.parse((await lrtProcess(['logs', 't_err_1', '--json', '--list'], { env })).stdout);
+    expect(json.token).toBe('t_err_1');
+    expect(json.unnumbered).toEqual([]);
+    expect(
+      json.attempts.map((a: { n: number; pilot: string; exit: number }) => [a.n, a.pilot, a.exit]),
+    ).toEqual([
+      [1, 'p1', 99],
+      [2, 'p2', 99],
+    ]);
+    expect(json.attempts[0].logs).toEqual([
+      'attempt-1.stdout.log',
+      'attempt-1.stderr.log',
+      'attempt-1.pilot.log',
+    ]);
+
+    const one = await lrtProcess(['logs', 't_err_1', '--list', '--attempt', '2'], { env });
+    expect(one.stdout).toMatch(/^attempt 2 /);
+    expect(one.stdout).not.toContain('attempt 1');
+    const running = await lrtProcess(['logs', 't_run_live', '--list'], { env });
+    expect(running.stdout).toMatch(
+      /^attempt 1 +pilot p9 on wn9 .*, running or cut off\n {2}\(no logs attached\)$/,
+    );
   });
 
   it('says which attempts have logs when the one asked for has none', async () => {

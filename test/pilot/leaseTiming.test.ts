@@ -35,19 +35,12 @@ describe('lease timing', () => {
   });
 
   it('a failed renewal is retried after 1 s, 2 s, 4 s ... up to the interval (30 s at most), with jitter', () => {
-    const top = (failures: number, lease = 600) => renewalRetryMs(failures, lease * S, false, 1);
+    const top = (failures: number, lease = 600) => renewalRetryMs(failures, lease * S, 1);
     expect([1, 2, 3, 4, 5, 6, 7, 20].map((f) => top(f))).toEqual(
       [1, 2, 4, 8, 16, 30, 30, 30].map((s) => s * S),
     );
     expect(top(10, 12)).toBe(4 * S);
-    expect(renewalRetryMs(1, 600 * S, false, 0)).toBe(0.5 * S);
-    expect(renewalRetryMs(3, 600 * S, false, 0.5)).toBe(3 * S);
-  });
-
-  it('a refused login (401/403) is never retried sooner than the renewal interval', () => {
-    for (const failures of [1, 2, 5]) {
-      expect(renewalRetryMs(failures, 600 * S, true, 0)).toBe(200 * S);
-      expect(renewalRetryMs(failures, 12 * S, true, 0)).toBe(4 * S);
-    }
+    expect(renewalRetryMs(1, 600 * S, 0)).toBe(0.5 * S);
+    expect(renewalRetryMs(3, 600 * S, 0.5)).toBe(3 * S);
   });
 });

@@ -1,9 +1,11 @@
-import { chmod, copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { CHECK_NAMES } from '../../src/pilot/check';
-import { lrt } from '../helpers/cli';
+import { selfSignedCert } from '../helpers/certs';
+import { lrt, lrtProcess } from '../helpers/cli';
 import { databaseFingerprint } from '../helpers/couch';
 import { gridftpTestbed, gridftpWorkDir } from '../helpers/gridftp';
 import { createPilotWorld, DIST_PILOT, demoTokens, type PilotWorld } from '../helpers/pilotWorld';
@@ -242,5 +244,22 @@ describe('pilot --check', () => {
     const parsed = JSON.parse(json.stdout) as { ok: boolean; checks: { name: string }[] };
     expect(parsed.checks.map((c) => c.name)).toEqual([...CHECK_NAMES]);
     expect(await state(w)).toBe(before);
+  });
+});
+
+describe('lrt doctor proxy lifetime wording', () => {
+  it('says 24 h of a proxy made for one day, never 23 h 60 min', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lrt-doctor-day-proxy-'));
+    // A certificate valid for one day from now: by the time doctor reads it, a few seconds less.
+    const { key, cert } = await selfSignedCert(dir, { subject: '/CN=lrt doctor test', days: 1 });
+    const proxy = join(dir, 'proxy.pem');
+    await writeFile(proxy, `${await readFile(cert, 'utf8')}${await readFile(key, 'utf8')}`, { mode: 0o600 });
+    const skip = ['database', 'views', 'tokens', 'sandbox', 'tools', 'disk'].flatMap((c) => ['--skip', c]);
+    const res = await lrtProcess(['doctor', ...skip, '--expected-run', '3600'], {
+      env: { X509_USER_PROXY: proxy },
+    });
+    expect(res.stdout).toMatch(/^ok +proxy +\S+ valid for 24 h, the run needs 1 h$/m);
+    expect(res.stdout).not.toContain('60 min');
+    expect(res.exitCode).toBe(0);
   });
 });

@@ -145,7 +145,14 @@ describe('preflight verdicts', () => {
       '5 min',
       '2 h',
       '2 h 1 min',
-      '2 d 7 h',
+      '2 d 8 h', // 55.6 h
+    ]);
+    // Rounded once: a minute short of the hour, or seconds short of a day, is the whole unit.
+    expect([3599, 86_399, 86_370, 5 * 86_400 - 1].map(formatDuration)).toEqual([
+      '1 h',
+      '24 h',
+      '24 h',
+      '5 d',
     ]);
     expect(['4096', '500M', '10G', '1.5T', '2GiB'].map(parseSize)).toEqual([
       4096,

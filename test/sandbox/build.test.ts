@@ -21,7 +21,7 @@ import {
   specFromDir,
 } from '../../src/sandbox/build';
 import { inspectSandbox } from '../../src/sandbox/inspect';
-import { lrt } from '../helpers/cli';
+import { lrt, lrtProcess } from '../helpers/cli';
 
 const FIXTURES = resolve(__dirname, '../fixtures/sandbox-build');
 const scratch = mkdtempSync(join(tmpdir(), 'lrt-build-test-'));
@@ -211,9 +211,12 @@ describe('sandbox upload', () => {
     const name = built.file.split('/').at(-1)!;
     expect(res.stdout.trim()).toBe(`file://${store}/sandboxes/${name}`);
     expect(sha256(join(store, 'sandboxes', name))).toBe(built.sha256);
-    const missing = await lrt(['sandbox', 'upload', built.file, `file://${store}/absent/`]);
-    expect(missing.exitCode).not.toBe(0);
-    expect(missing.stderr).toContain('absent');
+    // The hint names the flag a user types, never the option name inside the code.
+    const missing = await lrtProcess(['sandbox', 'upload', built.file, `file://${store}/absent/`]);
+    expect(missing.exitCode).toBe(1);
+    expect(missing.stderr).toContain(`the destination directory does not exist: ${store}/absent`);
+    expect(missing.stderr).toContain('create it, or pass --create-dirs');
+    expect(missing.stderr).not.toContain('createDirs');
   });
 });
 

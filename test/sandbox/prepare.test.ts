@@ -4,10 +4,10 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { execa } from 'execa';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prepareSandbox, type SandboxMover, sandboxCacheKey } from '../../src/sandbox';
+import { selfSignedCert } from '../helpers/certs';
 import { failure } from '../helpers/errors';
 import { maliciousCases, type RawEntry, writeTar } from '../helpers/tarFixtures';
 import { startTarServer, type TarServer } from './support/tarServer';
@@ -130,25 +130,10 @@ describe('tarball sources', () => {
 
 describe('https, abort, long downloads', () => {
   async function httpsServer(dir: string, body: Buffer) {
-    const key = join(dir, 'key.pem');
-    const cert = join(dir, 'cert.pem');
-    await execa('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ]);
+    const { key, cert } = await selfSignedCert(dir, {
+      subject: '/CN=127.0.0.1',
+      extensions: ['subjectAltName=IP:127.0.0.1'],
+    });
     const ca = await readFile(cert);
     const httpsServer = createHttpsServer({ key: await readFile(key), cert: ca }, (req, res) => {
       if (req.url === '/sbx.tar') res.writeHead(200, { 'content-length': body.length }).end(body);

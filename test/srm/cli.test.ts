@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../../src/cli/exitCodes';
-import { lrt } from '../helpers/cli';
+import { lrt, lrtProcess } from '../helpers/cli';
 import { expected, FIXTURES, fixtureLines } from './fixtures';
 
 const inFixtures = { cwd: FIXTURES };
@@ -16,7 +16,7 @@ describe('lrt srm info', () => {
     expect(r.stdout).toMatch(new RegExp(`^obsid +${fx.obsid}$`, 'm'));
     expect(r.stdout).toMatch(new RegExp(`^site +${fx.lta_location}$`, 'm'));
     expect(r.stdout).toMatch(new RegExp(`^surls +${fx.count}$`, 'm'));
-    expect(r.stdout).toMatch(/^subbands +100-150 \(51 present\)$/m);
+    expect(r.stdout).toMatch(/^subbands +100-150 \(51 present; form SB<digits>_/m);
     expect(r.stdout).toMatch(/^missing +none$/m);
   });
 
@@ -57,10 +57,36 @@ describe('lrt srm info', () => {
     }
   });
 
-  it('says when no file name matches the subband pattern', async () => {
-    const r = await lrt(['srm', 'info', 'cal1_srm_test.txt'], inFixtures);
+  it('recognises the LOFAR subband forms by itself and names the form used', async () => {
+    // instruments_L261539_SB216.tar: SB<digits>. ; L229507_SB100_uv.dppp.MS_...tar: SB<digits>_
+    const cal = await lrtProcess(['srm', 'info', 'cal1_srm_test.txt'], inFixtures);
+    expect(cal.exitCode).toBe(0);
+    expect(cal.stdout).toMatch(
+      /^subbands +0-319 \(320 present; form SB<digits>\., found in the file names\)$/m,
+    );
+    const uv = await lrtProcess(['srm', 'info', 'srm_50_sara.txt'], inFixtures);
+    expect(uv.stdout).toMatch(
+      /^subbands +100-150 \(51 present; form SB<digits>_, found in the file names\)$/m,
+    );
+    const json = JSON.parse(
+      (await lrtProcess(['srm', 'info', '--json', 'cal1_srm_test.txt'], inFixtures)).stdout,
+    );
+    expect(json.subbands).toMatchObject({ form: 'SB<digits>.', detected: true, first: 0, last: 319 });
+  });
+
+  it('says which forms it tried when no file name has a subband, and how to give one', async () => {
+    const r = await lrtProcess(['srm', 'info', 'dysco_test.txt'], inFixtures);
     expect(r.exitCode).toBe(0);
-    expect(r.stdout).toMatch(/^subbands +none match SB<digits>_/m);
+    expect(r.stdout).toMatch(
+      /^subbands +no file name has a subband as SB<digits>_ or SB<digits>\.: give the form with --sb-prefix \/ --sb-suffix$/m,
+    );
+    const given = await lrtProcess(
+      ['srm', 'info', '--sb-prefix', 'ABN_', '--sb-suffix', '.', 'dysco_test.txt'],
+      inFixtures,
+    );
+    expect(given.stdout).toMatch(
+      /^subbands +104-344 \(25 present; form ABN_<digits>\., from --sb-prefix\/--sb-suffix\)$/m,
+    );
   });
 
   it('bad input exits 7 with the file and line; a missing file exits 5', async () => {
@@ -137,32 +163,54 @@ describe('lrt srm slice', () => {
       return `${key}\t${surls.length}\t${sbs[0]}-${sbs[sbs.length - 1]}`;
     });
     expect(r.stdout.trimEnd().split('\n')).toEqual(want);
-    expect(r.stderr).toContain('6 chunks of at most 10 subbands from 51 SURLs (L229507, sara)');
+    expect(r.stderr).toContain(
+      '6 chunks of at most 10 subbands from 51 SURLs (L229507, sara; form SB<digits>_, found in the file names)',
+    );
   });
 
-  it('--json gives {key: [surls]} as the Python slice_dicts', async () => {
+  it('--json gives an object with named fields; its chunks are the Python slice_dicts', async () => {
     for (const n of ['1', '50']) {
-      const r = await lrt(['srm', 'slice', '--per-token', n, '--json', 'srm_50_sara.txt'], inFixtures);
+      const r = await lrtProcess(['srm', 'slice', '--per-token', n, '--json', 'srm_50_sara.txt'], inFixtures);
       expect(r.exitCode).toBe(0);
-      expect(JSON.parse(r.stdout)).toEqual(expected['srm_50_sara.txt'].slices[n]);
+      const body = JSON.parse(r.stdout);
+      expect(body).toMatchObject({
+        source: 'srm_50_sara.txt',
+        obsid: 'L229507',
+        site: 'sara',
+        perToken: Number(n),
+        pattern: { prefix: 'SB', suffix: '_' },
+        form: 'SB<digits>_',
+        detected: true,
+      });
+      const want = expected['srm_50_sara.txt'].slices[n]!;
+      expect(body.count).toBe(Object.keys(want).length);
+      const byKey = Object.fromEntries(
+        body.chunks.map((c: { key: string; surls: string[] }) => [c.key, c.surls]),
+      );
+      expect(byKey).toEqual(want);
+      for (const c of body.chunks) expect(c.count).toBe(c.surls.length);
     }
+    const help = await lrtProcess(['srm', 'slice', '--help']);
+    expect(help.stdout).toContain('chunks: [{key, count, first, last, surls: [SURL, ...]}]');
   });
 
-  it('takes the subband pattern for other file names', async () => {
-    const r = await lrt(
-      ['srm', 'slice', '--per-token', '10', '--sb-suffix', '.', '--json', 'cal1_srm_test.txt'],
-      inFixtures,
-    );
-    expect(r.exitCode).toBe(0);
-    expect(Object.keys(JSON.parse(r.stdout)).sort()).toEqual(
-      expected['cal1_srm_test.txt'].slice_keys_10_with_suff_dot,
-    );
+  it('finds the SB<digits>. form of calibrator solutions by itself, as --sb-suffix . does', async () => {
+    const keys = async (args: string[]) => {
+      const r = await lrtProcess(['srm', 'slice', '--per-token', '10', '--json', ...args], inFixtures);
+      expect(r.exitCode).toBe(0);
+      return JSON.parse(r.stdout)
+        .chunks.map((c: { key: string }) => c.key)
+        .sort();
+    };
+    const want = expected['cal1_srm_test.txt'].slice_keys_10_with_suff_dot;
+    expect(await keys(['--sb-suffix', '.', 'cal1_srm_test.txt'])).toEqual(want);
+    expect(await keys(['cal1_srm_test.txt'])).toEqual(want);
   });
 
   it('exits 7 when file names hold no subband, 2 for a bad --per-token', async () => {
-    const noSb = await lrt(['srm', 'slice', 'cal1_srm_test.txt'], inFixtures);
+    const noSb = await lrt(['srm', 'slice', 'dysco_test.txt'], inFixtures);
     expect(noSb.exitCode).toBe(EXIT.invalidInput);
-    expect(noSb.stderr).toContain('cal1_srm_test.txt line 1: no subband SB<digits>_');
+    expect(noSb.stderr).toContain('dysco_test.txt line 1: no subband SB<digits>_');
     const bad = await lrt(['srm', 'slice', '--per-token', '0', 'srm_50_sara.txt'], inFixtures);
     expect(bad.exitCode).toBe(EXIT.usage);
     const empty = await lrt(['srm', 'slice', '--sb-prefix', '', 'srm_50_sara.txt'], inFixtures);

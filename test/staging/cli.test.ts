@@ -10,8 +10,9 @@ import { runCli } from '../../src/cli/run';
 import { ensureDesignDoc } from '../../src/picas/designDocs';
 import { subbandOf } from '../../src/srm';
 import { createStagerClient, isStaged, resolveStagerSettings, submitAndMarkStaging } from '../../src/staging';
-import { lrt } from '../helpers/cli';
+import { lrt, lrtProcess } from '../helpers/cli';
 import { createTestDatabase, type TestDatabase } from '../helpers/couch';
+import { gridftpTestbed } from '../helpers/gridftp';
 import { picasFor, viewIds } from '../helpers/seedTokens';
 import { manualClock, type StagerDouble, startStagerServer } from '../helpers/stagerServer';
 import { MIXED, mockLinkOf } from './gfalMock';
@@ -96,9 +97,10 @@ describe('lrt stage against the local stager', () => {
     const surls = await lrt(['stage', 'surls', '18748'], { env });
     expect(surls.stdout).toBe(`${SURLS.slice(0, 5).join('\n')}\n`);
     const json = JSON.parse((await lrt(['stage', 'list', '--json'], { env })).stdout);
-    expect(json).toEqual([
-      expect.objectContaining({ id: 18748, status: 'in progress', filesDone: 5, fileCount: 51 }),
-    ]);
+    expect(json).toEqual({
+      count: 1,
+      requests: [expect.objectContaining({ id: 18748, status: 'in progress', filesDone: 5, fileCount: 51 })],
+    });
     expect((await lrt(['stage', 'abort', '18748'], { env })).stdout).toBe('abort requested for 18748\n');
     expect((await lrt(['stage', 'status', '18748'], { env })).stdout).toBe('18748  aborted\n');
   });
@@ -216,6 +218,35 @@ describe('lrt srm state with the real gfal tools (mock plugin)', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('lrt srm state without a usable grid proxy (dist/lrt.js)', () => {
+  const testbed = gridftpTestbed();
+
+  it('stops before the first file with one line naming the proxy and the command that makes one', async () => {
+    const r = await lrtProcess(['srm', 'state', 'srm_50_sara.txt'], {
+      cwd: FIXTURES,
+      env: { X509_USER_PROXY: '/nonexistent/x509up' },
+    });
+    expect(r.exitCode).toBe(EXIT.auth);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trim().split('\n')).toEqual([
+      "lrt: srm_50_sara.txt: nothing checked, no usable grid proxy: /nonexistent/x509up (X509_USER_PROXY) does not exist; make one with 'voms-proxy-init --voms lofar:/lofar/user' (or set X509_USER_PROXY), then run this again",
+    ]);
+    expect(r.stderr).not.toContain('CGSI');
+  });
+
+  it.skipIf(!testbed)('an expired proxy: says how long ago it expired', async () => {
+    const r = await lrtProcess(['srm', 'state', 'srm_50_sara.txt'], {
+      cwd: FIXTURES,
+      env: { X509_USER_PROXY: testbed!.expiredProxy, X509_CERT_DIR: testbed!.certDir },
+    });
+    expect(r.exitCode).toBe(EXIT.auth);
+    expect(r.stderr).toMatch(
+      /^lrt: srm_50_sara\.txt: nothing checked, the grid proxy .* expired \d+ (s|min|h|d)/,
+    );
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
 });
 

@@ -41,7 +41,8 @@ describe('file mover', () => {
     const target = join(dir, 'out', 'deep', 'put.bin');
     const err = await failure(putUrl(src, pathToFileURL(target).href));
     expect(err.code).toBe('E_TRANSFER');
-    expect(err.message).toMatch(/destination directory .* does not exist/);
+    expect(err.message).toMatch(/destination directory does not exist: .*out\/deep/);
+    expect(err.details.missingDestinationDir).toBe(true);
     expect(existsSync(target)).toBe(false);
 
     const put = await putUrl(src, pathToFileURL(target).href, { createDirs: true });

@@ -158,6 +158,7 @@ describe('https mover against a local HTTP storage door', () => {
     const noDir = await failure(httpMover.put(dataPath, url, auth));
     expect(noDir.code).toBe('E_TRANSFER');
     expect(noDir.message).toMatch(/destination directory does not exist/);
+    expect(noDir.details.missingDestinationDir).toBe(true);
 
     const put = await httpMover.put(dataPath, url, { ...auth, createDirs: true });
     expect(put).toMatchObject({ bytes: data.length, adler32: dataSum });

@@ -58,6 +58,7 @@ beforeAll(async () => {
         phase: 'running',
         exit: 99,
         message: '<b>exit</b> 99 in running',
+        stderrTail: 'reading L1_SB007.MS\n\nDPPP: <i>cannot open</i> the MS\n',
       }),
       _attachments: attemptLogs(1, 'partial output\n', 'demo failure requested\n'),
     },
@@ -117,10 +118,14 @@ describe('lrt serve page in headless Chromium', () => {
     expect(await failing.locator('td').allTextContents()).toEqual([
       't_err_1',
       'running',
-      '99',
+      '99 (pipeline failure)',
       '1',
-      '<b>exit</b> 99 in running',
+      '<b>exit</b> 99 in running' + 'reading L1_SB007.MS\nDPPP: <i>cannot open</i> the MS',
     ]);
+    // The stderr tail the pilot stored, under the message, as text.
+    expect(await failing.locator('td.msg pre.stderr').textContent()).toBe(
+      'reading L1_SB007.MS\nDPPP: <i>cannot open</i> the MS',
+    );
     const stale = await page.locator('#stale tbody tr td').allTextContents();
     expect(stale.slice(0, 4)).toEqual(['t_stale_1', 'pilot-gone', 'wn-17', '1']);
     expect(stale[4]).toMatch(/^10m \d\ds ago$/);
@@ -128,7 +133,7 @@ describe('lrt serve page in headless Chromium', () => {
     const ids = await page.locator('#tokens tbody td.token-id').allTextContents();
     expect(ids.sort()).toEqual(['t_done_1', 't_err_1', 't_stale_1', 't_todo_1', XSS_ID].sort());
     // Token data stays text: no element was made from it, nothing ran.
-    expect(await page.locator('#tokens img, #failing b').count()).toBe(0);
+    expect(await page.locator('#tokens img, #failing b, #failing i').count()).toBe(0);
     expect(await page.evaluate(() => (globalThis as { __xss?: number }).__xss)).toBeUndefined();
     expect(errors).toEqual([]);
     await page.screenshot({ path: join(scratch, 'serve.png'), fullPage: true });
@@ -209,6 +214,18 @@ describe('lrt serve page in headless Chromium', () => {
       expect(await page.locator('#failing tbody td.msg').allTextContents()).toEqual([
         expect.stringContaining('99'),
       ]);
+      // What master.sh said on stderr, and what exit 99 means for a LOFAR sandbox.
+      expect(await page.locator('#failing tbody td.msg pre.stderr').textContent()).toBe(
+        'demo failure requested for subband 150',
+      );
+      expect(await page.locator('#failing tbody td').nth(2).textContent()).toBe('99 (pipeline failure)');
+      // Every phase the pilots went through, with the time it took (fractions of a second here).
+      await expect
+        .poll(() => page.locator('#phases tbody td:first-child').allTextContents(), { timeout: 10_000 })
+        .toEqual(['sandbox', 'inputs', 'running']);
+      const medians = await page.locator('#phases tbody td:nth-child(2)').allTextContents();
+      for (const m of medians) expect(m).toMatch(/^[\d.]+s$/);
+      expect(Number(medians[2]!.replace('s', ''))).toBeGreaterThanOrEqual(2);
       // Every token links the logs its pilot attached; the stdout of a done token is the demo's.
       const doneRow = page
         .locator('#tokens tbody tr', { has: page.locator('td.state', { hasText: 'done' }) })

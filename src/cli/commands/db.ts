@@ -6,6 +6,9 @@ import { serveUntilStopped } from '../stopSignal';
 export const dbServe: Command = {
   path: ['db', 'serve'],
   summary: 'run a local CouchDB-API server (in memory, or on disk with --data), or a cluster stand-in',
+  json:
+    '{url, data}: url with the credentials of the embedded server, data the folder or null;\n' +
+    'with --nodes N: {url, urls: [URL], nodes}',
   description:
     'Prints the server URL with generated admin credentials as its first line; export it as\n' +
     'PICAS_URL to point every lrt command and pilot at it. Stops on Ctrl-C.\n' +

@@ -17,6 +17,9 @@ function countsLine(c: DemoCounts): string {
 export const demoCommand: Command = {
   path: ['demo'],
   summary: 'run the whole chain locally: embedded CouchDB, tokens from a SURL list, pilots, live counts',
+  json:
+    '{url, database, type, tokens, counts: {todo, locked, done, error, total}, seconds,\n' +
+    ' pilotExitCodes: [N], logsDir, failures: [{token, message}], processed}',
   description:
     'Starts the embedded CouchDB-API server, slices a 51-subband LOFAR SURL list into tokens with\n' +
     'srm.txt attachments, builds a demo sandbox whose master.sh works through each srm.txt, and runs\n' +

@@ -76,6 +76,7 @@ function preflightSettings(ctx: CommandContext): PreflightSettings {
 export const doctor: Command = {
   path: ['doctor'],
   summary: 'preflight of a worker setup: database, views, tokens, sandbox, tools, proxy, disk',
+  json: '{ok, checks: [{name, ok, skipped?, detail}]}',
   description:
     'Looks and claims nothing: no token is locked, nothing is written. One line per check\n' +
     '(ok, FAIL, or skip when what a check needs is missing); the exit code is 1 when a check\n' +

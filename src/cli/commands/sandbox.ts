@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import { LrtError } from '../../core';
+import { isLrtError, LrtError } from '../../core';
 import { buildSandboxFrom } from '../../sandbox/build';
 import { inspectSandbox, modeString } from '../../sandbox/inspect';
 import { putUrl, safeUrl } from '../../transfer';
@@ -10,6 +10,9 @@ import { EXIT } from '../exitCodes';
 export const sandboxBuild: Command = {
   path: ['sandbox', 'build'],
   summary: 'build a reproducible sandbox tarball (master.sh, bin/, repositories, pilot.js)',
+  json:
+    '{file, name, sha256, bytes, entries: [PATH], repos: [{name, url, dir, commit, branch?}],\n' +
+    ' pilot?: {from, sha256}, warnings: [TEXT]}',
   description:
     'PATH is a folder holding master.sh and bin/ (everything in it goes in), or a sandbox config\n' +
     '(YAML/JSON: name, dir, files, repos with url + commit; GRID_LRT git_scripts and\n' +
@@ -59,6 +62,9 @@ export const sandboxBuild: Command = {
 export const sandboxInspect: Command = {
   path: ['sandbox', 'inspect'],
   summary: 'list a sandbox tarball and check it: master.sh present and executable, no unsafe entries',
+  json:
+    '{file, bytes, sha256, ok, entries: [{path, type, mode, size, linkpath?}],\n' +
+    ' problems: [{path, problem, unsafe}]}',
   description:
     'Unsafe: absolute paths, "..", links that leave the sandbox, devices and fifos, setuid bits.\n' +
     'Exit 7 when an entry is unsafe, 1 when master.sh is missing or not executable.',
@@ -86,6 +92,7 @@ export const sandboxInspect: Command = {
 export const sandboxUpload: Command = {
   path: ['sandbox', 'upload'],
   summary: 'upload a sandbox tarball to storage (gsiftp://, srm://, https://, davs://, file://)',
+  json: '{url, bytes, adler32?}',
   description:
     'A URL ending in / is a folder: the tarball keeps its name there. Prints the final URL, which\n' +
     'goes into the token config (sandbox.location) or SBXloc.',
@@ -116,6 +123,14 @@ export const sandboxUpload: Command = {
       createDirs: flag(ctx, 'create-dirs'),
       ...(proxy ? { proxy } : {}),
       ...(bearerToken ? { bearerToken } : {}),
+    }).catch((err: unknown) => {
+      if (isLrtError(err) && err.details.missingDestinationDir) {
+        throw new LrtError(err.code, `${err.message}; create it, or pass --create-dirs`, {
+          cause: err,
+          details: err.details,
+        });
+      }
+      throw err;
     });
     ctx.out.result(result);
     ctx.out.line(safeUrl(url));

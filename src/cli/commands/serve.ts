@@ -8,6 +8,7 @@ import { TYPE_OPTION, tokenType } from './status';
 export const serve: Command = {
   path: ['serve'],
   summary: 'a local web page of the status of a token type: overview, progress, token table, logs',
+  json: '{url, type} (then serves until Ctrl-C)',
   description:
     'Serves one page that polls the database: counts, progress bar, throughput, ETA, phase times,\n' +
     'failing tokens, stale leases and a token table with state, attempts and links to their logs.\n' +
@@ -30,6 +31,7 @@ export const serve: Command = {
       port: int(ctx, 'port', 8080, 0),
       refreshSeconds: int(ctx, 'refresh', 5),
       maxDocs: int(ctx, 'max-docs', 5000),
+      onRefused: (err) => ctx.out.error(err),
     });
     ctx.out.result({ url: server.url, type });
     ctx.out.line(server.url);

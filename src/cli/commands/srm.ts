@@ -1,11 +1,12 @@
 import { resolve } from 'node:path';
 import { LrtError } from '../../core';
 import {
-  chunksToRecord,
   DEFAULT_SUBBAND_PATTERN,
   describePattern,
+  detectSubbandPattern,
   formatRanges,
   isLinkKind,
+  KNOWN_SUBBAND_PATTERNS,
   LINK_KINDS,
   readSurlListFile,
   type SubbandPattern,
@@ -21,24 +22,47 @@ const FILE_ARG = [
   { name: 'file', description: 'SURL list: one srm:// (or gsiftp://) link per line, # comments allowed' },
 ];
 
-const PATTERN_OPTIONS: Record<string, OptionSpec> = {
+const KNOWN_FORMS = KNOWN_SUBBAND_PATTERNS.map(describePattern).join(' or ');
+
+export const PATTERN_OPTIONS: Record<string, OptionSpec> = {
   'sb-prefix': {
     type: 'string',
     value: 'TEXT',
-    description: `text before the subband digits in file names (default ${DEFAULT_SUBBAND_PATTERN.prefix})`,
+    description: `text before the subband digits (default: the form the file names use, ${KNOWN_FORMS})`,
   },
   'sb-suffix': {
     type: 'string',
     value: 'TEXT',
-    description: `text after the subband digits (default ${DEFAULT_SUBBAND_PATTERN.suffix}; e.g. . for ..._SB216.tar)`,
+    description: `text after the subband digits (default ${DEFAULT_SUBBAND_PATTERN.suffix} with --sb-prefix; e.g. . for ..._SB216.tar)`,
   },
 };
 
-function patternOf(ctx: CommandContext): SubbandPattern {
-  const prefix = str(ctx, 'sb-prefix') ?? DEFAULT_SUBBAND_PATTERN.prefix;
-  const suffix = str(ctx, 'sb-suffix') ?? DEFAULT_SUBBAND_PATTERN.suffix;
+/** The subband form of a list: the flags when given, else the known form its file names use. */
+export interface ChosenPattern {
+  pattern: SubbandPattern;
+  /** True when the form was found in the file names rather than given by flags. */
+  detected: boolean;
+}
+
+export function subbandPatternFor(ctx: CommandContext, list: SurlList): ChosenPattern {
+  const prefix = str(ctx, 'sb-prefix');
+  const suffix = str(ctx, 'sb-suffix');
   if (prefix === '') throw new LrtError('E_USAGE', '--sb-prefix must not be empty');
-  return { prefix, suffix };
+  if (prefix === undefined && suffix === undefined) {
+    return { pattern: detectSubbandPattern(list), detected: true };
+  }
+  return {
+    pattern: {
+      prefix: prefix ?? DEFAULT_SUBBAND_PATTERN.prefix,
+      suffix: suffix ?? DEFAULT_SUBBAND_PATTERN.suffix,
+    },
+    detected: false,
+  };
+}
+
+/** `form SB<digits>. (found in the file names)` or `form ABN_<digits>. (--sb-prefix/--sb-suffix)` */
+function describeChoice({ pattern, detected }: ChosenPattern): string {
+  return `form ${describePattern(pattern)}${detected ? ', found in the file names' : ', from --sb-prefix/--sb-suffix'}`;
 }
 
 const MAX_RANGES_SHOWN = 10;
@@ -56,6 +80,9 @@ function readList(ctx: CommandContext): Promise<SurlList> {
 export const srmInfo: Command = {
   path: ['srm', 'info'],
   summary: 'show the OBSID, LTA site, count and subband range of a SURL list',
+  json:
+    '{source, obsid, site, count, duplicatesDropped, subbands: {pattern: {prefix, suffix}, form,\n' +
+    ' detected, first, last, count, missing: [{from, to}], missingCount, duplicated: [N], withoutSubband}}',
   description:
     'Checks the whole list (one OBSID, one site, every line a SURL) and reports every bad line\n' +
     'with its number. Duplicates are dropped and counted.',
@@ -63,8 +90,9 @@ export const srmInfo: Command = {
   positionals: FILE_ARG,
   examples: ['lrt srm info srm.txt', 'lrt srm info --sb-suffix . instruments.txt --json'],
   async run(ctx) {
-    const pattern = patternOf(ctx);
     const list = await readList(ctx);
+    const chosen = subbandPatternFor(ctx, list);
+    const { pattern } = chosen;
     const sb = summarizeSubbands(list, pattern);
     if (ctx.out.json) {
       ctx.out.result({
@@ -73,7 +101,7 @@ export const srmInfo: Command = {
         site: list.site,
         count: list.size,
         duplicatesDropped: list.duplicates.length,
-        subbands: { pattern, ...sb },
+        subbands: { pattern, form: describePattern(pattern), detected: chosen.detected, ...sb },
       });
       return 0;
     }
@@ -84,9 +112,13 @@ export const srmInfo: Command = {
     ];
     if (list.duplicates.length > 0) rows.push(['duplicates', `${list.duplicates.length} dropped`]);
     if (sb.first === undefined || sb.last === undefined) {
-      rows.push(['subbands', `none match ${describePattern(pattern)} (see --sb-prefix / --sb-suffix)`]);
+      const tried = chosen.detected ? KNOWN_FORMS : describePattern(pattern);
+      rows.push([
+        'subbands',
+        `no file name has a subband as ${tried}: give the form with --sb-prefix / --sb-suffix`,
+      ]);
     } else {
-      rows.push(['subbands', `${sb.first}-${sb.last} (${sb.count} present)`]);
+      rows.push(['subbands', `${sb.first}-${sb.last} (${sb.count} present; ${describeChoice(chosen)})`]);
       rows.push([
         'missing',
         sb.missingCount === 0 ? 'none' : `${shownRanges(sb.missing)} (${sb.missingCount} subbands)`,
@@ -102,6 +134,7 @@ export const srmInfo: Command = {
 export const srmLinks: Command = {
   path: ['srm', 'links'],
   summary: 'print the links of a SURL list in one form (gsiftp, https, gfal or srm), in input order',
+  json: '{obsid, site, kind, links: [LINK]}',
   options: {
     kind: {
       type: 'string',
@@ -130,7 +163,10 @@ export const srmSlice: Command = {
   description:
     'Chunks start at the lowest subband and step by N; a chunk is keyed by its zero-padded start\n' +
     'subband (the token id suffix SB<key>). Missing subbands leave gaps, empty chunks are dropped.\n' +
-    'Prints KEY COUNT FIRST-LAST per chunk; --json prints {KEY: [SURL, ...]}.',
+    'Prints KEY COUNT FIRST-LAST per chunk.',
+  json:
+    '{source, obsid, site, perToken, pattern: {prefix, suffix}, form, detected, count,\n' +
+    ' chunks: [{key, count, first, last, surls: [SURL, ...]}]}',
   options: {
     'per-token': { type: 'string', value: 'N', description: 'subbands per token (default 10)' },
     ...PATTERN_OPTIONS,
@@ -139,20 +175,33 @@ export const srmSlice: Command = {
   examples: ['lrt srm slice --per-token 10 srm.txt', 'lrt srm slice --per-token 25 --json srm.txt'],
   async run(ctx) {
     const perToken = int(ctx, 'per-token', 10, 1);
-    const pattern = patternOf(ctx);
     const list = await readList(ctx);
-    const chunks = sliceBySubband(list, perToken, pattern);
+    const chosen = subbandPatternFor(ctx, list);
+    const { pattern } = chosen;
+    const chunks = sliceBySubband(list, perToken, pattern).map((chunk) => ({
+      key: chunk.key,
+      count: chunk.entries.length,
+      first: subbandOf(chunk.entries[0]!.path, pattern)!,
+      last: subbandOf(chunk.entries[chunk.entries.length - 1]!.path, pattern)!,
+      surls: chunk.entries.map((e) => e.surl),
+    }));
     if (ctx.out.json) {
-      ctx.out.result(chunksToRecord(chunks));
+      ctx.out.result({
+        source: ctx.positionals[0],
+        obsid: list.obsid,
+        site: list.site,
+        perToken,
+        pattern,
+        form: describePattern(pattern),
+        detected: chosen.detected,
+        count: chunks.length,
+        chunks,
+      });
       return 0;
     }
-    for (const chunk of chunks) {
-      const first = subbandOf(chunk.entries[0]!.path, pattern);
-      const last = subbandOf(chunk.entries[chunk.entries.length - 1]!.path, pattern);
-      ctx.out.line(`${chunk.key}\t${chunk.entries.length}\t${first}-${last}`);
-    }
+    for (const chunk of chunks) ctx.out.line(`${chunk.key}\t${chunk.count}\t${chunk.first}-${chunk.last}`);
     ctx.out.note(
-      `${chunks.length} chunks of at most ${perToken} subbands from ${list.size} SURLs (${list.obsid}, ${list.site})`,
+      `${chunks.length} chunks of at most ${perToken} subbands from ${list.size} SURLs (${list.obsid}, ${list.site}; ${describeChoice(chosen)})`,
     );
     return 0;
   },

@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
 import { LrtError } from '../../core';
-import { readSurlListFile } from '../../srm';
+import { defaultProxyPath, formatDuration } from '../../pilot/check';
+import { probeProxy } from '../../pilot/checkProbes';
+import { gfalLink, parseSurl, readSurlListFile } from '../../srm';
 import {
   checkLocality,
   DEFAULT_LOCALITY_CONCURRENCY,
@@ -12,7 +14,7 @@ import {
   summarizeLocality,
   unsupportedMessage,
 } from '../../staging';
-import { type Command, flag, int, type OptionSpec, str } from '../command';
+import { type Command, type CommandContext, flag, int, type OptionSpec, str } from '../command';
 import { EXIT } from '../exitCodes';
 
 /** The gfal flags of every command that checks locality. */
@@ -26,6 +28,35 @@ export const LOCALITY_OPTIONS: Record<string, OptionSpec> = {
   'any-site': { type: 'boolean', description: 'ask gfal at sites not known to report locality too' },
 };
 
+/**
+ * gfal asks srm:// and gsiftp:// doors with the grid proxy: without a valid one every file fails
+ * alike (CGSI-gSOAP "Could NOT load client credentials", once per file). Look once, before the
+ * first file, and say it in one line with the command that fixes it.
+ */
+async function requireGridProxy(ctx: CommandContext, file: string): Promise<void> {
+  const given = ctx.env.X509_USER_PROXY;
+  const proxy = given ?? defaultProxyPath();
+  const certDir = ctx.env.X509_CERT_DIR;
+  const left = await probeProxy(proxy, certDir ? { certDir } : {}, !given, AbortSignal.timeout(30_000));
+  const fix = `make one with 'voms-proxy-init --voms lofar:/lofar/user' (or set X509_USER_PROXY), then run this again`;
+  if ('problem' in left) {
+    throw new LrtError(
+      'E_TRANSFER_AUTH',
+      `${file}: nothing checked, no usable grid proxy: ${left.problem}; ${fix}`,
+      {
+        details: { proxy },
+      },
+    );
+  }
+  if (left.secondsLeft <= 0) {
+    throw new LrtError(
+      'E_TRANSFER_AUTH',
+      `${file}: nothing checked, the grid proxy ${proxy} expired ${formatDuration(-left.secondsLeft)} ago; ${fix}`,
+      { details: { proxy } },
+    );
+  }
+}
+
 function lineOf(r: FileLocality): string {
   return r.state !== undefined ? `${r.state}\t${r.surl}` : `ERROR\t${r.surl}\t${r.error ?? ''}`;
 }
@@ -36,9 +67,14 @@ export function makeSrmStateCommand(deps: LocalityDeps = {}): Command {
     path: ['srm', 'state'],
     summary:
       'show whether each SURL of a list is on disk or on tape (gfal user.status), and the share staged',
+    json:
+      '{source, obsid, site, tool, summary: {total, staged, percentStaged, byState: {STATE: N}, unknown},\n' +
+      ' files: [{surl, site, link?, state?, staged, error?}]}',
     description:
       'Asks gfal for the user.status of every SURL (ONLINE, NEARLINE, ONLINE_AND_NEARLINE) through the\n' +
-      'gfal2 Python binding when present, else gfal-xattr, --concurrency at a time; needs a grid proxy.\n' +
+      'gfal2 Python binding when present, else gfal-xattr, --concurrency at a time. Needs a grid\n' +
+      'proxy (X509_USER_PROXY, else /tmp/x509up_u<uid>): a missing or expired one stops it before\n' +
+      'the first file (exit 4).\n' +
       'Prints STATE<TAB>SURL per file, then the percentage staged (ONLINE or ONLINE_AND_NEARLINE).\n' +
       'Only sara and poznan report locality; exit 6 when some files could not be checked.',
     options: LOCALITY_OPTIONS,
@@ -56,6 +92,9 @@ export function makeSrmStateCommand(deps: LocalityDeps = {}): Command {
           },
         );
       }
+      const first = list.surls()[0];
+      if (first && /^(srm|gsiftp):/.test((deps.linkOf ?? gfalLink)(parseSurl(first))))
+        await requireGridProxy(ctx, file);
       const runner = await detectLocalityRunner(parseGfalTool(str(ctx, 'tool')), { env: ctx.env });
       const progress = ctx.out.progress('checking locality', list.size);
       const results = await checkLocality(list.surls(), {

@@ -70,6 +70,7 @@ const DEFAULT_TIMEOUT_S = 2 * 24 * 3600;
 const stageSubmit: Command = {
   path: ['stage', 'submit'],
   summary: 'submit a SURL list to the LTA stager as one staging request; prints the request id',
+  json: '{ids: [ID], surls, obsid, site}',
   description:
     'The whole list goes in one request (the stager e-mails you twice per request); only a list\n' +
     'longer than --max-per-request is split, one id per part.',
@@ -102,6 +103,7 @@ const stageSubmit: Command = {
 const stageStatus: Command = {
   path: ['stage', 'status'],
   summary: 'show the status of a staging request (new, scheduled, in progress, success)',
+  json: '{id, status, progress: {id, status, fileCount, filesDone, percentDone, location, userId, flaggedAbort} | null}',
   options: { ...STAGER_OPTIONS },
   positionals: ID_ARG,
   async run(ctx) {
@@ -123,6 +125,7 @@ const stageStatus: Command = {
 const stageList: Command = {
   path: ['stage', 'list'],
   summary: 'list your running staging requests with their progress',
+  json: '{count, requests: [{id, status, fileCount, filesDone, percentDone, location, userId, flaggedAbort}]}',
   options: {
     status: { type: 'string', value: 'S', description: 'only requests with this status' },
     ...STAGER_OPTIONS,
@@ -132,7 +135,7 @@ const stageList: Command = {
     const requests = (await (await stagerFromContext(ctx)).progress()).filter(
       (r) => !wanted || r.status === wanted,
     );
-    ctx.out.result(requests);
+    ctx.out.result({ count: requests.length, requests });
     if (requests.length === 0) ctx.out.note('no running staging requests');
     else for (const line of progressTable(requests)) ctx.out.line(line);
     return EXIT.ok;
@@ -142,6 +145,7 @@ const stageList: Command = {
 const stageSurls: Command = {
   path: ['stage', 'surls'],
   summary: 'print the SURLs of a staging request that are already online',
+  json: '{id, surls: [SURL]}',
   options: { ...STAGER_OPTIONS },
   positionals: ID_ARG,
   async run(ctx) {
@@ -158,6 +162,7 @@ function simpleCall(name: 'abort' | 'reschedule', summary: string, done: string)
   return {
     path: ['stage', name],
     summary,
+    json: `{id, ${name === 'abort' ? 'aborted' : 'rescheduled'}: true, answer}`,
     options: { ...STAGER_OPTIONS },
     positionals: ID_ARG,
     async run(ctx) {
@@ -173,6 +178,7 @@ function simpleCall(name: 'abort' | 'reschedule', summary: string, done: string)
 const stageWait: Command = {
   path: ['stage', 'wait'],
   summary: 'wait for a staging request to finish (progress bar), then summarise what is online',
+  json: '{id, status, fileCount, online: [SURL], flaggedAbort, total, missing: [SURL]}',
   options: {
     interval: { type: 'string', value: 'S', description: 'seconds between polls (default 30)' },
     timeout: {
@@ -232,6 +238,9 @@ function stageRelease(deps: LocalityDeps): Command {
   return {
     path: ['stage', 'release'],
     summary: 'move staging tokens to todo as soon as all of their SURLs are online',
+    json:
+      '{type, via, passes, staging, released: [ID], waiting: [{id, ...}], unknown: [{id, reason}],\n' +
+      ' skipped: [{id, reason}]}',
     description:
       'Finds the tokens of the type in status staging, reads their srm.txt, asks the stager\n' +
       '(getstagedurls of their requests; default) or gfal (--via gfal: user.status of each SURL)\n' +

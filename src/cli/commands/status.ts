@@ -1,12 +1,22 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LrtError } from '../../core';
-import { buildStatusReport, chooseLogs, knownAttempts, readStatusInput, renderStatus } from '../../monitor';
+import {
+  buildStatusReport,
+  chooseLogs,
+  knownAttempts,
+  listAttemptLogs,
+  readStatusInput,
+  renderAttemptLogs,
+  renderStatus,
+} from '../../monitor';
 import { readAttachment } from '../../picas/attachments';
+import type { TokenDoc } from '../../picas/client';
 import { assertTokenType } from '../../picas/designDoc';
 import { getToken } from '../../picas/tokens';
 import { type Command, type CommandContext, flag, int, str } from '../command';
 import { EXIT } from '../exitCodes';
 import { PICAS_OPTIONS, picasFromContext } from '../picasOptions';
+import { stopOnSignal } from '../stopSignal';
 
 export const TYPE_OPTION = {
   type: { type: 'string' as const, value: 'T', description: 'token type (default PICAS_TYPE)' },
@@ -19,28 +29,21 @@ export function tokenType(ctx: CommandContext): string {
   return type;
 }
 
-/** Resolves on SIGINT/SIGTERM (or never, when `rounds` ends the loop first). */
-function stopSignal(): { signal: AbortSignal; dispose(): void } {
-  const controller = new AbortController();
-  const stop = () => controller.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  return {
-    signal: controller.signal,
-    dispose() {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-    },
-  };
-}
-
 export const status: Command = {
   path: ['status'],
   summary: 'progress of a token type: counts per state, throughput, ETA, phase times, failures, stale leases',
+  json:
+    '{type, database, at, states: [{state, n}], total, waiting, running, done, error, finished,\n' +
+    ' progress, throughput?: {perHour, basis, windowSeconds}, etaSeconds?, phases: [{phase, median, n}],\n' +
+    ' attempt?: {median, n}, failing: [{id, phase?, exit?, exitMeaning?, message, stderrTail?: [LINE],\n' +
+    ' time?, attempts}], stale: [{id, pilot, host, attempt, expires, expiredFor}], sample: {read, of}};\n' +
+    'with --watch: one such object per line (NDJSON)',
   description:
     'Counts come from the overview_total view; times from `times` and `attempts` of the finished\n' +
     'tokens (at most --max-docs of each state are read); stale leases from the expired view.\n' +
-    'With --watch the screen is redrawn every --interval seconds until Ctrl-C.',
+    'With --watch the screen is redrawn every --interval seconds until Ctrl-C.\n' +
+    '--json prints the report as one JSON object; with --watch one compact JSON object per line\n' +
+    '(NDJSON, one per redraw), e.g. `lrt status --type T --watch --json | jq -c .progress`.',
   options: {
     ...TYPE_OPTION,
     watch: { type: 'boolean', short: 'w', description: 'redraw until Ctrl-C' },
@@ -59,11 +62,13 @@ export const status: Command = {
     const rounds = int(ctx, 'rounds', watch ? Number.POSITIVE_INFINITY : 1);
     const maxDocs = int(ctx, 'max-docs', 5000);
     const maxRows = int(ctx, 'rows', 10, 0);
-    const stop = watch ? stopSignal() : undefined;
+    const stop = watch ? stopOnSignal() : undefined;
     try {
       for (let round = 1; round <= rounds; round++) {
         const report = buildStatusReport(await readStatusInput(picas, type, { maxDocs }));
-        ctx.out.result(report);
+        // A watch is a stream of reports: one compact object per line, which any JSON reader can split.
+        if (watch) ctx.out.resultLine(report);
+        else ctx.out.result(report);
         if (!ctx.out.json) {
           // On a terminal, redraw in place; in a log, print one block after the other.
           if (watch && process.stdout.isTTY) ctx.out.line('\x1b[H\x1b[2J');
@@ -81,9 +86,35 @@ export const status: Command = {
   },
 };
 
+/** `--list`: every attempt with its pilot, host, times, exit, and the logs it left. */
+function listLogs(ctx: CommandContext, doc: TokenDoc): number {
+  const wanted = str(ctx, 'attempt') !== undefined ? int(ctx, 'attempt', 1) : undefined;
+  const only = str(ctx, 'name');
+  const listed = listAttemptLogs(doc);
+  const attempts = listed.attempts
+    .filter((a) => wanted === undefined || a.n === wanted)
+    .map((a) => (only ? { ...a, logs: a.logs.filter((n) => n === only) } : a));
+  if (wanted !== undefined && attempts.length === 0) {
+    throw new LrtError(
+      'E_ATTACHMENT',
+      `token ${doc._id} has no attempt ${wanted}; attempts: ${listed.attempts.map((a) => a.n).join(', ') || 'none'}`,
+      { details: { token: doc._id, attempts: listed.attempts.map((a) => a.n) } },
+    );
+  }
+  ctx.out.result({ token: doc._id, attempts, unnumbered: listed.unnumbered });
+  if (attempts.length === 0 && listed.unnumbered.length === 0)
+    ctx.out.line(`token ${doc._id} has not run yet`);
+  for (const line of renderAttemptLogs(attempts, listed.unnumbered)) ctx.out.line(line);
+  return EXIT.ok;
+}
+
 export const logs: Command = {
   path: ['logs'],
   summary: 'print the logs a pilot attached to a token (stdout, stderr, pilot log of one attempt)',
+  json:
+    '{token, attempt, attempts: [N], logs: [{name, text}]};\n' +
+    'with --list: {token, attempts: [{n, pilot, host, jobid?, started, ended?, phase?, exit?, reason?,\n' +
+    ' logs: [NAME]}], unnumbered: [NAME]}',
   description:
     'Pilots attach attempt-N.stdout.log, attempt-N.stderr.log and attempt-N.pilot.log. Without\n' +
     '--attempt the latest attempt that left logs is shown; logs of older tools (*.log, *.out, *.err)\n' +
@@ -91,7 +122,11 @@ export const logs: Command = {
   options: {
     attempt: { type: 'string', value: 'N', description: 'attempt number (default: the latest)' },
     name: { type: 'string', value: 'NAME', description: 'only this attachment' },
-    list: { type: 'boolean', description: 'list the log attachments, print no contents' },
+    list: {
+      type: 'boolean',
+      description:
+        'list every attempt (pilot, host, start, duration, exit) with its log attachments; no contents',
+    },
     ...PICAS_OPTIONS,
   },
   positionals: [{ name: 'token', description: 'token id' }],
@@ -100,6 +135,7 @@ export const logs: Command = {
     const id = ctx.positionals[0]!;
     const picas = picasFromContext(ctx);
     const doc = await getToken(picas, id);
+    if (flag(ctx, 'list')) return listLogs(ctx, doc);
     const wanted = str(ctx, 'attempt') !== undefined ? int(ctx, 'attempt', 1) : undefined;
     const choice = chooseLogs(doc, wanted);
     let names = choice.names;
@@ -117,11 +153,6 @@ export const logs: Command = {
             : ''),
         { details: { token: id, attempts: choice.attempts } },
       );
-    }
-    if (flag(ctx, 'list')) {
-      ctx.out.result({ token: id, attempt: choice.attempt ?? null, attempts: choice.attempts, logs: names });
-      for (const name of names) ctx.out.line(name);
-      return EXIT.ok;
     }
     const contents: { name: string; text: string }[] = [];
     for (const name of names) {

@@ -100,6 +100,7 @@ async function jdlTool(ctx: CommandContext): Promise<{ tool: Submitter; executab
 export const submit: Command = {
   path: ['submit'],
   summary: 'launch pilots: a parametric grid JDL, a Slurm array job, or local pilot processes',
+  json: '{backend, dir, submitted, work, file?, tool?, jobIds?: [ID], pilots?, count?, description?, reason?}',
   description:
     'Submits only when the view the pilots claim from (--view, default todo) has tokens (--force:\n' +
     'submit anyway). The PiCaS password never goes into a job description: the pilots read a 0600\n' +

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { LrtError } from '../../core';
@@ -8,11 +9,13 @@ import { assertTokenType } from '../../picas/designDoc';
 import { ensureDatabase, ensureDesignDoc } from '../../picas/designDocs';
 import { applyFieldOverrides, loadTokenConfigFile, missingTokenKeyFields } from '../../picas/tokenConfig';
 import { type AttachmentInput, getToken, manualTokenId, type NewToken } from '../../picas/tokens';
-import { chunksToRecord, DEFAULT_SUBBAND_PATTERN, readSurlListFile, sliceBySubband } from '../../srm';
+import { chunksToRecord, readSurlListFile, sliceBySubband } from '../../srm';
 import { submitAndMarkStaging } from '../../staging';
 import { type Command, type CommandContext, flag, int, str, strs } from '../command';
 import { EXIT } from '../exitCodes';
 import { PICAS_OPTIONS, picasFromContext } from '../picasOptions';
+import { stopOnSignal } from '../stopSignal';
+import { PATTERN_OPTIONS, subbandPatternFor } from './srm';
 import { STAGER_OPTIONS, stagerFromContext } from './stage';
 
 async function readAttachFlag(ctx: CommandContext, spec: string): Promise<AttachmentInput> {
@@ -73,11 +76,7 @@ async function plannedTokens(
     return [{ id: manualTokenId(type, suffix), fields, attachments }];
   }
   const list = await readSurlListFile(resolve(ctx.cwd, srm), srm);
-  const pattern = {
-    prefix: str(ctx, 'sb-prefix') ?? DEFAULT_SUBBAND_PATTERN.prefix,
-    suffix: str(ctx, 'sb-suffix') ?? DEFAULT_SUBBAND_PATTERN.suffix,
-  };
-  if (pattern.prefix === '') throw new LrtError('E_USAGE', '--sb-prefix must not be empty');
+  const { pattern } = subbandPatternFor(ctx, list);
   const chunks = sliceBySubband(list, int(ctx, 'per-token', 10, 1), pattern);
   return tokensFromSlices(type, chunksToRecord(chunks), {
     obsid: list.obsid,
@@ -93,8 +92,14 @@ function warnIncomplete(ctx: CommandContext, template: Template, tokens: NewToke
   if (!first) return;
   const carried = new Set((first.attachments ?? []).map((a) => a.name));
   for (const name of template.attachments) {
-    if (!carried.has(name))
-      ctx.out.note(`warning: the config names attachment "${name}" but no --attach provides it`);
+    if (carried.has(name)) continue;
+    // A file of that name here attaches as it is; elsewhere FILE:NAME keeps the name the config wants.
+    const flagToAdd = existsSync(resolve(ctx.cwd, name))
+      ? `--attach ${name}`
+      : `--attach PATH/TO/FILE:${name}`;
+    ctx.out.note(
+      `warning: the config names attachment "${name}" but no --attach provides it; add ${flagToAdd}`,
+    );
   }
   for (const { variable, field } of missingTokenKeyFields(first.fields ?? {})) {
     ctx.out.note(
@@ -103,9 +108,31 @@ function warnIncomplete(ctx: CommandContext, template: Template, tokens: NewToke
   }
 }
 
+/** Stopped by Ctrl-C between batches: what was written, and that the same command resumes. */
+function reportInterrupted(
+  ctx: CommandContext,
+  r: { type: string; database: string; total: number; report: Awaited<ReturnType<typeof bulkCreateTokens>> },
+): number {
+  const { created, existing, failed } = r.report;
+  const left = r.total - created.length - existing.length - failed.length;
+  ctx.out.result({ database: r.database, type: r.type, ...r.report, notSent: left });
+  ctx.out.line(
+    `interrupted: ${created.length} created, ${existing.length} already existed, ${failed.length} failed; ` +
+      `${left} of ${r.total} not sent (type ${r.type}, database ${r.database})`,
+  );
+  ctx.out.note(
+    'only whole batches were written; run the same command again to create the rest (tokens that exist are skipped)',
+  );
+  return EXIT.interrupted;
+}
+
 export const tokensCreate: Command = {
   path: ['tokens', 'create'],
   summary: 'create tokens: one per chunk of a SURL list (with its srm.txt), or one named token',
+  json:
+    '{database, url, type, created: [ID], existing: [ID], failed: [{id, error}]} (+ interrupted, notSent\n' +
+    'after Ctrl-C); with --dry-run: {dryRun: true, type, tokens: [{id, fields, attachments: [{name,\n' +
+    ' contentType, length}]}]}',
   description:
     'Ids are deterministic (t_<type>_<OBSID>_SB<nnn>, or t_<type>_<suffix>), so running the same\n' +
     'command again creates only what is missing and reports the rest as existing; an existing\n' +
@@ -120,16 +147,7 @@ export const tokensCreate: Command = {
     },
     srm: { type: 'string', value: 'FILE', description: 'SURL list: one token per chunk of subbands' },
     'per-token': { type: 'string', value: 'N', description: 'subbands per token with --srm (default 10)' },
-    'sb-prefix': {
-      type: 'string',
-      value: 'TEXT',
-      description: `text before the subband digits (default ${DEFAULT_SUBBAND_PATTERN.prefix})`,
-    },
-    'sb-suffix': {
-      type: 'string',
-      value: 'TEXT',
-      description: `text after the subband digits (default ${DEFAULT_SUBBAND_PATTERN.suffix})`,
-    },
+    ...PATTERN_OPTIONS,
     'key-name': {
       type: 'string',
       value: 'FIELD',
@@ -191,18 +209,29 @@ export const tokensCreate: Command = {
     await ensureDesignDoc(picas, type);
     const progress = ctx.out.progress('creating tokens', tokens.length);
     let reported = 0;
+    // Ctrl-C stops between two batches: what was sent is whole, and the summary says so.
+    const stop = stopOnSignal();
     const createOptions = {
       batchSize: int(ctx, 'batch-size', DEFAULT_BATCH_SIZE, 1),
       onProgress: (done: number) => {
         progress.tick(done - reported);
         reported = done;
       },
+      signal: stop.signal,
     };
-    const gated = stager
-      ? await submitAndMarkStaging(picas, type, tokens, { ...createOptions, stager })
-      : undefined;
-    const report = gated ?? (await bulkCreateTokens(picas, type, tokens, createOptions));
-    progress.done();
+    let report: Awaited<ReturnType<typeof bulkCreateTokens>>;
+    let gated: Awaited<ReturnType<typeof submitAndMarkStaging>> | undefined;
+    try {
+      gated = stager
+        ? await submitAndMarkStaging(picas, type, tokens, { ...createOptions, stager })
+        : undefined;
+      report = gated ?? (await bulkCreateTokens(picas, type, tokens, createOptions));
+    } finally {
+      stop.dispose();
+      progress.done();
+    }
+    if (report.interrupted)
+      return reportInterrupted(ctx, { type, database: picas.name, total: tokens.length, report });
     if (gated?.requests.length) {
       ctx.out.note(
         `staging request ${gated.requests.join(', ')}: 'lrt stage release --type ${type} --watch' moves the tokens to todo`,
@@ -221,6 +250,7 @@ export const tokensCreate: Command = {
 export const tokensShow: Command = {
   path: ['tokens', 'show'],
   summary: 'print one token as JSON (attachments as stubs)',
+  json: 'the token document itself: {_id, _rev, type, lock, done, status, ...}, attachments as stubs',
   options: { ...PICAS_OPTIONS },
   positionals: [{ name: 'id', description: 'token id' }],
   async run(ctx) {
@@ -234,6 +264,7 @@ export const tokensShow: Command = {
 export const tokensAttach: Command = {
   path: ['tokens', 'attach'],
   summary: 'attach a file to a token (replaces an attachment of the same name)',
+  json: '{token, name, rev, replaced, contentType}',
   options: {
     name: { type: 'string', value: 'NAME', description: 'attachment name (default: the file name)' },
     'content-type': { type: 'string', value: 'TYPE', description: 'content type (default: from the name)' },
@@ -263,6 +294,7 @@ export const tokensAttach: Command = {
 export const tokensGetAttachment: Command = {
   path: ['tokens', 'get-attachment'],
   summary: 'write the bytes of a token attachment to stdout or a file, verbatim',
+  json: '{token, name, contentType, length, base64}; with -o FILE: {token, name, contentType, length, file}',
   description: 'With --json and no -o, prints {token, name, contentType, length, base64}.',
   options: {
     output: { type: 'string', short: 'o', value: 'FILE', description: 'write to FILE instead of stdout' },

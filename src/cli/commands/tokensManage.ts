@@ -8,6 +8,7 @@ import { type Command, type CommandContext, flag, int, type OptionSpec, str } fr
 import { EXIT } from '../exitCodes';
 import type { Progress } from '../output';
 import { PICAS_OPTIONS, picasFromContext } from '../picasOptions';
+import { stopOnSignal } from '../stopSignal';
 
 const TYPE: Record<string, OptionSpec> = {
   type: { type: 'string', value: 'T', description: 'token type (design document _design/T)' },
@@ -36,7 +37,23 @@ function open(ctx: CommandContext): { picas: PicasDb; type: string } {
   return { picas: picasFromContext(ctx), type };
 }
 
-/** The bulk options from the flags, with a progress bar on stderr once there is work to show. */
+/**
+ * Runs `work` with the bulk options from the flags: a progress bar on stderr once there is work to
+ * show, and Ctrl-C stopping between two pages (report() then says what was done).
+ */
+async function withBulk<T>(
+  ctx: CommandContext,
+  label: string,
+  work: (options: ViewOpOptions) => Promise<T>,
+): Promise<T> {
+  const bulk = bulkOptions(ctx, label);
+  try {
+    return await work(bulk.options);
+  } finally {
+    bulk.finish();
+  }
+}
+
 function bulkOptions(ctx: CommandContext, label: string): { options: ViewOpOptions; finish(): void } {
   let bar: Progress | undefined;
   let shown = 0;
@@ -45,12 +62,21 @@ function bulkOptions(ctx: CommandContext, label: string): { options: ViewOpOptio
     bar.tick(p.processed - shown);
     shown = p.processed;
   };
+  // Ctrl-C stops between two pages; report() then says what was done and how to go on.
+  const stop = stopOnSignal();
   const options: ViewOpOptions = {
     dryRun: flag(ctx, 'dry-run'),
     pageSize: int(ctx, 'batch-size', 500),
     onProgress,
+    signal: stop.signal,
   };
-  return { options, finish: () => bar?.done() };
+  return {
+    options,
+    finish: () => {
+      stop.dispose();
+      bar?.done();
+    },
+  };
 }
 
 function tokens(n: number): string {
@@ -74,7 +100,15 @@ function report(
 ): number {
   const { out } = ctx;
   if (out.json) out.result({ ...result, ...extra });
-  else if (result.dryRun) {
+  if (result.interrupted) {
+    out.line(
+      `interrupted: ${verb} ${tokens(result.changed)} ${where} before Ctrl-C (${result.failed.length} failed)`,
+    );
+    out.note(
+      'only whole pages were written; run the same command again to go on (tokens already done are skipped)',
+    );
+    return EXIT.interrupted;
+  } else if (result.dryRun) {
     out.line(`would ${verb} ${tokens(result.changed)} ${where} (${result.skipped} skipped); nothing written`);
     for (const { id, fields } of result.preview ?? []) {
       const changes = Object.entries(fields).map(([f, c]) => `${f}: ${show(c.before)} -> ${show(c.after)}`);
@@ -95,6 +129,7 @@ function report(
 export const tokensList: Command = {
   path: ['tokens', 'list'],
   summary: 'list the tokens of a view (ids; whole documents with --json)',
+  json: '{type, view, count, tokens: [DOC]}',
   options: {
     ...TYPE,
     view: { type: 'string', value: 'V', description: 'view to list (default todo)' },
@@ -120,6 +155,7 @@ export const tokensList: Command = {
 export const tokensOverview: Command = {
   path: ['tokens', 'overview'],
   summary: 'count the tokens of a type per state (todo, locked, running phases, done, error ...)',
+  json: '{type, counts: {STATE: N}, total}',
   options: { ...TYPE, ...PICAS_OPTIONS },
   examples: ['lrt tokens overview --type sksp_dev'],
   async run(ctx) {
@@ -142,6 +178,9 @@ export const tokensOverview: Command = {
 export const tokensSetStatus: Command = {
   path: ['tokens', 'set-status'],
   summary: 'set the status of every token in a view (locked also locks, todo frees, done/error finish)',
+  json:
+    '{type, view, status, changed, skipped, conflictsRetried, failed: [{id, error}], ids: [ID],\n' +
+    ' dryRun, preview?: [{id, fields: {FIELD: {before, after}}}]}',
   description:
     "As GRID_LRT's set_view_to_status. 'locked' sets lock=now (the tokens leave todo), 'todo' sets\n" +
     "lock=0 and done=0, 'done' and 'error' set done=now; other statuses change only status.\n" +
@@ -159,9 +198,9 @@ export const tokensSetStatus: Command = {
     const { picas, type } = open(ctx);
     const view = required(ctx, 'view');
     const status = required(ctx, 'status');
-    const bulk = bulkOptions(ctx, `set ${status}`);
-    const result = await setViewStatus(picas, type, view, status, bulk.options);
-    bulk.finish();
+    const result = await withBulk(ctx, `set ${status}`, (options) =>
+      setViewStatus(picas, type, view, status, options),
+    );
     return report(ctx, `set status ${status} on`, `of type ${type} in view ${view}`, result, {
       type,
       view,
@@ -177,13 +216,20 @@ export const tokensReset: Command = {
     'lock=0, done=0, status=todo, scrub_count+1, hostname and output cleared, lease removed.\n' +
     'Tokens already free at todo are skipped. Attachments stay; --drop-attachments removes the\n' +
     'logs of earlier runs (names ending .log, .out or .err, or starting stdout/stderr).\n' +
-    'Resetting `locked` takes tokens away from pilots that may still be running them.',
+    'A token a pilot may still be running (claimed, its lease not expired; or locked with no\n' +
+    'lease by an older tool) is skipped and listed: --force takes it away from that pilot too.\n' +
+    'So `--view locked` resets only the tokens of pilots that died (expired leases).',
+  json: '{type, view, changed, skipped, conflictsRetried, failed: [{id, error}], dryRun,\n held: [{id, why}], preview?: [{id, fields}]}',
   options: {
     ...TYPE,
     view: {
       type: 'string',
       value: 'V',
-      description: 'the tokens to reset: locked (default), error, done, or any view',
+      description: 'the tokens to reset (required): error, locked, done, or any view of _design/T',
+    },
+    force: {
+      type: 'boolean',
+      description: 'also reset tokens that pilots still hold under a live lease',
     },
     'drop-attachments': { type: 'boolean', description: 'also remove log attachments left by earlier runs' },
     ...BULK,
@@ -191,16 +237,45 @@ export const tokensReset: Command = {
   },
   examples: [
     'lrt tokens reset --type sksp_dev --view error',
-    'lrt tokens reset --type sksp_dev --dry-run --json',
+    'lrt tokens reset --type sksp_dev --view locked --dry-run',
+    'lrt tokens reset --type sksp_dev --view locked --force',
   ],
   async run(ctx) {
     const { picas, type } = open(ctx);
-    const view = str(ctx, 'view') ?? 'locked';
-    const bulk = bulkOptions(ctx, 'reset');
+    const view = str(ctx, 'view');
+    if (!view) {
+      throw new LrtError(
+        'E_USAGE',
+        '--view is required: which tokens to reset, e.g. --view error, or --view locked (the tokens of ' +
+          "pilots that died; --force takes live ones too). Run 'lrt tokens reset --help'.",
+      );
+    }
     const dropAttachments = flag(ctx, 'drop-attachments') ? ('logs' as const) : ('none' as const);
-    const result = await resetView(picas, type, view, { ...bulk.options, dropAttachments });
-    bulk.finish();
-    return report(ctx, 'reset', `of type ${type} in view ${view}`, result, { type, view });
+    // A 409 re-decides a token: keep one entry per id.
+    const held = new Map<string, string>();
+    const result = await withBulk(ctx, 'reset', (options) =>
+      resetView(picas, type, view, {
+        ...options,
+        dropAttachments,
+        now: () => Math.floor(picas.clock.now() / 1000),
+        ...(flag(ctx, 'force') ? {} : { spareHeld: (doc, why) => held.set(doc._id, why) }),
+      }),
+    );
+    const heldList = [...held].map(([id, why]) => ({ id, why }));
+    const code = report(ctx, 'reset', `of type ${type} in view ${view}`, result, {
+      type,
+      view,
+      held: heldList,
+    });
+    if (heldList.length > 0) {
+      for (const { id, why } of heldList.slice(0, MAX_FAILURES_SHOWN)) ctx.out.note(`kept: ${id}: ${why}`);
+      if (heldList.length > MAX_FAILURES_SHOWN)
+        ctx.out.note(`... and ${heldList.length - MAX_FAILURES_SHOWN} more`);
+      ctx.out.note(
+        `${tokens(heldList.length)} kept: pilots may still be running them (their leases have not expired); --force resets them anyway`,
+      );
+    }
+    return code;
   },
 };
 
@@ -222,6 +297,7 @@ const DELETE_OPTIONS: Record<string, OptionSpec> = {
 export const tokensDelete: Command = {
   path: ['tokens', 'delete'],
   summary: 'delete the tokens of a view (asks for --yes)',
+  json: '{type, view, changed, skipped, conflictsRetried, failed: [{id, error}], ids: [ID], dryRun, preview?}',
   options: {
     ...TYPE,
     view: { type: 'string', value: 'V', description: 'the tokens to delete: a view of _design/T' },
@@ -243,9 +319,7 @@ export const tokensDelete: Command = {
       });
       if (preview.changed > 0) refuseWithoutYes(ctx, `${tokens(preview.changed)} ${where}`, preview.changed);
     }
-    const bulk = bulkOptions(ctx, 'delete');
-    const result = await deleteView(picas, type, view, bulk.options);
-    bulk.finish();
+    const result = await withBulk(ctx, 'delete', (options) => deleteView(picas, type, view, options));
     return report(ctx, 'delete', `of type ${type} in view ${view}`, result, { type, view });
   },
 };
@@ -253,6 +327,7 @@ export const tokensDelete: Command = {
 export const tokensPurge: Command = {
   path: ['tokens', 'purge'],
   summary: 'delete every token of a type and its design document (asks for --yes)',
+  json: '{type, changed, skipped, conflictsRetried, failed: [{id, error}], ids: [ID], dryRun, designDoc}',
   description:
     "As GRID_LRT's purge_tokens. Tokens are found through _all_docs, not through views, so this\n" +
     'also works after the views were cleared. The design document stays when some tokens could\n' +
@@ -267,9 +342,7 @@ export const tokensPurge: Command = {
       const what = `${tokens(preview.changed)} of type ${type}${ddoc} from database ${picas.name}`;
       if (preview.changed > 0 || ddoc) refuseWithoutYes(ctx, what, preview.changed);
     }
-    const bulk = bulkOptions(ctx, 'purge');
-    const result = await purgeType(picas, type, bulk.options);
-    bulk.finish();
+    const result = await withBulk(ctx, 'purge', (options) => purgeType(picas, type, options));
     const code = report(ctx, 'purge', `of type ${type}`, result, { type });
     if (!ctx.out.json) ctx.out.line(`design document _design/${type}: ${result.designDoc}`);
     return code;

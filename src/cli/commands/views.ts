@@ -36,6 +36,7 @@ export function conditionOf(map: string): string | undefined {
 export const viewsAdd: Command = {
   path: ['views', 'add'],
   summary: 'add a custom view: the tokens of a type for which a condition on doc holds',
+  json: '{type, id, changed, rev, replaced}',
   description:
     "The condition is a JavaScript expression on the token `doc`, e.g. 'doc.manual_int == 0'. It is\n" +
     'parsed before it is stored (a broken view would break every view of the type on CouchDB).\n' +
@@ -62,6 +63,7 @@ export const viewsAdd: Command = {
 export const viewsClear: Command = {
   path: ['views', 'clear'],
   summary: 'remove every view, standard and custom, from _design/<type>',
+  json: '{type, id, changed, rev, removed: [NAME]}',
   description:
     'Tokens stay. Pilots find no todo view until the standard views are back: the next\n' +
     "'lrt tokens create --type T' restores them.",
@@ -82,6 +84,7 @@ export const viewsClear: Command = {
 export const viewsList: Command = {
   path: ['views', 'list'],
   summary: 'list the views of _design/<type>',
+  json: '{type, views: [{name, standard, reduce, map, condition}]}',
   options: { ...TYPE_OPTION, ...PICAS_OPTIONS },
   async run(ctx) {
     const { picas, type } = await openFor(ctx);

@@ -10,9 +10,10 @@ import {
 /**
  * An HTTP proxy in front of a database that breaks chosen requests the way a grid network does:
  * `reset` drops the connection before the server sees the request; `lose-reply` lets the server
- * act, then drops the connection before the reply, so the client cannot tell whether it happened.
+ * act, then drops the connection before the reply, so the client cannot tell whether it happened;
+ * `{status, json}` answers in the server's place without passing the request on.
  */
-export type HttpFault = 'reset' | 'lose-reply' | undefined;
+export type HttpFault = 'reset' | 'lose-reply' | { status: number; json: unknown } | undefined;
 
 export interface HttpFaultProxy {
   server: Server;
@@ -25,6 +26,8 @@ export interface HttpFaultProxy {
 export interface HttpProxyOptions {
   /** Rewrites the headers of every reply on its way back (e.g. a shifted Date). */
   replyHeaders?: (headers: IncomingHttpHeaders) => IncomingHttpHeaders;
+  /** Sees the status of every reply the server gave (the proxy's own answers are not passed). */
+  onReply?: (req: IncomingMessage, status: number) => void;
 }
 
 export async function startHttpFaultProxy(
@@ -42,6 +45,16 @@ export async function startHttpFaultProxy(
       req.socket.resetAndDestroy();
       return;
     }
+    if (typeof chosen === 'object') {
+      const text = JSON.stringify(chosen.json);
+      res.writeHead(chosen.status, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(text),
+        date: new Date().toUTCString(),
+      });
+      res.end(text);
+      return;
+    }
     const forward = request(
       {
         host: upstream.hostname,
@@ -56,6 +69,7 @@ export async function startHttpFaultProxy(
           reply.on('end', () => req.socket.resetAndDestroy());
           return;
         }
+        options.onReply?.(req, reply.statusCode ?? 502);
         res.writeHead(reply.statusCode ?? 502, options.replyHeaders?.(reply.headers) ?? reply.headers);
         reply.pipe(res);
       },

@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { commands } from '../../src/cli/commands';
+import { lrt, lrtProcess } from '../helpers/cli';
+
+/* Every command says in --help what its --json prints, and every --json result is one object. */
+
+const own = commands.filter((c) => !c.passthrough);
+
+describe('--help documents the --json shape of every command', () => {
+  it.each(own.map((c) => [c.path.join(' '), c] as const))('lrt %s --help', async (_name, command) => {
+    const res = await lrt([...command.path, '--help']);
+    expect(res.exitCode).toBe(0);
+    expect(res.stdout).toContain('With --json, one JSON object on stdout:');
+    expect(command.json, 'json shape').toMatch(/^(\{|the token document)/);
+  });
+
+  it('shows the shape through dist/lrt.js as a user reads it', async () => {
+    const res = await lrtProcess(['tokens', 'list', '--help']);
+    expect(res.stdout).toMatch(
+      /With --json, one JSON object on stdout:\n {2}\{type, view, count, tokens: \[DOC\]\}\n/,
+    );
+  });
+});
