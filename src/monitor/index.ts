@@ -9,6 +9,8 @@ export {
   type StatusInput,
   type StatusReport,
   staleLease,
+  type TakenOverToken,
+  takenOverToken,
 } from './report';
 export {
   attemptDurations,

@@ -94,5 +94,19 @@ export function renderStatus(report: StatusReport, options: RenderOptions = {}):
     }
     if (report.stale.length > maxRows) lines.push(`  ... ${report.stale.length - maxRows} more (--json)`);
   }
+  if (report.takenOver.length > 0) {
+    lines.push(
+      `Taken over by another tool (${report.takenOver.length}): our pilot stopped and wrote nothing; the other tool's result counts`,
+    );
+    for (const t of report.takenOver.slice(0, maxRows)) {
+      const when = t.lock !== undefined ? ` at ${utc(t.lock)}` : '';
+      lines.push(
+        `  ${t.id}  lock changed by ${t.by}${when}, ${t.finished ? 'finished by it' : 'still running there'}; ` +
+          `our pilot ${t.pilot ?? '?'} on ${t.host ?? '?'}`,
+      );
+    }
+    if (report.takenOver.length > maxRows)
+      lines.push(`  ... ${report.takenOver.length - maxRows} more (--json)`);
+  }
   return lines;
 }

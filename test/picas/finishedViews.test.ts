@@ -1,0 +1,208 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { readTokenPage } from '../../src/monitor';
+import type { PicasDb, TokenDoc } from '../../src/picas/client';
+import { conditionView, designDocId, STATUS_CONDITIONS, standardViews } from '../../src/picas/designDoc';
+import { ensureDesignDoc } from '../../src/picas/designDocs';
+import { finishedDesignDocId, tokenOutcome } from '../../src/picas/finishedViews';
+import { applyClaim, finishPatch, heartbeatPatch } from '../../src/picas/protocol';
+import { resetView } from '../../src/picas/viewOps';
+import { listTokens, tokenOverview } from '../../src/picas/viewQuery';
+import { lrt } from '../helpers/cli';
+import { createTestDatabase, type TestDatabase } from '../helpers/couch';
+import { bulkDocs, getDoc, picasFor } from '../helpers/seedTokens';
+
+/*
+ * Finished the way each tool writes it (docs/token-format.md, Finished tokens): GRID_LRT's
+ * `status`, picasclient's `done` epoch with `exit_code` (and its Task.error), grid-lrt's own. The
+ * documents are the tools' own (test/fixtures/pythonTools) with the fields each tool changes.
+ */
+
+const T = 'mixed';
+const NOW = Math.floor(Date.now() / 1000);
+const FIXTURES = join(__dirname, '../fixtures/pythonTools');
+
+/** A fixture document as the tool stored it, in our token type, without revision and stubs. */
+function fixture(name: string, id: string): TokenDoc {
+  const { _rev, _attachments, ...doc } = JSON.parse(readFileSync(join(FIXTURES, name), 'utf8')) as TokenDoc;
+  return { ...doc, _id: id, type: T };
+}
+
+const claimInput = { pilot: 'pilot-1', host: 'wn-1', jobIds: {}, leaseSeconds: 600 };
+
+function ours(id: string, ok: boolean): TokenDoc {
+  const claimed = applyClaim(fixture('grid_lrt_token_no_config.json', id), {
+    ...claimInput,
+    leaseId: `lease-${id}`,
+    now: NOW - 900,
+  });
+  const patched = finishPatch(claimed, `lease-${id}`, {
+    now: NOW - 100,
+    exitCode: ok ? 0 : 3,
+    ok,
+    phase: 'running',
+  });
+  if (!('doc' in patched)) throw new Error('finish refused');
+  return patched.doc;
+}
+
+function oursRunning(id: string): TokenDoc {
+  const claimed = applyClaim(fixture('grid_lrt_token_no_config.json', id), {
+    ...claimInput,
+    leaseId: `lease-${id}`,
+    now: NOW - 60,
+  });
+  const beat = heartbeatPatch(claimed, `lease-${id}`, { now: NOW - 30, leaseSeconds: 600, phase: 'running' });
+  if (!('doc' in beat)) throw new Error('renew refused');
+  return beat.doc;
+}
+
+/** picasclient's `_claim_task` lock, then `close` with the example's exit code. */
+function picasFinished(doc: TokenDoc, exitCode: number, lock = NOW - 700): TokenDoc {
+  return { ...doc, lock, hostname: 'picas-wn-3', exit_code: exitCode, done: lock + 600 };
+}
+
+const TOKENS: Record<string, TokenDoc> = {
+  grid_done: { ...fixture('grid_lrt_token_tutorial_cfg.json', 'grid_done'), lock: NOW - 800, status: 'done' },
+  grid_error: {
+    ...fixture('grid_lrt_token_tutorial_cfg.json', 'grid_error'),
+    lock: NOW - 800,
+    status: 'error',
+  },
+  picas_done: picasFinished(fixture('picas_task_quick.json', 'picas_done'), 0),
+  picas_failed: picasFinished(fixture('picas_task_quick.json', 'picas_failed'), 2),
+  picas_task_error: {
+    ...fixture('picas_task_quick.json', 'picas_task_error'),
+    lock: -1,
+    done: -1,
+    error: [{ time: NOW - 50, message: "Exception <class 'OSError'> occurred during processing" }],
+  },
+  // A GRID_LRT token ("queued") that picasclient ran: its status stays as it was.
+  grid_closed_by_picas: picasFinished(fixture('grid_lrt_token_tutorial_cfg.json', 'grid_closed_by_picas'), 0),
+  ours_done: ours('ours_done', true),
+  ours_error: ours('ours_error', false),
+  todo_fresh: fixture('grid_lrt_token_no_config.json', 'todo_fresh'),
+  running: oursRunning('running'),
+  // Ours, re-locked by picasclient while our pilot held it: our pilot stopped, picasclient runs it.
+  taken: { ...oursRunning('taken'), lock: NOW - 20, hostname: 'picas-wn-3' },
+};
+
+const DONE = ['grid_closed_by_picas', 'grid_done', 'ours_done', 'picas_done'];
+const ERROR = ['grid_error', 'ours_error', 'picas_failed', 'picas_task_error'];
+
+describe('tokenOutcome (the views’ own function)', () => {
+  it('reads each tool’s finish', () => {
+    const outcome = Object.fromEntries(Object.entries(TOKENS).map(([id, doc]) => [id, tokenOutcome(doc)]));
+    for (const id of DONE) expect(outcome[id], id).toBe('done');
+    for (const id of ERROR) expect(outcome[id], id).toBe('error');
+    for (const id of ['todo_fresh', 'running', 'taken']) expect(outcome[id], id).toBeUndefined();
+  });
+
+  it('keeps every field the tools wrote: GRID_LRT’s and picasclient’s fields, field by field', () => {
+    const grid = JSON.parse(readFileSync(join(FIXTURES, 'grid_lrt_token_no_config.json'), 'utf8'));
+    const done = TOKENS.ours_done!;
+    for (const field of ['start_SB', 'scrub_count', 'hostname', 'lock', 'done', 'output', 'type']) {
+      expect(done, field).toHaveProperty(field);
+    }
+    expect(done.start_SB).toBe(grid.start_SB);
+    expect(done.output).toBe(0);
+    expect(done.exit_code).toBe(0);
+    expect(done.done).toBeGreaterThan(0);
+    expect(done.lock).toBeGreaterThan(0);
+    expect(done.hostname).toBe('wn-1');
+  });
+});
+
+describe('finished views on the server', () => {
+  let t: TestDatabase;
+  let picas: PicasDb;
+  let typeDocRev: string | undefined;
+
+  beforeAll(async () => {
+    t = await createTestDatabase('lrt_finished');
+    picas = picasFor(t);
+    // A database set up before the finished views existed: `_design/<type>` as it was.
+    await bulkDocs(t, [{ _id: designDocId(T), language: 'javascript', views: standardViews(T) }]);
+    typeDocRev = (await getDoc(t, designDocId(T)))._rev;
+    await bulkDocs(t, Object.values(TOKENS));
+    await ensureDesignDoc(picas, T);
+  });
+
+  it('adds _design/finished:<type> and leaves _design/<type> (and the index of todo) as it was', async () => {
+    const typeDoc = await getDoc(t, designDocId(T));
+    expect(typeDoc._rev).toBe(typeDocRev);
+    expect((typeDoc.views as Record<string, { map: string }>).todo!.map).toBe(
+      conditionView(T, STATUS_CONDITIONS.todo).map,
+    );
+    const finished = await getDoc(t, finishedDesignDocId(T));
+    expect(Object.keys(finished.views as object).sort()).toEqual([
+      'done',
+      'error',
+      'overview_total',
+      'taken_over',
+    ]);
+    const again = await ensureDesignDoc(picas, T);
+    expect(again.changed).toBe(false);
+    expect((await getDoc(t, finishedDesignDocId(T)))._rev).toBe(finished._rev);
+  });
+
+  it('done and error list what every tool finished (lrt tokens list --view done/error)', async () => {
+    expect((await listTokens(picas, T, 'done')).map((r) => r.id).sort()).toEqual(DONE);
+    expect((await listTokens(picas, T, 'error')).map((r) => r.id).sort()).toEqual(ERROR);
+    const env = { PICAS_URL: t.baseUrl, PICAS_DB: t.name, PICAS_USR: t.user, PICAS_USR_PWD: t.password };
+    const cli = await lrt(['tokens', 'list', '--type', T, '--view', 'done', '--json'], { env });
+    expect(cli.exitCode, cli.stderr).toBe(0);
+    expect((JSON.parse(cli.stdout).tokens as { _id: string }[]).map((d) => d._id).sort()).toEqual(DONE);
+  });
+
+  it('the overview counts them; GRID_LRT’s own done view still reads status only', async () => {
+    // `running` and `taken` both show our pilot's last phase; picasclient writes no status.
+    expect(await tokenOverview(picas, T)).toMatchObject({
+      done: 4,
+      error: 4,
+      todo: 1,
+      running: 2,
+      locked: 0,
+    });
+    const res = await fetch(`${t.baseUrl}/${t.name}/_design/${T}/_view/done`, {
+      headers: { authorization: `Basic ${Buffer.from(`${t.user}:${t.password}`).toString('base64')}` },
+    });
+    const rows = ((await res.json()) as { rows: { id: string }[] }).rows.map((r) => r.id).sort();
+    expect(rows).toEqual(['grid_done', 'ours_done']);
+  });
+
+  it('lrt status: finished counts, times from lock/done where there are no `times`, the taken-over token', async () => {
+    const env = { PICAS_URL: t.baseUrl, PICAS_DB: t.name, PICAS_USR: t.user, PICAS_USR_PWD: t.password };
+    const result = await lrt(['status', '--type', T, '--json'], { env });
+    expect(result.exitCode, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout);
+    expect(report).toMatchObject({ done: 4, error: 4, finished: 8, total: 11 });
+    expect(report.throughput.perHour).toBeGreaterThan(0);
+    // Our two attempts (800 s) and picasclient's three runs, lock to done (600 s); GRID_LRT's and
+    // Task.error's tokens carry no done epoch.
+    expect(report.attempt).toEqual({ n: 5, median: 600 });
+    expect(report.failing.map((f: { id: string }) => f.id).sort()).toEqual(ERROR);
+    expect(report.takenOver).toEqual([
+      { id: 'taken', by: 'picas-wn-3', lock: NOW - 20, pilot: 'pilot-1', host: 'wn-1', finished: false },
+    ]);
+    const text = await lrt(['status', '--type', T], { env });
+    expect(text.stdout).toContain('Taken over by another tool (1)');
+    expect(text.stdout).toContain('taken  lock changed by picas-wn-3');
+    expect(text.stdout).not.toContain('no token finished yet');
+  });
+
+  it('the web page’s token table shows them under done', async () => {
+    const page = await readTokenPage(picas, T, { state: 'done' });
+    expect(page.rows.map((r) => r.id).sort()).toEqual(DONE);
+    expect(page.total).toBe(4);
+  });
+
+  it('lrt tokens reset --view done resets the tokens picasclient finished too', async () => {
+    const report = await resetView(picas, T, 'done', { now: () => NOW });
+    expect(report.ids.sort()).toEqual(DONE);
+    const picasDone = await getDoc(t, 'picas_done');
+    expect(picasDone).toMatchObject({ lock: 0, done: 0, status: 'todo' });
+    expect(await listTokens(picas, T, 'done')).toEqual([]);
+  });
+});
