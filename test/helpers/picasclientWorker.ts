@@ -34,6 +34,8 @@ export interface PicasWorkerOptions {
    * (a round trip, more on a loaded server); a longer one shows the race it leaves open more often.
    */
   pauseBeforeGetMs?: number;
+  /** Called in that gap with the chosen id, after the pause (a link that is slow just then). */
+  beforeGet?: (id: string) => Promise<void>;
   /** Every write that succeeded, in order. */
   writes: PicasWrite[];
 }
@@ -49,6 +51,7 @@ export async function picasClaim(o: PicasWorkerOptions): Promise<Record<string, 
     if (page.rows.length === 0) return undefined;
     const row = page.rows[Math.floor(Math.random() * page.rows.length)]!;
     if (o.pauseBeforeGetMs) await sleep(o.pauseBeforeGetMs);
+    await o.beforeGet?.(row.id);
     const doc = await o.db.get(row.id);
     if (!doc) continue; // get_from_view skips a deleted document: ValueError
     doc.lock = seconds();
