@@ -305,23 +305,39 @@ async function deleteDocument(
   target: DocumentTarget,
   read: CallerRead,
 ): Promise<boolean> {
-  const choice = headerRev(header(req, 'if-match'), queryString(req, 'rev'));
-  if ('error' in choice) {
-    sendNow(res, badRequest(choice.error));
-    return false;
-  }
-  const current = await read(req, target.docPath);
-  if (current.status !== 200) {
-    sendNow(res, current);
-    return false;
-  }
-  if (choice.rev === undefined) {
+  const found = await revisionOfExisting(req, res, target, read);
+  if (!found) return false;
+  if (found.rev === undefined) {
     sendNow(res, conflict());
     return false;
   }
-  req.query.rev = choice.rev;
+  req.query.rev = found.rev;
   rewriteReply(res, (status) => (status === 404 ? conflict() : undefined));
   return true;
+}
+
+/**
+ * The revision a DELETE names (`?rev=` or `If-Match`) and the document as it stands, read as the
+ * caller; undefined when the reply was already sent (400 on disagreeing revisions, or the read's
+ * own 404/401).
+ */
+async function revisionOfExisting(
+  req: FormRequest,
+  res: FormResponse,
+  target: DocumentTarget,
+  read: CallerRead,
+): Promise<{ rev?: string; latest: Reply } | undefined> {
+  const choice = headerRev(header(req, 'if-match'), queryString(req, 'rev'));
+  if ('error' in choice) {
+    sendNow(res, badRequest(choice.error));
+    return undefined;
+  }
+  const latest = await read(req, target.docPath);
+  if (latest.status !== 200) {
+    sendNow(res, latest);
+    return undefined;
+  }
+  return { rev: choice.rev, latest };
 }
 
 function putAttachment(req: FormRequest, res: FormResponse): boolean {
@@ -347,17 +363,9 @@ async function deleteAttachment(
   target: DocumentTarget,
   read: CallerRead,
 ): Promise<boolean> {
-  const choice = headerRev(header(req, 'if-match'), queryString(req, 'rev'));
-  if ('error' in choice) {
-    sendNow(res, badRequest(choice.error));
-    return false;
-  }
-  const latest = await read(req, target.docPath);
-  if (latest.status !== 200) {
-    sendNow(res, latest);
-    return false;
-  }
-  const rev = choice.rev;
+  const found = await revisionOfExisting(req, res, target, read);
+  if (!found) return false;
+  const { rev, latest } = found;
   const atRev =
     rev === undefined || objectBody(latest.body)?._rev === rev
       ? latest

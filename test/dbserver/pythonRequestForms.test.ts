@@ -6,6 +6,7 @@ import {
   PyHttpError,
   type PyServer,
   pySend,
+  pyServerOf,
 } from '../helpers/pythonClients';
 
 /*
@@ -20,7 +21,7 @@ let couchdb: CouchdbPythonDatabase;
 
 beforeAll(async () => {
   t = await createTestDatabase('lrt_pyforms');
-  server = { baseUrl: t.baseUrl, user: t.user, password: t.password, db: t.name };
+  server = pyServerOf(t);
   couchdb = new CouchdbPythonDatabase(server);
 });
 

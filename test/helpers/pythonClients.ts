@@ -16,6 +16,11 @@ export interface PyServer {
   db: string;
 }
 
+/** The test database as the Python clients address it. */
+export function pyServerOf(t: { baseUrl: string; user: string; password: string; name: string }): PyServer {
+  return { baseUrl: t.baseUrl, user: t.user, password: t.password, db: t.name };
+}
+
 export interface PyReply {
   status: number;
   etag: string | null;

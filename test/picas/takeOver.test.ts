@@ -3,7 +3,6 @@ import { isLrtError, type LrtError } from '../../src/core';
 import type { PicasDb, TokenDoc } from '../../src/picas/client';
 import {
   type ClaimedToken,
-  claimToken,
   fencedUpdate,
   finishPatch,
   heartbeatPatch,
@@ -12,10 +11,10 @@ import {
   setStatusPatch,
 } from '../../src/picas/protocol';
 import { fence, takenOverBy } from '../../src/picas/protocol/leaseRecord';
+import { oneClaimedToken } from '../helpers/claimedToken';
 import { createTestDatabase, type TestDatabase } from '../helpers/couch';
 import { type PicasWrite, picasClaim, picasClose } from '../helpers/picasclientWorker';
-import { CouchdbPythonDatabase } from '../helpers/pythonClients';
-import { picasFor, putDesignDoc, seededRng, seedTokens } from '../helpers/seedTokens';
+import { CouchdbPythonDatabase, pyServerOf } from '../helpers/pythonClients';
 
 /*
  * Another tool takes our token (docs/protocol.md, Take-over by another tool): picasclient's claim
@@ -114,24 +113,8 @@ describe('fencedUpdate after picasclient took the token (real server)', () => {
 
   beforeEach(async () => {
     t = await createTestDatabase('lrt_takeover');
-    picas = picasFor(t);
-    python = new CouchdbPythonDatabase({
-      baseUrl: t.baseUrl,
-      user: t.user,
-      password: t.password,
-      db: t.name,
-    });
-    await putDesignDoc(t, TYPE);
-    await seedTokens(t, TYPE, 1);
-    const got = await claimToken(picas, TYPE, {
-      pilotId: 'pilot-A',
-      host: 'wn-a.grid',
-      leaseSeconds: 60,
-      maxAttempts: 3,
-      rng: seededRng(3),
-    });
-    if (!got) throw new Error('no token claimed');
-    claim = got;
+    ({ picas, claim } = await oneClaimedToken(t, TYPE));
+    python = new CouchdbPythonDatabase(pyServerOf(t));
   });
   afterEach(async () => t?.drop());
 

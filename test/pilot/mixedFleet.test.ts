@@ -4,7 +4,7 @@ import type { TokenDoc } from '../../src/picas/client';
 import { lrt } from '../helpers/cli';
 import { type PicasWrite, runPicasWorker } from '../helpers/picasclientWorker';
 import { createPilotWorld, demoTokens } from '../helpers/pilotWorld';
-import { CloudantDocument, CouchdbPythonDatabase } from '../helpers/pythonClients';
+import { CloudantDocument, CouchdbPythonDatabase, pyServerOf } from '../helpers/pythonClients';
 
 /*
  * A mixed fleet on one database (docs/protocol.md, Take-over by another tool): 2 grid-lrt pilots
@@ -37,12 +37,7 @@ async function history(python: CouchdbPythonDatabase, id: string): Promise<Revis
 describe.skipIf(onCluster)('mixed fleet: grid-lrt pilots and picasclient workers on one database', () => {
   it('runs 100 tokens; every take-over is seen and our pilots never write after it', async () => {
     const world = await createPilotWorld({ type: TYPE, tokens: demoTokens(TYPE, TOKENS) });
-    const python = new CouchdbPythonDatabase({
-      baseUrl: world.db.baseUrl,
-      user: world.db.user,
-      password: world.db.password,
-      db: world.db.name,
-    });
+    const python = new CouchdbPythonDatabase(pyServerOf(world.db));
     // GRID_LRT 1.0 attaches each token's srm.txt with python-cloudant (If-Match, no ?rev=).
     const surls = new Map<string, string>();
     for (const token of demoTokens(TYPE, TOKENS)) {

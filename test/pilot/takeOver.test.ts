@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { listAttachments } from '../../src/picas/attachments';
 import { type PicasWrite, picasClose } from '../helpers/picasclientWorker';
 import { createPilotWorld, demoTokens, waitFor } from '../helpers/pilotWorld';
-import { CouchdbPythonDatabase } from '../helpers/pythonClients';
+import { CouchdbPythonDatabase, pyServerOf } from '../helpers/pythonClients';
 
 /** A payload that records its pid, notes a TERM, and otherwise runs for a minute. */
 const SLOW = `#!/usr/bin/env bash
@@ -26,12 +26,7 @@ describe('pilot whose token another tool takes (real processes)', () => {
     await waitFor(async () => (existsSync(`${mark}.pid`) ? true : undefined), 30_000, 'payload start');
 
     // picasclient's claim with a page of `todo` read before our claim: GET, new lock and host, PUT.
-    const python = new CouchdbPythonDatabase({
-      baseUrl: world.db.baseUrl,
-      user: world.db.user,
-      password: world.db.password,
-      db: world.db.name,
-    });
+    const python = new CouchdbPythonDatabase(pyServerOf(world.db));
     const writes: PicasWrite[] = [];
     const picas = { db: python, designDoc: 'taken', hostname: 'picas-wn-7', workSeconds: 0, writes };
     const doc = await python.get(id);
