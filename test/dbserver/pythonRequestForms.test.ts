@@ -237,7 +237,7 @@ describe('couchdb-python forms', () => {
     expect(await couchdb.get('cp_dest')).toMatchObject({ n: 7, _rev: rev });
   });
 
-  it('view options go JSON-encoded in the query (limit as text, keys as JSON)', async () => {
+  it('view options go JSON-encoded in the query (limit as text, keys as JSON); keys= is a POST', async () => {
     await couchdb.save({
       _id: '_design/pyforms',
       language: 'javascript',
@@ -245,5 +245,7 @@ describe('couchdb-python forms', () => {
     });
     const page = await couchdb.view('pyforms/byN', { startkey: 7, endkey: 7, limit: 100 });
     expect(page.rows.map((r) => r.id).sort()).toEqual(['cp_dest', 'cp_src']);
+    const byKeys = await couchdb.view('pyforms/byN', { keys: [7], include_docs: true });
+    expect(byKeys.rows.map((r) => r.doc?.n)).toEqual([7, 7]);
   });
 });

@@ -178,29 +178,34 @@ export class CouchdbPythonDatabase {
 
   /**
    * `db.view('ddoc/view', **options)`: GET /db/_design/ddoc/_view/view; key-like options
-   * JSON-encoded, booleans lower case, numbers as text (couchdb-python's _encode_view_options).
+   * JSON-encoded, booleans lower case, numbers as text (couchdb-python's _encode_view_options);
+   * with `keys`, a POST with `{"keys": [...]}` as the body and the other options in the query.
    */
   async view(
     name: string,
     options: Record<string, unknown> = {},
-  ): Promise<{ rows: { id: string; key: unknown; value: unknown }[] }> {
+  ): Promise<{ rows: { id: string; key: unknown; value: unknown; doc?: Doc }[] }> {
     const [ddoc, view] = name.split('/') as [string, string];
+    const { keys, ...rest } = options;
     const query: Record<string, string> = {};
-    for (const [key, value] of Object.entries(options)) {
+    for (const [key, value] of Object.entries(rest)) {
       query[key] =
         ['key', 'startkey', 'start_key', 'endkey', 'end_key'].includes(key) || typeof value === 'object'
           ? JSON.stringify(value)
           : String(value);
     }
-    const reply = await send(
-      this.server,
-      'GET',
-      `/_design/${encodeURIComponent(ddoc)}/_view/${encodeURIComponent(view)}`,
-      {
-        query,
-      },
-    );
-    return ok(`view ${name}`, reply).body as { rows: { id: string; key: unknown; value: unknown }[] };
+    const path = `/_design/${encodeURIComponent(ddoc)}/_view/${encodeURIComponent(view)}`;
+    const reply =
+      keys === undefined
+        ? await send(this.server, 'GET', path, { query })
+        : await send(this.server, 'POST', path, {
+            query,
+            headers: JSON_TYPE,
+            body: JSON.stringify({ keys }),
+          });
+    return ok(`view ${name}`, reply).body as {
+      rows: { id: string; key: unknown; value: unknown; doc?: Doc }[];
+    };
   }
 }
 
