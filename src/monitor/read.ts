@@ -1,6 +1,7 @@
 import { isLrtError } from '../core';
 import type { PicasDb, TokenDoc } from '../picas/client';
 import { EXPIRED_VIEW } from '../picas/designDoc';
+import { readFinishedDesignDoc } from '../picas/designDocs';
 import { TAKEN_OVER_VIEW } from '../picas/finishedViews';
 import { listTokens, queryView, resolveView, tokenOverview } from '../picas/viewQuery';
 import type { StatusInput } from './report';
@@ -54,11 +55,12 @@ export async function readStatusInput(
   const maxDocs = options.maxDocs ?? DEFAULT_MAX_DOCS;
   const counts = await tokenOverview(picas, type);
   const maxStale = options.maxStale ?? 200;
-  const [done, failed, stale, takenOver] = await Promise.all([
+  const [done, failed, stale, takenOver, finishedDoc] = await Promise.all([
     (counts.done ?? 0) > 0 ? listTokens(picas, type, 'done', { includeDocs: true, limit: maxDocs }) : [],
     (counts.error ?? 0) > 0 ? listTokens(picas, type, 'error', { includeDocs: true, limit: maxDocs }) : [],
     optionalViewDocs(picas, type, EXPIRED_VIEW, { endkey: now, limit: maxStale }),
     optionalViewDocs(picas, type, TAKEN_OVER_VIEW, { limit: maxStale }),
+    readFinishedDesignDoc(picas, type),
   ]);
   return {
     type,
@@ -69,5 +71,6 @@ export async function readStatusInput(
     failed: docsOf(failed),
     stale,
     takenOver,
+    finishedViews: finishedDoc !== undefined,
   };
 }

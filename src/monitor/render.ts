@@ -48,6 +48,12 @@ export function renderStatus(report: StatusReport, options: RenderOptions = {}):
       `(${report.done} done, ${report.error} error)`,
   );
   lines.push(`  ${report.states.map((s) => `${s.state} ${s.n}`).join('   ')}`);
+  if (!report.finishedViews) {
+    lines.push(
+      `  (tokens picasclient finished are not counted: _design/finished:${report.type} is missing; ` +
+        `run 'lrt views finished --type ${report.type}')`,
+    );
+  }
   const rate = report.throughput;
   const rateText = rate
     ? `${rate.perHour < 10 ? rate.perHour.toFixed(1) : Math.round(rate.perHour)} tokens/h ` +

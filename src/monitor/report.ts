@@ -19,6 +19,8 @@ export interface StatusInput {
   stale: TokenDoc[];
   /** Tokens another tool took from our pilots (view `taken_over`); absent: not read. */
   takenOver?: TokenDoc[];
+  /** False when `_design/finished:<type>` is missing: picasclient's finished tokens are not counted. */
+  finishedViews?: boolean;
 }
 
 export interface FailingToken {
@@ -74,6 +76,8 @@ export interface StatusReport {
   failing: FailingToken[];
   stale: StaleLease[];
   takenOver: TakenOverToken[];
+  /** `_design/finished:<type>` exists (else finished means GRID_LRT's `status` only). */
+  finishedViews: boolean;
   /** Finished tokens read for times and rates, against how many there are. */
   sample: { read: number; of: number };
 }
@@ -188,6 +192,7 @@ export function buildStatusReport(input: StatusInput): StatusReport {
       .map(takenOverToken)
       .filter((t): t is TakenOverToken => t !== undefined)
       .sort((a, b) => (b.lock ?? 0) - (a.lock ?? 0)),
+    finishedViews: input.finishedViews ?? true,
     sample: { read, of: finished },
   };
 }

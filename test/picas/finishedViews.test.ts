@@ -3,7 +3,13 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readTokenPage } from '../../src/monitor';
 import type { PicasDb, TokenDoc } from '../../src/picas/client';
-import { conditionView, designDocId, STATUS_CONDITIONS, standardViews } from '../../src/picas/designDoc';
+import {
+  conditionView,
+  designDocId,
+  overviewView,
+  STATUS_CONDITIONS,
+  standardViews,
+} from '../../src/picas/designDoc';
 import { ensureDesignDoc } from '../../src/picas/designDocs';
 import { finishedDesignDocId, tokenOutcome } from '../../src/picas/finishedViews';
 import { applyClaim, finishPatch, heartbeatPatch } from '../../src/picas/protocol';
@@ -204,5 +210,41 @@ describe('finished views on the server', () => {
     const picasDone = await getDoc(t, 'picas_done');
     expect(picasDone).toMatchObject({ lock: 0, done: 0, status: 'todo' });
     expect(await listTokens(picas, T, 'done')).toEqual([]);
+  });
+});
+
+describe('lrt views finished on a database GRID_LRT set up', () => {
+  it('writes only _design/finished:<type>; _design/<type> keeps its revision; a second run writes nothing', async () => {
+    const t = await createTestDatabase('lrt_finished_upgrade');
+    // GRID_LRT's add_status_views and add_overview_view: its own views, nothing of ours.
+    const gridViews = {
+      todo: conditionView(T, 'doc.lock == 0 && doc.done == 0'),
+      done: conditionView(T, 'doc.status == "done"'),
+      overview_view: overviewView(T),
+    };
+    await bulkDocs(t, [
+      { _id: designDocId(T), language: 'javascript', views: gridViews },
+      TOKENS.picas_done!,
+      TOKENS.grid_done!,
+    ]);
+    const before = (await getDoc(t, designDocId(T)))._rev;
+    const env = { PICAS_URL: t.baseUrl, PICAS_DB: t.name, PICAS_USR: t.user, PICAS_USR_PWD: t.password };
+    const hint = `run 'lrt views finished --type ${T}'`;
+    expect((await lrt(['status', '--type', T], { env })).stdout).toContain(hint);
+    const first = await lrt(['views', 'finished', '--type', T, '--json'], { env });
+    expect(first.exitCode, first.stderr).toBe(0);
+    expect(JSON.parse(first.stdout)).toMatchObject({ type: T, changed: true, id: finishedDesignDocId(T) });
+    const second = await lrt(['views', 'finished', '--type', T], { env });
+    expect(second.stdout).toContain(`${finishedDesignDocId(T)}: already up to date`);
+    expect((await getDoc(t, designDocId(T)))._rev).toBe(before);
+    const status = await lrt(['status', '--type', T], { env });
+    expect(status.stdout).not.toContain(hint);
+    expect(status.stdout).toContain('2/2 finished (2 done, 0 error)');
+    expect((await listTokens(picasFor(t), T, 'done')).map((r) => r.id).sort()).toEqual([
+      'grid_done',
+      'picas_done',
+    ]);
+    const help = await lrt(['views', 'finished', '--help'], { env });
+    expect(help.stdout).toContain('todo index');
   });
 });
