@@ -105,18 +105,39 @@ describe('tokenOutcome (the views’ own function)', () => {
     for (const id of ['todo_fresh', 'running', 'taken']) expect(outcome[id], id).toBeUndefined();
   });
 
-  it('keeps every field the tools wrote: GRID_LRT’s and picasclient’s fields, field by field', () => {
-    const grid = JSON.parse(readFileSync(join(FIXTURES, 'grid_lrt_token_no_config.json'), 'utf8'));
-    const done = TOKENS.ours_done!;
-    for (const field of ['start_SB', 'scrub_count', 'hostname', 'lock', 'done', 'output', 'type']) {
-      expect(done, field).toHaveProperty(field);
+  it('our claim and finish keep every field GRID_LRT and picasclient wrote, field by field', () => {
+    // Fields whose value the protocol sets, each in the meaning GRID_LRT and picasclient give it.
+    const protocol = new Set(['lock', 'done', 'status', 'hostname', 'output', 'progress', 'times', 'error']);
+    for (const name of [
+      'grid_lrt_token_no_config.json',
+      'grid_lrt_token_tutorial_cfg.json',
+      'picas_task_quick.json',
+    ]) {
+      const original = fixture(name, 'field_check');
+      const claimed = applyClaim(original, { ...claimInput, leaseId: 'L', now: NOW - 100 });
+      const failed = finishPatch(claimed, 'L', { now: NOW, exitCode: 5, ok: false, phase: 'running' });
+      if (!('doc' in failed)) throw new Error('finish refused');
+      const doc = failed.doc;
+      for (const [field, value] of Object.entries(original)) {
+        if (!protocol.has(field)) expect(doc[field], `${name}: ${field}`).toEqual(value);
+      }
+      expect(doc, name).toMatchObject({
+        lock: NOW - 100,
+        done: NOW,
+        status: 'error',
+        hostname: 'wn-1',
+        exit_code: 5,
+      });
+      // GRID_LRT's `output` is the exit code; picasclient's own `output` (a dict of results) is
+      // replaced by it too (docs/token-format.md).
+      expect(doc.output, name).toBe(5);
+      expect(doc.scrub_count, name).toBe(original.scrub_count);
+      // picasclient's error list grows by our entry; GRID_LRT tokens get one.
+      const before = Array.isArray(original.error) ? original.error : [];
+      expect((doc.error as unknown[]).slice(0, before.length), name).toEqual(before);
+      expect((doc.error as { exit_code: number }[]).at(-1)?.exit_code, name).toBe(5);
+      expect(tokenOutcome(doc), name).toBe('error');
     }
-    expect(done.start_SB).toBe(grid.start_SB);
-    expect(done.output).toBe(0);
-    expect(done.exit_code).toBe(0);
-    expect(done.done).toBeGreaterThan(0);
-    expect(done.lock).toBeGreaterThan(0);
-    expect(done.hostname).toBe('wn-1');
   });
 });
 
