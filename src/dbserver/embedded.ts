@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { installMemoryCatalog } from './memoryCatalog';
+import { couchRequestForms } from './requestForms';
 import { viewEnginePlugin } from './viewEngine';
 
 /*
@@ -95,9 +96,14 @@ export async function startEmbeddedCouch(options: EmbeddedCouchOptions = {}): Pr
     ),
   );
 
+  // CouchDB's ETag of a document is its revision (requestForms.ts), never express's hash of a reply.
+  pouchApp.disable('etag');
+  let selfUrl = '';
   const app = express();
   app.disable('x-powered-by');
+  app.disable('etag');
   app.use(refuseAnonymousDatabaseChanges);
+  app.use(couchRequestForms(() => selfUrl));
   app.use('/', pouchApp);
 
   const server = await new Promise<import('node:http').Server>((done, fail) => {
@@ -106,6 +112,7 @@ export async function startEmbeddedCouch(options: EmbeddedCouchOptions = {}): Pr
   });
   const { port } = server.address() as AddressInfo;
   const url = `http://${host}:${port}`;
+  selfUrl = url;
   const credentialed = new URL(url);
   credentialed.username = encodeURIComponent(adminUser);
   credentialed.password = encodeURIComponent(adminPassword);

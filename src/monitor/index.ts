@@ -17,6 +17,8 @@ export {
   type StatusInput,
   type StatusReport,
   staleLease,
+  type TakenOverToken,
+  takenOverToken,
 } from './report';
 export {
   attemptDurations,

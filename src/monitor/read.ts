@@ -1,6 +1,8 @@
 import { isLrtError } from '../core';
 import type { PicasDb, TokenDoc } from '../picas/client';
 import { EXPIRED_VIEW } from '../picas/designDoc';
+import { readFinishedDesignDoc } from '../picas/designDocs';
+import { TAKEN_OVER_VIEW } from '../picas/finishedViews';
 import { listTokens, queryView, resolveView, tokenOverview } from '../picas/viewQuery';
 import type { StatusInput } from './report';
 
@@ -9,7 +11,7 @@ export interface ReadStatusOptions {
   now?: number;
   /** At most this many done (and, separately, error) tokens are read for times and rates. */
   maxDocs?: number;
-  /** At most this many stale leases are read. */
+  /** At most this many stale leases (and, separately, taken-over tokens) are read. */
   maxStale?: number;
 }
 
@@ -20,22 +22,30 @@ function docsOf(rows: { doc?: TokenDoc }[]): TokenDoc[] {
 }
 
 /**
- * Claimed tokens whose lease expired. A design doc from an older tool has no `expired` view:
- * then there is nothing to report, not an error.
+ * The docs of a view that older design documents lack (`expired`, `taken_over`): a missing view
+ * means nothing to report, not an error.
  */
-async function staleTokens(picas: PicasDb, type: string, now: number, limit: number): Promise<TokenDoc[]> {
+async function optionalViewDocs(
+  picas: PicasDb,
+  type: string,
+  view: string,
+  params: Record<string, unknown>,
+): Promise<TokenDoc[]> {
   let resolved: Awaited<ReturnType<typeof resolveView>>;
   try {
-    resolved = await resolveView(picas, type, EXPIRED_VIEW);
+    resolved = await resolveView(picas, type, view);
   } catch (err) {
     if (isLrtError(err, 'E_VIEW_NOT_FOUND')) return [];
     throw err;
   }
-  const answer = await queryView(picas, resolved, { endkey: now, include_docs: true, limit });
+  const answer = await queryView(picas, resolved, { ...params, include_docs: true });
   return docsOf(answer.rows);
 }
 
-/** Everything `lrt status` and `lrt serve` show, read from the views of `_design/<type>`. */
+/**
+ * Everything `lrt status` and `lrt serve` show, read from the views of `_design/<type>` and
+ * `_design/finished:<type>` (finished as every tool writes it, tokens taken over by another tool).
+ */
 export async function readStatusInput(
   picas: PicasDb,
   type: string,
@@ -44,10 +54,23 @@ export async function readStatusInput(
   const now = options.now ?? Math.floor(Date.now() / 1000);
   const maxDocs = options.maxDocs ?? DEFAULT_MAX_DOCS;
   const counts = await tokenOverview(picas, type);
-  const [done, failed, stale] = await Promise.all([
+  const maxStale = options.maxStale ?? 200;
+  const [done, failed, stale, takenOver, finishedDoc] = await Promise.all([
     (counts.done ?? 0) > 0 ? listTokens(picas, type, 'done', { includeDocs: true, limit: maxDocs }) : [],
     (counts.error ?? 0) > 0 ? listTokens(picas, type, 'error', { includeDocs: true, limit: maxDocs }) : [],
-    staleTokens(picas, type, now, options.maxStale ?? 200),
+    optionalViewDocs(picas, type, EXPIRED_VIEW, { endkey: now, limit: maxStale }),
+    optionalViewDocs(picas, type, TAKEN_OVER_VIEW, { limit: maxStale }),
+    readFinishedDesignDoc(picas, type),
   ]);
-  return { type, database: picas.name, now, counts, done: docsOf(done), failed: docsOf(failed), stale };
+  return {
+    type,
+    database: picas.name,
+    now,
+    counts,
+    done: docsOf(done),
+    failed: docsOf(failed),
+    stale,
+    takenOver,
+    finishedViews: finishedDoc !== undefined,
+  };
 }

@@ -51,6 +51,12 @@ export function renderStatus(report: StatusReport, options: RenderOptions = {}):
       `(${report.done} done, ${report.error} error)`,
   );
   lines.push(`  ${report.states.map((s) => `${s.state} ${s.n}`).join('   ')}`);
+  if (!report.finishedViews) {
+    lines.push(
+      `  (tokens picasclient finished are not counted: _design/finished:${report.type} is missing; ` +
+        `run 'lrt views finished --type ${report.type}')`,
+    );
+  }
   const rate = report.throughput;
   const rateText = rate
     ? `${rate.perHour < 10 ? rate.perHour.toFixed(1) : Math.round(rate.perHour)} tokens/h ` +
@@ -97,6 +103,20 @@ export function renderStatus(report: StatusReport, options: RenderOptions = {}):
       );
     }
     if (report.stale.length > maxRows) lines.push(`  ... ${report.stale.length - maxRows} more (--json)`);
+  }
+  if (report.takenOver.length > 0) {
+    lines.push(
+      `Taken over by another tool (${report.takenOver.length}): our pilot stopped and wrote nothing; the other tool's result counts`,
+    );
+    for (const t of report.takenOver.slice(0, maxRows)) {
+      const when = t.lock !== undefined ? ` at ${utc(t.lock)}` : '';
+      lines.push(
+        `  ${t.id}  lock changed by ${t.by}${when}, ${t.finished ? 'finished by it' : 'still running there'}; ` +
+          `our pilot ${t.pilot ?? '?'} on ${t.host ?? '?'}`,
+      );
+    }
+    if (report.takenOver.length > maxRows)
+      lines.push(`  ... ${report.takenOver.length - maxRows} more (--json)`);
   }
   return lines;
 }

@@ -1,5 +1,6 @@
 import type { TokenDoc } from '../picas/client';
 import { attemptsOf, leaseOf } from '../picas/protocol';
+import { takenOverBy } from '../picas/protocol/leaseRecord';
 import { exitMeaning } from './exitMeanings';
 import { attemptDurations, eta, median, phaseMedians, type Throughput, throughput } from './stats';
 
@@ -17,6 +18,10 @@ export interface StatusInput {
   failed: TokenDoc[];
   /** Claimed tokens whose lease expired (view `expired`, endkey=now). */
   stale: TokenDoc[];
+  /** Tokens another tool took from our pilots (view `taken_over`); absent: not read. */
+  takenOver?: TokenDoc[];
+  /** False when `_design/finished:<type>` is missing: picasclient's finished tokens are not counted. */
+  finishedViews?: boolean;
 }
 
 export interface FailingToken {
@@ -41,6 +46,20 @@ export interface StaleLease {
   expiredFor: number;
 }
 
+/** A token another tool (picasclient) re-locked while our pilot held it: that pilot stopped. */
+export interface TakenOverToken {
+  id: string;
+  /** The host the other tool wrote. */
+  by: string;
+  /** The `lock` it wrote (epoch s). */
+  lock?: number;
+  /** Our pilot that held it, and where. */
+  pilot?: string;
+  host?: string;
+  /** True once the other tool finished it. */
+  finished: boolean;
+}
+
 export interface StatusReport {
   type: string;
   database: string;
@@ -61,6 +80,9 @@ export interface StatusReport {
   attempt?: { median: number; n: number };
   failing: FailingToken[];
   stale: StaleLease[];
+  takenOver: TakenOverToken[];
+  /** `_design/finished:<type>` exists (else finished means GRID_LRT's `status` only). */
+  finishedViews: boolean;
   /** Finished tokens read for times and rates, against how many there are. */
   sample: { read: number; of: number };
 }
@@ -129,6 +151,21 @@ export function staleLease(doc: TokenDoc, now: number): StaleLease | undefined {
   };
 }
 
+export function takenOverToken(doc: TokenDoc): TakenOverToken | undefined {
+  const lease = leaseOf(doc);
+  const by = lease ? takenOverBy(doc, lease) : undefined;
+  if (!lease || by === undefined) return undefined;
+  const lock = num(doc.lock);
+  return {
+    id: doc._id,
+    by,
+    ...(lock !== undefined ? { lock } : {}),
+    pilot: lease.pilot,
+    host: lease.host,
+    finished: (num(doc.done) ?? 0) > 0,
+  };
+}
+
 function orderStates(counts: Record<string, number>): { state: string; n: number }[] {
   const running = Object.keys(counts)
     .filter((s) => !WAITING.includes(s) && !FINISHED.includes(s))
@@ -173,6 +210,11 @@ export function buildStatusReport(input: StatusInput): StatusReport {
     ...(attemptMedian !== undefined ? { attempt: { median: attemptMedian, n: attempts.length } } : {}),
     failing,
     stale,
+    takenOver: (input.takenOver ?? [])
+      .map(takenOverToken)
+      .filter((t): t is TakenOverToken => t !== undefined)
+      .sort((a, b) => (b.lock ?? 0) - (a.lock ?? 0)),
+    finishedViews: input.finishedViews ?? true,
     sample: { read, of: finished },
   };
 }

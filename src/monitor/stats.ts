@@ -76,33 +76,43 @@ export function phaseMedians(docs: readonly TokenDoc[]): { phase: string; median
     .map(({ phase, median: m, n }) => ({ phase, median: m, n }));
 }
 
-/** Durations (ended - started) of every closed attempt of `docs`. */
+/** An epoch second as picasclient and GRID_LRT write `lock` and `done` (0, -1 and "" are not). */
+function epochField(value: unknown): number | undefined {
+  return typeof value === 'number' && value > 1e9 ? value : undefined;
+}
+
+/**
+ * Durations (ended - started) of every closed attempt of `docs`; for a token with no `attempts`
+ * (finished by picasclient or GRID_LRT) its `lock` to its `done`, the one run those tools record.
+ */
 export function attemptDurations(docs: readonly TokenDoc[]): number[] {
   const out: number[] = [];
   for (const doc of docs) {
-    for (const a of attemptsOf(doc)) {
+    const attempts = attemptsOf(doc);
+    for (const a of attempts) {
       if (typeof a.ended === 'number' && typeof a.started === 'number' && a.ended >= a.started) {
         out.push(a.ended - a.started);
       }
     }
+    const [lock, done] = [epochField(doc.lock), epochField(doc.done)];
+    if (attempts.length === 0 && lock !== undefined && done !== undefined && done >= lock)
+      out.push(done - lock);
   }
   return out;
 }
 
-/** When the token finished: `times.done`/`times.error`, else GRID_LRT's `done` epoch. */
+/** When the token finished: `times.done`/`times.error`, else the `done` epoch (picasclient, GRID_LRT). */
 export function finishTime(doc: TokenDoc): number | undefined {
   const times = timesOf(doc);
-  const t =
-    times.done ?? times.error ?? (typeof doc.done === 'number' && doc.done > 1e9 ? doc.done : undefined);
-  return t;
+  return times.done ?? times.error ?? epochField(doc.done);
 }
 
-/** When work on the token first started: its first attempt, else its claim. */
+/** When work on the token first started: its first attempt, else its claim, else the `lock` epoch. */
 export function startTime(doc: TokenDoc): number | undefined {
   const firstAttempt = attemptsOf(doc)[0]?.started;
   const times = timesOf(doc);
   const candidates = [firstAttempt, times.locked].filter((t): t is number => typeof t === 'number');
-  return candidates.length ? Math.min(...candidates) : undefined;
+  return candidates.length ? Math.min(...candidates) : epochField(doc.lock);
 }
 
 export interface Throughput {

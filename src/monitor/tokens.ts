@@ -1,6 +1,6 @@
 import { couchError, type PicasDb, type TokenDoc } from '../picas/client';
 import { attemptsOf } from '../picas/protocol';
-import { queryView, resolveView } from '../picas/viewQuery';
+import { queryView, type ResolvedView, resolveView } from '../picas/viewQuery';
 import { chooseLogs } from './logs';
 import { failingToken } from './report';
 
@@ -62,7 +62,7 @@ export async function readTokenPage(
   const params: Record<string, unknown> = { include_docs: true, skip, limit };
   if (options.state) params.key = options.state;
   const answer = await queryView(picas, resolved, params);
-  const total = options.state ? await stateCount(picas, type, options.state) : (answer.total_rows ?? 0);
+  const total = options.state ? await stateCount(picas, resolved, options.state) : (answer.total_rows ?? 0);
   const rows = answer.rows
     .filter((r) => r.doc)
     .map((r) => tokenRow(r.doc!, typeof r.key === 'string' ? r.key : String(r.key)));
@@ -70,13 +70,14 @@ export async function readTokenPage(
 }
 
 /** Tokens in one state, through the reduce (total_rows would count the whole view). */
-async function stateCount(picas: PicasDb, type: string, state: string): Promise<number> {
+async function stateCount(picas: PicasDb, overview: ResolvedView, state: string): Promise<number> {
   try {
-    const answer = (await picas.db.view(type, 'overview_total', { key: state, group: true })) as unknown as {
-      rows: { value: unknown }[];
-    };
+    const answer = (await picas.db.view(overview.designDoc, overview.view, {
+      key: state,
+      group: true,
+    })) as unknown as { rows: { value: unknown }[] };
     return Number(answer.rows[0]?.value ?? 0) || 0;
   } catch (err) {
-    throw couchError(picas, `count ${state} tokens of type ${type}`, err);
+    throw couchError(picas, `count ${state} tokens of type ${overview.type}`, err);
   }
 }

@@ -9,6 +9,7 @@ import {
   standardViews,
   type ViewSource,
 } from './designDoc';
+import { finishedDesignDoc, finishedDesignDocId } from './finishedViews';
 import { writeSettled } from './protocol';
 
 const MAX_ATTEMPTS = 8;
@@ -60,11 +61,20 @@ export async function assertDatabaseExists(picas: PicasDb): Promise<void> {
 
 export async function readDesignDoc(picas: PicasDb, type: string): Promise<DesignDoc | undefined> {
   assertTokenType(type);
+  return readDesignDocById(picas, designDocId(type));
+}
+
+/** `_design/finished:<type>` (finishedViews.ts), undefined when no tool wrote it yet. */
+export function readFinishedDesignDoc(picas: PicasDb, type: string): Promise<DesignDoc | undefined> {
+  return readDesignDocById(picas, finishedDesignDocId(type));
+}
+
+async function readDesignDocById(picas: PicasDb, id: string): Promise<DesignDoc | undefined> {
   try {
-    return (await picas.db.get(designDocId(type))) as unknown as DesignDoc;
+    return (await picas.db.get(id)) as unknown as DesignDoc;
   } catch (err) {
     if (statusOf(err) === 404) return undefined;
-    throw couchError(picas, `read ${designDocId(type)}`, err);
+    throw couchError(picas, `read ${id}`, err);
   }
 }
 
@@ -83,10 +93,11 @@ async function updateDesignDoc(
   picas: PicasDb,
   type: string,
   change: (existing: DesignDoc | undefined) => DesignDoc | undefined,
+  id = designDocId(type),
 ): Promise<DesignDocUpdate> {
-  const id = designDocId(type);
+  assertTokenType(type);
   for (let attempt = 1; ; attempt++) {
-    const existing = await readDesignDoc(picas, type);
+    const existing = await readDesignDocById(picas, id);
     const next = change(existing);
     if (!next) return { id, changed: false, rev: existing?._rev };
     try {
@@ -100,15 +111,31 @@ async function updateDesignDoc(
 
 /**
  * Creates or updates `_design/<type>` so that every standard view (plus `extraViews`) exists with
- * the current source. Custom views already there stay. A second call writes nothing.
+ * the current source, and `_design/finished:<type>` with the finished views. Custom views already
+ * there stay. A second call writes nothing.
  */
-export function ensureDesignDoc(
+export async function ensureDesignDoc(
   picas: PicasDb,
   type: string,
   extraViews: Record<string, ViewSource> = {},
 ): Promise<DesignDocUpdate> {
   const wanted = { ...standardViews(type), ...extraViews };
-  return updateDesignDoc(picas, type, (existing) => mergeDesignDoc(type, existing, wanted));
+  const update = await updateDesignDoc(picas, type, (existing) => mergeDesignDoc(type, existing, wanted));
+  await ensureFinishedViews(picas, type);
+  return update;
+}
+
+/**
+ * `_design/finished:<type>` as finishedViews.ts defines it (a design document grid-lrt owns whole:
+ * other views in it are replaced). Its own index: writing it never touches `_design/<type>`'s.
+ */
+export function ensureFinishedViews(picas: PicasDb, type: string): Promise<DesignDocUpdate> {
+  return updateDesignDoc(
+    picas,
+    type,
+    (existing) => finishedDesignDoc(type, existing) as DesignDoc | undefined,
+    finishedDesignDocId(type),
+  );
 }
 
 const VIEW_NAME = /^[A-Za-z][A-Za-z0-9_]*$/;

@@ -3,7 +3,8 @@ import { type BulkUpdateOptions, type BulkUpdateReport, bulkUpdate } from './bul
 import type { TokenDoc } from './client';
 import { couchError, type PicasDb, statusOf } from './client';
 import { designDocId } from './designDoc';
-import { readDesignDoc } from './designDocs';
+import { readDesignDoc, readFinishedDesignDoc } from './designDocs';
+import { finishedDesignDocId } from './finishedViews';
 import {
   type DropAttachments,
   deletePatch,
@@ -126,10 +127,13 @@ export interface PurgeReport extends BulkUpdateReport {
 
 const DESIGN_DOC_TRIES = 10;
 
-async function deleteDesignDoc(picas: PicasDb, type: string): Promise<'deleted' | 'absent'> {
-  const id = designDocId(type);
+async function deleteDesignDoc(
+  picas: PicasDb,
+  id: string,
+  read: () => Promise<{ _rev?: string } | undefined>,
+): Promise<'deleted' | 'absent'> {
   for (let attempt = 1; ; attempt++) {
-    const doc = await readDesignDoc(picas, type);
+    const doc = await read();
     if (!doc?._rev) return 'absent';
     try {
       await writeSettled(picas, { _id: id, _rev: doc._rev, _deleted: true });
@@ -144,7 +148,7 @@ async function deleteDesignDoc(picas: PicasDb, type: string): Promise<'deleted' 
 
 /**
  * GRID_LRT's purge_tokens: deletes every token of the type, found through `_all_docs` (views may
- * be gone), then `_design/<type>`. pouchdb-server has no `_purge`, so this deletes (tombstones).
+ * be gone), then `_design/<type>` and `_design/finished:<type>`. pouchdb-server has no `_purge`, so this deletes (tombstones).
  */
 export async function purgeType(
   picas: PicasDb,
@@ -156,6 +160,9 @@ export async function purgeType(
   if (report.dryRun) designDoc = (await readDesignDoc(picas, type)) ? 'would-delete' : 'absent';
   // Tokens left (refused, or not reached before an interrupt) would vanish from every view.
   else if (report.failed.length > 0 || report.interrupted) designDoc = 'kept';
-  else designDoc = await deleteDesignDoc(picas, type);
+  else {
+    designDoc = await deleteDesignDoc(picas, designDocId(type), () => readDesignDoc(picas, type));
+    await deleteDesignDoc(picas, finishedDesignDocId(type), () => readFinishedDesignDoc(picas, type));
+  }
   return { ...report, designDoc };
 }

@@ -1,7 +1,8 @@
 import { LrtError } from '../core';
 import { couchError, type PicasDb, statusOf, type TokenDoc } from './client';
 import { assertTokenType, designDocId } from './designDoc';
-import { assertDatabaseExists, readDesignDoc } from './designDocs';
+import { assertDatabaseExists, readDesignDoc, readFinishedDesignDoc } from './designDocs';
+import { FINISHED_VIEW_NAMES, finishedDesignName } from './finishedViews';
 
 export const DEFAULT_PAGE_SIZE = 500;
 
@@ -15,6 +16,8 @@ export interface ViewRow {
 export interface ResolvedView {
   type: string;
   view: string;
+  /** The design document's name after `_design/`: the type, or `finished:<type>`. */
+  designDoc: string;
   /** The view has a reduce: row queries need `reduce=false`. */
   reduce: boolean;
 }
@@ -42,13 +45,23 @@ function viewNotFound(picas: PicasDb, type: string, view: string, existing: stri
   });
 }
 
+function reduces(source: { reduce?: string } | undefined): boolean {
+  return typeof source?.reduce === 'string' && source.reduce !== '';
+}
+
 /**
- * Checks that `_design/<type>` has `view` and tells whether it reduces. Throws E_VIEW_NOT_FOUND
- * naming the design doc and listing the views that exist, or E_DB_NOT_FOUND.
+ * Checks that `_design/<type>` has `view` and tells whether it reduces. `done`, `error`,
+ * `overview_total` and `taken_over` come from `_design/finished:<type>` when it has them
+ * (finishedViews.ts: finished as every tool writes it). Throws E_VIEW_NOT_FOUND naming the design
+ * doc and listing the views that exist, or E_DB_NOT_FOUND.
  */
 export async function resolveView(picas: PicasDb, type: string, view: string): Promise<ResolvedView> {
   assertTokenType(type);
   assertViewNameSafe(view);
+  if ((FINISHED_VIEW_NAMES as readonly string[]).includes(view)) {
+    const finished = (await readFinishedDesignDoc(picas, type))?.views?.[view];
+    if (finished) return { type, view, designDoc: finishedDesignName(type), reduce: reduces(finished) };
+  }
   const ddoc = await readDesignDoc(picas, type);
   if (!ddoc) {
     await assertDatabaseExists(picas);
@@ -56,7 +69,7 @@ export async function resolveView(picas: PicasDb, type: string, view: string): P
   }
   const source = ddoc.views?.[view];
   if (!source) throw viewNotFound(picas, type, view, Object.keys(ddoc.views ?? {}).sort());
-  return { type, view, reduce: typeof source.reduce === 'string' && source.reduce !== '' };
+  return { type, view, designDoc: type, reduce: reduces(source) };
 }
 
 interface ViewAnswer {
@@ -73,13 +86,17 @@ export async function queryView(
   const { type, view } = resolved;
   const qs = resolved.reduce ? { ...params, reduce: false } : params;
   try {
-    return (await picas.db.view(type, encodeURIComponent(view), qs as never)) as unknown as ViewAnswer;
+    return (await picas.db.view(
+      resolved.designDoc,
+      encodeURIComponent(view),
+      qs as never,
+    )) as unknown as ViewAnswer;
   } catch (err) {
     if (statusOf(err) === 404) {
       const ddoc = await readDesignDoc(picas, type);
       throw viewNotFound(picas, type, view, ddoc ? Object.keys(ddoc.views ?? {}).sort() : undefined);
     }
-    throw couchError(picas, `query view ${view} of ${designDocId(type)}`, err);
+    throw couchError(picas, `query view ${view} of _design/${resolved.designDoc}`, err);
   }
 }
 
@@ -169,28 +186,38 @@ export async function rereadThroughView(
   return [...docs.values()];
 }
 
-/** Token states that always appear in an overview, even at 0. */
-export const OVERVIEW_STATES = ['todo', 'locked', 'done', 'error', 'staging'] as const;
-
-/**
- * Counts per state from `overview_total` (group=true), or GRID_LRT 1.0's `overview_view` when
- * only that exists: `{todo, locked, done, error, staging, <phases>...: n}`.
- */
-export async function tokenOverview(picas: PicasDb, type: string): Promise<Record<string, number>> {
-  assertTokenType(type);
+/** Where the overview counts come from (see tokenOverview). */
+export async function overviewSource(picas: PicasDb, type: string): Promise<ResolvedView> {
+  if (reduces((await readFinishedDesignDoc(picas, type))?.views?.overview_total)) {
+    return { type, view: 'overview_total', designDoc: finishedDesignName(type), reduce: true };
+  }
   const ddoc = await readDesignDoc(picas, type);
   if (!ddoc) {
     await assertDatabaseExists(picas);
     throw viewNotFound(picas, type, 'overview_total', undefined);
   }
   const views = ddoc.views ?? {};
-  const name = ['overview_total', 'overview_view'].find((v) => views[v]?.reduce);
+  const name = ['overview_total', 'overview_view'].find((v) => reduces(views[v]));
   if (!name) throw viewNotFound(picas, type, 'overview_total', Object.keys(views).sort());
+  return { type, view: name, designDoc: type, reduce: true };
+}
+
+/** Token states that always appear in an overview, even at 0. */
+export const OVERVIEW_STATES = ['todo', 'locked', 'done', 'error', 'staging'] as const;
+
+/**
+ * Counts per state from `overview_total` (group=true): `_design/finished:<type>`'s, else
+ * `_design/<type>`'s, else GRID_LRT 1.0's `overview_view` when only that exists:
+ * `{todo, locked, done, error, staging, <phases>...: n}`.
+ */
+export async function tokenOverview(picas: PicasDb, type: string): Promise<Record<string, number>> {
+  assertTokenType(type);
+  const source = await overviewSource(picas, type);
   let answer: ViewAnswer;
   try {
-    answer = (await picas.db.view(type, name, { group: true })) as unknown as ViewAnswer;
+    answer = (await picas.db.view(source.designDoc, source.view, { group: true })) as unknown as ViewAnswer;
   } catch (err) {
-    throw couchError(picas, `query view ${name} of ${designDocId(type)}`, err);
+    throw couchError(picas, `query view ${source.view} of _design/${source.designDoc}`, err);
   }
   const counts: Record<string, number> = Object.fromEntries(OVERVIEW_STATES.map((s) => [s, 0]));
   for (const row of answer.rows) {

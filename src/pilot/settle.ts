@@ -88,7 +88,11 @@ export async function settle(
       },
     );
   } catch (err) {
-    if (isLrtError(err, 'E_LEASE_LOST')) return { kind: 'lost', token, reason: err.message };
+    if (isLrtError(err, 'E_LEASE_LOST')) {
+      // Reset, reclaimed or taken over by another tool since the last renewal: its result stands.
+      ctx.logger.warn({ token, reason: err.message }, 'lease lost at the final write: nothing written');
+      return { kind: 'lost', token, reason: err.message };
+    }
     return {
       kind: 'unrecorded',
       token,

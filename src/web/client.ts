@@ -78,6 +78,10 @@ export const CLIENT_JS = `'use strict';
     fillTable('stale', r.stale.slice(0, 50), function (s) {
       return [s.id, s.pilot || '', s.host || '', s.attempt || '', duration(s.expiredFor) + ' ago'];
     });
+    $('taken-count').textContent = '(' + r.takenOver.length + ')';
+    fillTable('taken', r.takenOver.slice(0, 50), function (t) {
+      return [t.id, t.by, t.finished ? 'finished' : 'running', t.pilot || '', t.host || ''];
+    });
     $('updated').textContent = 'updated ' + new Date(r.at * 1000).toISOString().replace('T', ' ').replace(/\\.\\d+Z$/, ' UTC');
   }
 

@@ -37,6 +37,10 @@ export const PAGE_HTML = `<!doctype html>
     <table id="stale"><thead><tr><th>token</th><th>pilot</th><th>host</th><th>attempt</th><th>expired</th></tr></thead><tbody></tbody></table>
   </section>
   <section>
+    <h2>Taken over by another tool <span id="taken-count" class="muted"></span></h2>
+    <table id="taken"><thead><tr><th>token</th><th>lock changed by</th><th>state there</th><th>our pilot</th><th>our host</th></tr></thead><tbody></tbody></table>
+  </section>
+  <section>
     <h2>Tokens</h2>
     <div class="controls">
       <label>state <select id="state-filter"><option value="">all</option></select></label>

@@ -3,15 +3,15 @@ import { isLrtError, type LrtError } from '../../src/core';
 import type { PicasDb, TokenDoc } from '../../src/picas/client';
 import {
   type ClaimedToken,
-  claimToken,
   fencedUpdate,
   finishPatch,
   heartbeatPatch,
   type Lease,
   releasePatch,
 } from '../../src/picas/protocol';
+import { oneClaimedToken } from '../helpers/claimedToken';
 import { adminAuthHeader, createTestDatabase, type TestDatabase } from '../helpers/couch';
-import { getDoc, picasFor, putDesignDoc, seededRng, seedTokens, updateDoc } from '../helpers/seedTokens';
+import { getDoc, updateDoc } from '../helpers/seedTokens';
 
 const onCluster = inject('couchKind') === 'cluster';
 
@@ -24,19 +24,7 @@ let claim: ClaimedToken;
 
 beforeEach(async () => {
   t = await createTestDatabase('lrt_fence');
-  picas = picasFor(t);
-  await putDesignDoc(t, TYPE);
-  await seedTokens(t, TYPE, 1);
-  const got = await claimToken(picas, TYPE, {
-    pilotId: 'pilot-A',
-    host: 'wn-a.grid',
-    leaseSeconds: 60,
-    maxAttempts: 3,
-    clock: () => T0 * 1000,
-    rng: seededRng(7),
-  });
-  if (!got) throw new Error('no token claimed');
-  claim = got;
+  ({ picas, claim } = await oneClaimedToken(t, TYPE, { clock: () => T0 * 1000 }));
 });
 afterEach(async () => t?.drop());
 

@@ -77,6 +77,7 @@ describe('claimPatch', () => {
       expires: T0 + 600,
       renewed: T0,
       attempt: 1,
+      lock: T0,
     });
     expect(doc.times).toEqual({ locked: T0 });
     expect(attempts(doc)).toEqual([

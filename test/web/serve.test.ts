@@ -5,6 +5,7 @@ import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_TYPE, runDemo } from '../../src/demo/demo';
 import { openPicas } from '../../src/picas/client';
+import { ensureDesignDoc } from '../../src/picas/designDocs';
 import { type StatusServer, startStatusServer } from '../../src/web';
 import { lrt } from '../helpers/cli';
 import { couchServerUrl, createTestDatabase, type TestDatabase } from '../helpers/couch';
@@ -239,6 +240,71 @@ describe('lrt serve page in headless Chromium', () => {
       // No status read may be in flight when the database goes (the embedded server would make it anew).
       await server?.close();
       await demoDb.drop();
+    }
+  });
+
+  it('counts tokens picasclient and GRID_LRT finished, and lists a token picasclient took over', async () => {
+    const mixed = await createTestDatabase('lrt_webpy');
+    let server: StatusServer | undefined;
+    try {
+      const n = now();
+      const picas = openPicas({
+        url: mixed.baseUrl,
+        database: mixed.name,
+        user: mixed.user,
+        password: mixed.password,
+      });
+      await seedStatusTokens(mixed, 'py', [
+        // picasclient's close: done epoch and exit_code; its status stays as GRID_LRT left it.
+        {
+          ...todoToken('py', 't_picas_done'),
+          lock: n - 300,
+          done: n - 60,
+          exit_code: 0,
+          hostname: 'picas-wn-1',
+        },
+        {
+          ...todoToken('py', 't_picas_failed'),
+          lock: n - 300,
+          done: n - 50,
+          exit_code: 4,
+          hostname: 'picas-wn-1',
+        },
+        { ...todoToken('py', 't_grid_done'), lock: n - 400, status: 'done' },
+        {
+          ...runningToken('py', 't_taken', {
+            claimed: n - 100,
+            expires: n + 500,
+            pilot: 'pilot-7',
+            host: 'wn-7',
+          }),
+          lock: n - 20,
+          hostname: 'picas-wn-2',
+        },
+        todoToken('py', 't_todo'),
+      ]);
+      await ensureDesignDoc(picas, 'py');
+      server = await serve(mixed, 'py');
+      const page = await browser.newPage();
+      await page.goto(server.url);
+      await page.waitForSelector('#taken tbody td');
+      expect(await count(page, 'done')).toBe(2);
+      expect(await count(page, 'error')).toBe(1);
+      expect(await page.locator('#progress-text').textContent()).toContain(
+        '3 of 5 finished (2 done, 1 error)',
+      );
+      expect(await page.locator('#taken tbody tr td').allTextContents()).toEqual([
+        't_taken',
+        'picas-wn-2',
+        'running',
+        'pilot-7',
+        'wn-7',
+      ]);
+      expect(await page.locator('#rate').textContent()).not.toContain('no token finished yet');
+      await page.close();
+    } finally {
+      await server?.close();
+      await mixed.drop();
     }
   });
 

@@ -31,16 +31,22 @@ export function tokenType(ctx: CommandContext): string {
 
 export const status: Command = {
   path: ['status'],
-  summary: 'progress of a token type: counts per state, throughput, ETA, phase times, failures, stale leases',
+  summary:
+    'progress of a token type: counts per state, throughput, ETA, phase times, failures, stale leases, take-overs',
   json:
     '{type, database, at, states: [{state, n}], total, waiting, running, done, error, finished,\n' +
     ' progress, throughput?: {perHour, basis, windowSeconds}, etaSeconds?, phases: [{phase, median, n}],\n' +
     ' attempt?: {median, n}, failing: [{id, phase?, exit?, exitMeaning?, message, stderrTail?: [LINE],\n' +
-    ' time?, attempts}], stale: [{id, pilot, host, attempt, expires, expiredFor}], sample: {read, of}};\n' +
+    ' time?, attempts}], stale: [{id, pilot, host, attempt, expires, expiredFor}],\n' +
+    ' takenOver: [{id, by, lock?, pilot?, host?}], finishedViews, sample: {read, of}};\n' +
     'with --watch: one such object per line (NDJSON)',
   description:
-    'Counts come from the overview_total view; times from `times` and `attempts` of the finished\n' +
-    'tokens (at most --max-docs of each state are read); stale leases from the expired view.\n' +
+    'Counts come from the overview_total view of _design/finished:T (else _design/T): a token counts\n' +
+    'as finished the way each tool writes it (GRID_LRT: status done/error; picasclient: a done epoch\n' +
+    'with exit_code 0 or not, or lock=done=-1; grid-lrt: both). Times come from `times` and `attempts`\n' +
+    'of the finished tokens, or their `lock` and `done` epochs when they have neither (at most\n' +
+    '--max-docs of each state are read); stale leases from the expired view; tokens another tool\n' +
+    're-locked while our pilot held them from the taken_over view.\n' +
     'With --watch the screen is redrawn every --interval seconds until Ctrl-C.\n' +
     '--json prints the report as one JSON object; with --watch one compact JSON object per line\n' +
     '(NDJSON, one per redraw), e.g. `lrt status --type T --watch --json | jq -c .progress`.',
@@ -50,7 +56,11 @@ export const status: Command = {
     interval: { type: 'string', value: 'S', description: 'seconds between redraws (default 5)' },
     rounds: { type: 'string', value: 'N', description: 'with --watch: stop after N redraws' },
     'max-docs': { type: 'string', value: 'N', description: 'finished tokens read for times (default 5000)' },
-    rows: { type: 'string', value: 'N', description: 'failing tokens and stale leases listed (default 10)' },
+    rows: {
+      type: 'string',
+      value: 'N',
+      description: 'failing tokens, stale leases and taken-over tokens listed (default 10)',
+    },
     ...PICAS_OPTIONS,
   },
   examples: ['lrt status --type pref_cal1', 'lrt status --type pref_cal1 --watch --interval 10'],

@@ -132,7 +132,11 @@ export const tokensList: Command = {
   json: '{type, view, count, tokens: [DOC]}',
   options: {
     ...TYPE,
-    view: { type: 'string', value: 'V', description: 'view to list (default todo)' },
+    view: {
+      type: 'string',
+      value: 'V',
+      description: 'view to list (default todo); done and error: finished as every tool writes it',
+    },
     limit: { type: 'string', value: 'N', description: 'list at most N tokens' },
     ...PICAS_OPTIONS,
   },

@@ -1,7 +1,14 @@
 import { LrtError } from '../../core';
 import type { PicasDb } from '../../picas/client';
 import { assertTokenType } from '../../picas/designDoc';
-import { addView, assertDatabaseExists, clearViews, listViews } from '../../picas/designDocs';
+import {
+  addView,
+  assertDatabaseExists,
+  clearViews,
+  ensureFinishedViews,
+  listViews,
+} from '../../picas/designDocs';
+import { finishedDesignDocId } from '../../picas/finishedViews';
 import { type Command, type CommandContext, str } from '../command';
 import { EXIT } from '../exitCodes';
 import { PICAS_OPTIONS, picasFromContext } from '../picasOptions';
@@ -106,4 +113,24 @@ export const viewsList: Command = {
   },
 };
 
-export const viewsCommands: Command[] = [viewsAdd, viewsClear, viewsList];
+export const viewsFinished: Command = {
+  path: ['views', 'finished'],
+  summary: 'write _design/finished:<type>: done, error and overview as every tool writes them',
+  description:
+    'The views of done and error tokens as GRID_LRT (status), picasclient (a done epoch and\n' +
+    'exit_code) and grid-lrt write them, the overview built on them, and tokens another tool took\n' +
+    "over from our pilots (docs/token-format.md). 'lrt tokens create' writes them too; this writes\n" +
+    'only them, for a database set up by an older version or by GRID_LRT: _design/<type> is left\n' +
+    "as it is, so CouchDB does not rebuild the pilots' todo index. A second run writes nothing.",
+  options: { ...TYPE_OPTION, ...PICAS_OPTIONS },
+  examples: ['lrt views finished --type pref_cal1'],
+  async run(ctx) {
+    const { picas, type } = await openFor(ctx);
+    const res = await ensureFinishedViews(picas, type);
+    ctx.out.result({ type, ...res });
+    ctx.out.line(`${finishedDesignDocId(type)}: ${res.changed ? 'written' : 'already up to date'}`);
+    return EXIT.ok;
+  },
+};
+
+export const viewsCommands: Command[] = [viewsAdd, viewsClear, viewsList, viewsFinished];

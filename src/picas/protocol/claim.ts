@@ -47,6 +47,7 @@ export function applyClaim(doc: TokenDoc, input: ClaimInput): TokenDoc {
     expires: input.now + leaseLength(doc, input.leaseSeconds),
     renewed: input.now,
     attempt: n,
+    lock: input.now,
   };
   return {
     ...doc,

@@ -2,7 +2,7 @@ import { LrtError } from '../../core';
 import { couchError, type PicasDb, statusOf, type TokenDoc } from '../client';
 import { clusterRules } from '../cluster';
 import { couchCall, docPath } from '../couchHttp';
-import { type LeaseLost, leaseOf, type Patched, type Skipped } from './leaseRecord';
+import { fence, type LeaseLost, leaseOf, type Patched, type Skipped } from './leaseRecord';
 import { writeDoc } from './quorumWrite';
 import { settleWrite } from './settleWrite';
 
@@ -36,6 +36,16 @@ export function leaseLostError(id: string, leaseId: string, holder: string | und
   return new LrtError('E_LEASE_LOST', `token ${id} was taken away: lease ${leaseId} replaced by ${how}`, {
     details: { token: id, lease: leaseId, holder: holder ?? null },
   });
+}
+
+/** The fence's verdict as the error the callers handle (E_LEASE_LOST: stop, write nothing). */
+function lostError(id: string, leaseId: string, lost: LeaseLost): LrtError {
+  if (lost.takenOverBy === undefined) return leaseLostError(id, leaseId, lost.holder);
+  return new LrtError(
+    'E_LEASE_LOST',
+    `token ${id} taken over by another tool (lock changed by ${lost.takenOverBy})`,
+    { details: { token: id, lease: leaseId, holder: lost.holder ?? null, takenOverBy: lost.takenOverBy } },
+  );
 }
 
 /**
@@ -92,11 +102,11 @@ export async function fencedUpdate(
     options.signal?.throwIfAborted();
     const doc = known ?? (await readToken(picas, id, leaseId, rules.on, options.signal));
     known = undefined;
-    const holder = leaseOf(doc)?.id;
-    // Checked here too, so no patch function can write over someone else's lease.
-    if (holder !== leaseId) throw leaseLostError(id, leaseId, holder);
+    // Checked here too, so no patch function can write over someone else's lease or take-over.
+    const ours = fence(doc, leaseId);
+    if ('lost' in ours) throw lostError(id, leaseId, ours);
     const result = patch(doc);
-    if ('lost' in result) throw leaseLostError(id, leaseId, result.holder);
+    if ('lost' in result) throw lostError(id, leaseId, result);
     if ('skip' in result) return { skipped: result.skip, conflicts };
     const next: TokenDoc = { ...result.doc, _id: doc._id, _rev: doc._rev };
     try {

@@ -14,6 +14,11 @@ export interface Lease {
   expires: number;
   renewed: number;
   attempt: number;
+  /**
+   * The `lock` the claim wrote. Another tool that takes the token (picasclient's claim) writes a
+   * new `lock` and `hostname` and leaves `lease` as it was: see takenOverBy.
+   */
+  lock?: number;
 }
 
 /** One claim of a token (`attempts` field, the last MAX_ATTEMPT_RECORDS kept). */
@@ -49,11 +54,13 @@ export type Patched = { doc: TokenDoc };
 export type Skipped = { skip: string };
 /** A login-side change: the document to write (same `_rev`) or a reason to leave the token alone. */
 export type TokenPatch = (doc: TokenDoc) => Patched | Skipped;
-/** The token's lease is not ours any more (reset, reclaimed, finished or deleted). */
+/** The token's lease is not ours any more (reset, reclaimed, finished, deleted or taken over). */
 export interface LeaseLost {
   lost: true;
   /** The lease id now on the token, if any. */
   holder: string | undefined;
+  /** Another tool took the token: the `hostname` it wrote (see takenOverBy). */
+  takenOverBy?: string;
 }
 
 // ---------------------------------------------------------------- reading a token
@@ -109,9 +116,25 @@ export function claimBlocker(doc: TokenDoc): string | undefined {
   return undefined;
 }
 
+/**
+ * The host of another tool that took the token while the lease is still on it, else undefined:
+ * `lock` is no longer the one the claim wrote (`lease.lock`; leases from before it was recorded
+ * are judged by the host alone), or `hostname` no longer the lease's host. picasclient's claim
+ * does exactly that to a token it finds in a stale `todo` page, without looking at `lease`.
+ */
+export function takenOverBy(doc: TokenDoc, lease: Lease): string | undefined {
+  const lockChanged = typeof lease.lock === 'number' && Number(doc.lock) !== lease.lock;
+  const hostChanged = typeof doc.hostname === 'string' && doc.hostname !== lease.host;
+  if (!lockChanged && !hostChanged) return undefined;
+  return typeof doc.hostname === 'string' && doc.hostname !== '' ? doc.hostname : 'an unknown host';
+}
+
+/** Ours to write: our lease is on the token and no other tool took the token from under it. */
 export function fence(doc: TokenDoc, leaseId: string): Lease | LeaseLost {
   const lease = leaseOf(doc);
   if (lease?.id !== leaseId) return { lost: true, holder: lease?.id };
+  const taker = takenOverBy(doc, lease);
+  if (taker !== undefined) return { lost: true, holder: lease.id, takenOverBy: taker };
   return lease;
 }
 

@@ -12,6 +12,7 @@ import {
   MAX_ATTEMPT_RECORDS,
   type Skipped,
   scrubCount,
+  takenOverBy,
   timesOf,
   withoutLease,
 } from './leaseRecord';
@@ -48,6 +49,11 @@ export function reclaimPatch(doc: TokenDoc, input: ReclaimInput): ReclaimResult 
   if (isZero(doc.lock) || !lease) return { skip: `token ${doc._id} is not held under a lease` };
   if (!(lease.expires <= input.now)) {
     return { skip: `token ${doc._id}: the lease of pilot ${lease.pilot} runs until ${lease.expires}` };
+  }
+  // Our pilot stopped when it saw this; the tool that took the token may still be running it.
+  const taker = takenOverBy(doc, lease);
+  if (taker !== undefined) {
+    return { skip: `token ${doc._id} was taken over by another tool (lock changed by ${taker})` };
   }
   let { attempts, closed } = closeAttempt(attemptsOf(doc), lease.attempt, {
     ended: input.now,
