@@ -4,6 +4,12 @@ import { LrtError } from '../../core';
 import { addAttachment, attachmentNameFor, contentTypeFor, readAttachment } from '../../picas/attachments';
 import { bulkCreateTokens, DEFAULT_BATCH_SIZE } from '../../picas/bulk';
 import { tokensFromSlices } from '../../picas/create';
+import {
+  describeDataMovement,
+  type PayloadMoves,
+  summarizeDataMovement,
+  withDataMovement,
+} from '../../picas/dataMovement';
 import { assertTokenType } from '../../picas/designDoc';
 import { ensureDatabase, ensureDesignDoc } from '../../picas/designDocs';
 import { applyFieldOverrides, loadTokenConfigFile, missingTokenKeyFields } from '../../picas/tokenConfig';
@@ -49,11 +55,21 @@ async function readTemplate(ctx: CommandContext): Promise<Template> {
   };
 }
 
+function payloadMoves(ctx: CommandContext): PayloadMoves {
+  const all = flag(ctx, 'payload-moves-data');
+  return {
+    inputs: all || flag(ctx, 'payload-moves-inputs'),
+    results: all || flag(ctx, 'payload-moves-results'),
+  };
+}
+
 async function plannedTokens(
   ctx: CommandContext,
   type: string,
-  fields: Record<string, unknown>,
+  templateFields: Record<string, unknown>,
 ): Promise<NewToken[]> {
+  const srmGiven = str(ctx, 'srm') !== undefined;
+  const fields = withDataMovement(templateFields, { surlList: srmGiven }, payloadMoves(ctx));
   const attachments = await Promise.all(strs(ctx, 'attach').map((spec) => readAttachFlag(ctx, spec)));
   const srm = str(ctx, 'srm');
   const suffix = str(ctx, 'id-suffix');
@@ -111,7 +127,11 @@ export const tokensCreate: Command = {
     'command again creates only what is missing and reports the rest as existing; an existing\n' +
     'token is never overwritten. Creates the database and the design document _design/<type>\n' +
     'with the standard views when they are missing. Fields come from --config (its Token and\n' +
-    'Job.variables sections), then --set; STARTSB and OBSID are set per token from the list.',
+    'Job.variables sections), then --set; STARTSB and OBSID are set per token from the list.\n' +
+    'Data movement (README, "Data movement"): tokens cut from a SURL list get stage_in: true (the\n' +
+    'pilot downloads their srm.txt into Input/ with globus-url-copy), and a config with an upload\n' +
+    'section gives stage_out: true (the pilot uploads Output/ by its rules). The command prints\n' +
+    'what the pilot will move. A payload that moves its own data: --payload-moves-data.',
   options: {
     type: {
       type: 'string',
@@ -150,6 +170,15 @@ export const tokensCreate: Command = {
       description: `tokens per _bulk_docs request (default ${DEFAULT_BATCH_SIZE})`,
     },
     'dry-run': { type: 'boolean', description: 'show the tokens that would be created, write nothing' },
+    'payload-moves-data': {
+      type: 'boolean',
+      description: 'the payload fetches its inputs and uploads its results: no stage_in, no stage_out',
+    },
+    'payload-moves-inputs': { type: 'boolean', description: 'no stage_in: the payload fetches its inputs' },
+    'payload-moves-results': {
+      type: 'boolean',
+      description: 'no stage_out: the payload uploads its results (LOFAR upload_results)',
+    },
     stage: {
       type: 'boolean',
       description: 'stage the SURLs (one LTA request) and create the tokens in status staging, not todo',
@@ -169,6 +198,7 @@ export const tokensCreate: Command = {
     const tokens = await plannedTokens(ctx, type, template.fields);
     warnIncomplete(ctx, template, tokens);
     if (flag(ctx, 'dry-run')) {
+      const dataMovement = summarizeDataMovement(tokens);
       const shown = tokens.map((t) => ({
         id: t.id,
         fields: t.fields,
@@ -178,10 +208,11 @@ export const tokensCreate: Command = {
           length: a.data.length,
         })),
       }));
-      ctx.out.result({ dryRun: true, type, tokens: shown });
+      ctx.out.result({ dryRun: true, type, tokens: shown, dataMovement });
       for (const t of shown)
         ctx.out.line(`${t.id}  ${t.attachments.map((a) => `${a.name} (${a.length} B)`).join(', ')}`);
       ctx.out.line(`dry run: ${tokens.length} tokens of type ${type} would be created; nothing written`);
+      for (const line of describeDataMovement(dataMovement)) ctx.out.line(line);
       return EXIT.ok;
     }
     const stager = flag(ctx, 'stage') ? await stagerFromContext(ctx) : undefined;
@@ -208,11 +239,14 @@ export const tokensCreate: Command = {
         `staging request ${gated.requests.join(', ')}: 'lrt stage release --type ${type} --watch' moves the tokens to todo`,
       );
     }
-    ctx.out.result({ database: picas.name, url: picas.settings.url, type, ...report });
+    const made = new Set(report.created);
+    const dataMovement = summarizeDataMovement(tokens.filter((t) => made.has(t.id)));
+    ctx.out.result({ database: picas.name, url: picas.settings.url, type, ...report, dataMovement });
     ctx.out.line(
       `${report.created.length} created, ${report.existing.length} already existed, ${report.failed.length} failed ` +
         `(type ${type}, database ${picas.name})`,
     );
+    if (made.size > 0) for (const line of describeDataMovement(dataMovement)) ctx.out.line(line);
     for (const f of report.failed) ctx.out.note(`failed: ${f.id}: ${f.error}`);
     return report.failed.length > 0 ? EXIT.partial : EXIT.ok;
   },
