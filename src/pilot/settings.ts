@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LrtError } from '../core';
 import { type PicasSettings, parsePicasrc, resolvePicasSettings } from '../picas/settings';
+import { cacheDirIn } from '../sandbox/cache';
 import type { TransferOptions } from '../transfer';
 import { DEFAULT_SANDBOX_BASE } from './sandboxSource';
 
@@ -78,7 +79,7 @@ export const PILOT_OPTIONS = {
   cache: {
     type: 'string',
     value: 'DIR',
-    help: 'node sandbox cache shared by pilots (default WORKDIR/.lrt-cache)',
+    help: 'node sandbox cache shared by pilots (default WORKDIR/.lrt-cache; lrt cache list|clean)',
   },
   'keep-jobdir': { type: 'boolean', help: 'keep every job dir' },
   'keep-failed': { type: 'boolean', help: 'keep the job dir of failed tokens' },
@@ -260,7 +261,7 @@ export function parsePilotSettings(sources: PilotSettingsSources): PilotSettings
     wait: v.wait ?? false,
     pollSeconds: seconds(v.poll, 'poll', 30, 0.1)!,
     workDir,
-    cacheDir: v.cache ?? join(workDir, '.lrt-cache'),
+    cacheDir: v.cache ?? cacheDirIn(workDir),
     keepJobDir: v['keep-jobdir'] ?? false,
     keepFailed: v['keep-failed'] ?? false,
     tokenTimeoutSeconds: seconds(v['token-timeout'], 'token-timeout', undefined, 1),

@@ -62,6 +62,10 @@ export interface StatResult {
   url: string;
   size: number;
   isDirectory: boolean;
+  /** When the storage last changed the file, as it reports it (gfal-ls date, Last-Modified, ISO mtime). */
+  modified?: string;
+  /** The HTTP entity tag, when the server sends one. */
+  etag?: string;
 }
 
 export type ChecksumAlgorithm = 'adler32';

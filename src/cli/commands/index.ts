@@ -1,4 +1,5 @@
 import type { Command } from '../command';
+import { cacheCommands } from './cache';
 import { dbCommands } from './db';
 import { demoCommands } from './demo';
 import { doctorCommands } from './doctor';
@@ -16,6 +17,7 @@ import { viewsCommands } from './views';
 
 /** Every `lrt` command. Each area keeps its commands in its own file and adds them here. */
 export const commands: Command[] = [
+  ...cacheCommands,
   ...dbCommands,
   ...demoCommands,
   ...doctorCommands,
