@@ -160,6 +160,24 @@ describe('lrt tokens create', () => {
     });
   });
 
+  it('a typo in a config section fails naming the file and the close name, writes nothing; --lenient warns', async () => {
+    const typo = structuredClone(config);
+    typo.Tokne = typo.Token;
+    delete typo.Token;
+    writeFileSync(join(dir, 'typo.json'), JSON.stringify(typo));
+    writeFileSync(join(dir, 'srm_50_sara.txt'), readFileSync(join(FIXTURES, 'srm_50_sara.txt')));
+    const args = ['tokens', 'create', '--type', 'typo', '--srm', 'srm_50_sara.txt', '--config', 'typo.json'];
+    const strict = await lrt(args, { env: envFor(testDb), cwd: dir });
+    expect(strict.exitCode).not.toBe(0);
+    expect(strict.stderr).toContain(`${join(dir, 'typo.json')}: unknown section "Tokne": did you mean "Token"?`);
+    expect((await picas.db.list({ startkey: 't_typo_', endkey: 't_typo_\ufff0' })).rows).toEqual([]);
+    const lenient = await lrt([...args, '--lenient'], { env: envFor(testDb), cwd: dir });
+    expect(lenient.exitCode).toBe(0);
+    expect(lenient.stderr).toContain('warning: ');
+    expect(lenient.stderr).toContain('unknown section "Tokne" ignored (did you mean "Token"?)');
+    expect(lenient.stdout).toContain('6 created');
+  });
+
   it('takes the token type from the config when --type is absent; --set values read as JSON', async () => {
     writeFileSync(join(dir, 'typed.json'), JSON.stringify({ Token: { type: 'fromcfg', status: 'queued' } }));
     const res = await lrt(

@@ -46,7 +46,8 @@ interface Template {
 /** Fields from --config (GRID_LRT json or yaml) then --set; config warnings go to stderr. */
 async function readTemplate(ctx: CommandContext): Promise<Template> {
   const file = str(ctx, 'config');
-  const config = file ? await loadTokenConfigFile(resolve(ctx.cwd, file)) : undefined;
+  const strict = !flag(ctx, 'lenient');
+  const config = file ? await loadTokenConfigFile(resolve(ctx.cwd, file), { strict }) : undefined;
   for (const warning of config?.warnings ?? []) ctx.out.note(`warning: ${warning}`);
   return {
     fields: applyFieldOverrides(config?.fields ?? {}, strs(ctx, 'set')),
@@ -156,6 +157,10 @@ export const tokensCreate: Command = {
       description: 'field for the start subband (default STARTSB)',
     },
     config: { type: 'string', value: 'FILE', description: 'token config (GRID_LRT .json or .cfg/.yaml)' },
+    lenient: {
+      type: 'boolean',
+      description: 'unknown sections and keys of --config are warnings (default: errors with "did you mean")',
+    },
     set: { type: 'string', value: 'KEY=VALUE', multiple: true, description: 'set a field on every token' },
     'id-suffix': { type: 'string', value: 'S', description: 'without --srm: create one token t_<type>_S' },
     attach: {
