@@ -169,7 +169,9 @@ describe('lrt tokens create', () => {
     const args = ['tokens', 'create', '--type', 'typo', '--srm', 'srm_50_sara.txt', '--config', 'typo.json'];
     const strict = await lrt(args, { env: envFor(testDb), cwd: dir });
     expect(strict.exitCode).not.toBe(0);
-    expect(strict.stderr).toContain(`${join(dir, 'typo.json')}: unknown section "Tokne": did you mean "Token"?`);
+    expect(strict.stderr).toContain(
+      `${join(dir, 'typo.json')}: unknown section "Tokne": did you mean "Token"?`,
+    );
     expect((await picas.db.list({ startkey: 't_typo_', endkey: 't_typo_\ufff0' })).rows).toEqual([]);
     const lenient = await lrt([...args, '--lenient'], { env: envFor(testDb), cwd: dir });
     expect(lenient.exitCode).toBe(0);
