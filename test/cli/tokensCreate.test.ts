@@ -180,6 +180,22 @@ describe('lrt tokens create', () => {
     expect(lenient.stdout).toContain('6 created');
   });
 
+  it('refuses slices overlapping existing tokens of the type, naming them; --force creates them', async () => {
+    const before = await tokenRevs(picas);
+    const res = await lrt([...example, '--per-token', '5'], { env: envFor(testDb), cwd: FIXTURES });
+    expect(res.exitCode).not.toBe(0);
+    const sb105 = ids[0]!.replace(/SB\d+$/, 'SB105');
+    expect(res.stderr).toContain(`${sb105} would share subbands 105,106,107,108,109 with existing ${ids[0]}`);
+    expect(res.stderr).toContain('--force');
+    expect(await tokenRevs(picas)).toEqual(before);
+    const forced = await lrt([...example, '--per-token', '5', '--force', '--json'], {
+      env: envFor(testDb),
+      cwd: FIXTURES,
+    });
+    expect(forced.exitCode).toBe(0);
+    expect(JSON.parse(forced.stdout).created).toContain(sb105);
+  });
+
   it('takes the token type from the config when --type is absent; --set values read as JSON', async () => {
     writeFileSync(join(dir, 'typed.json'), JSON.stringify({ Token: { type: 'fromcfg', status: 'queued' } }));
     const res = await lrt(

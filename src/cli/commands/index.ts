@@ -13,6 +13,7 @@ import { statusCommands } from './status';
 import { submitCommands } from './submit';
 import { tokensCreateCommands } from './tokensCreate';
 import { tokensManageCommands } from './tokensManage';
+import { tokensUpdateCommands } from './tokensUpdate';
 import { viewsCommands } from './views';
 
 /** Every `lrt` command. Each area keeps its commands in its own file and adds them here. */
@@ -31,5 +32,6 @@ export const commands: Command[] = [
   ...submitCommands,
   ...tokensCreateCommands,
   ...tokensManageCommands,
+  ...tokensUpdateCommands,
   ...viewsCommands,
 ];

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { LrtError } from '../../core';
 import { addAttachment, attachmentNameFor, contentTypeFor, readAttachment } from '../../picas/attachments';
 import { bulkCreateTokens, DEFAULT_BATCH_SIZE } from '../../picas/bulk';
+import type { PicasDb } from '../../picas/client';
 import { tokensFromSlices } from '../../picas/create';
 import {
   describeDataMovement,
@@ -12,16 +13,30 @@ import {
 } from '../../picas/dataMovement';
 import { assertTokenType } from '../../picas/designDoc';
 import { ensureDatabase, ensureDesignDoc } from '../../picas/designDocs';
+import { existingSlices, findOverlaps, type Slice } from '../../picas/overlap';
 import { applyFieldOverrides, loadTokenConfigFile, missingTokenKeyFields } from '../../picas/tokenConfig';
-import { type AttachmentInput, getToken, manualTokenId, type NewToken } from '../../picas/tokens';
-import { chunksToRecord, DEFAULT_SUBBAND_PATTERN, readSurlListFile, sliceBySubband } from '../../srm';
+import {
+  type AttachmentInput,
+  getToken,
+  manualTokenId,
+  type NewToken,
+  sliceTokenId,
+} from '../../picas/tokens';
+import {
+  chunksToRecord,
+  DEFAULT_SUBBAND_PATTERN,
+  readSurlListFile,
+  type SubbandPattern,
+  sliceBySubband,
+  subbandOf,
+} from '../../srm';
 import { submitAndMarkStaging } from '../../staging';
 import { type Command, type CommandContext, flag, int, str, strs } from '../command';
 import { EXIT } from '../exitCodes';
 import { PICAS_OPTIONS, picasFromContext } from '../picasOptions';
 import { STAGER_OPTIONS, stagerFromContext } from './stage';
 
-async function readAttachFlag(ctx: CommandContext, spec: string): Promise<AttachmentInput> {
+export async function readAttachFlag(ctx: CommandContext, spec: string): Promise<AttachmentInput> {
   // FILE[:NAME]: the last ':' splits only when what follows is a bare name (paths may hold ':').
   const colon = spec.lastIndexOf(':');
   const named = colon > 0 && !spec.slice(colon + 1).includes('/') && colon < spec.length - 1;
@@ -64,11 +79,17 @@ function payloadMoves(ctx: CommandContext): PayloadMoves {
   };
 }
 
+interface Planned {
+  tokens: NewToken[];
+  /** With --srm: the subbands of each token, the id prefix of the observation, the pattern. */
+  slices?: { slices: Slice[]; prefix: string; pattern: SubbandPattern };
+}
+
 async function plannedTokens(
   ctx: CommandContext,
   type: string,
   templateFields: Record<string, unknown>,
-): Promise<NewToken[]> {
+): Promise<Planned> {
   const srmGiven = str(ctx, 'srm') !== undefined;
   const fields = withDataMovement(templateFields, { surlList: srmGiven }, payloadMoves(ctx));
   const attachments = await Promise.all(strs(ctx, 'attach').map((spec) => readAttachFlag(ctx, spec)));
@@ -87,7 +108,7 @@ async function plannedTokens(
         'give --srm FILE (one token per chunk) or --id-suffix S (one token t_<type>_S)',
       );
     }
-    return [{ id: manualTokenId(type, suffix), fields, attachments }];
+    return { tokens: [{ id: manualTokenId(type, suffix), fields, attachments }] };
   }
   const list = await readSurlListFile(resolve(ctx.cwd, srm), srm);
   const pattern = {
@@ -96,12 +117,38 @@ async function plannedTokens(
   };
   if (pattern.prefix === '') throw new LrtError('E_USAGE', '--sb-prefix must not be empty');
   const chunks = sliceBySubband(list, int(ctx, 'per-token', 10, 1), pattern);
-  return tokensFromSlices(type, chunksToRecord(chunks), {
+  const tokens = tokensFromSlices(type, chunksToRecord(chunks), {
     obsid: list.obsid,
     keyName: str(ctx, 'key-name') ?? 'STARTSB',
     fields,
     attachments,
   });
+  const slices = chunks.map((c) => ({
+    id: sliceTokenId(type, list.obsid, c.key),
+    // sliceBySubband checked that every entry names its subband
+    subbands: c.entries.map((e) => subbandOf(e.path, pattern) ?? c.start),
+  }));
+  const prefix = sliceTokenId(type, list.obsid, '').replace(/SB$/, '');
+  return { tokens, slices: { slices, prefix, pattern } };
+}
+
+/** Refuses slices that share subbands with existing tokens of the type (E_EXISTS naming them). */
+async function refuseOverlaps(picas: PicasDb, type: string, planned: NonNullable<Planned['slices']>) {
+  const existing = await existingSlices(picas, planned.prefix, 'srm.txt', (line) =>
+    subbandOf(line.split(/\s+/)[0] ?? '', planned.pattern),
+  );
+  const overlaps = findOverlaps(planned.slices, existing);
+  if (overlaps.length === 0) return;
+  const shown = overlaps
+    .slice(0, 10)
+    .map((o) => `${o.id} would share subbands ${o.subbands.join(',')} with existing ${o.existing}`);
+  const more = overlaps.length > 10 ? `; and ${overlaps.length - 10} more` : '';
+  throw new LrtError(
+    'E_EXISTS',
+    `tokens of type ${type} already cover these subbands (another --per-token?): ${shown.join('; ')}${more}. ` +
+      "Nothing was created. Delete the old tokens ('lrt tokens delete'), or pass --force to create them anyway.",
+    { details: { overlaps } },
+  );
 }
 
 /** What the config promises the pilot but the tokens would lack: worth a warning, not an error. */
@@ -126,7 +173,9 @@ export const tokensCreate: Command = {
   description:
     'Ids are deterministic (t_<type>_<OBSID>_SB<nnn>, or t_<type>_<suffix>), so running the same\n' +
     'command again creates only what is missing and reports the rest as existing; an existing\n' +
-    'token is never overwritten. Creates the database and the design document _design/<type>\n' +
+    'token is never overwritten (lrt tokens update changes tokens). Slices that share subbands with\n' +
+    'existing tokens of the type (the same list cut with another --per-token) are refused, naming\n' +
+    'them (--force creates them anyway). Creates the database and the design document _design/<type>\n' +
     'with the standard views when they are missing. Fields come from --config (its Token and\n' +
     'Job.variables sections), then --set; STARTSB and OBSID are set per token from the list.\n' +
     'Data movement (README, "Data movement"): tokens cut from a SURL list get stage_in: true (the\n' +
@@ -175,6 +224,10 @@ export const tokensCreate: Command = {
       description: `tokens per _bulk_docs request (default ${DEFAULT_BATCH_SIZE})`,
     },
     'dry-run': { type: 'boolean', description: 'show the tokens that would be created, write nothing' },
+    force: {
+      type: 'boolean',
+      description: 'create slices even when existing tokens of the type cover some of their subbands',
+    },
     'payload-moves-data': {
       type: 'boolean',
       description: 'the payload fetches its inputs and uploads its results: no stage_in, no stage_out',
@@ -200,7 +253,8 @@ export const tokensCreate: Command = {
     const type = str(ctx, 'type') ?? template.type;
     if (!type) throw new LrtError('E_USAGE', "--type is required. Run 'lrt tokens create --help'.");
     assertTokenType(type);
-    const tokens = await plannedTokens(ctx, type, template.fields);
+    const planned = await plannedTokens(ctx, type, template.fields);
+    const { tokens } = planned;
     warnIncomplete(ctx, template, tokens);
     if (flag(ctx, 'dry-run')) {
       const dataMovement = summarizeDataMovement(tokens);
@@ -225,6 +279,7 @@ export const tokensCreate: Command = {
     const db = await ensureDatabase(picas);
     if (db === 'created') ctx.out.note(`created database ${picas.name} on ${picas.settings.url}`);
     await ensureDesignDoc(picas, type);
+    if (planned.slices && !flag(ctx, 'force')) await refuseOverlaps(picas, type, planned.slices);
     const progress = ctx.out.progress('creating tokens', tokens.length);
     let reported = 0;
     const createOptions = {

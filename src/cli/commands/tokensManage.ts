@@ -37,7 +37,7 @@ function open(ctx: CommandContext): { picas: PicasDb; type: string } {
 }
 
 /** The bulk options from the flags, with a progress bar on stderr once there is work to show. */
-function bulkOptions(ctx: CommandContext, label: string): { options: ViewOpOptions; finish(): void } {
+export function bulkOptions(ctx: CommandContext, label: string): { options: ViewOpOptions; finish(): void } {
   let bar: Progress | undefined;
   let shown = 0;
   const onProgress = (p: BulkProgress) => {
@@ -65,7 +65,7 @@ function show(value: unknown): string {
  * Prints the outcome of a bulk operation; `what` is e.g. "reset 12 tokens". Returns 6 (partial)
  * when some tokens failed.
  */
-function report(
+export function report(
   ctx: CommandContext,
   verb: string,
   where: string,
