@@ -3,7 +3,7 @@ import { checksumUrl, fetchUrl, statUrl, type TransferOptions } from '../transfe
 import type { SandboxPreparer } from './tokenRun';
 
 /** Size, modification time and (where the storage tells it) adler32 of a grid sandbox URL. */
-function gridStat(transfer: TransferOptions | undefined): SandboxStat {
+export function gridSourceStat(transfer: TransferOptions | undefined): SandboxStat {
   return async (url, signal) => {
     const options = { ...transfer, signal };
     const info = await statUrl(url, options);
@@ -35,7 +35,7 @@ export function createSandboxPreparer(options: {
       mover: async (url, dest, moverSignal) => {
         await fetchUrl(url, dest, { ...options.transfer, signal: moverSignal ?? signal });
       },
-      stat: gridStat(options.transfer),
+      stat: gridSourceStat(options.transfer),
     });
     logger.info(
       { fromCache: result.fromCache, sha256: result.sha256, version: result.version },

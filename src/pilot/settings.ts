@@ -5,6 +5,7 @@ import { LrtError } from '../core';
 import { type PicasSettings, parsePicasrc, resolvePicasSettings } from '../picas/settings';
 import { cacheDirIn } from '../sandbox/cache';
 import type { TransferOptions } from '../transfer';
+import { DEFAULT_SHUB_MIRROR } from './containerSpec';
 import { DEFAULT_SANDBOX_BASE } from './sandboxSource';
 
 /** Everything the pilot needs, parsed and validated once at the edge. */
@@ -29,6 +30,8 @@ export interface PilotSettings {
   graceSeconds: number;
   /** Base URL for relative `SBXloc` values. */
   sandboxBase: string;
+  /** Base URL of the Singularity Hub mirror for `shub://` container images. */
+  shubMirror: string;
   /** How long a database outage is waited out before the pilot gives up. */
   dbWaitSeconds: number;
   /** Grid credentials and tools for stage-in/out and gsiftp sandboxes, from the environment. */
@@ -99,6 +102,11 @@ export const PILOT_OPTIONS = {
     type: 'string',
     value: 'URL',
     help: 'base URL of relative SBXloc sandboxes (default the SKSP sandbox area at SURF)',
+  },
+  'shub-mirror': {
+    type: 'string',
+    value: 'URL',
+    help: 'mirror of shub:// container images (default the LOFAR WebDAV shub mirror at SURF)',
   },
   'locality-check': {
     type: 'string',
@@ -269,6 +277,7 @@ export function parsePilotSettings(sources: PilotSettingsSources): PilotSettings
     minRemainingSeconds: seconds(v['min-remaining'], 'min-remaining', 300)!,
     graceSeconds: seconds(v.grace, 'grace', 30)!,
     sandboxBase: v['sandbox-base'] ?? DEFAULT_SANDBOX_BASE,
+    shubMirror: v['shub-mirror'] ?? DEFAULT_SHUB_MIRROR,
     dbWaitSeconds: seconds(v['db-wait'], 'db-wait', 900)!,
     transfer: transferOptionsFromEnv(sources.env),
     localityCheck: localityCheckOf(v['locality-check']),

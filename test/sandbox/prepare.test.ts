@@ -4,12 +4,12 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { execa } from 'execa';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prepareSandbox, type SandboxMover, sandboxCacheKey, tarballVersion } from '../../src/sandbox';
 import { failure } from '../helpers/errors';
 import { maliciousCases, type RawEntry, writeTar } from '../helpers/tarFixtures';
+import { selfSignedCert } from '../helpers/tlsCert';
 import { startTarServer, type TarServer } from './support/tarServer';
 
 const MASTER: RawEntry = { path: 'master.sh', body: '#!/bin/bash\necho "from tarball"\n', mode: 0o755 };
@@ -136,27 +136,8 @@ describe('tarball sources', () => {
 
 describe('https, abort, long downloads', () => {
   async function httpsServer(dir: string, body: Buffer) {
-    const key = join(dir, 'key.pem');
-    const cert = join(dir, 'cert.pem');
-    await execa('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ]);
-    const ca = await readFile(cert);
-    const httpsServer = createHttpsServer({ key: await readFile(key), cert: ca }, (req, res) => {
+    const { key, cert: ca } = await selfSignedCert(dir);
+    const httpsServer = createHttpsServer({ key, cert: ca }, (req, res) => {
       if (req.url === '/sbx.tar') res.writeHead(200, { 'content-length': body.length }).end(body);
       else res.writeHead(404).end();
     });
