@@ -117,6 +117,7 @@ export async function runPhases(
         baseEnv: ctx.baseEnv,
         exportCredentials: ctx.settings.exportCredentials,
         credentials: ctx.settings.picas,
+        pilotFiles: typeof data.stageIn?.from === 'string' ? [data.stageIn.from] : [],
       }),
     { what: `inputs of token ${token._id}`, maxWaitMs: ctx.settings.dbWaitSeconds * 1000, logger, signal },
   );

@@ -179,7 +179,26 @@ export function transferOptionsFromEnv(env: Record<string, string | undefined>):
   if (env.X509_CERT_DIR) options.certDir = env.X509_CERT_DIR;
   if (env.BEARER_TOKEN) options.bearerToken = env.BEARER_TOKEN;
   if (env.GFAL_PYTHONBIN) options.gfalPython = env.GFAL_PYTHONBIN;
+  if (env.LRT_GSIFTP_DOORS) options.gsiftpDoors = parseDoors(env.LRT_GSIFTP_DOORS);
   return options;
+}
+
+/** `LRT_GSIFTP_DOORS=sara=gsiftp://door:2811/prefix,juelich=...`: the GridFTP door per LTA site. */
+export function parseDoors(text: string): Record<string, string> {
+  const doors: Record<string, string> = {};
+  for (const item of text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    const eq = item.indexOf('=');
+    const site = item.slice(0, eq);
+    const door = item.slice(eq + 1);
+    if (eq <= 0 || !/^gsiftp:\/\/[^/]+/.test(door)) {
+      throw new LrtError('E_USAGE', `LRT_GSIFTP_DOORS: "${item}" is not SITE=gsiftp://host:port[/prefix]`);
+    }
+    doors[site] = door;
+  }
+  return doors;
 }
 
 function localityCheckOf(raw: string | undefined): 'auto' | 'off' {

@@ -145,6 +145,15 @@ describe('mover choice and srm links', () => {
     expect(() => srmToGsiftp('srm://srm.example.org:8443/pnfs/x')).toThrow(/not an LTA site/);
   });
 
+  it('takes a site door given in its place (LRT_GSIFTP_DOORS), path appended', () => {
+    const sara = expected.per_site_single_link.sara!;
+    const path = sara.gsiftp.replace(/^gsiftp:\/\/[^/]+/, '');
+    expect(srmToGsiftp(sara.surl, { sara: 'gsiftp://127.0.0.1:2811/copy/' })).toBe(
+      `gsiftp://127.0.0.1:2811/copy${path}`,
+    );
+    expect(srmToGsiftp(sara.surl, { juelich: 'gsiftp://x' })).toBe(sara.gsiftp);
+  });
+
   it('chooses the mover by scheme', () => {
     expect(moverFor('gsiftp://h/x')).toBe(gsiftpMover);
     expect(moverFor('SRM://srm.grid.sara.nl:8443/pnfs/x')).toBe(srmMover);
