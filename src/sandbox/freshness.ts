@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
-import { type Dispatcher, request } from 'undici';
+import type { Dispatcher } from 'undici';
 import { errorMessage, LrtError, redactUrl } from '../core';
-import { scrubUrlSecrets, tarballLocation } from './sources';
+import { sandboxRequest, scrubUrlSecrets, tarballLocation } from './sources';
 import type { SandboxStat } from './sourceTypes';
 
 /*
@@ -48,13 +48,7 @@ const header = (value: string | string[] | undefined) => (Array.isArray(value) ?
 async function httpVersion(url: string, options: VersionOptions): Promise<string | undefined> {
   let response: Dispatcher.ResponseData;
   try {
-    response = await request(url, {
-      method: 'HEAD',
-      signal: options.signal,
-      dispatcher: options.dispatcher,
-      maxRedirections: 5,
-      headers: { 'user-agent': 'grid-lrt sandbox' },
-    });
+    response = await sandboxRequest(url, 'HEAD', options);
   } catch (err) {
     if (options.signal?.aborted) throw options.signal.reason;
     throw unreachable(url, err);
@@ -86,6 +80,8 @@ export async function tarballVersion(url: string, options: VersionOptions = {}):
     return `size=${info.size};modified=${info.modified ?? '?'};adler32=${info.adler32 ?? '?'}`;
   } catch (err) {
     if (options.signal?.aborted) throw options.signal.reason;
+    // No gfal on the node: the version cannot be told, the tarball is fetched fresh.
+    if (err instanceof LrtError && err.code === 'E_TOOL_MISSING') return undefined;
     if (err instanceof LrtError && err.code === 'E_NOT_FOUND') throw err;
     throw unreachable(url, err);
   }

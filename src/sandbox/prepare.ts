@@ -4,7 +4,7 @@ import type { Dispatcher } from 'undici';
 import { type Logger, LrtError, redactUrl, silentLogger } from '../core';
 import { type BuiltInfo, type CacheOptions, cachedEntry, sha256Hex } from './cache';
 import { tarballVersion } from './freshness';
-import { cloneGitSandbox } from './gitSource';
+import { cloneGitSandbox, gitSandboxVersion } from './gitSource';
 import { safeExtract } from './safeExtract';
 import { canonicalTarballUrl, fetchTarball } from './sources';
 import type { ExtractLimits, SandboxMover, SandboxSource, SandboxStat } from './sourceTypes';
@@ -52,8 +52,7 @@ export function describeSandbox(source: SandboxSource): string {
 
 /**
  * The cache key: sha256 of the tarball URL and the version it serves now (freshness.ts), or of the
- * git form (repos, branches, commits, checkout dirs). A git branch is cached by name: a later push
- * is seen once the entry is removed (`lrt cache clean`).
+ * git form (repos, branches, commits, checkout dirs) and the commits its branches point at now.
  */
 export function sandboxCacheKey(source: SandboxSource, version?: string): string {
   if (source.kind === 'tarball')
@@ -66,7 +65,12 @@ export function sandboxCacheKey(source: SandboxSource, version?: string): string
     r.commit ?? null,
   ];
   return sha256Hex(
-    JSON.stringify(['git', ...repo(source), source.scripts.map((s) => [s.name, ...repo(s), s.checkoutDir])]),
+    JSON.stringify([
+      'git',
+      ...repo(source),
+      source.scripts.map((s) => [s.name, ...repo(s), s.checkoutDir]),
+      ...(version ? [version] : []),
+    ]),
   );
 }
 
@@ -123,10 +127,10 @@ export async function prepareSandbox(options: PrepareSandboxOptions): Promise<Pr
   const version =
     source.kind === 'tarball'
       ? await tarballVersion(source.url, { signal, dispatcher: options.dispatcher, stat: options.stat })
-      : undefined;
+      : await gitSandboxVersion(source, { signal, git: options.git });
   const key = sandboxCacheKey(source, version);
   // A tarball whose version cannot be told is fetched for this token alone: a stale one never runs.
-  const shared = source.kind === 'git' || version !== undefined ? options.cacheDir : undefined;
+  const shared = version !== undefined ? options.cacheDir : undefined;
   if (shared === undefined && options.cacheDir !== undefined) {
     logger.info({ source: label }, 'sandbox version unknown (no ETag, Last-Modified or stat): fetched fresh');
   }

@@ -12,7 +12,7 @@ import { adler32 } from '../../src/transfer';
 import { lrtProcess } from '../helpers/cli';
 import { createTestDatabase, type TestDatabase } from '../helpers/couch';
 import { type GridftpTestbed, gridftpTestbed, gridftpWorkDir } from '../helpers/gridftp';
-import { DIST_PILOT } from '../helpers/pilotWorld';
+import { DIST_PILOT, pilotProcessEnv } from '../helpers/pilotWorld';
 
 /*
  * The whole LOFAR job on one node, as a user runs it: tokens from a SURL list and GRID_LRT's
@@ -114,14 +114,8 @@ describe.skipIf(!testbed)('a LOFAR run end to end on the GridFTP test bed', () =
     expect(created.stdout).toContain('the pilot stages in 6 file(s) for 3 token(s)');
     expect(created.stdout).toContain('the pilot stages out the results of 3 token(s)');
 
-    const credentialed = new URL(db.baseUrl);
-    credentialed.username = db.user;
-    credentialed.password = db.password;
     const pilotEnv = {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: dir,
-      PICAS_URL: credentialed.toString(),
-      PICAS_DB: db.name,
+      ...pilotProcessEnv(db, dir),
       X509_USER_PROXY: bed.proxy,
       X509_CERT_DIR: bed.certDir,
       GFAL_PYTHONBIN: bed.gfalPython,
