@@ -6,9 +6,15 @@ import { breakLock, staleLock } from './cacheLock';
 /*
  * Looking after a node cache (`lrt cache list|clean`): entries `<key>/` with their `.complete`
  * marker, locks `<key>.lock` of builders at work, `.tmp-*` dirs of builders (or of cleaners).
+ * Container images (src/pilot/containerStep.ts) keep the same kind of entries in `images/`, each
+ * naming the content-addressed file `images/sha256/<sha256>.sif` it gave.
  */
 
+export const IMAGES_DIR = 'images';
+const BLOBS_DIR = 'sha256';
+
 export interface CacheListing {
+  kind: 'sandbox' | 'image';
   key: string;
   source: string;
   version?: string;
@@ -38,8 +44,8 @@ async function markerOf(dir: string): Promise<CacheMarker | undefined> {
   }
 }
 
-/** Every complete entry of the cache, oldest first; an absent cache is empty. */
-export async function listCache(cacheDir: string): Promise<CacheListing[]> {
+/** Every complete entry of one level of the cache, oldest first; an absent cache is empty. */
+async function listEntries(cacheDir: string, kind: CacheListing['kind']): Promise<CacheListing[]> {
   const names = await readdir(cacheDir).catch(() => [] as string[]);
   const locks = new Set(names.filter((n) => n.endsWith('.lock')).map((n) => n.slice(0, -'.lock'.length)));
   const entries: CacheListing[] = [];
@@ -47,12 +53,14 @@ export async function listCache(cacheDir: string): Promise<CacheListing[]> {
     if (name.startsWith('.') || name.endsWith('.lock')) continue;
     const marker = await markerOf(join(cacheDir, name));
     if (!marker) continue;
+    const blob = kind === 'image' && marker.sha256 ? join(cacheDir, BLOBS_DIR, `${marker.sha256}.sif`) : '';
     entries.push({
+      kind,
       key: name,
       source: marker.source,
       ...(marker.version ? { version: marker.version } : {}),
       created: marker.created,
-      bytes: await treeBytes(join(cacheDir, name)),
+      bytes: await treeBytes(blob || join(cacheDir, name)),
       superseded: false,
       locked: locks.has(name),
     });
@@ -62,6 +70,40 @@ export async function listCache(cacheDir: string): Promise<CacheListing[]> {
   for (const entry of entries) newest.set(entry.source, entry.key);
   for (const entry of entries) entry.superseded = newest.get(entry.source) !== entry.key;
   return entries;
+}
+
+/** The sandboxes, then the container images, of a node cache. */
+export async function listCache(cacheDir: string): Promise<CacheListing[]> {
+  return [
+    ...(await listEntries(cacheDir, 'sandbox')),
+    ...(await listEntries(join(cacheDir, IMAGES_DIR), 'image')),
+  ];
+}
+
+/** The directory an entry lives in. */
+export const entryParent = (cacheDir: string, entry: CacheListing) =>
+  entry.kind === 'image' ? join(cacheDir, IMAGES_DIR) : cacheDir;
+
+/**
+ * Image files no entry names any more (their sources were cleaned): removed, unless a pilot is
+ * downloading an image right now (its file may be in place a moment before its entry).
+ */
+export async function removeUnusedImages(cacheDir: string): Promise<string[]> {
+  const imagesDir = join(cacheDir, IMAGES_DIR);
+  const names = await readdir(imagesDir).catch(() => [] as string[]);
+  if (names.some((n) => n.endsWith('.lock'))) return [];
+  const used = new Set<string>();
+  for (const name of names) {
+    const marker = await markerOf(join(imagesDir, name));
+    if (marker?.sha256) used.add(`${marker.sha256}.sif`);
+  }
+  const removed: string[] = [];
+  for (const blob of await readdir(join(imagesDir, BLOBS_DIR)).catch(() => [] as string[])) {
+    if (used.has(blob)) continue;
+    await rm(join(imagesDir, BLOBS_DIR, blob), { force: true });
+    removed.push(`${IMAGES_DIR}/${BLOBS_DIR}/${blob}`);
+  }
+  return removed;
 }
 
 export interface CleanRule {

@@ -4,6 +4,8 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/core';
+import { pullContainer } from '../../src/pilot/containerStep';
 import { prepareSandbox } from '../../src/sandbox';
 import { lrt } from '../helpers/cli';
 import { writeTar } from '../helpers/tarFixtures';
@@ -33,7 +35,14 @@ async function list() {
   const res = await lrt(['cache', 'list', '--cache', cacheDir, '--json']);
   expect(res.exitCode).toBe(0);
   return JSON.parse(res.stdout) as {
-    entries: { key: string; source: string; superseded: boolean; locked: boolean; bytes: number }[];
+    entries: {
+      kind: string;
+      key: string;
+      source: string;
+      superseded: boolean;
+      locked: boolean;
+      bytes: number;
+    }[];
   };
 }
 
@@ -87,6 +96,30 @@ describe('lrt cache list|clean', () => {
     const bad = await lrt(['cache', 'clean', '--cache', cacheDir, '--older-than', 'soon']);
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toContain('--older-than must be a number of days');
+  });
+
+  it('container images: a replaced image file is superseded; clean removes its entry and its file', async () => {
+    const image = join(dir, 'lofar.sif');
+    const pull = async (bytes: string) => {
+      await writeFile(image, bytes);
+      const ctx = { signal: new AbortController().signal, logger: silentLogger(), report: () => undefined };
+      return pullContainer({ simg: image }, { cacheDir, mirror: 'https://unused', transfer: {} }, ctx);
+    };
+    const old = await pull('image one');
+    await new Promise((r) => setTimeout(r, 5));
+    const current = await pull('image two');
+    const images = (await list()).entries.filter((e) => e.kind === 'image');
+    expect(images.map((e) => [e.superseded, e.bytes])).toEqual([
+      [true, 9],
+      [false, 9],
+    ]);
+    const clean = await lrt(['cache', 'clean', '--cache', cacheDir, '--json']);
+    const out = JSON.parse(clean.stdout);
+    expect(out.removed).toHaveLength(1);
+    expect(out.images).toEqual([`images/sha256/${old.sha256}.sif`]);
+    expect(existsSync(old.path)).toBe(false);
+    expect(existsSync(current.path)).toBe(true);
+    expect((await list()).entries.filter((e) => e.kind === 'image')).toHaveLength(1);
   });
 
   it('an absent cache lists as empty', async () => {

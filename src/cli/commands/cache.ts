@@ -1,7 +1,15 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { LrtError } from '../../core';
 import { cacheDirIn } from '../../sandbox/cache';
-import { entriesToClean, listCache, removeEntry, removeLeftovers } from '../../sandbox/cacheAdmin';
+import {
+  entriesToClean,
+  entryParent,
+  IMAGES_DIR,
+  listCache,
+  removeEntry,
+  removeLeftovers,
+  removeUnusedImages,
+} from '../../sandbox/cacheAdmin';
 import { DEFAULT_LOCK_STALE_MS } from '../../sandbox/cacheLock';
 import { type Command, type CommandContext, flag, str } from '../command';
 import { EXIT } from '../exitCodes';
@@ -23,11 +31,11 @@ const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 
 export const cacheList: Command = {
   path: ['cache', 'list'],
-  summary: "list the sandboxes in a node's cache: source, version, age, size",
+  summary: "list the sandboxes and container images in a node's cache: source, version, age, size",
   description:
-    'The pilots of a node share a sandbox cache (README, "Sandbox cache"). An entry is one version\n' +
-    'of a sandbox: a tarball replaced at its URL gets a new entry, and the old one is marked\n' +
-    'superseded (never used again; `lrt cache clean` removes it).',
+    'The pilots of a node share a cache (README, "Sandbox cache"; docs/container-images.md). An\n' +
+    'entry is one version of a sandbox or an image source: a tarball replaced at its URL gets a new\n' +
+    'entry, and the old one is marked superseded (never used again; `lrt cache clean` removes it).',
   options: { ...CACHE_OPTIONS },
   async run(ctx) {
     const dir = cacheDirOf(ctx);
@@ -36,7 +44,7 @@ export const cacheList: Command = {
     for (const e of entries) {
       const flags = [e.superseded ? 'superseded' : '', e.locked ? 'in use' : ''].filter(Boolean).join(', ');
       ctx.out.line(
-        `${e.key.slice(0, 12)}  ${e.created}  ${mb(e.bytes).padStart(9)}  ${e.source}${flags ? `  (${flags})` : ''}`,
+        `${e.kind.padEnd(7)}  ${e.key.slice(0, 12)}  ${e.created}  ${mb(e.bytes).padStart(9)}  ${e.source}${flags ? `  (${flags})` : ''}`,
       );
     }
     ctx.out.line(`${entries.length} entries in ${dir}`);
@@ -46,7 +54,7 @@ export const cacheList: Command = {
 
 export const cacheClean: Command = {
   path: ['cache', 'clean'],
-  summary: 'remove superseded sandboxes (and with --all every one) from a node cache',
+  summary: 'remove superseded sandboxes and images (and with --all every one) from a node cache',
   description:
     'Removes entries whose source was replaced at its URL, leftovers of pilots that died while\n' +
     'fetching, and with --older-than or --all more. An entry a pilot is building is never removed.\n' +
@@ -73,15 +81,23 @@ export const cacheClean: Command = {
       ...(olderThanDays !== undefined ? { olderThanMs: olderThanDays * 86_400_000 } : {}),
     });
     const dryRun = flag(ctx, 'dry-run');
-    const leftovers = dryRun ? [] : await removeLeftovers(dir, DEFAULT_LOCK_STALE_MS);
+    const leftovers = dryRun
+      ? []
+      : [
+          ...(await removeLeftovers(dir, DEFAULT_LOCK_STALE_MS)),
+          ...(await removeLeftovers(join(dir, IMAGES_DIR), DEFAULT_LOCK_STALE_MS)).map(
+            (n) => `${IMAGES_DIR}/${n}`,
+          ),
+        ];
     const progress = ctx.out.progress('removing cache entries', doomed.length);
     if (!dryRun) {
       for (const entry of doomed) {
-        await removeEntry(dir, entry.key);
+        await removeEntry(entryParent(dir, entry), entry.key);
         progress.tick(1);
       }
     }
     progress.done();
+    const images = dryRun ? [] : await removeUnusedImages(dir);
     const bytes = doomed.reduce((sum, e) => sum + e.bytes, 0);
     ctx.out.result({
       cache: dir,
@@ -89,12 +105,14 @@ export const cacheClean: Command = {
       removed: doomed.map((e) => ({ key: e.key, source: e.source, version: e.version, bytes: e.bytes })),
       bytes,
       leftovers,
+      images,
     });
     for (const e of doomed)
       ctx.out.line(`${dryRun ? 'would remove' : 'removed'} ${e.key.slice(0, 12)}  ${e.source}`);
     ctx.out.line(
       `${dryRun ? 'would remove' : 'removed'} ${doomed.length} entries (${mb(bytes)}) from ${dir}` +
-        (leftovers.length ? `, and ${leftovers.length} leftovers of dead pilots` : ''),
+        (leftovers.length ? `, and ${leftovers.length} leftovers of dead pilots` : '') +
+        (images.length ? `; ${images.length} image files no entry uses` : ''),
     );
     return EXIT.ok;
   },
