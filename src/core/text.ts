@@ -62,3 +62,37 @@ export function decodeUtf8(bytes: Uint8Array, shownAs: string, code: ErrorCode):
     { details: { source: shownAs, line: bad.line, byte: bad.byte } },
   );
 }
+
+/** Edit distance of two short strings (names, keys): insertions, deletions, changes and swaps of neighbours. */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        best = Math.min(best, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = best;
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/**
+ * The known name `word` was most likely meant to be (`Tokne` -> `Token`, `token` -> `Token`):
+ * case aside, at most a third of its letters off (and at least one). Undefined when none is close.
+ */
+export function closestName(word: string, known: readonly string[]): string | undefined {
+  const lower = word.toLowerCase();
+  let best: { name: string; distance: number } | undefined;
+  for (const name of known) {
+    if (name === word) continue;
+    const distance = editDistance(lower, name.toLowerCase());
+    if (distance <= Math.max(1, Math.floor(word.length / 3)) && (!best || distance < best.distance)) {
+      best = { name, distance };
+    }
+  }
+  return best?.name;
+}

@@ -1,11 +1,19 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { type EmbeddedCouch, startEmbeddedCouch } from '../dbserver';
-import { createTokensFromSlices, ensureDatabase, ensureDesignDoc, openPicas, tokenOverview } from '../picas';
+import {
+  bulkCreateTokens,
+  ensureDatabase,
+  ensureDesignDoc,
+  openPicas,
+  tokenOverview,
+  tokensFromSlices,
+} from '../picas';
 import type { PicasSettings } from '../picas/settings';
 import { defaultPilotPath } from '../sandbox/build';
 import { chunksToRecord, SurlList, sliceBySubband } from '../srm';
+import { demoDataFields, demoInputList, writeDemoLta } from './demoData';
 import { writeDemoSandbox } from './demoSandbox';
 import { DEMO_SURLS } from './demoSurls';
 
@@ -42,6 +50,9 @@ export interface DemoResult {
   pilotExitCodes: number[];
   logsDir: string;
   ledger: string[];
+  /** The result tarballs the pilots uploaded (file:// stage-out into `<dir>/results`). */
+  results: string[];
+  resultsDir: string;
 }
 
 export const DEMO_TYPE = 'demo';
@@ -79,10 +90,18 @@ export async function runDemo(options: DemoOptions, server?: EmbeddedCouch): Pro
   const sandbox = await writeDemoSandbox(dir);
   const list = SurlList.of(DEMO_SURLS, 'srm_50_sara.txt');
   const slices = chunksToRecord(sliceBySubband(list.entries, options.perToken));
-  const created = await createTokensFromSlices(picas, DEMO_TYPE, slices, {
+  const ltaDir = join(dir, 'lta');
+  const resultsDir = join(dir, 'results');
+  await writeDemoLta(ltaDir, DEMO_SURLS);
+  await mkdir(resultsDir, { recursive: true });
+  const tokens = tokensFromSlices(DEMO_TYPE, slices, {
     obsid: list.obsid,
-    fields: { SBXloc: `file://${sandbox}`, PIPELINE: 'demo' },
-  });
+    fields: { SBXloc: `file://${sandbox}`, PIPELINE: 'demo', ...demoDataFields(resultsDir) },
+  }).map((token, i) => ({
+    ...token,
+    attachments: [...(token.attachments ?? []), demoInputList(ltaDir, Object.values(slices)[i] ?? [])],
+  }));
+  const created = await bulkCreateTokens(picas, DEMO_TYPE, tokens);
   const total = created.created.length + created.existing.length;
 
   const ledger = join(dir, 'processed.txt');
@@ -143,6 +162,8 @@ export async function runDemo(options: DemoOptions, server?: EmbeddedCouch): Pro
     pilotExitCodes: results.map((r) => r.exitCode ?? 1),
     logsDir,
     ledger: processed,
+    results: (await readdir(resultsDir)).sort(),
+    resultsDir,
   };
 }
 

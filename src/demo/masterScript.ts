@@ -1,7 +1,8 @@
 /**
  * master.sh of the demo sandbox. It does visible, checkable work on the token's srm.txt the way a
  * LOFAR sandbox does: reads its inputs from the environment the pilot builds, reports progress
- * through $PILOT_STATUS_FILE, writes results to Output/ and, when DEMO_LEDGER is set, appends its
+ * through $PILOT_STATUS_FILE, lists what the pilot staged into Input/ (if anything), writes
+ * results to Output/ and, when DEMO_LEDGER is set, appends its
  * token id to that file (so a run can prove every token was processed exactly once).
  */
 export const DEMO_MASTER_SH = `#!/usr/bin/env bash
@@ -10,6 +11,10 @@ set -euo pipefail
 SRM="\${SRMFILE:-srm.txt}"
 if [ ! -s "$SRM" ]; then echo "no srm file $SRM" >&2; exit 20; fi
 mkdir -p Output
+if [ -d Input ]; then
+  for f in Input/*; do printf '%s %s bytes\\n' "\${f##*/}" "$(wc -c < "$f")" >> Output/inputs.txt; done
+  echo "staged in by the pilot: $(ls Input | wc -l) files"
+fi
 total=$(grep -c . "$SRM" || true)
 n=0
 echo "token $TOKEN: $total files of observation \${OBSID:-unknown}, start subband \${STARTSB:-?}"

@@ -80,16 +80,10 @@ export function readTokvarMapping(
   return structuredClone(mapping);
 }
 
-function warnUnknown(reader: ConfigReader, config: JsonRecord, known: readonly string[]): void {
-  for (const key of Object.keys(config)) {
-    if (!known.includes(key)) reader.warn(`unknown section "${key}" ignored`);
-  }
-}
-
 /** 2018: `Token` -> fields, `Sandbox` and `Shell_variables` -> extras. */
 export function legacyStepTemplate(reader: ConfigReader, config: JsonRecord): TokenTemplate {
   const template = newTemplate(reader.file, 'legacy-step', reader);
-  warnUnknown(reader, config, LEGACY_STEP_SECTIONS);
+  reader.onlyKnown(config, '', LEGACY_STEP_SECTIONS);
   if (config.apiVersion !== undefined && typeof config.apiVersion !== 'number') {
     reader.fail('apiVersion', 'must be a number');
   }
@@ -107,12 +101,10 @@ export function legacyStepTemplate(reader: ConfigReader, config: JsonRecord): To
 /** 2017 sandbox files: `token.keys` -> fields, `token.token_type` -> type, `tokvar` -> extras. */
 export function legacySandboxTemplate(reader: ConfigReader, config: JsonRecord): TokenTemplate {
   const template = newTemplate(reader.file, 'legacy-sandbox', reader);
-  warnUnknown(reader, config, LEGACY_SANDBOX_SECTIONS);
+  reader.onlyKnown(config, '', LEGACY_SANDBOX_SECTIONS);
   if (config.token !== undefined) {
     const token = reader.optionalRecord(config.token, 'token');
-    for (const key of Object.keys(token)) {
-      if (key !== 'keys' && key !== 'token_type') reader.warn(`token.${key} ignored`);
-    }
+    reader.onlyKnown(token, 'token', ['keys', 'token_type'], 'ignored');
     if (token.token_type !== undefined) template.type = reader.string(token.token_type, 'token.token_type');
     addTokenFields(reader, template, reader.optionalRecord(token.keys, 'token.keys'), 'token.keys');
   }

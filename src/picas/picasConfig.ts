@@ -1,7 +1,9 @@
+import { closestName } from '../core';
 import {
   addAttachment,
   addTokenFields,
   type ConfigReader,
+  isRecord,
   type JsonRecord,
   newTemplate,
   type TokenTemplate,
@@ -18,6 +20,34 @@ export const PICAS_SECTIONS = [
   'downloader',
   'PicasApiVersion',
   '_apiVersion',
+];
+
+/** Keys of each section, as GRID_LRT 1.0 and GRID_PiCaS_Launcher read them; anything else is a typo. */
+const JOB_KEYS = ['NCPU', 'parameter_step', 'queue', 'command', 'wholenode', 'variables'];
+const VARIABLES_KEYS = ['_token_keys', '_attachments'];
+const UPLOAD_KEYS = [
+  'location',
+  'template',
+  'add_date',
+  'date_granularity',
+  'gzip',
+  'overwrite',
+  'remove_prev',
+];
+const CONTAINER_KEYS = ['singularity'];
+const SINGULARITY_KEYS = ['SIMG', 'SIMG_COMMIT'];
+const REPOSITORY_KEYS = ['url', 'branch', 'commit', 'checkout_dir'];
+const DOWNLOADER_KEYS = ['executable', 'options', 'extract'];
+/** Token fields the pilot or the launcher acts on: a near miss of one is a typo, not a new field. */
+const READ_TOKEN_FIELDS = [
+  'status',
+  'times',
+  'upload',
+  'SBXloc',
+  'stage_in',
+  'stage_out',
+  'timeout_s',
+  'lease_s',
 ];
 
 function checkApiVersion(reader: ConfigReader, config: JsonRecord, key: string): void {
@@ -39,13 +69,9 @@ function readVariables(
   path: string,
 ): JsonRecord {
   const variables = reader.record(value, path);
-  for (const [section, entries] of Object.entries(variables)) {
+  for (const section of reader.onlyKnown(variables, path, VARIABLES_KEYS)) {
     const at = `${path}.${section}`;
-    if (section !== '_token_keys' && section !== '_attachments') {
-      reader.warn(`${at} is kept in config.json but no launcher reads it`);
-      continue;
-    }
-    for (const [name, target] of Object.entries(reader.record(entries, at))) {
+    for (const [name, target] of Object.entries(reader.record(variables[section], at))) {
       const entryAt = `${at}["${name}"]`;
       const env = reader.envName(name, entryAt);
       if (section === '_attachments') {
@@ -60,6 +86,7 @@ function readVariables(
 
 function checkUpload(reader: ConfigReader, value: unknown, path: string): JsonRecord {
   const upload = reader.record(value, path);
+  reader.onlyKnown(upload, path, UPLOAD_KEYS);
   for (const key of ['location', 'template', 'date_granularity']) optionalString(reader, upload, key, path);
   for (const key of ['add_date', 'gzip', 'overwrite', 'remove_prev']) {
     if (upload[key] !== undefined && typeof upload[key] !== 'boolean') {
@@ -71,11 +98,13 @@ function checkUpload(reader: ConfigReader, value: unknown, path: string): JsonRe
 
 function checkContainer(reader: ConfigReader, value: unknown): JsonRecord {
   const container = reader.record(value, 'container');
+  reader.onlyKnown(container, 'container', CONTAINER_KEYS);
   if (container.singularity === undefined) {
     reader.warn('container has no singularity section: GRID_PiCaS_Launcher only pulls singularity.SIMG');
     return container;
   }
   const singularity = reader.record(container.singularity, 'container.singularity');
+  reader.onlyKnown(singularity, 'container.singularity', SINGULARITY_KEYS);
   optionalString(reader, singularity, 'SIMG', 'container.singularity');
   optionalString(reader, singularity, 'SIMG_COMMIT', 'container.singularity');
   return container;
@@ -83,6 +112,7 @@ function checkContainer(reader: ConfigReader, value: unknown): JsonRecord {
 
 function checkRepository(reader: ConfigReader, value: unknown, path: string): void {
   const repo = reader.record(value, path);
+  reader.onlyKnown(repo, path, REPOSITORY_KEYS);
   reader.string(repo.url, `${path}.url`);
   for (const key of ['branch', 'commit', 'checkout_dir']) optionalString(reader, repo, key, path);
 }
@@ -101,23 +131,35 @@ function checkSandbox(reader: ConfigReader, value: unknown): JsonRecord {
       for (const [name, repo] of entries) checkRepository(reader, repo, `${at}.${name}`);
     });
   }
-  for (const key of Object.keys(sandbox)) {
-    if (key !== 'git' && key !== 'scripts')
-      reader.warn(`sandbox.${key} is kept but launchers read only git and scripts`);
+  // GRID_LRT's own cal_pref3_v1.0.json names a script repository as a key of its own
+  // (`sandbox.prefactor: {url, ...}`): kept, as it was; any other key is a typo.
+  const isRepository = (v: unknown) => isRecord(v) && typeof v.url === 'string';
+  const others = Object.keys(sandbox).filter((k) => k !== 'git' && k !== 'scripts');
+  for (const key of others.filter((k) => isRepository(sandbox[k]))) {
+    reader.warn(`sandbox.${key} is kept but launchers read only git and scripts`);
   }
+  const odd = Object.fromEntries(others.filter((k) => !isRepository(sandbox[k])).map((k) => [k, sandbox[k]]));
+  reader.onlyKnown(odd, 'sandbox', ['git', 'scripts']);
   return sandbox;
+}
+
+/** A Token field one letter or so off a field the pilot reads (`uplaod`) is taken for a typo. */
+function checkFieldNames(reader: ConfigReader, token: JsonRecord, path: string): void {
+  const suspicious = Object.keys(token).filter(
+    (key) => key.length >= 5 && !READ_TOKEN_FIELDS.includes(key) && closestName(key, READ_TOKEN_FIELDS),
+  );
+  reader.onlyKnown(Object.fromEntries(suspicious.map((k) => [k, token[k]])), path, READ_TOKEN_FIELDS);
 }
 
 export function picasTemplate(reader: ConfigReader, config: JsonRecord): TokenTemplate {
   const template = newTemplate(reader.file, 'picas-json', reader);
-  for (const key of Object.keys(config)) {
-    if (!PICAS_SECTIONS.includes(key)) reader.warn(`unknown section "${key}" ignored`);
-  }
+  reader.onlyKnown(config, '', PICAS_SECTIONS);
   checkApiVersion(reader, config, 'PicasApiVersion');
   checkApiVersion(reader, config, '_apiVersion');
   const configJson: JsonRecord = {};
   if (config.Token !== undefined) {
     const { variables, 'config.json': given, ...token } = reader.record(config.Token, 'Token');
+    checkFieldNames(reader, token, 'Token');
     // GRID_LRT filled the sections into whatever config.json the Token section already had
     if (given !== undefined)
       Object.assign(configJson, structuredClone(reader.record(given, 'Token.config.json')));
@@ -132,6 +174,7 @@ export function picasTemplate(reader: ConfigReader, config: JsonRecord): TokenTe
   }
   if (config.Job !== undefined) {
     const { variables, ...job } = reader.record(config.Job, 'Job');
+    reader.onlyKnown(job, 'Job', JOB_KEYS);
     template.extras.job = structuredClone(job);
     if (variables !== undefined) {
       addTokenFields(reader, template, reader.record(variables, 'Job.variables'), 'Job.variables');
@@ -147,7 +190,9 @@ export function picasTemplate(reader: ConfigReader, config: JsonRecord): TokenTe
   if (config.sandbox !== undefined)
     configJson.sandbox = structuredClone(checkSandbox(reader, config.sandbox));
   if (config.downloader !== undefined) {
-    template.extras.downloader = structuredClone(reader.record(config.downloader, 'downloader'));
+    const downloader = reader.record(config.downloader, 'downloader');
+    reader.onlyKnown(downloader, 'downloader', DOWNLOADER_KEYS);
+    template.extras.downloader = structuredClone(downloader);
   }
   template.fields['config.json'] = configJson;
   return template;

@@ -90,3 +90,45 @@ export function typeSource(picas: PicasDb, type: string, options: SourceOptions 
     },
   };
 }
+
+/**
+ * The tokens of `type` named by `ids`, read by key through `_all_docs` a page at a time. Ids that
+ * name nothing, a deleted document or a document of another type end up in `missing`.
+ */
+export function idsSource(
+  picas: PicasDb,
+  type: string,
+  ids: readonly string[],
+  options: SourceOptions = {},
+): BulkSource & { missing: string[] } {
+  assertTokenType(type);
+  const pageSize = Math.max(1, options.pageSize ?? DEFAULT_PAGE_SIZE);
+  const unique = [...new Set(ids)];
+  const missing: string[] = [];
+  const read = async (keys: string[]) => {
+    try {
+      const answer = await picas.db.fetch({ keys }, { include_docs: true });
+      return answer.rows as unknown as AllDocsRow[];
+    } catch (err) {
+      throw couchError(picas, `read tokens of ${picas.name}`, err);
+    }
+  };
+  return {
+    label: `${unique.length} token id(s)`,
+    missing,
+    async *pages(): AsyncGenerator<SourcePage> {
+      for (let at = 0; at < unique.length; at += pageSize) {
+        const keys = unique.slice(at, at + pageSize);
+        const rows = await read(keys);
+        const found = rows.filter((row) => ofType(type, row));
+        const foundIds = new Set(found.map((row) => row.doc._id));
+        missing.push(...keys.filter((id) => !foundIds.has(id)));
+        yield { docs: found.map((row) => row.doc), total: unique.length };
+      }
+    },
+    async reread(rereadIds) {
+      if (rereadIds.length === 0) return [];
+      return (await read(rereadIds)).filter((row) => ofType(type, row)).map((row) => row.doc);
+    },
+  };
+}

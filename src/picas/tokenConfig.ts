@@ -12,13 +12,20 @@ import { type ConfigSyntax, parseConfigText } from './parseConfig';
 import { PICAS_SECTIONS, picasTemplate } from './picasConfig';
 import {
   ConfigReader,
+  type ConfigReadOptions,
   isRecord,
   type JsonRecord,
   type TokenConfigKind,
   type TokenTemplate,
 } from './tokenConfigCommon';
 
-export type { TemplateAttachment, TemplateExtras, TokenConfigKind, TokenTemplate } from './tokenConfigCommon';
+export type {
+  ConfigReadOptions,
+  TemplateAttachment,
+  TemplateExtras,
+  TokenConfigKind,
+  TokenTemplate,
+} from './tokenConfigCommon';
 
 /*
  * GRID_LRT token configs -> the fields every token of a set gets (the creator adds `_id`, `type`,
@@ -68,15 +75,17 @@ function kindOf(config: JsonRecord, syntax: ConfigSyntax): TokenConfigKind {
 
 /**
  * Turns a parsed config into the template of a token set. Pure: `file` only names the source in
- * messages. Throws E_CONFIG naming the file and the offending path.
+ * messages. Throws E_CONFIG naming the file and the offending path; an unknown section or key is
+ * such an error (with the close known name) unless `options.strict` is false (then a warning).
  */
 export function buildTokenTemplate(
   config: unknown,
   file: string,
   syntax: ConfigSyntax = 'json',
+  options: ConfigReadOptions = {},
 ): TokenTemplate {
   // explicitly typed so that reader.fail (never) narrows `config`
-  const reader: ConfigReader = new ConfigReader(file);
+  const reader: ConfigReader = new ConfigReader(file, options);
   if (config === null || config === undefined) reader.fail('the document', 'is empty');
   if (!isRecord(config))
     reader.fail('the document', 'must be an object of sections (Token, Job, sandbox ...)');
@@ -95,15 +104,18 @@ export function buildTokenTemplate(
 }
 
 /** Parses the text of a config file (JSON or YAML) and builds its template. */
-export function parseTokenConfig(text: string, file: string): TokenTemplate {
+export function parseTokenConfig(text: string, file: string, options: ConfigReadOptions = {}): TokenTemplate {
   const parsed = parseConfigText(text, file);
-  const template = buildTokenTemplate(parsed.value, file, parsed.syntax);
+  const template = buildTokenTemplate(parsed.value, file, parsed.syntax, options);
   template.warnings.unshift(...parsed.warnings);
   return template;
 }
 
 /** The only I/O here: reads a config file and returns its template. */
-export async function loadTokenConfigFile(path: string): Promise<TokenTemplate> {
+export async function loadTokenConfigFile(
+  path: string,
+  options: ConfigReadOptions = {},
+): Promise<TokenTemplate> {
   let bytes: Buffer;
   try {
     bytes = await readFile(path);
@@ -116,7 +128,7 @@ export async function loadTokenConfigFile(path: string): Promise<TokenTemplate> 
       details: { file: path },
     });
   }
-  return parseTokenConfig(decodeUtf8(bytes, path, 'E_CONFIG'), path);
+  return parseTokenConfig(decodeUtf8(bytes, path, 'E_CONFIG'), path, options);
 }
 
 /**

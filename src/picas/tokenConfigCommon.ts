@@ -1,4 +1,4 @@
-import { isLrtError, LrtError } from '../core';
+import { closestName, isLrtError, LrtError } from '../core';
 import { assertAttachmentName } from './tokens';
 
 /** The generation of GRID_LRT config a file was read as (see the table in tokenConfig.ts). */
@@ -50,10 +50,54 @@ function describe(value: unknown): string {
   return typeof value === 'object' ? 'an object' : `${typeof value} ${JSON.stringify(value)}`;
 }
 
+export interface ConfigReadOptions {
+  /** Unknown sections and keys are errors (default); false makes them warnings (`--lenient`). */
+  strict?: boolean;
+}
+
 /** Reads one config: collects warnings and throws E_CONFIG naming the file and the path. */
 export class ConfigReader {
   readonly warnings: string[] = [];
-  constructor(readonly file: string) {}
+  readonly strict: boolean;
+  constructor(
+    readonly file: string,
+    options: ConfigReadOptions = {},
+  ) {
+    this.strict = options.strict ?? true;
+  }
+
+  /**
+   * The keys of `section` (at `path`, '' for the top level) that are not in `known`: an error
+   * naming the file and the key, with the close known name if there is one; a warning and left
+   * out when lenient (`lenient`: what happens to it then; a section is ignored, a key kept as written).
+   * Returns the keys that are known.
+   */
+  onlyKnown(
+    section: JsonRecord,
+    path: string,
+    known: readonly string[],
+    lenient: 'ignored' | 'kept as written' = path === '' ? 'ignored' : 'kept as written',
+  ): string[] {
+    const kind = path === '' ? 'section' : 'key';
+    for (const key of Object.keys(section)) {
+      if (known.includes(key)) continue;
+      const at = path ? `${path}.${key}` : key;
+      const guess = closestName(key, known);
+      const hint = guess
+        ? `did you mean "${path ? `${path}.${guess}` : guess}"?`
+        : `known: ${known.join(', ')}`;
+      if (!this.strict) {
+        this.warn(`unknown ${kind} "${at}" ${lenient} (${hint})`);
+        continue;
+      }
+      throw new LrtError(
+        'E_CONFIG',
+        `${this.file}: unknown ${kind} "${at}": ${hint} (--lenient ignores it with a warning)`,
+        { details: { file: this.file, path: at, ...(guess ? { suggestion: guess } : {}) } },
+      );
+    }
+    return Object.keys(section).filter((key) => known.includes(key));
+  }
 
   fail(path: string, why: string): never {
     throw new LrtError('E_CONFIG', `${this.file}: ${path} ${why}`, { details: { file: this.file, path } });

@@ -10,6 +10,8 @@ import { buildPayloadEnv, type PayloadEnv } from './payloadEnv';
 
 /** GRID_LRT tokens carry their SURL list as this attachment; the pilot always fetches it. */
 const SRM_ATTACHMENT = 'srm.txt';
+/** Job-dir files no attachment may replace. */
+const RESERVED_FILES = ['master.sh', 'pipeline_status'];
 
 async function readTokvar(workDir: string): Promise<string | undefined> {
   try {
@@ -41,6 +43,8 @@ export interface InputsOptions {
   baseEnv: Record<string, string | undefined>;
   exportCredentials: boolean;
   credentials: PicasSettings;
+  /** Attachments the pilot itself reads from the job dir (the stage_in list): written when present. */
+  pilotFiles?: readonly string[];
 }
 
 /**
@@ -57,7 +61,7 @@ export async function prepareInputs(options: InputsOptions): Promise<PayloadEnv>
     tokvar: await readTokvar(workDir),
     exportCredentials: options.exportCredentials,
     picas: options.credentials,
-    reservedFileNames: ['master.sh', 'pipeline_status'],
+    reservedFileNames: RESERVED_FILES,
   });
   if (payloadEnv.missing.length > 0) {
     throw new LrtError(
@@ -68,8 +72,10 @@ export async function prepareInputs(options: InputsOptions): Promise<PayloadEnv>
   }
   const files = [...payloadEnv.files];
   const attachments = token._attachments ?? {};
-  if (SRM_ATTACHMENT in attachments && !files.some((f) => f.attachment === SRM_ATTACHMENT)) {
-    files.push({ attachment: SRM_ATTACHMENT, fileName: SRM_ATTACHMENT });
+  for (const name of [SRM_ATTACHMENT, ...(options.pilotFiles ?? [])]) {
+    if (name in attachments && !RESERVED_FILES.includes(name) && !files.some((f) => f.attachment === name)) {
+      files.push({ attachment: name, fileName: name });
+    }
   }
   for (const file of files) {
     await downloadAttachment(options.picas, token._id, file.attachment, join(workDir, file.fileName));

@@ -2,6 +2,8 @@ import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../core';
 import type { TokenDoc } from '../picas/client';
+import { containerSpecOf } from './containerSpec';
+import { imageEnv, type PulledImage, pullContainer } from './containerStep';
 import { type DataStepContext, planData, stageInputs, stageOutputs } from './dataSteps';
 import { withDbRetry } from './dbRetry';
 import { prepareInputs } from './inputs';
@@ -69,6 +71,7 @@ export async function runPhases(
   // Read what the token asks to move before anything runs: a bad spec fails in seconds.
   assertTokenShape(token);
   const data = planData(token);
+  const container = containerSpecOf(token);
   const dataCtx = (): DataStepContext => ({
     transfer: ctx.settings.transfer,
     localityCheck: ctx.settings.localityCheck,
@@ -76,6 +79,18 @@ export async function runPhases(
     signal,
     report,
   });
+
+  let image: PulledImage | undefined;
+  if (container) {
+    // Before the sandbox, as GRID_PiCaS_Launcher: once per node, shared by its pilots.
+    enter('pulling_container');
+    const { cacheDir, shubMirror: mirror, transfer } = ctx.settings;
+    image = await pullContainer(container, { cacheDir, mirror, transfer }, { signal, logger, report });
+    logger.info(
+      { image: image.path, sha256: image.sha256, fromCache: image.fromCache },
+      'container image ready',
+    );
+  }
 
   enter('sandbox');
   const source = sandboxSourceOf(token, ctx.settings.sandboxBase);
@@ -102,10 +117,12 @@ export async function runPhases(
         baseEnv: ctx.baseEnv,
         exportCredentials: ctx.settings.exportCredentials,
         credentials: ctx.settings.picas,
+        pilotFiles: typeof data.stageIn?.from === 'string' ? [data.stageIn.from] : [],
       }),
     { what: `inputs of token ${token._id}`, maxWaitMs: ctx.settings.dbWaitSeconds * 1000, logger, signal },
   );
   for (const warning of inputs.warnings) logger.warn(warning);
+  if (container && image) Object.assign(inputs.env, imageEnv(container, image));
 
   if (data.stageIn) {
     enter('downloading');

@@ -105,7 +105,7 @@ export async function pilotMain(io: PilotIo): Promise<number> {
     pilotId,
     clock: Date.now,
     dbClock: picas.clock.now,
-    prepareSandbox: createSandboxPreparer({ cacheDir: settings.cacheDir }),
+    prepareSandbox: createSandboxPreparer({ cacheDir: settings.cacheDir, transfer: settings.transfer }),
     stopSignal: stop.signal,
     baseEnv: io.env,
     logger,

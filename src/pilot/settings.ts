@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LrtError } from '../core';
 import { type PicasSettings, parsePicasrc, resolvePicasSettings } from '../picas/settings';
+import { cacheDirIn } from '../sandbox/cache';
 import type { TransferOptions } from '../transfer';
+import { DEFAULT_SHUB_MIRROR } from './containerSpec';
 import { DEFAULT_SANDBOX_BASE } from './sandboxSource';
 
 /** Everything the pilot needs, parsed and validated once at the edge. */
@@ -28,6 +30,8 @@ export interface PilotSettings {
   graceSeconds: number;
   /** Base URL for relative `SBXloc` values. */
   sandboxBase: string;
+  /** Base URL of the Singularity Hub mirror for `shub://` container images. */
+  shubMirror: string;
   /** How long a database outage is waited out before the pilot gives up. */
   dbWaitSeconds: number;
   /** Grid credentials and tools for stage-in/out and gsiftp sandboxes, from the environment. */
@@ -85,7 +89,7 @@ export const PILOT_OPTIONS = {
   cache: {
     type: 'string',
     value: 'DIR',
-    help: 'node sandbox cache shared by pilots (default WORKDIR/.lrt-cache)',
+    help: 'node sandbox cache shared by pilots (default WORKDIR/.lrt-cache; lrt cache list|clean)',
   },
   'keep-jobdir': { type: 'boolean', help: 'keep every job dir' },
   'keep-failed': { type: 'boolean', help: 'keep the job dir of failed tokens' },
@@ -105,6 +109,11 @@ export const PILOT_OPTIONS = {
     type: 'string',
     value: 'URL',
     help: 'base URL of relative SBXloc sandboxes (default the SKSP sandbox area at SURF)',
+  },
+  'shub-mirror': {
+    type: 'string',
+    value: 'URL',
+    help: 'mirror of shub:// container images (default the LOFAR WebDAV shub mirror at SURF)',
   },
   'locality-check': {
     type: 'string',
@@ -182,7 +191,26 @@ export function transferOptionsFromEnv(env: Record<string, string | undefined>):
   if (env.X509_CERT_DIR) options.certDir = env.X509_CERT_DIR;
   if (env.BEARER_TOKEN) options.bearerToken = env.BEARER_TOKEN;
   if (env.GFAL_PYTHONBIN) options.gfalPython = env.GFAL_PYTHONBIN;
+  if (env.LRT_GSIFTP_DOORS) options.gsiftpDoors = parseDoors(env.LRT_GSIFTP_DOORS);
   return options;
+}
+
+/** `LRT_GSIFTP_DOORS=sara=gsiftp://door:2811/prefix,juelich=...`: the GridFTP door per LTA site. */
+export function parseDoors(text: string): Record<string, string> {
+  const doors: Record<string, string> = {};
+  for (const item of text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    const eq = item.indexOf('=');
+    const site = item.slice(0, eq);
+    const door = item.slice(eq + 1);
+    if (eq <= 0 || !/^gsiftp:\/\/[^/]+/.test(door)) {
+      throw new LrtError('E_USAGE', `LRT_GSIFTP_DOORS: "${item}" is not SITE=gsiftp://host:port[/prefix]`);
+    }
+    doors[site] = door;
+  }
+  return doors;
 }
 
 function localityCheckOf(raw: string | undefined): 'auto' | 'off' {
@@ -272,7 +300,7 @@ export function parsePilotSettings(sources: PilotSettingsSources): PilotSettings
     wait: v.wait ?? false,
     pollSeconds: seconds(v.poll, 'poll', 30, 0.1)!,
     workDir,
-    cacheDir: v.cache ?? join(workDir, '.lrt-cache'),
+    cacheDir: v.cache ?? cacheDirIn(workDir),
     keepJobDir: v['keep-jobdir'] ?? false,
     keepFailed: v['keep-failed'] ?? false,
     tokenTimeoutSeconds: seconds(v['token-timeout'], 'token-timeout', undefined, 1),
@@ -280,6 +308,7 @@ export function parsePilotSettings(sources: PilotSettingsSources): PilotSettings
     minRemainingSeconds: seconds(v['min-remaining'], 'min-remaining', 300)!,
     graceSeconds: seconds(v.grace, 'grace', 30)!,
     sandboxBase: v['sandbox-base'] ?? DEFAULT_SANDBOX_BASE,
+    shubMirror: v['shub-mirror'] ?? DEFAULT_SHUB_MIRROR,
     dbWaitSeconds: seconds(v['db-wait'], 'db-wait', 900)!,
     transfer: transferOptionsFromEnv(sources.env),
     localityCheck: localityCheckOf(v['locality-check']),

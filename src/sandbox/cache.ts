@@ -5,6 +5,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type Logger, silentLogger } from '../core';
 import { breakLock, CacheLock, type LockTiming, staleLock } from './cacheLock';
 
+/** The node cache of pilots started in `workDir` (their --workdir, else $TMPDIR, else the cwd). */
+export const cacheDirIn = (workDir: string): string => join(workDir, '.lrt-cache');
+
 /** Written last into a cache entry: its presence means the tree is complete. */
 export const COMPLETE_MARKER = '.complete';
 /** The sandbox tree inside a cache entry. */
@@ -18,6 +21,8 @@ export interface CacheMarker {
   sha256?: string;
   /** The checked-out commit, for git sources. */
   commit?: string;
+  /** Which version of the source was fetched (freshness.ts): a new version is a new entry. */
+  version?: string;
   entries?: number;
   created: string;
 }

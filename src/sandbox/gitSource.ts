@@ -82,6 +82,41 @@ async function cloneRepo(repo: GitRepoSpec, dir: string, options: GitOptions): P
   return git(['-C', dir, 'rev-parse', 'HEAD'], `git rev-parse in ${redactUrl(url)}`, url, options);
 }
 
+/** The commit a branch (or the default branch) points at now, by `git ls-remote`; a pinned commit as it is. */
+async function headOf(repo: GitRepoSpec, options: GitOptions): Promise<string> {
+  if (repo.commit !== undefined) return repo.commit;
+  if (repo.url.startsWith('-')) throw new LrtError('E_SANDBOX', `git URL "${repo.url}" is not valid`);
+  checkRef('branch', repo.branch, repo.url);
+  const ref = repo.branch ? `refs/heads/${repo.branch}` : 'HEAD';
+  const out = await git(
+    ['ls-remote', '--', repo.url, ref],
+    `git ls-remote of ${redactUrl(repo.url)}`,
+    repo.url,
+    options,
+  );
+  const hash = out.split('\n')[0]?.split(/\s+/)[0];
+  if (!hash) {
+    throw new LrtError(
+      'E_SANDBOX',
+      `git branch ${repo.branch ?? 'HEAD'} of ${redactUrl(repo.url)} does not exist`,
+      {
+        details: { url: redactUrl(repo.url) },
+      },
+    );
+  }
+  return hash;
+}
+
+/**
+ * Which version of a git sandbox its branches serve now (the commits they point at): a push to a
+ * branch is a new version, so the node cache never runs an old checkout of it.
+ */
+export async function gitSandboxVersion(source: GitSandbox, options: GitOptions = {}): Promise<string> {
+  const heads = [await headOf(source, options)];
+  for (const script of source.scripts) heads.push(await headOf(script, options));
+  return `commits=${heads.join(',')}`;
+}
+
 /** A script repo's checkout_dir, as a path inside the sandbox. */
 function checkoutPath(root: string, name: string, checkoutDir: string): string {
   const segs = entrySegments(checkoutDir);

@@ -4,6 +4,7 @@ export { COMPLETE_MARKER, cachedEntry, TREE_DIR } from './cache';
 export { pidAlive } from './cacheLock';
 export type { TarEntryInfo, UnsafeEntry } from './entryRules';
 export { EntryVetter } from './entryRules';
+export { tarballVersion } from './freshness';
 export type { ClonedSandbox, GitOptions } from './gitSource';
 export { cloneGitSandbox } from './gitSource';
 export type { PreparedSandbox, PrepareSandboxOptions } from './prepare';
@@ -18,6 +19,7 @@ export type {
   GitScriptRepo,
   SandboxMover,
   SandboxSource,
+  SandboxStat,
   TarballSandbox,
 } from './sourceTypes';
 export { DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES } from './sourceTypes';

@@ -3,10 +3,11 @@ import { dirname, join } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { type Logger, LrtError, redactUrl, silentLogger } from '../core';
 import { type BuiltInfo, type CacheOptions, cachedEntry, sha256Hex } from './cache';
-import { cloneGitSandbox } from './gitSource';
+import { tarballVersion } from './freshness';
+import { cloneGitSandbox, gitSandboxVersion } from './gitSource';
 import { safeExtract } from './safeExtract';
 import { canonicalTarballUrl, fetchTarball } from './sources';
-import type { ExtractLimits, SandboxMover, SandboxSource } from './sourceTypes';
+import type { ExtractLimits, SandboxMover, SandboxSource, SandboxStat } from './sourceTypes';
 
 export interface PrepareSandboxOptions {
   source: SandboxSource;
@@ -17,6 +18,8 @@ export interface PrepareSandboxOptions {
   signal?: AbortSignal;
   /** Fetches gsiftp:// / srm:// tarballs (src/transfer). */
   mover?: SandboxMover;
+  /** Size and modification time of gsiftp:// / srm:// tarballs: without it they are never reused. */
+  stat?: SandboxStat;
   logger?: Logger;
   limits?: ExtractLimits;
   dispatcher?: Dispatcher;
@@ -29,8 +32,10 @@ export interface PrepareSandboxOptions {
 export interface PreparedSandbox {
   /** Where master.sh is: the job dir. */
   dir: string;
-  /** True when another pilot (or an earlier token) had already fetched this sandbox. */
+  /** True when another pilot (or an earlier token) had already fetched this version of the sandbox. */
   fromCache: boolean;
+  /** The version of a tarball source that was used (freshness.ts); absent: fetched fresh. */
+  version?: string;
   key: string;
   /** sha256 of the tarball (tarball sources). */
   sha256?: string;
@@ -46,18 +51,26 @@ export function describeSandbox(source: SandboxSource): string {
 }
 
 /**
- * The cache key: sha256 of the tarball URL, or of the git form (repos, branches, commits,
- * checkout dirs). A git branch is cached by name: a later push is seen once the entry is removed.
+ * The cache key: sha256 of the tarball URL and the version it serves now (freshness.ts), or of the
+ * git form (repos, branches, commits, checkout dirs) and the commits its branches point at now.
  */
-export function sandboxCacheKey(source: SandboxSource): string {
-  if (source.kind === 'tarball') return sha256Hex(canonicalTarballUrl(source.url));
+export function sandboxCacheKey(source: SandboxSource, version?: string): string {
+  if (source.kind === 'tarball')
+    return sha256Hex(
+      version ? `${canonicalTarballUrl(source.url)}\n${version}` : canonicalTarballUrl(source.url),
+    );
   const repo = (r: { url: string; branch?: string; commit?: string }) => [
     r.url,
     r.branch ?? null,
     r.commit ?? null,
   ];
   return sha256Hex(
-    JSON.stringify(['git', ...repo(source), source.scripts.map((s) => [s.name, ...repo(s), s.checkoutDir])]),
+    JSON.stringify([
+      'git',
+      ...repo(source),
+      source.scripts.map((s) => [s.name, ...repo(s), s.checkoutDir]),
+      ...(version ? [version] : []),
+    ]),
   );
 }
 
@@ -111,18 +124,27 @@ export async function prepareSandbox(options: PrepareSandboxOptions): Promise<Pr
   const { source, jobDir, signal } = options;
   const logger = options.logger ?? silentLogger();
   const label = describeSandbox(source);
-  const key = sandboxCacheKey(source);
+  const version =
+    source.kind === 'tarball'
+      ? await tarballVersion(source.url, { signal, dispatcher: options.dispatcher, stat: options.stat })
+      : await gitSandboxVersion(source, { signal, git: options.git });
+  const key = sandboxCacheKey(source, version);
+  // A tarball whose version cannot be told is fetched for this token alone: a stale one never runs.
+  const shared = version !== undefined ? options.cacheDir : undefined;
+  if (shared === undefined && options.cacheDir !== undefined) {
+    logger.info({ source: label }, 'sandbox version unknown (no ETag, Last-Modified or stat): fetched fresh');
+  }
   let privateCache: string | undefined;
-  if (options.cacheDir === undefined) {
+  if (shared === undefined) {
     await mkdir(dirname(jobDir), { recursive: true });
     privateCache = await mkdtemp(join(dirname(jobDir), '.lrt-sandbox-'));
   }
   try {
     const entry = await cachedEntry(
-      options.cacheDir ?? privateCache!,
+      shared ?? privateCache!,
       key,
       label,
-      (tree) => buildTree(tree, label, options),
+      async (tree) => ({ ...(await buildTree(tree, label, options)), ...(version ? { version } : {}) }),
       { ...options.lock, signal, logger },
     );
     signal?.throwIfAborted();
@@ -135,10 +157,11 @@ export async function prepareSandbox(options: PrepareSandboxOptions): Promise<Pr
       errorOnExist: false,
     });
     await checkMasterScript(jobDir, label, logger);
-    logger.info({ source: label, key, fromCache: entry.fromCache }, 'sandbox ready');
+    logger.info({ source: label, key, fromCache: entry.fromCache, version }, 'sandbox ready');
     return {
       dir: jobDir,
       fromCache: entry.fromCache,
+      ...(version ? { version } : {}),
       key,
       sha256: entry.marker.sha256,
       commit: entry.marker.commit,

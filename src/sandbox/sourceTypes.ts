@@ -33,6 +33,12 @@ export type SandboxSource = GitSandbox | TarballSandbox;
  */
 export type SandboxMover = (url: string, destFile: string, signal?: AbortSignal) => Promise<void>;
 
+/** Size and modification time (and adler32, where the storage tells it) of a grid URL. */
+export type SandboxStat = (
+  url: string,
+  signal?: AbortSignal,
+) => Promise<{ size: number; modified?: string; adler32?: string }>;
+
 /** Guards against tar bombs; both are checked from the headers, before anything is written. */
 export interface ExtractLimits {
   /** Sum of the sizes of all files (default 20 GiB). */

@@ -80,17 +80,26 @@ function httpStatusError(url: string, status: number): LrtError {
   });
 }
 
+/** One request for a sandbox URL (redirects followed); a failure to connect is thrown as is. */
+export function sandboxRequest(
+  url: string,
+  method: 'GET' | 'HEAD',
+  options: { signal?: AbortSignal; dispatcher?: Dispatcher },
+): Promise<Dispatcher.ResponseData> {
+  return request(url, {
+    method,
+    signal: options.signal,
+    dispatcher: options.dispatcher,
+    maxRedirections: 5,
+    headers: { 'user-agent': 'grid-lrt sandbox' },
+  });
+}
+
 async function httpDownload(url: string, destFile: string, options: FetchTarballOptions): Promise<void> {
   const part = `${destFile}.part`;
   let response: Dispatcher.ResponseData;
   try {
-    response = await request(url, {
-      method: 'GET',
-      signal: options.signal,
-      dispatcher: options.dispatcher,
-      maxRedirections: 5,
-      headers: { 'user-agent': 'grid-lrt sandbox' },
-    });
+    response = await sandboxRequest(url, 'GET', options);
   } catch (err) {
     if (options.signal?.aborted) throw options.signal.reason;
     throw new LrtError('E_TRANSFER', `sandbox download ${redactUrl(url)} failed: ${causeText(err, url)}`, {

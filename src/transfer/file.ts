@@ -91,7 +91,7 @@ export const fileMover: Mover = {
     const path = localPathOf(url);
     try {
       const info = await fsStat(path);
-      return { url, size: info.size, isDirectory: info.isDirectory() };
+      return { url, size: info.size, isDirectory: info.isDirectory(), modified: info.mtime.toISOString() };
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       throw transferFailure({

@@ -49,10 +49,19 @@ export function copyListLine(src: string, dst: string): string | undefined {
 }
 
 /** `gfal-ls -l -d` lists the entry itself: `-rw-r--r--   1 0  0   5 Nov 25 10:34 gsiftp://...`. */
-export function parseGfalLsLine(stdout: string): { size: number; isDirectory: boolean } | undefined {
+export function parseGfalLsLine(
+  stdout: string,
+): { size: number; isDirectory: boolean; modified?: string } | undefined {
   for (const line of stdout.split(/\r?\n/)) {
-    const m = /^([-dlbcps])[-rwxsStT]{9}\S*\s+\d+\s+\S+\s+\S+\s+(\d+)\s/.exec(line);
-    if (m) return { size: Number(m[2]), isDirectory: m[1] === 'd' };
+    // the date as ls prints it: `Nov 25 10:30` (this year) or `Jan  2  2020` (older)
+    const m =
+      /^([-dlbcps])[-rwxsStT]{9}\S*\s+\d+\s+\S+\s+\S+\s+(\d+)\s+(?:([A-Z][a-z]{2}\s+\d+\s+[\d:]+)\s)?/.exec(
+        line,
+      );
+    if (m) {
+      const entry = { size: Number(m[2]), isDirectory: m[1] === 'd' };
+      return m[3] ? { ...entry, modified: m[3].replace(/\s+/g, ' ') } : entry;
+    }
   }
   return undefined;
 }

@@ -99,7 +99,15 @@ export const httpMover: Mover = {
     if (response.statusCode !== 200) throw await statusFailure(url, response, options, 'stat');
     await drain(response);
     const length = headerValue(response.headers['content-length']);
-    return { url: safeUrl(url), size: length ? Number(length) : 0, isDirectory: false };
+    const modified = headerValue(response.headers['last-modified']);
+    const etag = headerValue(response.headers.etag);
+    return {
+      url: safeUrl(url),
+      size: length ? Number(length) : 0,
+      isDirectory: false,
+      ...(modified ? { modified } : {}),
+      ...(etag ? { etag } : {}),
+    };
   },
 
   /** The server's own adler32 (RFC 3230 Want-Digest, as dCache answers it). */

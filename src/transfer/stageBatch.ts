@@ -23,13 +23,13 @@ import type { TransferOptions } from './types';
 export const MAX_BATCH_FILES = 16;
 
 /** The gsiftp URL a batch copies `url` from, or undefined when it cannot go into a batch. */
-export function batchSource(url: string): string | undefined {
+export function batchSource(url: string, doors?: Readonly<Record<string, string>>): string | undefined {
   const scheme = schemeOf(url);
   let source: string;
   if (scheme === 'gsiftp') source = url;
   else if (scheme === 'srm') {
     try {
-      source = srmToGsiftp(url);
+      source = srmToGsiftp(url, doors);
     } catch {
       return undefined; // the single-file path reports the bad SURL
     }

@@ -198,7 +198,10 @@ export async function stageIn(o: StageInOptions): Promise<StageInResult> {
   /** One globus-url-copy for the group (see stageBatch.ts), after the tape checks. */
   async function fetchBatch(group: Item[]): Promise<BatchOutcome> {
     for (const item of group) await checkTape(item);
-    const copies = group.map((i) => ({ source: batchSource(i.url)!, part: partPathFor(i.dest) }));
+    const copies = group.map((i) => ({
+      source: batchSource(i.url, base.gsiftpDoors)!,
+      part: partPathFor(i.dest),
+    }));
     return runBatch(copies, base, o.progressIntervalMs ?? 1000, (n) => meter.add(n));
   }
 
@@ -274,7 +277,11 @@ export async function stageIn(o: StageInOptions): Promise<StageInResult> {
   try {
     await mkdir(o.inputDir, { recursive: true });
     const files: StagedFile[] = new Array(items.length);
-    const groups = planGroups(items, concurrency, (item) => batchSource(item.url) !== undefined);
+    const groups = planGroups(
+      items,
+      concurrency,
+      (item) => batchSource(item.url, base.gsiftpDoors) !== undefined,
+    );
     await mapWithConcurrency(
       groups,
       concurrency,

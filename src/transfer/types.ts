@@ -24,6 +24,11 @@ export interface TransferOptions {
   proxy?: string;
   /** Trusted CA directory (X509_CERT_DIR). */
   certDir?: string;
+  /**
+   * GridFTP doors to use instead of an LTA site's own for srm:// (site name -> `gsiftp://host:port`
+   * with an optional path prefix): a site's new door, a local copy, the test bed.
+   */
+  gsiftpDoors?: Readonly<Record<string, string>>;
   /** globus-url-copy -p N parallel data streams. */
   parallel?: number;
   /** globus-url-copy -rst with this many retries inside one run; unset = no restarts. */
@@ -62,6 +67,10 @@ export interface StatResult {
   url: string;
   size: number;
   isDirectory: boolean;
+  /** When the storage last changed the file, as it reports it (gfal-ls date, Last-Modified, ISO mtime). */
+  modified?: string;
+  /** The HTTP entity tag, when the server sends one. */
+  etag?: string;
 }
 
 export type ChecksumAlgorithm = 'adler32';

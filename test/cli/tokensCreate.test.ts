@@ -156,6 +156,93 @@ describe('lrt tokens create', () => {
     expect(configJson.variables._attachments).toEqual(config.Token.variables._attachments);
   });
 
+  it('tokens from a SURL list are staged in, a config upload section is staged out, and the command says so', async () => {
+    const token = await getToken(picas, ids[0]!);
+    expect(token.stage_in).toBe(true);
+    expect(token.stage_out).toBe(true);
+    const res = await lrt([...example, '--type', 'moved', '--config', 'cal_pref3.json', '--json'], {
+      env: envFor(testDb),
+      cwd: FIXTURES,
+    });
+    expect(res.exitCode).toBe(0);
+    const { dataMovement } = JSON.parse(res.stdout);
+    expect(dataMovement.stageIn).toEqual({ tokens: 6, files: 51, from: 'srm.txt', schemes: ['srm'] });
+    expect(dataMovement.stageOut).toEqual({
+      tokens: 6,
+      to: 'Output/ as $RESULTS_DIR/CI_pref3_cal_$STARTSB_$DATE.tar',
+    });
+    const text = await lrt([...example, '--type', 'moved2', '--config', 'cal_pref3.json'], {
+      env: envFor(testDb),
+      cwd: FIXTURES,
+    });
+    expect(text.stdout).toContain('the pilot stages in 51 file(s) for 6 token(s)');
+    expect(text.stdout).toContain('the pilot stages out the results of 6 token(s)');
+  });
+
+  it('--payload-moves-data, --payload-moves-inputs/results and a field set by hand turn the defaults off', async () => {
+    const run = (type: string, ...extra: string[]) =>
+      lrt([...example, '--type', type, '--config', 'cal_pref3.json', '--json', ...extra], {
+        env: envFor(testDb),
+        cwd: FIXTURES,
+      });
+    const firstOf = (type: string) => ids[0]!.replace('t_demo_', `t_${type}_`);
+    const none = await run('selfmove', '--payload-moves-data');
+    expect(none.exitCode).toBe(0);
+    expect(JSON.parse(none.stdout).dataMovement.notes).toEqual([
+      'no stage-in: the payload fetches its own inputs',
+      'no stage-out: the payload uploads its results itself (from the token field upload)',
+    ]);
+    const plain = await getToken(picas, firstOf('selfmove'));
+    expect(plain.stage_in).toBeUndefined();
+    expect(plain.stage_out).toBeUndefined();
+    await run('inonly', '--payload-moves-results');
+    expect(await getToken(picas, firstOf('inonly'))).toMatchObject({ stage_in: true });
+    expect((await getToken(picas, firstOf('inonly'))).stage_out).toBeUndefined();
+    await run('outonly', '--payload-moves-inputs');
+    expect((await getToken(picas, firstOf('outonly'))).stage_in).toBeUndefined();
+    await run('byhand', '--set', 'stage_in={"concurrency":2}', '--set', 'stage_out=false');
+    expect(await getToken(picas, firstOf('byhand'))).toMatchObject({
+      stage_in: { concurrency: 2 },
+      stage_out: false,
+    });
+  });
+
+  it('a typo in a config section fails naming the file and the close name, writes nothing; --lenient warns', async () => {
+    const typo = structuredClone(config);
+    typo.Tokne = typo.Token;
+    delete typo.Token;
+    writeFileSync(join(dir, 'typo.json'), JSON.stringify(typo));
+    writeFileSync(join(dir, 'srm_50_sara.txt'), readFileSync(join(FIXTURES, 'srm_50_sara.txt')));
+    const args = ['tokens', 'create', '--type', 'typo', '--srm', 'srm_50_sara.txt', '--config', 'typo.json'];
+    const strict = await lrt(args, { env: envFor(testDb), cwd: dir });
+    expect(strict.exitCode).not.toBe(0);
+    expect(strict.stderr).toContain(
+      `${join(dir, 'typo.json')}: unknown section "Tokne": did you mean "Token"?`,
+    );
+    expect((await picas.db.list({ startkey: 't_typo_', endkey: 't_typo_\ufff0' })).rows).toEqual([]);
+    const lenient = await lrt([...args, '--lenient'], { env: envFor(testDb), cwd: dir });
+    expect(lenient.exitCode).toBe(0);
+    expect(lenient.stderr).toContain('warning: ');
+    expect(lenient.stderr).toContain('unknown section "Tokne" ignored (did you mean "Token"?)');
+    expect(lenient.stdout).toContain('6 created');
+  });
+
+  it('refuses slices overlapping existing tokens of the type, naming them; --force creates them', async () => {
+    const before = await tokenRevs(picas);
+    const res = await lrt([...example, '--per-token', '5'], { env: envFor(testDb), cwd: FIXTURES });
+    expect(res.exitCode).not.toBe(0);
+    const sb105 = ids[0]!.replace(/SB\d+$/, 'SB105');
+    expect(res.stderr).toContain(`${sb105} would share subbands 105,106,107,108,109 with existing ${ids[0]}`);
+    expect(res.stderr).toContain('--force');
+    expect(await tokenRevs(picas)).toEqual(before);
+    const forced = await lrt([...example, '--per-token', '5', '--force', '--json'], {
+      env: envFor(testDb),
+      cwd: FIXTURES,
+    });
+    expect(forced.exitCode).toBe(0);
+    expect(JSON.parse(forced.stdout).created).toContain(sb105);
+  });
+
   it('takes the token type from the config when --type is absent; --set values read as JSON', async () => {
     writeFileSync(join(dir, 'typed.json'), JSON.stringify({ Token: { type: 'fromcfg', status: 'queued' } }));
     const res = await lrt(

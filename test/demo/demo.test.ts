@@ -1,6 +1,7 @@
-import { mkdtemp, readdir } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { DEMO_SURLS } from '../../src/demo/demoSurls';
 import { lrt } from '../helpers/cli';
@@ -21,6 +22,8 @@ describe('lrt demo (the README main job)', () => {
       failures: { token: string; message: string }[];
       processed: number;
       pilotExitCodes: number[];
+      results: string[];
+      resultsDir: string;
     };
     // 51 subbands from SB100 in chunks of 10: keys 100..150, as the notebook's slice_dicts.
     expect(DEMO_SURLS).toHaveLength(51);
@@ -32,6 +35,15 @@ describe('lrt demo (the README main job)', () => {
     expect(summary.processed).toBe(5);
     expect(summary.pilotExitCodes).toEqual([0, 0, 0]);
     expect((await readdir(join(dir, 'logs'))).sort()).toEqual(['pilot-1.log', 'pilot-2.log', 'pilot-3.log']);
+    // The pilots moved the data: inputs staged in from the local LTA, results staged out as tarballs.
+    expect(summary.results).toEqual(
+      ['100', '110', '120', '130', '140'].map((sb) => `demo_L229507_${sb}.tar.gz`),
+    );
+    const unpacked = await mkdtemp(join(tmpdir(), 'lrt-demo-out-'));
+    await execa('tar', ['-xzf', join(summary.resultsDir, 'demo_L229507_110.tar.gz'), '-C', unpacked]);
+    const staged = (await readFile(join(unpacked, 'inputs.txt'), 'utf8')).trim().split('\n');
+    expect(staged).toHaveLength(10);
+    expect(staged[0]).toBe('L229507_SB110_uv.dppp.MS_4e823dc4.tar 65536 bytes');
   });
 
   it('lrt pilot passes its arguments to the pilot (same code as dist/pilot.js)', async () => {

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 
@@ -26,4 +27,13 @@ export async function selfSignedCert(
     cert,
   ]);
   return { key, cert };
+}
+
+/** A certificate for an https server on 127.0.0.1: key and certificate as PEM bytes. */
+export async function localhostCert(dir: string): Promise<{ key: Buffer; cert: Buffer }> {
+  const files = await selfSignedCert(dir, {
+    subject: '/CN=127.0.0.1',
+    extensions: ['subjectAltName=IP:127.0.0.1'],
+  });
+  return { key: await readFile(files.key), cert: await readFile(files.cert) };
 }

@@ -36,6 +36,19 @@ export interface PilotWorldOptions {
   type?: string;
 }
 
+/** What a pilot process needs to reach `db`: PATH, HOME, PICAS_URL with credentials, PICAS_DB. */
+export function pilotProcessEnv(db: TestDatabase, home: string): Record<string, string> {
+  const credentialed = new URL(db.baseUrl);
+  credentialed.username = db.user;
+  credentialed.password = db.password;
+  return {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: home,
+    PICAS_URL: credentialed.toString(),
+    PICAS_DB: db.name,
+  };
+}
+
 /** A database with the design doc, a demo-style sandbox tarball on disk and the given tokens. */
 export async function createPilotWorld(options: PilotWorldOptions): Promise<PilotWorld> {
   const db = await createTestDatabase('lrt_pilot');
@@ -49,14 +62,8 @@ export async function createPilotWorld(options: PilotWorldOptions): Promise<Pilo
   const report = await bulkCreateTokens(picas, type, tokens);
   if (report.failed.length > 0) throw new Error(`seeding tokens failed: ${JSON.stringify(report.failed)}`);
   const ledger = join(dir, 'ledger.txt');
-  const credentialed = new URL(db.baseUrl);
-  credentialed.username = db.user;
-  credentialed.password = db.password;
   const env = {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    HOME: dir,
-    PICAS_URL: credentialed.toString(),
-    PICAS_DB: db.name,
+    ...pilotProcessEnv(db, dir),
     DEMO_LEDGER: ledger,
     DEMO_SLEEP: '0',
   };

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { BulkSource } from '../../src/picas/bulkUpdate';
 import { openPicas, type PicasDb, statusOf, type TokenDoc } from '../../src/picas/client';
 import { designDocId, standardViews } from '../../src/picas/designDoc';
 import { settled } from '../../src/picas/protocol';
@@ -180,4 +181,28 @@ export async function writeCounts(t: TestDatabase, id: string, res: Response): P
 
 export function base64(text: string): string {
   return Buffer.from(text, 'utf8').toString('base64');
+}
+
+/** The real source, with `between` run after each read and before the engine writes. */
+export function interleaved(
+  source: BulkSource,
+  between: {
+    afterPage?: (docs: TokenDoc[]) => Promise<void>;
+    afterReread?: (docs: TokenDoc[]) => Promise<void>;
+  },
+): BulkSource {
+  return {
+    label: source.label,
+    async *pages() {
+      for await (const page of source.pages()) {
+        await between.afterPage?.(page.docs);
+        yield page;
+      }
+    },
+    async reread(list) {
+      const docs = await source.reread(list);
+      await between.afterReread?.(docs);
+      return docs;
+    },
+  };
 }

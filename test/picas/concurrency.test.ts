@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
-import { type BulkSource, bulkUpdate } from '../../src/picas/bulkUpdate';
+import { bulkUpdate } from '../../src/picas/bulkUpdate';
 import type { PicasDb, TokenDoc } from '../../src/picas/client';
 import { resetPatch } from '../../src/picas/protocol';
 import { viewSource } from '../../src/picas/sources';
@@ -8,6 +8,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/couch';
 import {
   docStatus,
   insertTokens,
+  interleaved,
   makeTokens,
   openTestPicas,
   putTokenDesignDoc,
@@ -44,30 +45,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await t.drop();
 });
-
-/** The real source, with `between` run after each read and before the engine writes. */
-function interleaved(
-  source: BulkSource,
-  between: {
-    afterPage?: (docs: TokenDoc[]) => Promise<void>;
-    afterReread?: (docs: TokenDoc[]) => Promise<void>;
-  },
-): BulkSource {
-  return {
-    label: source.label,
-    async *pages() {
-      for await (const page of source.pages()) {
-        await between.afterPage?.(page.docs);
-        yield page;
-      }
-    },
-    async reread(list) {
-      const docs = await source.reread(list);
-      await between.afterReread?.(docs);
-      return docs;
-    },
-  };
-}
 
 const reset = (doc: TokenDoc) => resetPatch(doc, { now: NOW });
 

@@ -377,12 +377,95 @@ describe('invalid files', () => {
   });
 });
 
+describe('strict configs: unknown sections and keys are errors', () => {
+  it.each([
+    ['a section', (c: Raw) => (c.Tokne = c.Token), 'unknown section "Tokne": did you mean "Token"?'],
+    ['a section in lower case', (c: Raw) => (c.job = c.Job), 'unknown section "job": did you mean "Job"?'],
+    [
+      'an upload key',
+      (c: Raw) => (c.Token.upload.templte = 'x'),
+      'unknown key "Token.upload.templte": did you mean "Token.upload.template"?',
+    ],
+    ['a Job key', (c: Raw) => (c.Job.NCPUS = 4), 'unknown key "Job.NCPUS": did you mean "Job.NCPU"?'],
+    [
+      'a container key',
+      (c: Raw) => (c.container.singularity.SIMG_COMIT = 'x'),
+      'did you mean "container.singularity.SIMG_COMMIT"?',
+    ],
+    ['a repository key', (c: Raw) => (c.sandbox.git.brnach = 'x'), 'did you mean "sandbox.git.branch"?'],
+    [
+      'a variables section',
+      (c: Raw) => (c.Token.variables._token_key = {}),
+      'did you mean "Token.variables._token_keys"?',
+    ],
+    ['a downloader key', (c: Raw) => (c.downloader.option = []), 'did you mean "downloader.options"?'],
+    [
+      'a field the pilot reads',
+      (c: Raw) => (c.Token.uplaod = {}),
+      'unknown key "Token.uplaod": did you mean "Token.upload"?',
+    ],
+    [
+      'a sandbox key that is no repository',
+      (c: Raw) => (c.sandbox.scipts = []),
+      'did you mean "sandbox.scripts"?',
+    ],
+  ])('%s: names the file and the key, with the close name', (_what, change, message) => {
+    const config = raw('launcher/cal_pref3.json');
+    change(config);
+    let err: unknown;
+    try {
+      buildTokenTemplate(config, 'cal.json');
+    } catch (e) {
+      err = e;
+    }
+    expect(isLrtError(err, 'E_CONFIG')).toBe(true);
+    expect((err as Error).message).toContain('cal.json: ');
+    expect((err as Error).message).toContain(message);
+    expect((err as Error).message).toContain('--lenient');
+  });
+
+  it('a key close to nothing lists the known ones; a legacy step config is strict too', () => {
+    const config = raw('launcher/cal_pref3.json');
+    config.Extra = { a: 1 };
+    expect(() => buildTokenTemplate(config, 'cal.json')).toThrow(
+      /unknown section "Extra": known: Token, Job,/,
+    );
+    const legacy = 'Token:\n  status: todo\nShell_variabels:\n  OBSID: $OBSID\n';
+    expect(() => parseTokenConfig(legacy, 'step.cfg')).toThrow(
+      /step\.cfg: unknown section "Shell_variabels": did you mean "Shell_variables"\?/,
+    );
+  });
+
+  it("fields of the user's own stay fields; GRID_LRT's sandbox.prefactor repository is kept", async () => {
+    const config = raw('launcher/cal_pref3.json');
+    Object.assign(config.Token, { PIPELINE: 'x', my_status_note: 'y', time: 1 });
+    expect(buildTokenTemplate(config, 'cal.json').fields).toMatchObject({
+      PIPELINE: 'x',
+      my_status_note: 'y',
+      time: 1,
+    });
+    const v1 = await load('grid_lrt/data/config/steps/cal_pref3_v1.0.json');
+    expect(v1.warnings.join('\n')).toContain('sandbox.prefactor is kept');
+  });
+
+  it('--lenient (strict: false): the same mistakes are warnings with the hint; a section is ignored', () => {
+    const config = raw('launcher/cal_pref3.json');
+    config.Tokne = { status: 'x' };
+    config.Job.NCPUS = 4;
+    const template = buildTokenTemplate(config, 'cal.json', 'json', { strict: false });
+    const all = template.warnings.join('\n');
+    expect(all).toContain('cal.json: unknown section "Tokne" ignored (did you mean "Token"?)');
+    expect(all).toContain('cal.json: unknown key "Job.NCPUS" kept as written (did you mean "Job.NCPU"?)');
+    expect(template.fields).not.toHaveProperty('Tokne');
+  });
+});
+
 describe('warnings, not errors', () => {
-  it('unknown sections, creator fields with used values, and reserved names', () => {
+  it('unknown sections when lenient, creator fields with used values, and reserved names', () => {
     const config = raw('launcher/cal_pref3.json');
     config.Extra = { a: 1 };
     Object.assign(config.Token, { lock: 1600000000, scrub_count: 3, _rev: '1-x', done: 0 });
-    const template = buildTokenTemplate(config, 'cal.json');
+    const template = buildTokenTemplate(config, 'cal.json', 'json', { strict: false });
     const all = template.warnings.join('\n');
     expect(all).toContain('unknown section "Extra"');
     expect(all).toContain('Token.lock');

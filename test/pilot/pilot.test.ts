@@ -18,6 +18,7 @@ describe('dist/pilot.js', () => {
       extendEnv: false,
     });
     expect(help.stdout).toContain('Usage: node pilot.js');
+    expect(help.stdout).toContain('section "Data movement"');
     for (const option of [
       '--lease',
       '--max-attempts',

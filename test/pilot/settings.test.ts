@@ -79,3 +79,22 @@ describe('pilot settings', () => {
     });
   });
 });
+
+describe('LRT_GSIFTP_DOORS', () => {
+  it('maps LTA sites to GridFTP doors; a malformed entry is a usage error naming it', () => {
+    expect(
+      transferOptionsFromEnv({ LRT_GSIFTP_DOORS: 'sara=gsiftp://h:2811/p, juelich=gsiftp://j' }).gsiftpDoors,
+    ).toEqual({
+      sara: 'gsiftp://h:2811/p',
+      juelich: 'gsiftp://j',
+    });
+    let err: unknown;
+    try {
+      transferOptionsFromEnv({ LRT_GSIFTP_DOORS: 'sara=https://h' });
+    } catch (e) {
+      err = e;
+    }
+    expect(isLrtError(err, 'E_USAGE')).toBe(true);
+    expect((err as Error).message).toContain('"sara=https://h"');
+  });
+});

@@ -17,7 +17,13 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { COMPLETE_MARKER, prepareSandbox, sandboxCacheKey, TREE_DIR } from '../../src/sandbox';
+import {
+  COMPLETE_MARKER,
+  prepareSandbox,
+  sandboxCacheKey,
+  TREE_DIR,
+  tarballVersion,
+} from '../../src/sandbox';
 import { type RawEntry, writeTar } from '../helpers/tarFixtures';
 import { startTarServer, type TarServer } from './support/tarServer';
 
@@ -64,7 +70,7 @@ async function scenario(delayMs = 0) {
   const dir = await mkdtemp(join(root, 'case-'));
   const url = server.url(path);
   const cacheDir = join(dir, 'cache');
-  const key = sandboxCacheKey({ kind: 'tarball', url });
+  const key = sandboxCacheKey({ kind: 'tarball', url }, await tarballVersion(url));
   return { path, url, dir, cacheDir, key, lockPath: join(cacheDir, `${key}.lock`) };
 }
 

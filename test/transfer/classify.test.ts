@@ -100,11 +100,18 @@ describe('tool arguments and output parsing', () => {
   it('parses gfal-ls -l -d and gfal-sum output', () => {
     expect(
       parseGfalLsLine('-rw-r--r--   1 0     0             6 Nov 25 10:30 gsiftp://127.0.0.1:2811/x/a\t\n'),
-    ).toEqual({ size: 6, isDirectory: false });
-    expect(parseGfalLsLine('drwxr-xr-x   1 0     0          4096 Nov 25 10:34 gsiftp://h/d\t')).toEqual({
-      size: 4096,
-      isDirectory: true,
+    ).toEqual({ size: 6, isDirectory: false, modified: 'Nov 25 10:30' });
+    expect(parseGfalLsLine('-rw-r--r--   1 0     0             6 Jan  2  2020 gsiftp://h/a\t')).toEqual({
+      size: 6,
+      isDirectory: false,
+      modified: 'Jan 2 2020',
     });
+    expect(parseGfalLsLine('drwxr-xr-x   1 0     0          4096 Nov 25 10:34 gsiftp://h/d\t')).toMatchObject(
+      {
+        size: 4096,
+        isDirectory: true,
+      },
+    );
     expect(parseGfalLsLine('')).toBeUndefined();
     expect(parseGfalSum('gsiftp://127.0.0.1:2811/x/a 084b021f\n')).toBe('084b021f');
     expect(parseGfalSum('gsiftp://h/with space/f 84b021f')).toBe('084b021f');
@@ -136,6 +143,15 @@ describe('mover choice and srm links', () => {
       expect(srmToGsiftp(site.gfal)).toBe(site.gsiftp);
     }
     expect(() => srmToGsiftp('srm://srm.example.org:8443/pnfs/x')).toThrow(/not an LTA site/);
+  });
+
+  it('takes a site door given in its place (LRT_GSIFTP_DOORS), path appended', () => {
+    const sara = expected.per_site_single_link.sara!;
+    const path = sara.gsiftp.replace(/^gsiftp:\/\/[^/]+/, '');
+    expect(srmToGsiftp(sara.surl, { sara: 'gsiftp://127.0.0.1:2811/copy/' })).toBe(
+      `gsiftp://127.0.0.1:2811/copy${path}`,
+    );
+    expect(srmToGsiftp(sara.surl, { juelich: 'gsiftp://x' })).toBe(sara.gsiftp);
   });
 
   it('chooses the mover by scheme', () => {

@@ -1,4 +1,5 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { posix } from 'node:path';
 
@@ -44,7 +45,9 @@ function parentCollection(path: string): string {
   return dir === '/' ? '/' : `${dir}/`;
 }
 
-export async function startStorageServer(options: { token?: string } = {}): Promise<StorageServer> {
+export async function startStorageServer(
+  options: { token?: string; tls?: { key: Buffer; cert: Buffer } } = {},
+): Promise<StorageServer> {
   const state = {
     seen: [] as SeenRequest[],
     files: new Map<string, Buffer>(),
@@ -117,13 +120,14 @@ export async function startStorageServer(options: { token?: string } = {}): Prom
     res.end(file);
   }
 
-  const server = createServer((req, res) => {
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((err) => res.writeHead(500).end(String(err)));
-  });
+  };
+  const server = options.tls ? createTlsServer(options.tls, listener) : createServer(listener);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     ...state,
     close: () =>
       new Promise<void>((resolve) => {

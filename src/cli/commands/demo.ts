@@ -102,6 +102,10 @@ export const demoCommand: Command = {
       );
       ctx.out.line(`payload runs recorded: ${result.ledger.length} (${join(dir, 'processed.txt')})`);
       ctx.out.line(
+        `data moved by the pilots: each token's inputs staged in from ${join(dir, 'lta')} (file://), ` +
+          `${result.results.length} result tarballs staged out to ${result.resultsDir}`,
+      );
+      ctx.out.line(
         `pilot logs: ${result.logsDir}/pilot-*.log; each token carries its stdout, stderr and pilot log as attachments`,
       );
       if (server && flag(ctx, 'keep')) {

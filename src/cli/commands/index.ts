@@ -1,4 +1,5 @@
 import type { Command } from '../command';
+import { cacheCommands } from './cache';
 import { dbCommands } from './db';
 import { demoCommands } from './demo';
 import { doctorCommands } from './doctor';
@@ -12,10 +13,12 @@ import { statusCommands } from './status';
 import { submitCommands } from './submit';
 import { tokensCreateCommands } from './tokensCreate';
 import { tokensManageCommands } from './tokensManage';
+import { tokensUpdateCommands } from './tokensUpdate';
 import { viewsCommands } from './views';
 
 /** Every `lrt` command. Each area keeps its commands in its own file and adds them here. */
 export const commands: Command[] = [
+  ...cacheCommands,
   ...dbCommands,
   ...demoCommands,
   ...doctorCommands,
@@ -29,5 +32,6 @@ export const commands: Command[] = [
   ...submitCommands,
   ...tokensCreateCommands,
   ...tokensManageCommands,
+  ...tokensUpdateCommands,
   ...viewsCommands,
 ];

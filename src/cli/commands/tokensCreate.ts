@@ -4,12 +4,33 @@ import { resolve } from 'node:path';
 import { LrtError } from '../../core';
 import { addAttachment, attachmentNameFor, contentTypeFor, readAttachment } from '../../picas/attachments';
 import { bulkCreateTokens, DEFAULT_BATCH_SIZE } from '../../picas/bulk';
+import type { PicasDb } from '../../picas/client';
 import { tokensFromSlices } from '../../picas/create';
+import {
+  describeDataMovement,
+  type PayloadMoves,
+  summarizeDataMovement,
+  withDataMovement,
+} from '../../picas/dataMovement';
 import { assertTokenType } from '../../picas/designDoc';
 import { ensureDatabase, ensureDesignDoc } from '../../picas/designDocs';
+import { existingSlices, findOverlaps, type Slice } from '../../picas/overlap';
 import { applyFieldOverrides, loadTokenConfigFile, missingTokenKeyFields } from '../../picas/tokenConfig';
-import { type AttachmentInput, getToken, manualTokenId, type NewToken } from '../../picas/tokens';
-import { chunksToRecord, readSurlListFile, sliceBySubband } from '../../srm';
+import {
+  type AttachmentInput,
+  getToken,
+  manualTokenId,
+  type NewToken,
+  sliceTokenId,
+} from '../../picas/tokens';
+import {
+  chunksToRecord,
+  DEFAULT_SUBBAND_PATTERN,
+  readSurlListFile,
+  type SubbandPattern,
+  sliceBySubband,
+  subbandOf,
+} from '../../srm';
 import { submitAndMarkStaging } from '../../staging';
 import { type Command, type CommandContext, flag, int, str, strs } from '../command';
 import { EXIT } from '../exitCodes';
@@ -18,7 +39,7 @@ import { stopOnSignal } from '../stopSignal';
 import { PATTERN_OPTIONS, subbandPatternFor } from './srm';
 import { STAGER_OPTIONS, stagerFromContext } from './stage';
 
-async function readAttachFlag(ctx: CommandContext, spec: string): Promise<AttachmentInput> {
+export async function readAttachFlag(ctx: CommandContext, spec: string): Promise<AttachmentInput> {
   // FILE[:NAME]: the last ':' splits only when what follows is a bare name (paths may hold ':').
   const colon = spec.lastIndexOf(':');
   const named = colon > 0 && !spec.slice(colon + 1).includes('/') && colon < spec.length - 1;
@@ -43,7 +64,8 @@ interface Template {
 /** Fields from --config (GRID_LRT json or yaml) then --set; config warnings go to stderr. */
 async function readTemplate(ctx: CommandContext): Promise<Template> {
   const file = str(ctx, 'config');
-  const config = file ? await loadTokenConfigFile(resolve(ctx.cwd, file)) : undefined;
+  const strict = !flag(ctx, 'lenient');
+  const config = file ? await loadTokenConfigFile(resolve(ctx.cwd, file), { strict }) : undefined;
   for (const warning of config?.warnings ?? []) ctx.out.note(`warning: ${warning}`);
   return {
     fields: applyFieldOverrides(config?.fields ?? {}, strs(ctx, 'set')),
@@ -52,11 +74,27 @@ async function readTemplate(ctx: CommandContext): Promise<Template> {
   };
 }
 
+function payloadMoves(ctx: CommandContext): PayloadMoves {
+  const all = flag(ctx, 'payload-moves-data');
+  return {
+    inputs: all || flag(ctx, 'payload-moves-inputs'),
+    results: all || flag(ctx, 'payload-moves-results'),
+  };
+}
+
+interface Planned {
+  tokens: NewToken[];
+  /** With --srm: the subbands of each token, the id prefix of the observation, the pattern. */
+  slices?: { slices: Slice[]; prefix: string; pattern: SubbandPattern };
+}
+
 async function plannedTokens(
   ctx: CommandContext,
   type: string,
-  fields: Record<string, unknown>,
-): Promise<NewToken[]> {
+  templateFields: Record<string, unknown>,
+): Promise<Planned> {
+  const srmGiven = str(ctx, 'srm') !== undefined;
+  const fields = withDataMovement(templateFields, { surlList: srmGiven }, payloadMoves(ctx));
   const attachments = await Promise.all(strs(ctx, 'attach').map((spec) => readAttachFlag(ctx, spec)));
   const srm = str(ctx, 'srm');
   const suffix = str(ctx, 'id-suffix');
@@ -73,17 +111,43 @@ async function plannedTokens(
         'give --srm FILE (one token per chunk) or --id-suffix S (one token t_<type>_S)',
       );
     }
-    return [{ id: manualTokenId(type, suffix), fields, attachments }];
+    return { tokens: [{ id: manualTokenId(type, suffix), fields, attachments }] };
   }
   const list = await readSurlListFile(resolve(ctx.cwd, srm), srm);
   const { pattern } = subbandPatternFor(ctx, list);
   const chunks = sliceBySubband(list, int(ctx, 'per-token', 10, 1), pattern);
-  return tokensFromSlices(type, chunksToRecord(chunks), {
+  const tokens = tokensFromSlices(type, chunksToRecord(chunks), {
     obsid: list.obsid,
     keyName: str(ctx, 'key-name') ?? 'STARTSB',
     fields,
     attachments,
   });
+  const slices = chunks.map((c) => ({
+    id: sliceTokenId(type, list.obsid, c.key),
+    // sliceBySubband checked that every entry names its subband
+    subbands: c.entries.map((e) => subbandOf(e.path, pattern) ?? c.start),
+  }));
+  const prefix = sliceTokenId(type, list.obsid, '').replace(/SB$/, '');
+  return { tokens, slices: { slices, prefix, pattern } };
+}
+
+/** Refuses slices that share subbands with existing tokens of the type (E_EXISTS naming them). */
+async function refuseOverlaps(picas: PicasDb, type: string, planned: NonNullable<Planned['slices']>) {
+  const existing = await existingSlices(picas, planned.prefix, 'srm.txt', (line) =>
+    subbandOf(line.split(/\s+/)[0] ?? '', planned.pattern),
+  );
+  const overlaps = findOverlaps(planned.slices, existing);
+  if (overlaps.length === 0) return;
+  const shown = overlaps
+    .slice(0, 10)
+    .map((o) => `${o.id} would share subbands ${o.subbands.join(',')} with existing ${o.existing}`);
+  const more = overlaps.length > 10 ? `; and ${overlaps.length - 10} more` : '';
+  throw new LrtError(
+    'E_EXISTS',
+    `tokens of type ${type} already cover these subbands (another --per-token?): ${shown.join('; ')}${more}. ` +
+      "Nothing was created. Delete the old tokens ('lrt tokens delete'), or pass --force to create them anyway.",
+    { details: { overlaps } },
+  );
 }
 
 /** What the config promises the pilot but the tokens would lack: worth a warning, not an error. */
@@ -136,9 +200,15 @@ export const tokensCreate: Command = {
   description:
     'Ids are deterministic (t_<type>_<OBSID>_SB<nnn>, or t_<type>_<suffix>), so running the same\n' +
     'command again creates only what is missing and reports the rest as existing; an existing\n' +
-    'token is never overwritten. Creates the database and the design document _design/<type>\n' +
+    'token is never overwritten (lrt tokens update changes tokens). Slices that share subbands with\n' +
+    'existing tokens of the type (the same list cut with another --per-token) are refused, naming\n' +
+    'them (--force creates them anyway). Creates the database and the design document _design/<type>\n' +
     'with the standard views when they are missing. Fields come from --config (its Token and\n' +
-    'Job.variables sections), then --set; STARTSB and OBSID are set per token from the list.',
+    'Job.variables sections), then --set; STARTSB and OBSID are set per token from the list.\n' +
+    'Data movement (README, "Data movement"): tokens cut from a SURL list get stage_in: true (the\n' +
+    'pilot downloads their srm.txt into Input/ with globus-url-copy), and a config with an upload\n' +
+    'section gives stage_out: true (the pilot uploads Output/ by its rules). The command prints\n' +
+    'what the pilot will move. A payload that moves its own data: --payload-moves-data.',
   options: {
     type: {
       type: 'string',
@@ -154,6 +224,10 @@ export const tokensCreate: Command = {
       description: 'field for the start subband (default STARTSB)',
     },
     config: { type: 'string', value: 'FILE', description: 'token config (GRID_LRT .json or .cfg/.yaml)' },
+    lenient: {
+      type: 'boolean',
+      description: 'unknown sections and keys of --config are warnings (default: errors with "did you mean")',
+    },
     set: { type: 'string', value: 'KEY=VALUE', multiple: true, description: 'set a field on every token' },
     'id-suffix': { type: 'string', value: 'S', description: 'without --srm: create one token t_<type>_S' },
     attach: {
@@ -168,6 +242,19 @@ export const tokensCreate: Command = {
       description: `tokens per _bulk_docs request (default ${DEFAULT_BATCH_SIZE})`,
     },
     'dry-run': { type: 'boolean', description: 'show the tokens that would be created, write nothing' },
+    force: {
+      type: 'boolean',
+      description: 'create slices even when existing tokens of the type cover some of their subbands',
+    },
+    'payload-moves-data': {
+      type: 'boolean',
+      description: 'the payload fetches its inputs and uploads its results: no stage_in, no stage_out',
+    },
+    'payload-moves-inputs': { type: 'boolean', description: 'no stage_in: the payload fetches its inputs' },
+    'payload-moves-results': {
+      type: 'boolean',
+      description: 'no stage_out: the payload uploads its results (LOFAR upload_results)',
+    },
     stage: {
       type: 'boolean',
       description: 'stage the SURLs (one LTA request) and create the tokens in status staging, not todo',
@@ -184,9 +271,11 @@ export const tokensCreate: Command = {
     const type = str(ctx, 'type') ?? template.type;
     if (!type) throw new LrtError('E_USAGE', "--type is required. Run 'lrt tokens create --help'.");
     assertTokenType(type);
-    const tokens = await plannedTokens(ctx, type, template.fields);
+    const planned = await plannedTokens(ctx, type, template.fields);
+    const { tokens } = planned;
     warnIncomplete(ctx, template, tokens);
     if (flag(ctx, 'dry-run')) {
+      const dataMovement = summarizeDataMovement(tokens);
       const shown = tokens.map((t) => ({
         id: t.id,
         fields: t.fields,
@@ -196,10 +285,11 @@ export const tokensCreate: Command = {
           length: a.data.length,
         })),
       }));
-      ctx.out.result({ dryRun: true, type, tokens: shown });
+      ctx.out.result({ dryRun: true, type, tokens: shown, dataMovement });
       for (const t of shown)
         ctx.out.line(`${t.id}  ${t.attachments.map((a) => `${a.name} (${a.length} B)`).join(', ')}`);
       ctx.out.line(`dry run: ${tokens.length} tokens of type ${type} would be created; nothing written`);
+      for (const line of describeDataMovement(dataMovement)) ctx.out.line(line);
       return EXIT.ok;
     }
     const stager = flag(ctx, 'stage') ? await stagerFromContext(ctx) : undefined;
@@ -207,6 +297,7 @@ export const tokensCreate: Command = {
     const db = await ensureDatabase(picas);
     if (db === 'created') ctx.out.note(`created database ${picas.name} on ${picas.settings.url}`);
     await ensureDesignDoc(picas, type);
+    if (planned.slices && !flag(ctx, 'force')) await refuseOverlaps(picas, type, planned.slices);
     const progress = ctx.out.progress('creating tokens', tokens.length);
     let reported = 0;
     // Ctrl-C stops between two batches: what was sent is whole, and the summary says so.
@@ -237,11 +328,14 @@ export const tokensCreate: Command = {
         `staging request ${gated.requests.join(', ')}: 'lrt stage release --type ${type} --watch' moves the tokens to todo`,
       );
     }
-    ctx.out.result({ database: picas.name, url: picas.settings.url, type, ...report });
+    const made = new Set(report.created);
+    const dataMovement = summarizeDataMovement(tokens.filter((t) => made.has(t.id)));
+    ctx.out.result({ database: picas.name, url: picas.settings.url, type, ...report, dataMovement });
     ctx.out.line(
       `${report.created.length} created, ${report.existing.length} already existed, ${report.failed.length} failed ` +
         `(type ${type}, database ${picas.name})`,
     );
+    if (made.size > 0) for (const line of describeDataMovement(dataMovement)) ctx.out.line(line);
     for (const f of report.failed) ctx.out.note(`failed: ${f.id}: ${f.error}`);
     return report.failed.length > 0 ? EXIT.partial : EXIT.ok;
   },

@@ -54,7 +54,7 @@ async function withBulk<T>(
   }
 }
 
-function bulkOptions(ctx: CommandContext, label: string): { options: ViewOpOptions; finish(): void } {
+export function bulkOptions(ctx: CommandContext, label: string): { options: ViewOpOptions; finish(): void } {
   let bar: Progress | undefined;
   let shown = 0;
   const onProgress = (p: BulkProgress) => {
@@ -91,7 +91,7 @@ function show(value: unknown): string {
  * Prints the outcome of a bulk operation; `what` is e.g. "reset 12 tokens". Returns 6 (partial)
  * when some tokens failed.
  */
-function report(
+export function report(
   ctx: CommandContext,
   verb: string,
   where: string,
