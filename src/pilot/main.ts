@@ -1,12 +1,22 @@
+import { planCleanLaunch, relaunchClean, takeLaunchSecrets } from './cleanLaunch';
 import { pilotMain } from './run';
 
-pilotMain({
-  argv: process.argv.slice(2),
-  env: process.env,
-  stdout: process.stdout,
-  stderr: process.stderr,
-  cwd: process.cwd(),
-}).then(
+/** A pilot started with secrets in env or argv runs again without them (cleanLaunch.ts). */
+function start(): Promise<number> {
+  const relaunched = takeLaunchSecrets(process.env);
+  const argv = relaunched ?? process.argv.slice(2);
+  const plan = relaunched ? undefined : planCleanLaunch(argv, process.env);
+  if (plan) return relaunchClean(plan);
+  return pilotMain({
+    argv,
+    env: process.env,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    cwd: process.cwd(),
+  });
+}
+
+start().then(
   (code) => {
     process.exitCode = code;
   },

@@ -5,6 +5,7 @@ import { dropPasswordsFromEnv, errorMessage, isLrtError, scrubSecrets } from '..
 import { openPicas } from '../picas/client';
 import { type LogSink, pilotLogger } from './attemptLog';
 import { runPilotCheck } from './check';
+import { legacyPassword } from './cleanLaunch';
 import { runDryRun } from './dryRun';
 import { PilotEvents } from './events';
 import { PILOT_EXIT_CODES, pilotHelp } from './help';
@@ -21,11 +22,6 @@ export interface PilotIo {
   cwd: string;
   /** Where SIGTERM/SIGINT come from (process, or a test's emitter). */
   signals?: NodeJS.EventEmitter;
-}
-
-/** The password of the legacy form `pilot.js DB USER PWD TYPE`, to keep it out of messages. */
-function legacyPassword(argv: string[]): string | undefined {
-  return argv.length >= 4 && !argv[0]?.startsWith('-') && !argv[1]?.startsWith('-') ? argv[2] : undefined;
 }
 
 /**
