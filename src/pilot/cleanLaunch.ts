@@ -79,7 +79,7 @@ export async function relaunchClean(plan: CleanLaunch): Promise<number> {
     process.on(signal, handler);
     return [signal, handler] as const;
   });
-  const pipe = child.stdio[SECRETS_FD] as NodeJS.WritableStream;
+  const pipe = child.stdio[SECRETS_FD] as unknown as NodeJS.WritableStream;
   pipe.on('error', () => {}); // a pilot that died at once: its exit status says why
   pipe.end(JSON.stringify(plan.secrets));
   try {
