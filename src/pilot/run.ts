@@ -4,6 +4,7 @@ import { homedir, hostname } from 'node:os';
 import { dropPasswordsFromEnv, errorMessage, isLrtError, scrubSecrets } from '../core';
 import { openPicas } from '../picas/client';
 import { type LogSink, pilotLogger } from './attemptLog';
+import { slurmWalltimeEnd } from './batchWalltime';
 import { runPilotCheck } from './check';
 import { legacyPassword } from './cleanLaunch';
 import { runDryRun } from './dryRun';
@@ -64,6 +65,11 @@ export async function pilotMain(io: PilotIo): Promise<number> {
     return PILOT_EXIT_CODES.ok;
   }
   hideCredentials(io, legacyPassword(io.argv));
+  if (settings.walltimeEnd === undefined) {
+    const batch = await slurmWalltimeEnd(io.env, Date.now);
+    settings.walltimeEnd = batch?.end;
+    if (batch?.note) settings.warnings.push(batch.note);
+  }
   if (settings.check) return runPilotCheck(settings, io.env, io.stdout);
   const secrets = [settings.picas.password];
   const sink: LogSink = {

@@ -30,7 +30,15 @@ export {
   writeJdlJob,
   writeSlurmJob,
 } from './prepare';
+export { unreachableFromWorkers } from './reachable';
 export { type SlurmOptions, sbatchDirectives, slurmScript } from './slurm';
+export {
+  readSubmission,
+  SUBMISSION_FILE,
+  type Submission,
+  type SubmissionBackend,
+  writeSubmission,
+} from './submission';
 export {
   haveTool,
   JDL_SUBMITTERS,

@@ -96,13 +96,21 @@ export interface SlurmJob {
   logDir: string;
 }
 
-export function slurmFor(dir: string, options: Omit<SlurmOptions, 'logDir'>): SlurmJob {
+/** The batch script runs the job folder's own copy of pilot.js (a rebuild on the login node cannot change a queued job). */
+export function slurmFor(dir: string, options: Omit<SlurmOptions, 'logDir' | 'pilotPath'>): SlurmJob {
   const logDir = join(dir, 'logs');
-  return { dir, file: join(dir, 'pilots.slurm'), text: slurmScript({ ...options, logDir }), logDir };
+  const pilotPath = join(dir, PILOT_FILE);
+  return {
+    dir,
+    file: join(dir, 'pilots.slurm'),
+    text: slurmScript({ ...options, logDir, pilotPath }),
+    logDir,
+  };
 }
 
 export async function writeSlurmJob(job: SlurmJob, pilotPath: string): Promise<void> {
   await assertPilot(pilotPath);
   await mkdir(job.logDir, { recursive: true });
+  await copyFile(pilotPath, join(job.dir, PILOT_FILE));
   await writeFile(job.file, job.text, { mode: 0o755 });
 }

@@ -122,15 +122,33 @@ describe('lrt submit', () => {
   it('says where the job is when no submission tool is installed', async () => {
     const out = jobDir('notool');
     const pilot = join(scratch, 'pilot.js');
-    const res = await lrt(['submit', '--backend', 'jdl', '--type', T, '--out', out, '--pilot', pilot], {
-      env: { ...env, PATH: '/usr/bin:/bin' },
-    });
+    const res = await lrt(
+      ['submit', '--backend', 'jdl', '--type', T, '--out', out, '--pilot', pilot, '--force'],
+      {
+        env: { ...env, PATH: '/usr/bin:/bin' },
+      },
+    );
     expect(res.exitCode).toBe(1);
     expect(res.stderr).toContain('glite-wms-job-submit not found');
     expect(res.stderr).toContain(join(out, 'pilots.jdl'));
     // The job folder is complete, ready to submit by hand.
     expect(readdirSync(out).sort()).toEqual(['lrt-pilot.sh', 'picas-credentials', 'pilot.js', 'pilots.jdl']);
     expect(statSync(join(out, 'picas-credentials')).mode & 0o777).toBe(0o600);
+  });
+
+  it('refuses a grid submission whose PICAS_URL workers cannot reach, and changes nothing', async () => {
+    const out = jobDir('loopback');
+    const res = await lrt(
+      ['submit', '--backend', 'jdl', '--type', T, '--out', out, '--pilot', join(scratch, 'pilot.js')],
+      {
+        env: { ...env, PATH: `${STANDINS}:/usr/bin:/bin` },
+      },
+    );
+    expect(res.exitCode).not.toBe(0);
+    expect(res.stderr).toMatch(
+      /cannot be reached from grid worker nodes: 127\.0\.0\.1 is a loopback address.*--force/,
+    );
+    expect(existsSync(out)).toBe(false);
   });
 
   it('submits the JDL with glite-wms-job-submit and prints the job id', async () => {
@@ -149,6 +167,7 @@ describe('lrt submit', () => {
         '--pilot',
         join(scratch, 'pilot.js'),
         '--json',
+        '--force', // the test database is on 127.0.0.1
       ],
       {
         env: { ...env, PATH: `${STANDINS}:/usr/bin:/bin` },

@@ -1,5 +1,5 @@
-import { join, resolve } from 'node:path';
-import { LrtError } from '../../core';
+import { basename, join, resolve } from 'node:path';
+import { dropPasswordsFromEnv, LrtError, redactUrl } from '../../core';
 import type { PicasDb } from '../../picas/client';
 import { queryView, resolveView } from '../../picas/viewQuery';
 import { PILOT_OPTIONS } from '../../pilot/settings';
@@ -13,18 +13,22 @@ import {
   jdlFor,
   localPilotCommand,
   PASSED_PILOT_OPTIONS,
+  PILOT_FILE,
   type PilotLaunch,
   parseWalltime,
   placeSharedCredentials,
   runLocalPilots,
   runSubmitter,
+  START_SCRIPT,
   type Submitter,
   sharedCredentialsPath,
   shellQuote,
   slurmFor,
   toolOf,
+  unreachableFromWorkers,
   writeJdlJob,
   writeSlurmJob,
+  writeSubmission,
 } from '../../submit';
 import { type Command, type CommandContext, flag, int, type OptionSpec, str } from '../command';
 import { EXIT } from '../exitCodes';
@@ -114,7 +118,10 @@ export const submit: Command = {
     ...TYPE_OPTION,
     out: { type: 'string', value: 'DIR', description: 'job folder (default ./lrt-jobs/TYPE-<time>)' },
     'dry-run': { type: 'boolean', description: 'print the job description; write and submit nothing' },
-    force: { type: 'boolean', description: 'submit even when the view has no work' },
+    force: {
+      type: 'boolean',
+      description: 'submit even when the view has no work, or (jdl) PICAS_URL looks unreachable from workers',
+    },
     'no-submit': { type: 'boolean', description: 'write the job folder but run no submission tool' },
     credentials: {
       type: 'string',
@@ -146,6 +153,13 @@ export const submit: Command = {
     partition: { type: 'string', value: 'NAME', description: 'slurm: partition' },
     concurrent: { type: 'string', value: 'C', description: 'slurm: at most C tasks at once (--array 1-N%C)' },
     mem: { type: 'string', value: 'SIZE', description: 'slurm: memory per node, e.g. 8G' },
+    account: { type: 'string', value: 'NAME', description: 'slurm: account to charge (--account)' },
+    'sbatch-arg': {
+      type: 'string',
+      value: '--OPT[=V]',
+      multiple: true,
+      description: 'slurm: one more #SBATCH option, written --sbatch-arg=--qos=short',
+    },
     walltime: {
       type: 'string',
       value: 'TIME',
@@ -201,8 +215,9 @@ export const submit: Command = {
             partition: str(ctx, 'partition'),
             walltime,
             mem: str(ctx, 'mem'),
+            account: str(ctx, 'account'),
+            sbatchArgs: (ctx.values['sbatch-arg'] as string[] | undefined) ?? [],
             concurrent: str(ctx, 'concurrent') !== undefined ? int(ctx, 'concurrent', 1) : undefined,
-            pilotPath,
             node: str(ctx, 'node'),
           })
         : undefined;
@@ -217,6 +232,17 @@ export const submit: Command = {
       return EXIT.ok;
     }
 
+    const unreachable = unreachableFromWorkers(settings.url);
+    if (unreachable && backend === 'jdl' && !flag(ctx, 'force')) {
+      throw new LrtError(
+        'E_CONFIG',
+        `PICAS_URL ${redactUrl(settings.url)} cannot be reached from grid worker nodes: ${unreachable}. ` +
+          "Use the database's public URL (--url), or --force to submit anyway",
+      );
+    }
+    if (unreachable && backend === 'slurm') {
+      ctx.out.note(`PICAS_URL: ${unreachable}; only pilots on this node will reach it`);
+    }
     const view = str(ctx, 'view') ?? 'todo';
     const work = await workIn(picas, type, view);
     if (work === 0 && !flag(ctx, 'force')) {
@@ -252,6 +278,19 @@ export const submit: Command = {
       cwd: dir,
       env: withoutPassword(ctx.env),
     });
+    const record = await writeSubmission({
+      version: 1,
+      backend,
+      tool: outcome.tool,
+      jobIds: outcome.jobIds,
+      count,
+      type,
+      database: settings.database,
+      url: redactUrl(settings.url),
+      submittedAt: new Date().toISOString(),
+      dir,
+      files: jobFiles(backend, job.file),
+    });
     ctx.out.result({
       backend,
       dir,
@@ -260,6 +299,7 @@ export const submit: Command = {
       work,
       tool: outcome.tool,
       jobIds: outcome.jobIds,
+      submission: record,
     });
     for (const id of outcome.jobIds) ctx.out.line(id);
     ctx.out.note(`submitted ${count} pilot(s) with ${outcome.tool}; job folder ${dir}`);
@@ -267,10 +307,20 @@ export const submit: Command = {
   },
 };
 
+/** The files of a job folder, relative to it, for submission.json. */
+function jobFiles(backend: Backend, jobFile: string): Record<string, string> {
+  const files: Record<string, string> = { job: basename(jobFile), pilot: PILOT_FILE };
+  if (backend === 'jdl') files.startScript = START_SCRIPT;
+  if (backend === 'slurm') files.logs = 'logs';
+  return files;
+}
+
 /** Pilots and submission tools get the password from the credentials file only. */
 function withoutPassword(env: Record<string, string | undefined>): Record<string, string | undefined> {
-  const { PICAS_USR_PWD: _password, ...rest } = env;
-  return rest;
+  // sbatch exports this environment into every task: a PICAS_URL with user:password@ must go too.
+  const clean = { ...env };
+  dropPasswordsFromEnv(clean);
+  return clean;
 }
 
 /** JDL ships its own copy in the InputSandbox (written by writeJdlJob); Slurm reads it in place. */
@@ -298,6 +348,7 @@ async function runLocal(
   process.once('SIGTERM', stop);
   try {
     ctx.out.note(`running ${job.count} pilot(s); logs in ${job.dir}`);
+    const startedAt = new Date().toISOString();
     const pilots = await runLocalPilots({
       count: job.count,
       launch: job.launch,
@@ -306,6 +357,18 @@ async function runLocal(
       dir: job.dir,
       env,
       signal: controller.signal,
+    });
+    await writeSubmission({
+      version: 1,
+      backend: 'local',
+      jobIds: pilots.map((p) => String(p.pid ?? '')).filter(Boolean),
+      count: job.count,
+      type: job.launch.type,
+      database: job.launch.database,
+      url: job.launch.url,
+      submittedAt: startedAt,
+      dir: job.dir,
+      files: { logs: '.' },
     });
     ctx.out.result({ backend: 'local', dir: job.dir, submitted: true, work: job.work, pilots });
     for (const p of pilots) {
