@@ -1,6 +1,26 @@
 export { type ClassAdProblem, type ClassAdResult, type ClassAdValue, parseClassAd } from './classad';
 export { CREDENTIALS_FILE, credentialsText, writeCredentialsFile } from './credentials';
-export { classAdString, type JdlOptions, jdlDescription, PILOT_FILE, START_SCRIPT, startScript } from './jdl';
+export {
+  classAdString,
+  JDL_FLAVOURS,
+  type JdlFlavour,
+  type JdlOptions,
+  jdlDescription,
+  PILOT_FILE,
+  START_SCRIPT,
+  startScript,
+} from './jdl';
+export {
+  countStates,
+  type JobState,
+  type JobStatus,
+  parseArcStatus,
+  parseDiracStatus,
+  parseGliteStatus,
+  parseSacct,
+  parseSqueue,
+} from './jobStates';
+export { cancelJobs, type JobsStatus, jobsStatus, type PilotLog, pilotLogs, submissionFolders } from './jobs';
 export {
   type LocalPilotResult,
   type LocalPilotsOptions,
@@ -42,6 +62,7 @@ export {
 export {
   haveTool,
   JDL_SUBMITTERS,
+  parseArcJobIds,
   parseJobIds,
   runSubmitter,
   type SubmitOutcome,

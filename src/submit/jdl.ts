@@ -5,7 +5,13 @@ import { type PilotLaunch, pilotArgs, shellQuote } from './pilotArgs';
 export const START_SCRIPT = 'lrt-pilot.sh';
 export const PILOT_FILE = 'pilot.js';
 
+/** JDL dialects: gLite WMS reads GLUE-era attributes, DIRAC its own (its JDL documentation). */
+export const JDL_FLAVOURS = ['glite', 'dirac'] as const;
+export type JdlFlavour = (typeof JDL_FLAVOURS)[number];
+
 export interface JdlOptions {
+  /** Default glite. */
+  flavour?: JdlFlavour;
   /** Number of pilot jobs (the parametric job's `Parameters`). */
   count: number;
   launch: PilotLaunch;
@@ -60,9 +66,17 @@ export function jdlDescription(options: JdlOptions): string {
     options.inputSandbox.credentials,
   ];
   const cpus = options.cpus ?? 1;
+  const dirac = options.flavour === 'dirac';
+  if (dirac && options.requirements) {
+    throw new LrtError(
+      'E_USAGE',
+      'DIRAC ignores a JDL Requirements expression: choose sites and queues with DIRAC Tags or Site instead',
+    );
+  }
   const lines = [
     '[',
-    '  JobType = "Parametric";',
+    // DIRAC expands Parameters/ParameterStart/ParameterStep by itself and has no JobType Parametric.
+    dirac ? `  JobName = ${classAdString(`lrt-${options.launch.type}`)};` : '  JobType = "Parametric";',
     '  ParameterStart = 0;',
     `  ParameterStep = ${options.parameterStep ?? 1};`,
     `  Parameters = ${options.count};`,
@@ -73,12 +87,19 @@ export function jdlDescription(options: JdlOptions): string {
     '  StdError = "parametricjob.err";',
     `  InputSandbox = {${sandbox.map(classAdString).join(', ')}};`,
     '  OutputSandbox = {"parametricjob.out", "parametricjob.err"};',
-    '  ShallowRetryCount = 0;',
-    '',
-    `  WholeNodes = ${options.wholeNode ? 'true' : 'false'};`,
-    `  SmpGranularity = ${cpus};`,
-    `  CPUNumber = ${cpus};`,
   ];
+  if (dirac) {
+    lines.push('', `  NumberOfProcessors = ${cpus};`);
+    if (options.wholeNode) lines.push('  Tags = {"WholeNode"};');
+  } else {
+    lines.push(
+      '  ShallowRetryCount = 0;',
+      '',
+      `  WholeNodes = ${options.wholeNode ? 'true' : 'false'};`,
+      `  SmpGranularity = ${cpus};`,
+      `  CPUNumber = ${cpus};`,
+    );
+  }
   if (options.requirements) lines.push(`  Requirements = ${options.requirements};`);
   lines.push(']');
   return `${lines.join('\n')}\n`;

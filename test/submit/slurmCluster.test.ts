@@ -132,6 +132,19 @@ describe.skipIf(skipSlurm)('lrt submit --backend slurm on a real Slurm', () => {
     // the token records the task that held it, from Slurm's environment
     const token = await world.token('t_slurmdrain_L1_SB000');
     expect(JSON.stringify(token)).toMatch(new RegExp(`${jobId}_[1-8]`));
+    // lrt jobs: status through squeue, the task logs from the job folder, the list
+    const env = submitEnv(world);
+    const status = await lrt(['jobs', 'status', dir, '--json'], { env });
+    expect(status.exitCode, status.stderr).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ source: 'squeue', counts: { done: 8, failed: 0 } });
+    const logs = await lrt(['jobs', 'logs', dir, '--json', '--lines', '5'], { env });
+    const tails = JSON.parse(logs.stdout).logs as { task: string; text: string }[];
+    expect(tails.map((l) => l.task)).toEqual(['1', '2', '3', '4', '5', '6', '7', '8']);
+    for (const log of tails) expect(log.text).toContain('pilot finished');
+    const one = await lrt(['jobs', 'logs', dir, '--task', '3'], { env });
+    expect(one.stdout).toContain(`pilot task 3 of job ${jobId} on `);
+    const listed = await lrt(['jobs', 'list', '--root', world.dir, '--json'], { env });
+    expect(JSON.parse(listed.stdout).submissions).toMatchObject([{ dir, jobIds: [jobId], backend: 'slurm' }]);
     // control for the --array limit below: without one, both cores ran tasks at once
     expect(Math.max(...ledger.map((l) => Number(/running=(\d+)/.exec(l)![1])))).toBe(2);
   });
@@ -174,13 +187,14 @@ describe.skipIf(skipSlurm)('lrt submit --backend slurm on a real Slurm', () => {
     expect(log).toMatch(/"stoppedBy":"walltime"/);
   });
 
-  it('scancel mid-run: SIGTERM reaches the pilot, which gives the token back', async () => {
+  it('lrt jobs cancel (scancel) mid-run: SIGTERM reaches the pilot, which gives the token back', async () => {
     const world = await createPilotWorld({
       tokens: demoTokens('slurmcancel', 1),
       masterScript: `#!/bin/bash\necho "$TOKEN started" >> "$DEMO_LEDGER"\nsleep 120 & wait $!\n`,
       type: 'slurmcancel',
     });
-    const result = await submit(world, join(world.dir, 'job'), ['-n', '1', '--grace', '2']);
+    const dir = join(world.dir, 'job');
+    const result = await submit(world, dir, ['-n', '1', '--grace', '2']);
     const [jobId] = result.jobIds as [string];
     await waitFor(
       async () => ((await world.ledgerLines()).length > 0 ? true : undefined),
@@ -188,7 +202,11 @@ describe.skipIf(skipSlurm)('lrt submit --backend slurm on a real Slurm', () => {
       'the payload',
     );
     expect(await viewIds(world.db, world.type, 'locked')).toEqual(['t_slurmcancel_L1_SB000']);
-    await execa('scancel', [jobId], { env: { ...process.env, ...slurm.env } });
+    const env = submitEnv(world);
+    const running = await lrt(['jobs', 'status', dir, '--json'], { env });
+    expect(JSON.parse(running.stdout).jobs).toMatchObject([{ id: `${jobId}_1`, state: 'running' }]);
+    const cancel = await lrt(['jobs', 'cancel', dir], { env }); // scancel
+    expect(cancel.exitCode, cancel.stderr).toBe(0);
     await waitForTasks(jobId, 1, ['CANCELLED']);
     const back = await waitFor(
       async () => {

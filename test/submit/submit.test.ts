@@ -182,6 +182,46 @@ describe('lrt submit', () => {
       work: 3,
     });
     expect(readFileSync(join(out, 'pilots.jdl'), 'utf8')).not.toContain(t.password);
+    const submission = JSON.parse(readFileSync(join(out, 'submission.json'), 'utf8'));
+    expect(submission).toMatchObject({
+      backend: 'jdl',
+      tool: 'glite-wms-job-submit',
+      flavour: 'glite',
+      jobIds: ['https://wms.example.org:9000/AbCdEf123'],
+      count: 2,
+      type: T,
+      files: { job: 'pilots.jdl', pilot: 'pilot.js', startScript: 'lrt-pilot.sh' },
+    });
+    expect(JSON.stringify(submission)).not.toContain(t.password);
+  });
+
+  it('--flavour dirac writes DIRAC attributes; --flavour with a tool of the other dialect is refused', async () => {
+    const res = await lrt(
+      ['submit', '--backend', 'jdl', '--flavour', 'dirac', '--cpus', '8', '--type', T, '--dry-run'],
+      { env },
+    );
+    expect(res.exitCode, res.stderr).toBe(0);
+    const parsed = parseClassAd(res.stdout);
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
+    expect(parsed.attributes).toMatchObject({ NumberOfProcessors: 8, JobName: `lrt-${T}` });
+    expect(parsed.attributes.CPUNumber).toBeUndefined();
+    const mixed = await lrt(
+      [
+        'submit',
+        '--backend',
+        'jdl',
+        '--flavour',
+        'dirac',
+        '--submitter',
+        'glite-wms-job-submit',
+        '--type',
+        T,
+        '--dry-run',
+      ],
+      { env },
+    );
+    expect(mixed.exitCode).toBe(2);
+    expect(mixed.stderr).toMatch(/--flavour dirac JDL cannot be submitted with glite-wms-job-submit/);
   });
 
   it('runs N local pilots with their logs in one folder and the password only in the credentials file', async () => {

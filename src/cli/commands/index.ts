@@ -2,6 +2,7 @@ import type { Command } from '../command';
 import { dbCommands } from './db';
 import { demoCommands } from './demo';
 import { doctorCommands } from './doctor';
+import { jobsCommands } from './jobs';
 import { pilotCommands } from './pilot';
 import { sandboxCommands } from './sandbox';
 import { serveCommands } from './serve';
@@ -19,6 +20,7 @@ export const commands: Command[] = [
   ...dbCommands,
   ...demoCommands,
   ...doctorCommands,
+  ...jobsCommands,
   ...pilotCommands,
   ...sandboxCommands,
   ...serveCommands,

@@ -9,7 +9,9 @@ import {
   CREDENTIALS_FILE,
   type CredentialsSource,
   haveTool,
+  JDL_FLAVOURS,
   JDL_SUBMITTERS,
+  type JdlFlavour,
   jdlFor,
   localPilotCommand,
   PASSED_PILOT_OPTIONS,
@@ -84,8 +86,23 @@ function stamp(): string {
     .replace('T', '-');
 }
 
-/** The JDL tool to run: the one asked for, else the first one installed. */
-async function jdlTool(ctx: CommandContext): Promise<{ tool: Submitter; executable: string } | undefined> {
+const FLAVOUR_TOOL: Record<JdlFlavour, Submitter> = {
+  glite: 'glite-wms-job-submit',
+  dirac: 'dirac-wms-job-submit',
+};
+
+/**
+ * The JDL dialect and the tool that submits it: --flavour picks the tool, --submitter or the
+ * first tool installed picks the flavour; with neither, a gLite JDL and no tool.
+ */
+async function jdlTarget(
+  ctx: CommandContext,
+): Promise<{ flavour: JdlFlavour; tool?: { tool: Submitter; executable: string } }> {
+  const askedFlavour = str(ctx, 'flavour');
+  if (askedFlavour !== undefined && !(JDL_FLAVOURS as readonly string[]).includes(askedFlavour)) {
+    throw new LrtError('E_USAGE', `--flavour must be ${JDL_FLAVOURS.join(' or ')}, got "${askedFlavour}"`);
+  }
+  const flavourOf = (tool: Submitter): JdlFlavour => (tool === 'dirac-wms-job-submit' ? 'dirac' : 'glite');
   const asked = str(ctx, 'submitter');
   if (asked) {
     const tool = toolOf(asked);
@@ -95,10 +112,20 @@ async function jdlTool(ctx: CommandContext): Promise<{ tool: Submitter; executab
         `--submitter for JDL must be ${JDL_SUBMITTERS.join(' or ')}, got ${asked}`,
       );
     }
-    return { tool, executable: asked };
+    if (askedFlavour && askedFlavour !== flavourOf(tool)) {
+      throw new LrtError('E_USAGE', `--flavour ${askedFlavour} JDL cannot be submitted with ${asked}`);
+    }
+    return { flavour: flavourOf(tool), tool: { tool, executable: asked } };
   }
-  for (const tool of JDL_SUBMITTERS) if (await haveTool(tool, ctx.env)) return { tool, executable: tool };
-  return undefined;
+  if (askedFlavour) {
+    const tool = FLAVOUR_TOOL[askedFlavour as JdlFlavour];
+    const found = await haveTool(tool, ctx.env);
+    return { flavour: askedFlavour as JdlFlavour, tool: found ? { tool, executable: tool } : undefined };
+  }
+  for (const tool of JDL_SUBMITTERS) {
+    if (await haveTool(tool, ctx.env)) return { flavour: flavourOf(tool), tool: { tool, executable: tool } };
+  }
+  return { flavour: 'glite' };
 }
 
 export const submit: Command = {
@@ -109,9 +136,13 @@ export const submit: Command = {
     'submit anyway). The PiCaS password never goes into a job description: the pilots read a 0600\n' +
     'credentials file (written from your PiCaS settings into the job folder, or --credentials FILE,\n' +
     'e.g. for a restricted CouchDB user). jdl: pilots.jdl + lrt-pilot.sh + pilot.js + the credentials in\n' +
-    'the InputSandbox, submitted with dirac-wms-job-submit or glite-wms-job-submit when present.\n' +
-    'slurm: pilots.slurm with --array 1-N%C, submitted with sbatch. local: N pilot processes, logs in\n' +
-    'the job folder as pilot-<i>.log; lrt waits for them. --dry-run prints the job description only.',
+    'the InputSandbox, in the gLite or DIRAC dialect (--flavour, else that of the tool found),\n' +
+    'submitted with dirac-wms-job-submit or glite-wms-job-submit when present; a PICAS_URL workers\n' +
+    'cannot reach (127.0.0.1, localhost, a single-label name) is refused without --force.\n' +
+    'slurm: pilots.slurm with --array 1-N%C running the job folder\'s copy of pilot.js, submitted with\n' +
+    'sbatch. local: N pilot processes, logs in the job folder as pilot-<i>.log; lrt waits for them.\n' +
+    'Every submission leaves submission.json (backend, job ids, type, time, files) for lrt jobs\n' +
+    'status|cancel|logs. --dry-run prints the job description only.',
   options: {
     backend: { type: 'string', value: 'jdl|slurm|local', description: 'how to launch the pilots' },
     count: { type: 'string', short: 'n', value: 'N', description: 'number of pilots (default 1)' },
@@ -146,10 +177,22 @@ export const submit: Command = {
     cpus: {
       type: 'string',
       value: 'N',
-      description: 'cores per pilot (JDL CPUNumber, Slurm --cpus-per-task)',
+      description: 'cores per pilot (gLite CPUNumber, DIRAC NumberOfProcessors, Slurm --cpus-per-task)',
     },
-    'whole-node': { type: 'boolean', description: 'jdl: WholeNodes = true' },
-    requirements: { type: 'string', value: 'EXPR', description: 'jdl: Requirements ClassAd expression' },
+    flavour: {
+      type: 'string',
+      value: 'glite|dirac',
+      description: 'jdl: JDL dialect (default: of the submit tool found, else glite)',
+    },
+    'whole-node': {
+      type: 'boolean',
+      description: 'jdl: a whole node (gLite WholeNodes, DIRAC Tags WholeNode)',
+    },
+    requirements: {
+      type: 'string',
+      value: 'EXPR',
+      description: 'jdl (gLite only): Requirements ClassAd expression',
+    },
     partition: { type: 'string', value: 'NAME', description: 'slurm: partition' },
     concurrent: { type: 'string', value: 'C', description: 'slurm: at most C tasks at once (--array 1-N%C)' },
     mem: { type: 'string', value: 'SIZE', description: 'slurm: memory per node, e.g. 8G' },
@@ -172,6 +215,8 @@ export const submit: Command = {
     'lrt submit --backend jdl -n 50 --type pref_cal1 --dry-run',
     'lrt submit --backend slurm -n 100 --concurrent 20 --cpus 4 --partition normal --walltime 12:00:00 --type pref_cal1',
     'lrt submit --backend local -n 4 --type demo --max-tokens 10',
+    'lrt submit --backend jdl --flavour dirac -n 50 --cpus 8 --type pref_targ1',
+    'lrt submit --backend slurm -n 8 --account lofar --sbatch-arg=--qos=short --type pref_cal1',
   ],
   async run(ctx) {
     const backend = backendOf(ctx);
@@ -196,9 +241,11 @@ export const submit: Command = {
       extraArgs,
     };
     const cpus = str(ctx, 'cpus') !== undefined ? int(ctx, 'cpus', 1) : undefined;
+    const target = backend === 'jdl' ? await jdlTarget(ctx) : undefined;
     const jdl =
       backend === 'jdl'
         ? jdlFor(dir, {
+            flavour: target!.flavour,
             count,
             launch,
             cpus,
@@ -259,14 +306,19 @@ export const submit: Command = {
     if (slurm) await writeSlurmJob(slurm, pilotPath);
     const tool =
       backend === 'jdl'
-        ? await jdlTool(ctx)
+        ? target!.tool
         : { tool: 'sbatch' as Submitter, executable: str(ctx, 'submitter') ?? 'sbatch' };
     const installed = tool && (str(ctx, 'submitter') || (await haveTool(tool.executable, ctx.env)));
     if (flag(ctx, 'no-submit') || !tool || !installed) {
       ctx.out.result({ backend, dir, file: job.file, submitted: false, work });
       ctx.out.line(job.file);
       if (!flag(ctx, 'no-submit')) {
-        const wanted = backend === 'jdl' ? JDL_SUBMITTERS.join(' or ') : 'sbatch';
+        const wanted =
+          backend === 'jdl'
+            ? str(ctx, 'flavour')
+              ? FLAVOUR_TOOL[target!.flavour]
+              : JDL_SUBMITTERS.join(' or ')
+            : 'sbatch';
         throw new LrtError(
           'E_TOOL_MISSING',
           `${wanted} not found on PATH: wrote ${job.file}, submit it from a node that has it`,
@@ -282,6 +334,7 @@ export const submit: Command = {
       version: 1,
       backend,
       tool: outcome.tool,
+      ...(target ? { flavour: target.flavour } : {}),
       jobIds: outcome.jobIds,
       count,
       type,
