@@ -51,6 +51,7 @@ export {
   writeSlurmJob,
 } from './prepare';
 export { unreachableFromWorkers } from './reachable';
+export { ensureNodeRuntime, NODE_RUNTIME, type NodeRuntime, RUNTIME_FILE, runtimeCacheDir } from './runtime';
 export { type SlurmOptions, sbatchDirectives, slurmScript } from './slurm';
 export {
   readSubmission,

@@ -1,5 +1,6 @@
 import { LrtError } from '../core';
 import { type PilotLaunch, pilotArgs, shellQuote } from './pilotArgs';
+import { nodeSelection, RUNTIME_FILE, runPilotLines } from './runtime';
 
 /** The script the grid job runs: it starts pilot.js from the InputSandbox with node. */
 export const START_SCRIPT = 'lrt-pilot.sh';
@@ -15,8 +16,8 @@ export interface JdlOptions {
   /** Number of pilot jobs (the parametric job's `Parameters`). */
   count: number;
   launch: PilotLaunch;
-  /** Paths of the start script, pilot.js and credentials file as the submit tool reads them. */
-  inputSandbox: { startScript: string; pilot: string; credentials: string };
+  /** Paths of the start script, pilot.js, credentials file (and node runtime) as the submit tool reads them. */
+  inputSandbox: { startScript: string; pilot: string; credentials: string; runtime?: string };
   cpus?: number;
   wholeNode?: boolean;
   /** A ClassAd expression, e.g. `other.GlueCEPolicyMaxWallClockTime >= 720`. */
@@ -64,6 +65,7 @@ export function jdlDescription(options: JdlOptions): string {
     options.inputSandbox.startScript,
     options.inputSandbox.pilot,
     options.inputSandbox.credentials,
+    ...(options.inputSandbox.runtime ? [options.inputSandbox.runtime] : []),
   ];
   const cpus = options.cpus ?? 1;
   const dirac = options.flavour === 'dirac';
@@ -107,20 +109,17 @@ export function jdlDescription(options: JdlOptions): string {
 
 /**
  * The start script shipped in the InputSandbox. The grid copies sandbox files with the site's
- * umask, so it makes the credentials file private again before the pilot checks its mode.
+ * umask, so it makes the credentials file private again before the pilot checks its mode. With a
+ * runtime (sha256 of the node binary in RUNTIME_FILE), a worker without node >= 18 runs that one.
  */
-export function startScript(launch: PilotLaunch, node = 'node'): string {
+export function startScript(launch: PilotLaunch, node = 'node', runtimeSha256?: string): string {
   return [
     '#!/bin/sh',
     '# Starts the grid-lrt pilot on a worker node (written by lrt submit). Arguments go to pilot.js.',
     'set -e',
     `chmod 600 ${shellQuote(launch.credentialsFile)} 2>/dev/null || true`,
-    `NODE="\${LRT_NODE:-${node.replace(/["\\$`]/g, '\\$&')}}"`,
-    'if ! command -v "$NODE" >/dev/null 2>&1; then',
-    '  echo "lrt-pilot.sh: node ($NODE) not found on $(hostname): set LRT_NODE or --node at submit time" >&2',
-    '  exit 127',
-    'fi',
-    `exec "$NODE" ${PILOT_FILE} "$@"`,
+    ...nodeSelection(node, runtimeSha256 ? { path: RUNTIME_FILE, sha256: runtimeSha256 } : undefined),
+    ...runPilotLines(PILOT_FILE, '"$@"'),
     '',
   ].join('\n');
 }

@@ -1,5 +1,6 @@
 import { LrtError } from '../core';
 import { type PilotLaunch, pilotArgs, shellQuote, slurmTime } from './pilotArgs';
+import { nodeSelection, runPilotLines } from './runtime';
 
 export interface SlurmOptions {
   /** Array tasks 1..count, one pilot each. */
@@ -22,6 +23,8 @@ export interface SlurmOptions {
   /** Absolute path of the job folder's copy of pilot.js on the shared file system. */
   pilotPath: string;
   node?: string;
+  /** The node runtime in the job folder (absolute path and sha256), for nodes without node >= 18. */
+  runtime?: { path: string; sha256: string };
   launch: PilotLaunch;
 }
 
@@ -75,7 +78,7 @@ export function slurmScript(options: SlurmOptions): string {
   if (options.account) directives.push(['account', options.account]);
   directives.push(['output', `${options.logDir}/pilot-%A_%a.log`]);
   for (const arg of options.sbatchArgs ?? []) directives.push(sbatchArg(arg));
-  const command = [options.node ?? 'node', options.pilotPath, ...pilotArgs(options.launch)];
+  const args = [options.pilotPath, ...pilotArgs(options.launch)].map(shellQuote);
   return [
     '#!/bin/bash',
     ...directives.map(([name, value]) =>
@@ -86,7 +89,8 @@ export function slurmScript(options: SlurmOptions): string {
     'set -euo pipefail',
     // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion in the script
     'echo "pilot task ${SLURM_ARRAY_TASK_ID:-?} of job ${SLURM_ARRAY_JOB_ID:-?} on $(hostname)"',
-    `exec ${command.map(shellQuote).join(' ')}`,
+    ...nodeSelection(options.node ?? 'node', options.runtime),
+    ...runPilotLines(args[0]!, args.slice(1).join(' ')),
     '',
   ].join('\n');
 }

@@ -8,17 +8,20 @@ import {
   assertPilot,
   CREDENTIALS_FILE,
   type CredentialsSource,
+  ensureNodeRuntime,
   haveTool,
   JDL_FLAVOURS,
   JDL_SUBMITTERS,
   type JdlFlavour,
   jdlFor,
   localPilotCommand,
+  NODE_RUNTIME,
   PASSED_PILOT_OPTIONS,
   PILOT_FILE,
   type PilotLaunch,
   parseWalltime,
   placeSharedCredentials,
+  RUNTIME_FILE,
   runLocalPilots,
   runSubmitter,
   START_SCRIPT,
@@ -139,7 +142,7 @@ export const submit: Command = {
     'the InputSandbox, in the gLite or DIRAC dialect (--flavour, else that of the tool found),\n' +
     'submitted with dirac-wms-job-submit or glite-wms-job-submit when present; a PICAS_URL workers\n' +
     'cannot reach (127.0.0.1, localhost, a single-label name) is refused without --force.\n' +
-    'slurm: pilots.slurm with --array 1-N%C running the job folder\'s copy of pilot.js, submitted with\n' +
+    "slurm: pilots.slurm with --array 1-N%C running the job folder's copy of pilot.js, submitted with\n" +
     'sbatch. local: N pilot processes, logs in the job folder as pilot-<i>.log; lrt waits for them.\n' +
     'Every submission leaves submission.json (backend, job ids, type, time, files) for lrt jobs\n' +
     'status|cancel|logs. --dry-run prints the job description only.',
@@ -168,6 +171,10 @@ export const submit: Command = {
       type: 'string',
       value: 'PATH',
       description: 'node on the worker (default: node; local: this node)',
+    },
+    'with-runtime': {
+      type: 'boolean',
+      description: `jdl, slurm: ship Node.js ${NODE_RUNTIME.version} (npm ${NODE_RUNTIME.package}, checksum-checked) for workers without node >= 18`,
     },
     submitter: {
       type: 'string',
@@ -241,10 +248,15 @@ export const submit: Command = {
       extraArgs,
     };
     const cpus = str(ctx, 'cpus') !== undefined ? int(ctx, 'cpus', 1) : undefined;
+    const runtime =
+      flag(ctx, 'with-runtime') && backend !== 'local'
+        ? await ensureNodeRuntime(ctx.env, (text) => ctx.out.note(text))
+        : undefined;
     const target = backend === 'jdl' ? await jdlTarget(ctx) : undefined;
     const jdl =
       backend === 'jdl'
         ? jdlFor(dir, {
+            runtime,
             flavour: target!.flavour,
             count,
             launch,
@@ -256,6 +268,7 @@ export const submit: Command = {
     const slurm =
       backend === 'slurm'
         ? slurmFor(dir, {
+            runtime,
             count,
             launch,
             cpus,
@@ -342,7 +355,7 @@ export const submit: Command = {
       url: redactUrl(settings.url),
       submittedAt: new Date().toISOString(),
       dir,
-      files: jobFiles(backend, job.file),
+      files: jobFiles(backend, job.file, runtime !== undefined),
     });
     ctx.out.result({
       backend,
@@ -361,8 +374,9 @@ export const submit: Command = {
 };
 
 /** The files of a job folder, relative to it, for submission.json. */
-function jobFiles(backend: Backend, jobFile: string): Record<string, string> {
+function jobFiles(backend: Backend, jobFile: string, withRuntime: boolean): Record<string, string> {
   const files: Record<string, string> = { job: basename(jobFile), pilot: PILOT_FILE };
+  if (withRuntime) files.runtime = RUNTIME_FILE;
   if (backend === 'jdl') files.startScript = START_SCRIPT;
   if (backend === 'slurm') files.logs = 'logs';
   return files;
