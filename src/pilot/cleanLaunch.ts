@@ -109,5 +109,18 @@ export function takeLaunchSecrets(env: NodeJS.ProcessEnv): string[] | undefined 
   const secrets = JSON.parse(readFileSync(Number(fd), 'utf8')) as LaunchSecrets;
   closeSync(Number(fd)); // master.sh must not inherit it
   Object.assign(env, secrets.env);
+  dieWithLauncher();
   return secrets.argv;
+}
+
+/**
+ * A launcher killed with SIGKILL cannot pass it on: the pilot then ends the same way as soon as
+ * it sees it has been orphaned, so `kill -9 <launcher>` ends the pilot (and its payload watchdog
+ * ends master.sh), as it did before the relaunch.
+ */
+function dieWithLauncher(): void {
+  const launcher = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== launcher) process.kill(process.pid, 'SIGKILL');
+  }, 500).unref();
 }

@@ -145,6 +145,32 @@ describe('the node runtime that travels with the job', () => {
     expect(await viewIds(world.db, 'rt', 'todo')).toEqual(before);
   });
 
+  it('lrt sandbox build --with-runtime puts it in the sandbox, its sha256 in lrt-sandbox.json', async () => {
+    const src = join(world.dir, 'sbx-src');
+    await mkdir(src);
+    await writeFile(join(src, 'master.sh'), MASTER, { mode: 0o755 });
+    const out = join(world.dir, 'sbx-out');
+    const res = await lrt(
+      ['sandbox', 'build', src, '-o', out, '--with-runtime', '--pilot', DIST_PILOT, '--json'],
+      {
+        env: { ...world.env, LRT_RUNTIME_CACHE: join(tmpdir(), 'lrt-test-runtime-cache') },
+      },
+    );
+    expect(res.exitCode, res.stderr).toBe(0);
+    const { file } = JSON.parse(res.stdout) as { file: string };
+    const manifest = JSON.parse((await execa('tar', ['xzf', file, '-O', 'lrt-sandbox.json'])).stdout);
+    const wrapper = await readFile(join(job, 'lrt-pilot.sh'), 'utf8');
+    expect(manifest.runtime).toEqual({
+      file: RUNTIME_FILE,
+      node: NODE_RUNTIME.version,
+      sha256: /!= "([0-9a-f]{64})"/.exec(wrapper)?.[1],
+    });
+    const listed = await execa('tar', ['tzf', file]);
+    expect(listed.stdout.split('\n')).toEqual(
+      expect.arrayContaining([RUNTIME_FILE, 'pilot.js', 'master.sh']),
+    );
+  });
+
   it(`is Node.js ${NODE_RUNTIME.version}`, async () => {
     const run = await execa('sh', [
       '-c',
