@@ -182,6 +182,7 @@ describe('lrt submit', () => {
       work: 3,
     });
     expect(readFileSync(join(out, 'pilots.jdl'), 'utf8')).not.toContain(t.password);
+    expect(res.stderr).toContain('grid workers without node >= 18 end the job with exit 127: --with-runtime');
     const submission = JSON.parse(readFileSync(join(out, 'submission.json'), 'utf8'));
     expect(submission).toMatchObject({
       backend: 'jdl',

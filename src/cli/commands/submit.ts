@@ -311,6 +311,11 @@ export const submit: Command = {
       return EXIT.ok;
     }
     if (work < count) ctx.out.note(`${count} pilots for ${work} token(s) in view ${view}`);
+    if (backend === 'jdl' && !runtime && !str(ctx, 'node')) {
+      ctx.out.note(
+        'grid workers without node >= 18 end the job with exit 127: --with-runtime ships Node.js with it',
+      );
+    }
 
     if (backend === 'local') return runLocal(ctx, { dir, count, launch, pilotPath, source, work });
     await placeSharedCredentialsFor(backend, source, dir);
