@@ -4,7 +4,8 @@
 # Usage: scripts/gridftp-testbed.sh {setup|start|stop|env|status|clean}
 #   setup   make the PKI in the state dir: an openssl CA (hashed into an X509_CERT_DIR with a
 #           Globus signing_policy), a host certificate for localhost/127.0.0.1, a mapped user,
-#           an UNMAPPED user, a grid-mapfile, a valid proxy and an already expired proxy.
+#           an UNMAPPED user, a grid-mapfile, a valid proxy, an already expired proxy and a proxy
+#           with a (fake-signed) VOMS attribute certificate for lofar.
 #           Idempotent: an existing PKI is kept while the CA and proxies stay valid.
 #   start   setup (if needed), then start globus-gridftp-server on a free port of 127.0.0.1;
 #           a running server is left alone.
@@ -52,7 +53,8 @@ pki_valid() { # CA good for 2 more days, proxy for 2 more hours
     [ -e "$PKI/complete" ] &&
         openssl x509 -in "$PKI/ca.pem" -noout -checkend 172800 >/dev/null 2>&1 &&
         grid-proxy-info -file "$PKI/proxy.pem" -exists -valid 2:00 >/dev/null 2>&1 &&
-        grid-proxy-info -file "$PKI/unmapped_proxy.pem" -exists -valid 2:00 >/dev/null 2>&1
+        grid-proxy-info -file "$PKI/unmapped_proxy.pem" -exists -valid 2:00 >/dev/null 2>&1 &&
+        grid-proxy-info -file "$PKI/voms_proxy.pem" -exists -valid 2:00 >/dev/null 2>&1
 }
 
 make_ca() {
@@ -105,6 +107,10 @@ EOF
     # Valid for one hour, started two hours ago: expired on arrival.
     voms-proxy-fake -q -rfc -cert "$PKI/usercert.pem" -key "$PKI/userkey.pem" -certdir "$PKI/certs" \
         -out "$PKI/expired_proxy.pem" -hours 1 -pastproxy 2:00 2>/dev/null
+    # a proxy with a VOMS attribute certificate for lofar, signed by the host key as the VOMS server
+    voms-proxy-fake -q -rfc -cert "$PKI/usercert.pem" -key "$PKI/userkey.pem" -certdir "$PKI/certs" \
+        -out "$PKI/voms_proxy.pem" -hours 24 -hostcert "$PKI/hostcert.pem" -hostkey "$PKI/hostkey.pem" \
+        -voms lofar -fqan /lofar/Role=NULL/Capability=NULL -uri localhost:15000 -vomslife 24 2>/dev/null
     chmod 600 "$PKI"/*proxy.pem
     touch "$PKI/complete"
     log "setup: PKI made in $PKI ($((SECONDS - started)) s)"
@@ -225,6 +231,7 @@ cmd_env() {
     printf 'export GRIDFTP_ROOT=%s\n' "$(quote "$DATA")"
     printf 'export LRT_TESTBED_EXPIRED_PROXY=%s\n' "$(quote "$PKI/expired_proxy.pem")"
     printf 'export LRT_TESTBED_UNMAPPED_PROXY=%s\n' "$(quote "$PKI/unmapped_proxy.pem")"
+    printf 'export LRT_TESTBED_VOMS_PROXY=%s\n' "$(quote "$PKI/voms_proxy.pem")"
     # gfal-* scripts pick the first python on PATH; a venv/pyenv one lacks the gfal2 bindings.
     printf 'export GFAL_PYTHONBIN=%s\n' "$(quote /usr/bin/python3)"
 }

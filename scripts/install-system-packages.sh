@@ -8,7 +8,9 @@ packages=(git ca-certificates
   openssl python3 globus-gass-copy-progs globus-gridftp-server-progs globus-proxy-utils
   globus-gsi-cert-utils-progs globus-common-progs voms-clients
   gfal2 gfal2-util-scripts python3-gfal2-util
-  gfal2-plugin-file gfal2-plugin-gridftp gfal2-plugin-http gfal2-plugin-srm gfal2-plugin-mock)
+  gfal2-plugin-file gfal2-plugin-gridftp gfal2-plugin-http gfal2-plugin-srm gfal2-plugin-mock
+  # one-node Slurm test bed (scripts/slurm-testbed.sh) for lrt submit --backend slurm and lrt jobs
+  slurm-wlm munge)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

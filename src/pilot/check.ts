@@ -7,11 +7,13 @@ import {
   probeDatabase,
   probeDisk,
   probeProxy,
+  probeProxyKind,
   probeSandbox,
   probeTokens,
   probeViews,
 } from './checkProbes';
 import type { CheckResult } from './checkResult';
+import { type ProxyFacts, VOMS_PROXY_INIT } from './proxyKind';
 import type { PilotSettings } from './settings';
 
 /*
@@ -98,7 +100,7 @@ export function proxyVerdict(
 ): Omit<CheckResult, 'name'> {
   if (secondsLeft <= 0) {
     const ago = secondsLeft < 0 ? ` ${formatDuration(-secondsLeft)} ago` : '';
-    return { ok: false, detail: `${file} expired${ago}: make a new one (voms-proxy-init)` };
+    return { ok: false, detail: `${file} expired${ago}: run ${VOMS_PROXY_INIT}` };
   }
   if (expectedRunSeconds === undefined) {
     return {
@@ -111,6 +113,61 @@ export function proxyVerdict(
     return { ok: false, detail: `${file} expires in ${formatDuration(secondsLeft)}, ${needs}` };
   }
   return { ok: true, detail: `${file} valid for ${formatDuration(secondsLeft)}, ${needs}` };
+}
+
+/**
+ * The verdict on the kind and the VOMS attributes, after the lifetime check passed: a plain or
+ * self-signed certificate fails, a proxy without VOMS attributes fails, attributes that end
+ * before the run does fail; each says what to run. Legacy and draft proxies pass with a note.
+ */
+export function proxyKindVerdict(
+  file: string,
+  facts: ProxyFacts,
+  expectedRunSeconds: number | undefined,
+): Omit<CheckResult, 'name'> & { notes: string[] } {
+  const notes: string[] = [];
+  const { kind, voms } = facts;
+  if (kind === 'plain' || kind === 'self-signed') {
+    return {
+      ok: false,
+      detail: `${file} is a ${kind === 'self-signed' ? 'self-signed' : 'plain'} certificate, not a grid proxy: run ${VOMS_PROXY_INIT}`,
+      notes,
+    };
+  }
+  if (kind === undefined) notes.push('its kind was not checked (openssl could not read it)');
+  if (kind === 'rfc3820') notes.push('RFC 3820 proxy');
+  if (kind === 'legacy' || kind === 'draft') {
+    notes.push(
+      `a ${kind === 'legacy' ? 'legacy Globus' : 'pre-RFC draft'} proxy: services that want RFC 3820 refuse it (${VOMS_PROXY_INIT} makes one)`,
+    );
+  }
+  if (voms === undefined) {
+    if (facts.vomsProblem) notes.push(`VOMS attributes not checked (voms-proxy-info: ${facts.vomsProblem})`);
+    else if (kind !== undefined) notes.push('VOMS attributes not checked (voms-proxy-info not installed)');
+    return { ok: true, detail: '', notes };
+  }
+  if (voms.length === 0) {
+    return { ok: false, detail: `${file} carries no VOMS attributes: run ${VOMS_PROXY_INIT}`, notes };
+  }
+  for (const ac of voms) {
+    const fqan = ac.fqans[0] ?? `/${ac.vo}`;
+    if (ac.secondsLeft <= 0) {
+      return {
+        ok: false,
+        detail: `the VOMS attributes of ${ac.vo} in ${file} have expired: run ${VOMS_PROXY_INIT}`,
+        notes,
+      };
+    }
+    if (expectedRunSeconds !== undefined && ac.secondsLeft < expectedRunSeconds) {
+      return {
+        ok: false,
+        detail: `the VOMS attributes of ${ac.vo} in ${file} end in ${formatDuration(ac.secondsLeft)}, the run needs ${formatDuration(expectedRunSeconds)}: run ${VOMS_PROXY_INIT}`,
+        notes,
+      };
+    }
+    notes.push(`VOMS ${fqan} for ${formatDuration(ac.secondsLeft)}`);
+  }
+  return { ok: true, detail: '', notes };
 }
 
 export function diskVerdict(dir: string, freeBytes: number, minFreeBytes: number): Omit<CheckResult, 'name'> {
@@ -198,7 +255,12 @@ export async function runPreflight(settings: PreflightSettings): Promise<CheckRe
     const file = settings.transfer.proxy ?? settings.defaultProxy;
     const left = await probeProxy(file, settings.transfer, !settings.transfer.proxy, signal);
     if ('problem' in left) return { ok: false, detail: left.problem };
-    return proxyVerdict(file, left.secondsLeft, settings.expectedRunSeconds);
+    const lifetime = proxyVerdict(file, left.secondsLeft, settings.expectedRunSeconds);
+    if (!lifetime.ok) return lifetime;
+    const facts = await probeProxyKind(file, settings.transfer, signal);
+    const kind = proxyKindVerdict(file, facts, settings.expectedRunSeconds);
+    if (!kind.ok) return { ok: false, detail: kind.detail };
+    return { ok: true, detail: [lifetime.detail, ...kind.notes].join('; ') };
   });
   await run('disk', async () => {
     const { dir, free } = await probeDisk(settings.workDir);

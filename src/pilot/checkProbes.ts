@@ -10,6 +10,7 @@ import { readDesignDoc } from '../picas/designDocs';
 import { tokenOverview } from '../picas/viewQuery';
 import { statUrl, type TransferOptions } from '../transfer';
 import type { CheckResult } from './checkResult';
+import { certificateKind, type ProxyFacts, parseVomsInfo } from './proxyKind';
 import { sandboxSourceOf } from './sandboxSource';
 
 /** The I/O behind each check of check.ts: reads only, every answer a line of what was seen. */
@@ -217,4 +218,32 @@ export async function probeDisk(workDir: string): Promise<{ dir: string; free: n
       dir = parent;
     }
   }
+}
+
+/**
+ * What kind of certificate the proxy file holds (openssl) and its VOMS attributes
+ * (voms-proxy-info -all, when installed; only asked of a proxy).
+ */
+export async function probeProxyKind(
+  file: string,
+  transfer: TransferOptions,
+  signal: AbortSignal,
+): Promise<ProxyFacts> {
+  const env = transfer.certDir ? { X509_CERT_DIR: transfer.certDir } : {};
+  const common = { reject: false, stdin: 'ignore', env, cancelSignal: signal } as const;
+  const x509 = await execa(
+    'openssl',
+    ['x509', '-noout', '-subject', '-issuer', '-nameopt', 'compat', '-text', '-in', file],
+    common,
+  );
+  const kind = x509.exitCode === 0 ? certificateKind(String(x509.stdout)) : undefined;
+  if (kind === undefined || kind === 'plain' || kind === 'self-signed') return { kind, voms: undefined };
+  const info = await execa('voms-proxy-info', ['-all', '-file', file], common);
+  const code = (info as { code?: string }).code;
+  if (code === 'ENOENT' || code === 'EACCES') return { kind, voms: undefined };
+  // A proxy without attributes: exit 0 and no VO section. A failure (no trusted CA dir, say)
+  // says nothing either way.
+  if (info.exitCode !== 0)
+    return { kind, voms: undefined, vomsProblem: lastLine(info.stderr) || `exit ${info.exitCode}` };
+  return { kind, voms: parseVomsInfo(String(info.stdout)) };
 }

@@ -1,4 +1,5 @@
 import { onClosedPipe } from '../core/closedPipe';
+import { planCleanLaunch, relaunchClean, takeLaunchSecrets } from './cleanLaunch';
 import { pilotMain } from './run';
 
 // stdout carries only results (--help, --check, --json, --dry-run): a reader gone ends the pilot
@@ -7,13 +8,22 @@ import { pilotMain } from './run';
 onClosedPipe(process.stdout, () => process.exit(0));
 onClosedPipe(process.stderr, () => undefined);
 
-pilotMain({
-  argv: process.argv.slice(2),
-  env: process.env,
-  stdout: process.stdout,
-  stderr: process.stderr,
-  cwd: process.cwd(),
-}).then(
+/** A pilot started with secrets in env or argv runs again without them (cleanLaunch.ts). */
+function start(): Promise<number> {
+  const relaunched = takeLaunchSecrets(process.env);
+  const argv = relaunched ?? process.argv.slice(2);
+  const plan = relaunched ? undefined : planCleanLaunch(argv, process.env);
+  if (plan) return relaunchClean(plan);
+  return pilotMain({
+    argv,
+    env: process.env,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    cwd: process.cwd(),
+  });
+}
+
+start().then(
   (code) => {
     process.exitCode = code;
   },

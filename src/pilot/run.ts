@@ -4,7 +4,9 @@ import { homedir, hostname } from 'node:os';
 import { dropPasswordsFromEnv, errorMessage, isLrtError, scrubSecrets } from '../core';
 import { isDbRefusal, openPicas } from '../picas/client';
 import { type LogSink, pilotLogger } from './attemptLog';
+import { slurmWalltimeEnd } from './batchWalltime';
 import { runPilotCheck } from './check';
+import { legacyPassword } from './cleanLaunch';
 import { runDryRun } from './dryRun';
 import { PilotEvents } from './events';
 import { PILOT_EXIT_CODES, pilotHelp } from './help';
@@ -21,11 +23,6 @@ export interface PilotIo {
   cwd: string;
   /** Where SIGTERM/SIGINT come from (process, or a test's emitter). */
   signals?: NodeJS.EventEmitter;
-}
-
-/** The password of the legacy form `pilot.js DB USER PWD TYPE`, to keep it out of messages. */
-function legacyPassword(argv: string[]): string | undefined {
-  return argv.length >= 4 && !argv[0]?.startsWith('-') && !argv[1]?.startsWith('-') ? argv[2] : undefined;
 }
 
 /**
@@ -68,6 +65,11 @@ export async function pilotMain(io: PilotIo): Promise<number> {
     return PILOT_EXIT_CODES.ok;
   }
   hideCredentials(io, legacyPassword(io.argv));
+  if (settings.walltimeEnd === undefined) {
+    const batch = await slurmWalltimeEnd(io.env, Date.now);
+    settings.walltimeEnd = batch?.end;
+    if (batch?.note) settings.warnings.push(batch.note);
+  }
   if (settings.check) return runPilotCheck(settings, io.env, io.stdout);
   const secrets = [settings.picas.password];
   const logTo: NodeJS.WritableStream = settings.logFile

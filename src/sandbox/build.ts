@@ -53,6 +53,8 @@ export interface BuildOptions {
   pilotPath?: string | false;
   /** Take a branch head when a repository has no commit (the commit taken is recorded). */
   allowUnpinned?: boolean;
+  /** A node runtime to put at the root (lrt submit's --with-runtime file): for pilots started from the sandbox. */
+  runtime?: { file: string; entry: string; sha256: string; version: string };
   tmpDir?: string;
 }
 
@@ -107,6 +109,7 @@ export async function buildSandbox(spec: SandboxSpec, options: BuildOptions): Pr
       await copyInto(pilot, join(root, PILOT_ENTRY));
       pilotInfo = { from: pilot, sha256: createHash('sha256').update(readFileSync(pilot)).digest('hex') };
     }
+    if (options.runtime) await copyInto(options.runtime.file, join(root, options.runtime.entry));
     const master = join(root, 'master.sh');
     const info = await lstat(master).catch(() => undefined);
     if (!info?.isFile())
@@ -119,6 +122,16 @@ export async function buildSandbox(spec: SandboxSpec, options: BuildOptions): Pr
     const manifest = {
       repos: repos.map(({ name, url, dir, commit }) => ({ name, url, dir, commit })),
       ...(pilotInfo ? { pilot: { file: PILOT_ENTRY, sha256: pilotInfo.sha256 } } : {}),
+      // sha256 of the unpacked node binary, as the job wrappers check it
+      ...(options.runtime
+        ? {
+            runtime: {
+              file: options.runtime.entry,
+              node: options.runtime.version,
+              sha256: options.runtime.sha256,
+            },
+          }
+        : {}),
     };
     await writeFile(join(root, MANIFEST_NAME), `${JSON.stringify(manifest, null, 2)}\n`);
     const entries = await sandboxEntries(root);

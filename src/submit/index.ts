@@ -1,6 +1,26 @@
 export { type ClassAdProblem, type ClassAdResult, type ClassAdValue, parseClassAd } from './classad';
 export { CREDENTIALS_FILE, credentialsText, writeCredentialsFile } from './credentials';
-export { classAdString, type JdlOptions, jdlDescription, PILOT_FILE, START_SCRIPT, startScript } from './jdl';
+export {
+  classAdString,
+  JDL_FLAVOURS,
+  type JdlFlavour,
+  type JdlOptions,
+  jdlDescription,
+  PILOT_FILE,
+  START_SCRIPT,
+  startScript,
+} from './jdl';
+export {
+  countStates,
+  type JobState,
+  type JobStatus,
+  parseArcStatus,
+  parseDiracStatus,
+  parseGliteStatus,
+  parseSacct,
+  parseSqueue,
+} from './jobStates';
+export { cancelJobs, type JobsStatus, jobsStatus, type PilotLog, pilotLogs, submissionFolders } from './jobs';
 export {
   type LocalPilotResult,
   type LocalPilotsOptions,
@@ -30,10 +50,20 @@ export {
   writeJdlJob,
   writeSlurmJob,
 } from './prepare';
+export { unreachableFromWorkers } from './reachable';
+export { ensureNodeRuntime, NODE_RUNTIME, type NodeRuntime, RUNTIME_FILE, runtimeCacheDir } from './runtime';
 export { type SlurmOptions, sbatchDirectives, slurmScript } from './slurm';
+export {
+  readSubmission,
+  SUBMISSION_FILE,
+  type Submission,
+  type SubmissionBackend,
+  writeSubmission,
+} from './submission';
 export {
   haveTool,
   JDL_SUBMITTERS,
+  parseArcJobIds,
   parseJobIds,
   runSubmitter,
   type SubmitOutcome,

@@ -5,6 +5,7 @@ import type { PicasSettings } from '../picas/settings';
 import { CREDENTIALS_FILE, writeCredentialsFile } from './credentials';
 import { type JdlOptions, jdlDescription, PILOT_FILE, START_SCRIPT, startScript } from './jdl';
 import type { PilotLaunch } from './pilotArgs';
+import { type NodeRuntime, RUNTIME_FILE } from './runtime';
 import { type SlurmOptions, slurmScript } from './slurm';
 
 /** Where the pilots' credentials come from: the login settings, or a file the user made. */
@@ -60,19 +61,26 @@ export interface JdlJob {
   dir: string;
   file: string;
   text: string;
+  /** The node runtime that goes into the InputSandbox. */
+  runtime?: NodeRuntime;
 }
 
 /** The JDL and its InputSandbox (start script, pilot.js, credentials) for a submission from `dir`. */
-export function jdlFor(dir: string, options: Omit<JdlOptions, 'inputSandbox'>): JdlJob {
+export function jdlFor(
+  dir: string,
+  options: Omit<JdlOptions, 'inputSandbox'> & { runtime?: NodeRuntime },
+): JdlJob {
+  const { runtime, ...jdl } = options;
   const text = jdlDescription({
-    ...options,
+    ...jdl,
     inputSandbox: {
       startScript: join(dir, START_SCRIPT),
       pilot: join(dir, PILOT_FILE),
       credentials: join(dir, CREDENTIALS_FILE),
+      ...(runtime ? { runtime: join(dir, RUNTIME_FILE) } : {}),
     },
   });
-  return { dir, file: join(dir, 'pilots.jdl'), text };
+  return { dir, file: join(dir, 'pilots.jdl'), text, runtime };
 }
 
 /** Writes the JDL job folder. The launch must name the credentials file as CREDENTIALS_FILE. */
@@ -85,7 +93,10 @@ export async function writeJdlJob(
   await mkdir(job.dir, { recursive: true });
   await placeCredentials(files.credentials, join(job.dir, CREDENTIALS_FILE));
   await copyFile(files.pilotPath, join(job.dir, PILOT_FILE));
-  await writeFile(join(job.dir, START_SCRIPT), startScript(launch, files.node), { mode: 0o755 });
+  if (job.runtime) await copyFile(job.runtime.file, join(job.dir, RUNTIME_FILE));
+  await writeFile(join(job.dir, START_SCRIPT), startScript(launch, files.node, job.runtime?.sha256), {
+    mode: 0o755,
+  });
   await writeFile(job.file, job.text);
 }
 
@@ -94,15 +105,26 @@ export interface SlurmJob {
   file: string;
   text: string;
   logDir: string;
+  runtime?: NodeRuntime;
 }
 
-export function slurmFor(dir: string, options: Omit<SlurmOptions, 'logDir'>): SlurmJob {
+/** The batch script runs the job folder's own copy of pilot.js (a rebuild on the login node cannot change a queued job). */
+export function slurmFor(
+  dir: string,
+  options: Omit<SlurmOptions, 'logDir' | 'pilotPath' | 'runtime'> & { runtime?: NodeRuntime },
+): SlurmJob {
+  const { runtime, ...rest } = options;
   const logDir = join(dir, 'logs');
-  return { dir, file: join(dir, 'pilots.slurm'), text: slurmScript({ ...options, logDir }), logDir };
+  const pilotPath = join(dir, PILOT_FILE);
+  const shipped = runtime ? { path: join(dir, RUNTIME_FILE), sha256: runtime.sha256 } : undefined;
+  const text = slurmScript({ ...rest, logDir, pilotPath, runtime: shipped });
+  return { dir, file: join(dir, 'pilots.slurm'), text, logDir, runtime };
 }
 
 export async function writeSlurmJob(job: SlurmJob, pilotPath: string): Promise<void> {
   await assertPilot(pilotPath);
   await mkdir(job.logDir, { recursive: true });
+  await copyFile(pilotPath, join(job.dir, PILOT_FILE));
+  if (job.runtime) await copyFile(job.runtime.file, join(job.dir, RUNTIME_FILE));
   await writeFile(job.file, job.text, { mode: 0o755 });
 }

@@ -1,5 +1,6 @@
 import { LrtError } from '../core';
 import { type PilotLaunch, pilotArgs, shellQuote, slurmTime } from './pilotArgs';
+import { nodeSelection, runPilotLines } from './runtime';
 
 export interface SlurmOptions {
   /** Array tasks 1..count, one pilot each. */
@@ -8,16 +9,22 @@ export interface SlurmOptions {
   concurrent?: number;
   cpus?: number;
   partition?: string;
-  /** Seconds; becomes `--time` and the pilot's `--walltime`. */
+  /** Seconds; becomes `--time` (the pilot reads what is left of it from Slurm). */
   walltime?: number;
+  /** Slurm account to charge (`--account`). */
+  account?: string;
+  /** Further sbatch options as `--name=value` or `--flag`, each one #SBATCH line. */
+  sbatchArgs?: string[];
   /** Slurm memory per node, e.g. `8G`. */
   mem?: string;
   jobName?: string;
   /** Folder for the task logs (`pilot-%A_%a.log`). */
   logDir: string;
-  /** Absolute path of pilot.js on the shared file system. */
+  /** Absolute path of the job folder's copy of pilot.js on the shared file system. */
   pilotPath: string;
   node?: string;
+  /** The node runtime in the job folder (absolute path and sha256), for nodes without node >= 18. */
+  runtime?: { path: string; sha256: string };
   launch: PilotLaunch;
 }
 
@@ -32,6 +39,24 @@ function directiveValue(name: string, value: string): string {
   return value;
 }
 
+/** Options lrt writes itself: given again through --sbatch-arg they would contradict it. */
+const OWN_OPTIONS = ['array', 'output', 'ntasks', 'job-name'];
+
+/** `--name=value` or `--flag` from --sbatch-arg, as one #SBATCH line. */
+function sbatchArg(arg: string): [string, string | undefined] {
+  const m = /^--([a-z][a-z-]*)(?:=(.*))?$/s.exec(arg);
+  if (!m) {
+    throw new LrtError(
+      'E_USAGE',
+      `--sbatch-arg "${arg}" must be one long sbatch option, --name=value or --flag (e.g. --sbatch-arg=--qos=short)`,
+    );
+  }
+  if (OWN_OPTIONS.includes(m[1]!)) {
+    throw new LrtError('E_USAGE', `--sbatch-arg "${arg}": lrt submit sets --${m[1]} itself`);
+  }
+  return [m[1]!, m[2] === undefined ? undefined : directiveValue(`sbatch-arg ${m[1]}`, m[2])];
+}
+
 /** A Slurm array batch script: one pilot per task, the walltime passed on to the pilot. */
 export function slurmScript(options: SlurmOptions): string {
   if (!Number.isInteger(options.count) || options.count < 1) {
@@ -41,7 +66,7 @@ export function slurmScript(options: SlurmOptions): string {
     );
   }
   const array = `1-${options.count}${options.concurrent ? `%${options.concurrent}` : ''}`;
-  const directives: [string, string][] = [
+  const directives: [string, string | undefined][] = [
     ['job-name', options.jobName ?? `lrt-${options.launch.type}`],
     ['array', array],
     ['ntasks', '1'],
@@ -50,22 +75,22 @@ export function slurmScript(options: SlurmOptions): string {
   if (options.partition) directives.push(['partition', options.partition]);
   if (options.walltime) directives.push(['time', slurmTime(options.walltime)]);
   if (options.mem) directives.push(['mem', options.mem]);
+  if (options.account) directives.push(['account', options.account]);
   directives.push(['output', `${options.logDir}/pilot-%A_%a.log`]);
-  const extra = options.walltime ? ['--walltime', String(options.walltime)] : [];
-  const command = [
-    options.node ?? 'node',
-    options.pilotPath,
-    ...pilotArgs({ ...options.launch, extraArgs: [...(options.launch.extraArgs ?? []), ...extra] }),
-  ];
+  for (const arg of options.sbatchArgs ?? []) directives.push(sbatchArg(arg));
+  const args = [options.pilotPath, ...pilotArgs(options.launch)].map(shellQuote);
   return [
     '#!/bin/bash',
-    ...directives.map(([name, value]) => `#SBATCH --${name}=${directiveValue(name, value)}`),
+    ...directives.map(([name, value]) =>
+      value === undefined ? `#SBATCH --${name}` : `#SBATCH --${name}=${directiveValue(name, value)}`,
+    ),
     '# Written by lrt submit: one grid-lrt pilot per array task. The PiCaS password is in the',
-    '# credentials file (mode 0600), never in this script.',
+    '# credentials file (mode 0600), never in this script. The pilot asks Slurm for the time left.',
     'set -euo pipefail',
     // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion in the script
     'echo "pilot task ${SLURM_ARRAY_TASK_ID:-?} of job ${SLURM_ARRAY_JOB_ID:-?} on $(hostname)"',
-    `exec ${command.map(shellQuote).join(' ')}`,
+    ...nodeSelection(options.node ?? 'node', options.runtime),
+    ...runPilotLines(args[0]!, args.slice(1).join(' ')),
     '',
   ].join('\n');
 }

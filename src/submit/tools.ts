@@ -28,9 +28,14 @@ export function parseJobIds(tool: Submitter, stdout: string): string[] {
       return id && /^\d+$/.test(id) ? [id] : [];
     }
     case 'glite-wms-job-submit': {
-      // The first lines name the WMProxy it connected to: ids come after "Your job identifier is:".
+      // "Connecting to the service https://<wms>:7443/glite_wms_wmproxy_server" comes first; the
+      // id (one, also for a parametric job: its parent) is the first job URL after the marker.
       const at = stdout.search(/job identifier is:/i);
-      return [...stdout.slice(Math.max(0, at)).matchAll(/https:\/\/\S+/g)].map((m) => m[0]);
+      if (at < 0) return [];
+      const id = [...stdout.slice(at).matchAll(/https:\/\/[^\s/]+\/[^\s/]+(?=\s|$)/g)]
+        .map((m) => m[0])
+        .find((url) => !url.endsWith('/glite_wms_wmproxy_server'));
+      return id ? [id] : [];
     }
     case 'dirac-wms-job-submit': {
       const m = /JobID\s*=\s*\[?([\d,\s]+)\]?/.exec(stdout);
@@ -105,4 +110,9 @@ export async function runSubmitter(
     );
   }
   return { tool, jobIds, stdout };
+}
+
+/** `arcsub` prints "Job submitted with jobid: <id>" per job (other lines may be ERROR noise). */
+export function parseArcJobIds(stdout: string): string[] {
+  return [...stdout.matchAll(/^Job submitted with jobid:\s*(\S+)\s*$/gm)].map((m) => m[1]!);
 }

@@ -20,6 +20,8 @@ export interface GridftpTestbed {
   expiredProxy: string;
   /** A valid proxy whose DN is not in the grid-mapfile. */
   unmappedProxy: string;
+  /** A valid proxy with a VOMS attribute certificate for lofar (24 h). */
+  vomsProxy: string;
   gfalPython: string;
 }
 
@@ -91,6 +93,7 @@ export async function ensureGridftpTestbed(
     proxy: need(vars, 'X509_USER_PROXY'),
     expiredProxy: need(vars, 'LRT_TESTBED_EXPIRED_PROXY'),
     unmappedProxy: need(vars, 'LRT_TESTBED_UNMAPPED_PROXY'),
+    vomsProxy: need(vars, 'LRT_TESTBED_VOMS_PROXY'),
     gfalPython: need(vars, 'GFAL_PYTHONBIN'),
   };
   return {

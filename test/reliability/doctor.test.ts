@@ -44,7 +44,7 @@ describe('lrt doctor', () => {
   it.skipIf(!testbed)('passes every check on a good setup, one line each, and changes nothing', async () => {
     const w = await world('docgood');
     const before = await state(w);
-    const env = { ...w.env, ...proxyEnv(testbed!.proxy) };
+    const env = { ...w.env, ...proxyEnv(testbed!.vomsProxy) };
     const result = await lrt(
       ['doctor', '--type', 'docgood', '--expected-run', '3600', '--min-free', '1M', '--workdir', w.dir],
       { env },
@@ -59,6 +59,7 @@ describe('lrt doctor', () => {
     expect(byName.get('tokens')).toContain('2 todo');
     expect(byName.get('sandbox')).toContain(w.sandboxUrl.replace('file://', ''));
     expect(byName.get('proxy')).toContain('the run needs 1 h');
+    expect(byName.get('proxy')).toMatch(/RFC 3820 proxy; VOMS \/lofar\/Role=NULL\/Capability=NULL for 2\d h/);
     expect(byName.get('disk')).toContain(w.dir);
     expect(await state(w)).toBe(before);
 
@@ -94,6 +95,118 @@ describe('lrt doctor', () => {
       expect(byName.get('database'), name).toMatch(/^ok /);
     }
   });
+
+  it.skipIf(!testbed)(
+    'proxy kinds: plain and self-signed certificates, no VOMS, legacy, VOMS too short',
+    async () => {
+      const w = await world('dockind');
+      const pki = join(testbed!.dir, 'pki');
+      const made = (name: string) => join(w.dir, name);
+      // real tools make each kind from the test bed's CA and user certificate
+      const plain = made('plain.pem');
+      await writeFile(
+        plain,
+        (await readFile(join(pki, 'usercert.pem'))) + (await readFile(join(pki, 'userkey.pem'), 'utf8')),
+        { mode: 0o600 },
+      );
+      await execa('openssl', [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        made('self.key'),
+        '-out',
+        made('self.crt'),
+        '-subj',
+        '/CN=Not A Proxy',
+        '-days',
+        '2',
+      ]);
+      const self = made('self.pem');
+      await writeFile(
+        self,
+        (await readFile(made('self.crt'), 'utf8')) + (await readFile(made('self.key'), 'utf8')),
+        { mode: 0o600 },
+      );
+      const fake = (out: string, extra: string[]) =>
+        execa('voms-proxy-fake', [
+          '-q',
+          '-cert',
+          join(pki, 'usercert.pem'),
+          '-key',
+          join(pki, 'userkey.pem'),
+          '-certdir',
+          testbed!.certDir,
+          '-out',
+          out,
+          '-hours',
+          '24',
+          '-hostcert',
+          join(pki, 'hostcert.pem'),
+          '-hostkey',
+          join(pki, 'hostkey.pem'),
+          '-voms',
+          'lofar',
+          '-fqan',
+          '/lofar/Role=NULL/Capability=NULL',
+          '-uri',
+          'localhost:15000',
+          ...extra,
+        ]);
+      await fake(made('legacy-voms.pem'), ['-proxyver', '2', '-vomslife', '24']);
+      await fake(made('short-voms.pem'), ['-rfc', '-vomslife', '1']);
+      const cases: [string, string, string[], number, RegExp][] = [
+        [
+          'plain',
+          plain,
+          [],
+          1,
+          /^FAIL .*plain\.pem is a plain certificate, not a grid proxy: run voms-proxy-init --voms lofar:\/lofar\/user --valid 168:00$/,
+        ],
+        [
+          'self-signed',
+          self,
+          [],
+          1,
+          /^FAIL .*self\.pem is a self-signed certificate, not a grid proxy: run voms-proxy-init/,
+        ],
+        [
+          'no VOMS',
+          testbed!.proxy,
+          [],
+          1,
+          /^FAIL .*carries no VOMS attributes: run voms-proxy-init --voms lofar:\/lofar\/user --valid 168:00$/,
+        ],
+        [
+          'legacy with VOMS',
+          made('legacy-voms.pem'),
+          [],
+          0,
+          /^ok .*a legacy Globus proxy: services that want RFC 3820 refuse it.*VOMS \/lofar\/Role=NULL/,
+        ],
+        [
+          'VOMS shorter than the run',
+          made('short-voms.pem'),
+          ['--expected-run', '7200'],
+          1,
+          /^FAIL the VOMS attributes of lofar in .*short-voms\.pem end in (59|60) min, the run needs 2 h: run voms-proxy-init/,
+        ],
+      ];
+      for (const [name, proxy, extra, code, expected] of cases) {
+        const result = await lrt(
+          ['doctor', '--type', 'dockind', '--min-free', '1M', '--skip', 'tools', ...extra],
+          {
+            env: { ...w.env, ...proxyEnv(proxy) },
+          },
+        );
+        const byName = lines(result.stdout);
+        expect(byName.get('proxy'), name).toMatch(expected);
+        expect(result.exitCode, `${name}: ${result.stdout}`).toBe(code);
+      }
+    },
+  );
 
   it('tools: names the missing ones and their Debian packages', async () => {
     const w = await world('doctools');
@@ -231,11 +344,15 @@ describe('pilot --check', () => {
         proxy ? proxyEnv(proxy) : {},
       );
     if (testbed) {
-      const good = await check(testbed.proxy);
+      const good = await check(testbed.vomsProxy);
       // the disk check wants 10 GiB free by default: judge it by what statfs says, not by hope
       const diskOk = lines(good.stdout).get('disk')!.startsWith('ok');
       expect(good.exitCode, good.stdout).toBe(diskOk ? 0 : 1);
       expect(lines(good.stdout).get('proxy')).toMatch(/^ok .*the run needs 1 h/);
+      const plainProxy = await check(testbed.proxy);
+      expect(lines(plainProxy.stdout).get('proxy')).toMatch(
+        /^FAIL .*no VOMS attributes: run voms-proxy-init --voms lofar/,
+      );
       const expired = await check(testbed.expiredProxy);
       expect(expired.exitCode).toBe(1);
       expect(lines(expired.stdout).get('proxy')).toMatch(/^FAIL .*expired/);

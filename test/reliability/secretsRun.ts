@@ -84,6 +84,7 @@ export interface SecretsWorld {
 
 export async function createSecretsWorld(
   types: Record<string, { id: string; fields?: Record<string, unknown> }[]>,
+  master = RECORDING_MASTER,
 ) {
   const server = await startEmbeddedCouch({ adminPassword: PASSWORD });
   const dir = await mkdtemp(join(tmpdir(), 'lrt-secrets-'));
@@ -98,7 +99,7 @@ export async function createSecretsWorld(
   await chmod(proxy, 0o600);
   const picas = openPicas({ url: server.url, database: 'secrets_db', user: 'admin', password: PASSWORD });
   await ensureDatabase(picas);
-  const sandbox = `file://${await writeDemoSandbox(join(dir, 'sandbox'), RECORDING_MASTER)}`;
+  const sandbox = `file://${await writeDemoSandbox(join(dir, 'sandbox'), master)}`;
   for (const [type, tokens] of Object.entries(types)) {
     await ensureDesignDoc(picas, type);
     const report = await bulkCreateTokens(

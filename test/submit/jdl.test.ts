@@ -182,6 +182,6 @@ describe('parametric JDL', () => {
       env: { PATH: '/usr/bin:/bin' },
     });
     expect(run.exitCode).toBe(127);
-    expect(run.stderr).toContain('node (/nonexistent/node) not found');
+    expect(run.stderr).toMatch(/no node >= 18 \(\/nonexistent\/node\) on .*--with-runtime/);
   });
 });

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parseSlurmTimeLeft, slurmTaskId } from '../../src/pilot/batchWalltime';
 import { parsePilotSettings } from '../../src/pilot/settings';
 import {
   credentialsText,
@@ -13,6 +14,7 @@ import {
   shellQuote,
   slurmScript,
   slurmTime,
+  unreachableFromWorkers,
   writeCredentialsFile,
 } from '../../src/submit';
 
@@ -66,7 +68,7 @@ describe('Slurm array script', () => {
     expect(check.exitCode).toBe(0);
   });
 
-  it('runs the pilot as a node would, with the walltime passed on', async () => {
+  it('runs the pilot as a node would; the time limit is left for the pilot to ask Slurm', async () => {
     const dir = mkdtempSync(join(scratch, 'job-'));
     const credentials = join(dir, 'picas-credentials');
     await writeCredentialsFile(credentials, SETTINGS);
@@ -90,16 +92,35 @@ describe('Slurm array script', () => {
     const [banner, json] = run.stdout.split('\n');
     expect(banner).toMatch(/^pilot task 2 of job 777 on /);
     const argv = JSON.parse(json!) as string[];
-    expect(argv.slice(argv.indexOf('--walltime'), argv.indexOf('--walltime') + 2)).toEqual([
-      '--walltime',
-      '3600',
-    ]);
+    expect(argv).not.toContain('--walltime');
 
     const settings = parsePilotSettings({ argv, env: {}, home: '/nonexistent', cwd: dir, now: 1_000_000 });
     if ('help' in settings) throw new Error('help');
     expect(settings.picas).toEqual(SETTINGS);
-    expect(settings.walltimeEnd).toBe(1_000_000 + 3600 * 1000);
+    expect(settings.walltimeEnd).toBeUndefined();
     expect(settings.leaseSeconds).toBe(900);
+  });
+
+  it('writes --account and --sbatch-arg options as #SBATCH lines, and refuses what lrt sets itself', () => {
+    const base = { count: 2, logDir: '/l', pilotPath: '/p.js', launch: launch('/c') };
+    const text = slurmScript({ ...base, account: 'lofar', sbatchArgs: ['--qos=short', '--exclusive'] });
+    expect(sbatchDirectives(text)).toMatchObject({ account: 'lofar', qos: 'short', exclusive: '' });
+    expect(() => slurmScript({ ...base, sbatchArgs: ['--array=1-9'] })).toThrow(/sets --array itself/);
+    expect(() => slurmScript({ ...base, sbatchArgs: ['-q short'] })).toThrow(/--name=value or --flag/);
+    expect(() => slurmScript({ ...base, sbatchArgs: ['--comment=two words'] })).toThrow(/#SBATCH/);
+  });
+
+  it("reads squeue's time left (%L)", () => {
+    expect(parseSlurmTimeLeft('4:59')).toBe(299);
+    expect(parseSlurmTimeLeft('1:00:00')).toBe(3600);
+    expect(parseSlurmTimeLeft('2-03:04:05')).toBe(2 * 86400 + 3 * 3600 + 4 * 60 + 5);
+    expect(parseSlurmTimeLeft('UNLIMITED')).toBeUndefined();
+    expect(parseSlurmTimeLeft('NOT_SET')).toBeUndefined();
+    expect(slurmTaskId({ SLURM_JOB_ID: '12', SLURM_ARRAY_JOB_ID: '10', SLURM_ARRAY_TASK_ID: '3' })).toBe(
+      '10_3',
+    );
+    expect(slurmTaskId({ SLURM_JOB_ID: '12' })).toBe('12');
+    expect(slurmTaskId({})).toBeUndefined();
   });
 
   it('refuses values that cannot go into #SBATCH lines', () => {
@@ -144,5 +165,17 @@ describe('Slurm array script', () => {
     const text = credentialsText(SETTINGS);
     expect(text).toContain(`password=${SETTINGS.password}`);
     expect(() => credentialsText({ ...SETTINGS, password: 'a\nb' })).toThrow(/line break/);
+  });
+});
+
+describe('PiCaS URLs workers cannot reach', () => {
+  it('names loopback, link-local and single-label hosts, and lets public names through', () => {
+    expect(unreachableFromWorkers('http://127.0.0.1:5984')).toMatch(/loopback/);
+    expect(unreachableFromWorkers('http://localhost:5984')).toMatch(/node itself/);
+    expect(unreachableFromWorkers('http://[::1]:5984')).toMatch(/node itself/);
+    expect(unreachableFromWorkers('http://169.254.1.2/')).toMatch(/link-local/);
+    expect(unreachableFromWorkers('http://couchdb:5984/')).toMatch(/single-label/);
+    expect(unreachableFromWorkers('https://picas-lofar.grid.surfsara.nl:6984')).toBeUndefined();
+    expect(unreachableFromWorkers('http://145.100.1.2:5984')).toBeUndefined();
   });
 });

@@ -122,15 +122,33 @@ describe('lrt submit', () => {
   it('says where the job is when no submission tool is installed', async () => {
     const out = jobDir('notool');
     const pilot = join(scratch, 'pilot.js');
-    const res = await lrt(['submit', '--backend', 'jdl', '--type', T, '--out', out, '--pilot', pilot], {
-      env: { ...env, PATH: '/usr/bin:/bin' },
-    });
+    const res = await lrt(
+      ['submit', '--backend', 'jdl', '--type', T, '--out', out, '--pilot', pilot, '--force'],
+      {
+        env: { ...env, PATH: '/usr/bin:/bin' },
+      },
+    );
     expect(res.exitCode).toBe(1);
     expect(res.stderr).toContain('glite-wms-job-submit not found');
     expect(res.stderr).toContain(join(out, 'pilots.jdl'));
     // The job folder is complete, ready to submit by hand.
     expect(readdirSync(out).sort()).toEqual(['lrt-pilot.sh', 'picas-credentials', 'pilot.js', 'pilots.jdl']);
     expect(statSync(join(out, 'picas-credentials')).mode & 0o777).toBe(0o600);
+  });
+
+  it('refuses a grid submission whose PICAS_URL workers cannot reach, and changes nothing', async () => {
+    const out = jobDir('loopback');
+    const res = await lrt(
+      ['submit', '--backend', 'jdl', '--type', T, '--out', out, '--pilot', join(scratch, 'pilot.js')],
+      {
+        env: { ...env, PATH: `${STANDINS}:/usr/bin:/bin` },
+      },
+    );
+    expect(res.exitCode).not.toBe(0);
+    expect(res.stderr).toMatch(
+      /cannot be reached from grid worker nodes: 127\.0\.0\.1 is a loopback address.*--force/,
+    );
+    expect(existsSync(out)).toBe(false);
   });
 
   it('submits the JDL with glite-wms-job-submit and prints the job id', async () => {
@@ -149,6 +167,7 @@ describe('lrt submit', () => {
         '--pilot',
         join(scratch, 'pilot.js'),
         '--json',
+        '--force', // the test database is on 127.0.0.1
       ],
       {
         env: { ...env, PATH: `${STANDINS}:/usr/bin:/bin` },
@@ -163,6 +182,47 @@ describe('lrt submit', () => {
       work: 3,
     });
     expect(readFileSync(join(out, 'pilots.jdl'), 'utf8')).not.toContain(t.password);
+    expect(res.stderr).toContain('grid workers without node >= 18 end the job with exit 127: --with-runtime');
+    const submission = JSON.parse(readFileSync(join(out, 'submission.json'), 'utf8'));
+    expect(submission).toMatchObject({
+      backend: 'jdl',
+      tool: 'glite-wms-job-submit',
+      flavour: 'glite',
+      jobIds: ['https://wms.example.org:9000/AbCdEf123'],
+      count: 2,
+      type: T,
+      files: { job: 'pilots.jdl', pilot: 'pilot.js', startScript: 'lrt-pilot.sh' },
+    });
+    expect(JSON.stringify(submission)).not.toContain(t.password);
+  });
+
+  it('--flavour dirac writes DIRAC attributes; --flavour with a tool of the other dialect is refused', async () => {
+    const res = await lrt(
+      ['submit', '--backend', 'jdl', '--flavour', 'dirac', '--cpus', '8', '--type', T, '--dry-run'],
+      { env },
+    );
+    expect(res.exitCode, res.stderr).toBe(0);
+    const parsed = parseClassAd(res.stdout);
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
+    expect(parsed.attributes).toMatchObject({ NumberOfProcessors: 8, JobName: `lrt-${T}` });
+    expect(parsed.attributes.CPUNumber).toBeUndefined();
+    const mixed = await lrt(
+      [
+        'submit',
+        '--backend',
+        'jdl',
+        '--flavour',
+        'dirac',
+        '--submitter',
+        'glite-wms-job-submit',
+        '--type',
+        T,
+        '--dry-run',
+      ],
+      { env },
+    );
+    expect(mixed.exitCode).toBe(2);
+    expect(mixed.stderr).toMatch(/--flavour dirac JDL cannot be submitted with glite-wms-job-submit/);
   });
 
   it('runs N local pilots with their logs in one folder and the password only in the credentials file', async () => {

@@ -3,6 +3,7 @@ import { cacheCommands } from './cache';
 import { dbCommands } from './db';
 import { demoCommands } from './demo';
 import { doctorCommands } from './doctor';
+import { jobsCommands } from './jobs';
 import { pilotCommands } from './pilot';
 import { sandboxCommands } from './sandbox';
 import { serveCommands } from './serve';
@@ -22,6 +23,7 @@ export const commands: Command[] = [
   ...dbCommands,
   ...demoCommands,
   ...doctorCommands,
+  ...jobsCommands,
   ...pilotCommands,
   ...sandboxCommands,
   ...serveCommands,

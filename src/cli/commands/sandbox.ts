@@ -3,6 +3,7 @@ import { basename, resolve } from 'node:path';
 import { isLrtError, LrtError } from '../../core';
 import { buildSandboxFrom } from '../../sandbox/build';
 import { inspectSandbox, modeString } from '../../sandbox/inspect';
+import { ensureNodeRuntime, NODE_RUNTIME, RUNTIME_FILE } from '../../submit';
 import { putUrl, safeUrl } from '../../transfer';
 import { type Command, flag, str } from '../command';
 import { EXIT } from '../exitCodes';
@@ -28,6 +29,10 @@ export const sandboxBuild: Command = {
       description: 'pilot bundle to include (default: dist/pilot.js of this package)',
     },
     'no-pilot': { type: 'boolean', description: 'build without pilot.js' },
+    'with-runtime': {
+      type: 'boolean',
+      description: `add ${RUNTIME_FILE}, Node.js ${NODE_RUNTIME.version} for workers without node >= 18 (sha256 in lrt-sandbox.json)`,
+    },
     'allow-unpinned': {
       type: 'boolean',
       description: 'take the branch head of repositories without a commit (recorded in lrt-sandbox.json)',
@@ -40,7 +45,20 @@ export const sandboxBuild: Command = {
       throw new LrtError('E_USAGE', '--pilot and --no-pilot exclude each other');
     }
     const pilot = str(ctx, 'pilot');
+    const runtime = flag(ctx, 'with-runtime')
+      ? await ensureNodeRuntime(ctx.env, (text) => ctx.out.note(text))
+      : undefined;
     const result = await buildSandboxFrom(resolve(ctx.cwd, ctx.positionals[0]!), {
+      ...(runtime
+        ? {
+            runtime: {
+              file: runtime.file,
+              entry: RUNTIME_FILE,
+              sha256: runtime.sha256,
+              version: runtime.version,
+            },
+          }
+        : {}),
       outDir: resolve(ctx.cwd, str(ctx, 'out') ?? '.'),
       pilotPath: flag(ctx, 'no-pilot') ? false : pilot ? resolve(ctx.cwd, pilot) : undefined,
       allowUnpinned: flag(ctx, 'allow-unpinned'),

@@ -1,5 +1,5 @@
-import { join, resolve } from 'node:path';
-import { LrtError } from '../../core';
+import { basename, join, resolve } from 'node:path';
+import { dropPasswordsFromEnv, LrtError, redactUrl } from '../../core';
 import type { PicasDb } from '../../picas/client';
 import { queryView, resolveView } from '../../picas/viewQuery';
 import { PILOT_OPTIONS } from '../../pilot/settings';
@@ -8,23 +8,32 @@ import {
   assertPilot,
   CREDENTIALS_FILE,
   type CredentialsSource,
+  ensureNodeRuntime,
   haveTool,
+  JDL_FLAVOURS,
   JDL_SUBMITTERS,
+  type JdlFlavour,
   jdlFor,
   localPilotCommand,
+  NODE_RUNTIME,
   PASSED_PILOT_OPTIONS,
+  PILOT_FILE,
   type PilotLaunch,
   parseWalltime,
   placeSharedCredentials,
+  RUNTIME_FILE,
   runLocalPilots,
   runSubmitter,
+  START_SCRIPT,
   type Submitter,
   sharedCredentialsPath,
   shellQuote,
   slurmFor,
   toolOf,
+  unreachableFromWorkers,
   writeJdlJob,
   writeSlurmJob,
+  writeSubmission,
 } from '../../submit';
 import { type Command, type CommandContext, flag, int, type OptionSpec, str } from '../command';
 import { EXIT } from '../exitCodes';
@@ -80,8 +89,23 @@ function stamp(): string {
     .replace('T', '-');
 }
 
-/** The JDL tool to run: the one asked for, else the first one installed. */
-async function jdlTool(ctx: CommandContext): Promise<{ tool: Submitter; executable: string } | undefined> {
+const FLAVOUR_TOOL: Record<JdlFlavour, Submitter> = {
+  glite: 'glite-wms-job-submit',
+  dirac: 'dirac-wms-job-submit',
+};
+
+/**
+ * The JDL dialect and the tool that submits it: --flavour picks the tool, --submitter or the
+ * first tool installed picks the flavour; with neither, a gLite JDL and no tool.
+ */
+async function jdlTarget(
+  ctx: CommandContext,
+): Promise<{ flavour: JdlFlavour; tool?: { tool: Submitter; executable: string } }> {
+  const askedFlavour = str(ctx, 'flavour');
+  if (askedFlavour !== undefined && !(JDL_FLAVOURS as readonly string[]).includes(askedFlavour)) {
+    throw new LrtError('E_USAGE', `--flavour must be ${JDL_FLAVOURS.join(' or ')}, got "${askedFlavour}"`);
+  }
+  const flavourOf = (tool: Submitter): JdlFlavour => (tool === 'dirac-wms-job-submit' ? 'dirac' : 'glite');
   const asked = str(ctx, 'submitter');
   if (asked) {
     const tool = toolOf(asked);
@@ -91,10 +115,20 @@ async function jdlTool(ctx: CommandContext): Promise<{ tool: Submitter; executab
         `--submitter for JDL must be ${JDL_SUBMITTERS.join(' or ')}, got ${asked}`,
       );
     }
-    return { tool, executable: asked };
+    if (askedFlavour && askedFlavour !== flavourOf(tool)) {
+      throw new LrtError('E_USAGE', `--flavour ${askedFlavour} JDL cannot be submitted with ${asked}`);
+    }
+    return { flavour: flavourOf(tool), tool: { tool, executable: asked } };
   }
-  for (const tool of JDL_SUBMITTERS) if (await haveTool(tool, ctx.env)) return { tool, executable: tool };
-  return undefined;
+  if (askedFlavour) {
+    const tool = FLAVOUR_TOOL[askedFlavour as JdlFlavour];
+    const found = await haveTool(tool, ctx.env);
+    return { flavour: askedFlavour as JdlFlavour, tool: found ? { tool, executable: tool } : undefined };
+  }
+  for (const tool of JDL_SUBMITTERS) {
+    if (await haveTool(tool, ctx.env)) return { flavour: flavourOf(tool), tool: { tool, executable: tool } };
+  }
+  return { flavour: 'glite' };
 }
 
 export const submit: Command = {
@@ -106,16 +140,23 @@ export const submit: Command = {
     'submit anyway). The PiCaS password never goes into a job description: the pilots read a 0600\n' +
     'credentials file (written from your PiCaS settings into the job folder, or --credentials FILE,\n' +
     'e.g. for a restricted CouchDB user). jdl: pilots.jdl + lrt-pilot.sh + pilot.js + the credentials in\n' +
-    'the InputSandbox, submitted with dirac-wms-job-submit or glite-wms-job-submit when present.\n' +
-    'slurm: pilots.slurm with --array 1-N%C, submitted with sbatch. local: N pilot processes, logs in\n' +
-    'the job folder as pilot-<i>.log; lrt waits for them. --dry-run prints the job description only.',
+    'the InputSandbox, in the gLite or DIRAC dialect (--flavour, else that of the tool found),\n' +
+    'submitted with dirac-wms-job-submit or glite-wms-job-submit when present; a PICAS_URL workers\n' +
+    'cannot reach (127.0.0.1, localhost, a single-label name) is refused without --force.\n' +
+    "slurm: pilots.slurm with --array 1-N%C running the job folder's copy of pilot.js, submitted with\n" +
+    'sbatch. local: N pilot processes, logs in the job folder as pilot-<i>.log; lrt waits for them.\n' +
+    'Every submission leaves submission.json (backend, job ids, type, time, files) for lrt jobs\n' +
+    'status|cancel|logs. --dry-run prints the job description only.',
   options: {
     backend: { type: 'string', value: 'jdl|slurm|local', description: 'how to launch the pilots' },
     count: { type: 'string', short: 'n', value: 'N', description: 'number of pilots (default 1)' },
     ...TYPE_OPTION,
     out: { type: 'string', value: 'DIR', description: 'job folder (default ./lrt-jobs/TYPE-<time>)' },
     'dry-run': { type: 'boolean', description: 'print the job description; write and submit nothing' },
-    force: { type: 'boolean', description: 'submit even when the view has no work' },
+    force: {
+      type: 'boolean',
+      description: 'submit even when the view has no work, or (jdl) PICAS_URL looks unreachable from workers',
+    },
     'no-submit': { type: 'boolean', description: 'write the job folder but run no submission tool' },
     credentials: {
       type: 'string',
@@ -132,6 +173,10 @@ export const submit: Command = {
       value: 'PATH',
       description: 'node on the worker (default: node; local: this node)',
     },
+    'with-runtime': {
+      type: 'boolean',
+      description: `jdl, slurm: ship Node.js ${NODE_RUNTIME.version} (npm ${NODE_RUNTIME.package}, checksum-checked) for workers without node >= 18`,
+    },
     submitter: {
       type: 'string',
       value: 'PATH',
@@ -140,13 +185,32 @@ export const submit: Command = {
     cpus: {
       type: 'string',
       value: 'N',
-      description: 'cores per pilot (JDL CPUNumber, Slurm --cpus-per-task)',
+      description: 'cores per pilot (gLite CPUNumber, DIRAC NumberOfProcessors, Slurm --cpus-per-task)',
     },
-    'whole-node': { type: 'boolean', description: 'jdl: WholeNodes = true' },
-    requirements: { type: 'string', value: 'EXPR', description: 'jdl: Requirements ClassAd expression' },
+    flavour: {
+      type: 'string',
+      value: 'glite|dirac',
+      description: 'jdl: JDL dialect (default: of the submit tool found, else glite)',
+    },
+    'whole-node': {
+      type: 'boolean',
+      description: 'jdl: a whole node (gLite WholeNodes, DIRAC Tags WholeNode)',
+    },
+    requirements: {
+      type: 'string',
+      value: 'EXPR',
+      description: 'jdl (gLite only): Requirements ClassAd expression',
+    },
     partition: { type: 'string', value: 'NAME', description: 'slurm: partition' },
     concurrent: { type: 'string', value: 'C', description: 'slurm: at most C tasks at once (--array 1-N%C)' },
     mem: { type: 'string', value: 'SIZE', description: 'slurm: memory per node, e.g. 8G' },
+    account: { type: 'string', value: 'NAME', description: 'slurm: account to charge (--account)' },
+    'sbatch-arg': {
+      type: 'string',
+      value: '--OPT[=V]',
+      multiple: true,
+      description: 'slurm: one more #SBATCH option, written --sbatch-arg=--qos=short',
+    },
     walltime: {
       type: 'string',
       value: 'TIME',
@@ -159,6 +223,8 @@ export const submit: Command = {
     'lrt submit --backend jdl -n 50 --type pref_cal1 --dry-run',
     'lrt submit --backend slurm -n 100 --concurrent 20 --cpus 4 --partition normal --walltime 12:00:00 --type pref_cal1',
     'lrt submit --backend local -n 4 --type demo --max-tokens 10',
+    'lrt submit --backend jdl --flavour dirac -n 50 --cpus 8 --type pref_targ1',
+    'lrt submit --backend slurm -n 8 --account lofar --sbatch-arg=--qos=short --type pref_cal1',
   ],
   async run(ctx) {
     const backend = backendOf(ctx);
@@ -183,9 +249,16 @@ export const submit: Command = {
       extraArgs,
     };
     const cpus = str(ctx, 'cpus') !== undefined ? int(ctx, 'cpus', 1) : undefined;
+    const runtime =
+      flag(ctx, 'with-runtime') && backend !== 'local'
+        ? await ensureNodeRuntime(ctx.env, (text) => ctx.out.note(text))
+        : undefined;
+    const target = backend === 'jdl' ? await jdlTarget(ctx) : undefined;
     const jdl =
       backend === 'jdl'
         ? jdlFor(dir, {
+            runtime,
+            flavour: target!.flavour,
             count,
             launch,
             cpus,
@@ -196,14 +269,16 @@ export const submit: Command = {
     const slurm =
       backend === 'slurm'
         ? slurmFor(dir, {
+            runtime,
             count,
             launch,
             cpus,
             partition: str(ctx, 'partition'),
             walltime,
             mem: str(ctx, 'mem'),
+            account: str(ctx, 'account'),
+            sbatchArgs: (ctx.values['sbatch-arg'] as string[] | undefined) ?? [],
             concurrent: str(ctx, 'concurrent') !== undefined ? int(ctx, 'concurrent', 1) : undefined,
-            pilotPath,
             node: str(ctx, 'node'),
           })
         : undefined;
@@ -218,6 +293,17 @@ export const submit: Command = {
       return EXIT.ok;
     }
 
+    const unreachable = unreachableFromWorkers(settings.url);
+    if (unreachable && backend === 'jdl' && !flag(ctx, 'force')) {
+      throw new LrtError(
+        'E_CONFIG',
+        `PICAS_URL ${redactUrl(settings.url)} cannot be reached from grid worker nodes: ${unreachable}. ` +
+          "Use the database's public URL (--url), or --force to submit anyway",
+      );
+    }
+    if (unreachable && backend === 'slurm') {
+      ctx.out.note(`PICAS_URL: ${unreachable}; only pilots on this node will reach it`);
+    }
     const view = str(ctx, 'view') ?? 'todo';
     const work = await workIn(picas, type, view);
     if (work === 0 && !flag(ctx, 'force')) {
@@ -226,6 +312,11 @@ export const submit: Command = {
       return EXIT.ok;
     }
     if (work < count) ctx.out.note(`${count} pilots for ${work} token(s) in view ${view}`);
+    if (backend === 'jdl' && !runtime && !str(ctx, 'node')) {
+      ctx.out.note(
+        'grid workers without node >= 18 end the job with exit 127: --with-runtime ships Node.js with it',
+      );
+    }
 
     if (backend === 'local') return runLocal(ctx, { dir, count, launch, pilotPath, source, work });
     await placeSharedCredentialsFor(backend, source, dir);
@@ -234,14 +325,19 @@ export const submit: Command = {
     if (slurm) await writeSlurmJob(slurm, pilotPath);
     const tool =
       backend === 'jdl'
-        ? await jdlTool(ctx)
+        ? target!.tool
         : { tool: 'sbatch' as Submitter, executable: str(ctx, 'submitter') ?? 'sbatch' };
     const installed = tool && (str(ctx, 'submitter') || (await haveTool(tool.executable, ctx.env)));
     if (flag(ctx, 'no-submit') || !tool || !installed) {
       ctx.out.result({ backend, dir, file: job.file, submitted: false, work });
       ctx.out.line(job.file);
       if (!flag(ctx, 'no-submit')) {
-        const wanted = backend === 'jdl' ? JDL_SUBMITTERS.join(' or ') : 'sbatch';
+        const wanted =
+          backend === 'jdl'
+            ? str(ctx, 'flavour')
+              ? FLAVOUR_TOOL[target!.flavour]
+              : JDL_SUBMITTERS.join(' or ')
+            : 'sbatch';
         throw new LrtError(
           'E_TOOL_MISSING',
           `${wanted} not found on PATH: wrote ${job.file}, submit it from a node that has it`,
@@ -253,6 +349,20 @@ export const submit: Command = {
       cwd: dir,
       env: withoutPassword(ctx.env),
     });
+    const record = await writeSubmission({
+      version: 1,
+      backend,
+      tool: outcome.tool,
+      ...(target ? { flavour: target.flavour } : {}),
+      jobIds: outcome.jobIds,
+      count,
+      type,
+      database: settings.database,
+      url: redactUrl(settings.url),
+      submittedAt: new Date().toISOString(),
+      dir,
+      files: jobFiles(backend, job.file, runtime !== undefined),
+    });
     ctx.out.result({
       backend,
       dir,
@@ -261,6 +371,7 @@ export const submit: Command = {
       work,
       tool: outcome.tool,
       jobIds: outcome.jobIds,
+      submission: record,
     });
     for (const id of outcome.jobIds) ctx.out.line(id);
     ctx.out.note(`submitted ${count} pilot(s) with ${outcome.tool}; job folder ${dir}`);
@@ -268,10 +379,21 @@ export const submit: Command = {
   },
 };
 
+/** The files of a job folder, relative to it, for submission.json. */
+function jobFiles(backend: Backend, jobFile: string, withRuntime: boolean): Record<string, string> {
+  const files: Record<string, string> = { job: basename(jobFile), pilot: PILOT_FILE };
+  if (withRuntime) files.runtime = RUNTIME_FILE;
+  if (backend === 'jdl') files.startScript = START_SCRIPT;
+  if (backend === 'slurm') files.logs = 'logs';
+  return files;
+}
+
 /** Pilots and submission tools get the password from the credentials file only. */
 function withoutPassword(env: Record<string, string | undefined>): Record<string, string | undefined> {
-  const { PICAS_USR_PWD: _password, ...rest } = env;
-  return rest;
+  // sbatch exports this environment into every task: a PICAS_URL with user:password@ must go too.
+  const clean = { ...env };
+  dropPasswordsFromEnv(clean);
+  return clean;
 }
 
 /** JDL ships its own copy in the InputSandbox (written by writeJdlJob); Slurm reads it in place. */
@@ -299,6 +421,7 @@ async function runLocal(
   process.once('SIGTERM', stop);
   try {
     ctx.out.note(`running ${job.count} pilot(s); logs in ${job.dir}`);
+    const startedAt = new Date().toISOString();
     const pilots = await runLocalPilots({
       count: job.count,
       launch: job.launch,
@@ -307,6 +430,18 @@ async function runLocal(
       dir: job.dir,
       env,
       signal: controller.signal,
+    });
+    await writeSubmission({
+      version: 1,
+      backend: 'local',
+      jobIds: pilots.map((p) => String(p.pid ?? '')).filter(Boolean),
+      count: job.count,
+      type: job.launch.type,
+      database: job.launch.database,
+      url: job.launch.url,
+      submittedAt: startedAt,
+      dir: job.dir,
+      files: { logs: '.' },
     });
     ctx.out.result({ backend: 'local', dir: job.dir, submitted: true, work: job.work, pilots });
     for (const p of pilots) {
