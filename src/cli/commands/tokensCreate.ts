@@ -23,14 +23,7 @@ import {
   type NewToken,
   sliceTokenId,
 } from '../../picas/tokens';
-import {
-  chunksToRecord,
-  DEFAULT_SUBBAND_PATTERN,
-  readSurlListFile,
-  type SubbandPattern,
-  sliceBySubband,
-  subbandOf,
-} from '../../srm';
+import { chunksToRecord, readSurlListFile, type SubbandPattern, sliceBySubband, subbandOf } from '../../srm';
 import { submitAndMarkStaging } from '../../staging';
 import { type Command, type CommandContext, flag, int, str, strs } from '../command';
 import { EXIT } from '../exitCodes';
