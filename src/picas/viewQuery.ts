@@ -134,10 +134,14 @@ export async function* viewPages(
     if (start) Object.assign(params, { startkey: start.key, startkey_docid: start.id });
     const answer = await queryView(picas, resolved, params);
     const full = answer.rows.length >= ask;
-    const fresh = answer.rows.filter((row) => !seen.has(row.id));
+    const unseen = answer.rows.filter((row) => !seen.has(row.id));
+    // The start row may be gone (deleted or changed by the work on the page before): then every
+    // row is new, and the one too many waits for the next page, so pages stay pageSize long.
+    const trimmed = start !== undefined && limit === pageSize && unseen.length > pageSize;
+    const fresh = trimmed ? unseen.slice(0, pageSize) : unseen;
     for (const row of fresh) seen.add(row.id);
     if (fresh.length > 0) yield { rows: fresh, totalRows: answer.total_rows ?? 0 };
-    const last = answer.rows.at(-1);
+    const last = trimmed ? fresh.at(-1) : answer.rows.at(-1);
     if (!full || !last) return;
     // More than the start row seen again: the server went back to the first row of the key.
     const repeated = answer.rows.length - fresh.length;

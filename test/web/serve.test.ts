@@ -220,13 +220,14 @@ describe('lrt serve page in headless Chromium', () => {
         'demo failure requested for subband 150',
       );
       expect(await page.locator('#failing tbody td').nth(2).textContent()).toBe('99 (pipeline failure)');
-      // Every phase the pilots went through, with the time it took (fractions of a second here).
+      // Every phase the pilots went through (the demo moves data: downloading, uploading), with the
+      // time it took (fractions of a second here).
       await expect
         .poll(() => page.locator('#phases tbody td:first-child').allTextContents(), { timeout: 10_000 })
-        .toEqual(['sandbox', 'inputs', 'running']);
+        .toEqual(['sandbox', 'inputs', 'downloading', 'running', 'uploading']);
       const medians = await page.locator('#phases tbody td:nth-child(2)').allTextContents();
       for (const m of medians) expect(m).toMatch(/^[\d.]+s$/);
-      expect(Number(medians[2]!.replace('s', ''))).toBeGreaterThanOrEqual(2);
+      expect(Number(medians[3]!.replace('s', ''))).toBeGreaterThanOrEqual(2);
       // Every token links the logs its pilot attached; the stdout of a done token is the demo's.
       const doneRow = page
         .locator('#tokens tbody tr', { has: page.locator('td.state', { hasText: 'done' }) })

@@ -32,6 +32,7 @@ const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 export const cacheList: Command = {
   path: ['cache', 'list'],
   summary: "list the sandboxes and container images in a node's cache: source, version, age, size",
+  json: '{cache, entries: [{kind, key, source, version?, created, bytes, superseded, locked}]}',
   description:
     'The pilots of a node share a cache (README, "Sandbox cache"; docs/container-images.md). An\n' +
     'entry is one version of a sandbox or an image source: a tarball replaced at its URL gets a new\n' +
@@ -55,6 +56,7 @@ export const cacheList: Command = {
 export const cacheClean: Command = {
   path: ['cache', 'clean'],
   summary: 'remove superseded sandboxes and images (and with --all every one) from a node cache',
+  json: '{cache, dryRun, removed: [{key, source, version?, bytes}], bytes, leftovers, images}',
   description:
     'Removes entries whose source was replaced at its URL, leftovers of pilots that died while\n' +
     'fetching, and with --older-than or --all more. An entry a pilot is building is never removed.\n' +

@@ -20,6 +20,7 @@ function folder(ctx: CommandContext): string {
 const list: Command = {
   path: ['jobs', 'list'],
   summary: 'the submissions under a folder: backend, type, pilots, job ids, time',
+  json: '{root, submissions: [{backend, tool?, flavour?, jobIds, count, type, database, url, submittedAt, dir, files}]}',
   description: `Reads ${SUBMISSION_FILE} of every job folder directly under --root (lrt submit writes\nits folders to ./lrt-jobs unless given --out).`,
   options: {
     root: { type: 'string', value: 'DIR', description: 'folder of job folders (default ./lrt-jobs)' },
@@ -44,6 +45,7 @@ const list: Command = {
 const status: Command = {
   path: ['jobs', 'status'],
   summary: "the state of a submission's jobs, from the batch system or grid",
+  json: '{dir, backend, jobs: [{id, state, detail, parent?}], source, gone: [ID], counts: {STATE: N}}',
   description:
     'Slurm: squeue (every array task), then sacct once squeue has forgotten the job (sacct needs\n' +
     'Slurm accounting). gLite: glite-wms-job-status; DIRAC: dirac-wms-job-status; ARC: arcstat.\n' +
@@ -76,6 +78,7 @@ const status: Command = {
 const cancel: Command = {
   path: ['jobs', 'cancel'],
   summary: "cancel a submission's jobs (scancel, glite-wms-job-cancel, dirac-wms-job-kill, arckill)",
+  json: '{dir, backend, cancelled: [ID], output}',
   description:
     'The pilots get SIGTERM and give their tokens back to todo (Slurm sends SIGKILL KillWait\n' +
     'seconds later; grid middleware has its own grace).',
@@ -99,6 +102,7 @@ const cancel: Command = {
 const logs: Command = {
   path: ['jobs', 'logs'],
   summary: "the pilots' logs of a submission: the last lines of each, or all of one task",
+  json: '{dir, backend, logs: [{task, file, text}], fetched}',
   description:
     'Slurm: logs/pilot-<job>_<task>.log in the job folder; local: pilot-<i>.log. Grid: the output\n' +
     'sandboxes are fetched into <dir>/output first (glite-wms-job-output, dirac-wms-job-get-output,\n' +

@@ -23,6 +23,9 @@ function selectionOf(ctx: CommandContext): { selection: TokenSelection; where: s
 export const tokensUpdate: Command = {
   path: ['tokens', 'update'],
   summary: 'change fields and attachments of existing tokens, in bulk and conflict-aware',
+  json:
+    '{type, changed, skipped, conflictsRetried, failed: [{id, error}], ids: [ID],\n' +
+    ' dryRun, preview?: [{id, fields: {FIELD: {before, after}}}]}',
   description:
     'Selects the tokens of --type: all of them, those of --view V, or those of --ids. Each token\n' +
     'is written with the revision read; a token changed meanwhile by a pilot or another command\n' +

@@ -116,6 +116,7 @@ export const viewsList: Command = {
 export const viewsFinished: Command = {
   path: ['views', 'finished'],
   summary: 'write _design/finished:<type>: done, error and overview as every tool writes them',
+  json: '{type, id, changed, rev}',
   description:
     'The views of done and error tokens as GRID_LRT (status), picasclient (a done epoch and\n' +
     'exit_code) and grid-lrt write them, the overview built on them, and tokens another tool took\n' +
