@@ -189,7 +189,7 @@ describe('lrt doctor', () => {
           made('short-voms.pem'),
           ['--expected-run', '7200'],
           1,
-          /^FAIL the VOMS attributes of lofar in .*short-voms\.pem end in (59 min|1 h), the run needs 2 h: run voms-proxy-init/,
+          /^FAIL the VOMS attributes of lofar in .*short-voms\.pem end in (59 min|60 min|1 h), the run needs 2 h: run voms-proxy-init/,
         ],
       ];
       for (const [name, proxy, extra, code, expected] of cases) {
