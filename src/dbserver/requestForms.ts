@@ -97,7 +97,7 @@ interface Reply {
   etag?: string;
 }
 
-type Rewrite = (status: number, body: unknown) => Reply | undefined;
+type Rewrite = (status: number, body: unknown) => Reply | undefined | Promise<Reply | undefined>;
 
 /** Lets `rewrite` replace the JSON reply express-pouchdb is about to send (once). */
 function rewriteReply(res: FormResponse, rewrite: Rewrite): void {
@@ -111,8 +111,12 @@ function rewriteReply(res: FormResponse, rewrite: Rewrite): void {
       return send(chunk);
     }
     const reply = rewrite(res.statusCode, body);
-    if (!reply) return send(chunk);
-    return send(replyBytes(res, reply));
+    if (!(reply instanceof Promise)) return send(reply ? replyBytes(res, reply) : chunk);
+    reply.then(
+      (late) => send(late ? replyBytes(res, late) : chunk),
+      () => send(chunk),
+    );
+    return res;
   };
 }
 
@@ -294,10 +298,18 @@ async function createDocument(req: FormRequest, res: FormResponse): Promise<bool
   return inBatch(req, res, (body) => objectBody(body)?.id ?? objectBody(req.body)?._id ?? null);
 }
 
+/** The revision of `?rev=` or `If-Match`; undefined once a 400 went out because they disagree. */
+function requestedRev(req: FormRequest, res: FormResponse): { rev?: string } | undefined {
+  const choice = headerRev(header(req, 'if-match'), queryString(req, 'rev'));
+  if (!('error' in choice)) return choice;
+  sendNow(res, badRequest(choice.error));
+  return undefined;
+}
+
 /**
  * DELETE of a document: 404 when it is missing, 409 without a revision or on one it does not have
  * (express-pouchdb deletes the latest revision when none is given, and answers 404 for an
- * unknown one).
+ * unknown one). A DELETE with a revision goes through unread; only its 404 is looked into.
  */
 async function deleteDocument(
   req: FormRequest,
@@ -305,47 +317,23 @@ async function deleteDocument(
   target: DocumentTarget,
   read: CallerRead,
 ): Promise<boolean> {
-  const found = await revisionOfExisting(req, res, target, read);
-  if (!found) return false;
-  if (found.rev === undefined) {
-    sendNow(res, conflict());
+  const choice = requestedRev(req, res);
+  if (!choice) return false;
+  if (choice.rev === undefined) {
+    const current = await read(req, target.docPath);
+    sendNow(res, current.status === 200 ? conflict() : current);
     return false;
   }
-  req.query.rev = found.rev;
-  rewriteReply(res, (status) => (status === 404 ? conflict() : undefined));
+  req.query.rev = choice.rev;
+  rewriteReply(res, async (status) =>
+    status === 404 && (await read(req, target.docPath)).status === 200 ? conflict() : undefined,
+  );
   return true;
 }
 
-/**
- * The revision a DELETE names (`?rev=` or `If-Match`) and the document as it stands, read as the
- * caller; undefined when the reply was already sent (400 on disagreeing revisions, or the read's
- * own 404/401).
- */
-async function revisionOfExisting(
-  req: FormRequest,
-  res: FormResponse,
-  target: DocumentTarget,
-  read: CallerRead,
-): Promise<{ rev?: string; latest: Reply } | undefined> {
-  const choice = headerRev(header(req, 'if-match'), queryString(req, 'rev'));
-  if ('error' in choice) {
-    sendNow(res, badRequest(choice.error));
-    return undefined;
-  }
-  const latest = await read(req, target.docPath);
-  if (latest.status !== 200) {
-    sendNow(res, latest);
-    return undefined;
-  }
-  return { rev: choice.rev, latest };
-}
-
 function putAttachment(req: FormRequest, res: FormResponse): boolean {
-  const choice = headerRev(header(req, 'if-match'), queryString(req, 'rev'));
-  if ('error' in choice) {
-    sendNow(res, badRequest(choice.error));
-    return false;
-  }
+  const choice = requestedRev(req, res);
+  if (!choice) return false;
   if (choice.rev !== undefined) req.query.rev = choice.rev;
   // pouch fails on a revision that is not the leaf instead of calling it a conflict.
   rewriteReply(res, (status) => (status === 500 || (status === 404 && choice.rev) ? conflict() : undefined));
@@ -363,9 +351,14 @@ async function deleteAttachment(
   target: DocumentTarget,
   read: CallerRead,
 ): Promise<boolean> {
-  const found = await revisionOfExisting(req, res, target, read);
-  if (!found) return false;
-  const { rev, latest } = found;
+  const choice = requestedRev(req, res);
+  if (!choice) return false;
+  const latest = await read(req, target.docPath);
+  if (latest.status !== 200) {
+    sendNow(res, latest);
+    return false;
+  }
+  const rev = choice.rev;
   const atRev =
     rev === undefined || objectBody(latest.body)?._rev === rev
       ? latest
@@ -394,24 +387,16 @@ function copyDocument(
   res: FormResponse,
   target: DocumentTarget,
   read: CallerRead,
-): Promise<boolean> {
+): boolean {
   const destination = header(req, 'destination');
-  if (!destination) return Promise.resolve(true);
+  if (!destination) return true;
   const destId = destination.replace(/\?rev=.*$/, '');
   const db = target.docPath.split('/')[1]!;
-  const send = res.send.bind(res);
-  res.send = (chunk?: unknown) => {
-    res.send = send;
-    if (res.statusCode !== 201) return send(chunk);
-    read(req, `/${db}/${destId.split('/').map(encodeURIComponent).join('/')}`).then(
-      (copy) => {
-        const rev = objectBody(copy.body)?._rev;
-        if (typeof rev !== 'string') return send(chunk);
-        return send(replyBytes(res, { status: 201, body: { ok: true, id: destId, rev }, etag: rev }));
-      },
-      () => send(chunk),
-    );
-    return res;
-  };
-  return Promise.resolve(true);
+  const destPath = `/${db}/${destId.split('/').map(encodeURIComponent).join('/')}`;
+  rewriteReply(res, async (status) => {
+    if (status !== 201) return undefined;
+    const rev = objectBody((await read(req, destPath)).body)?._rev;
+    return typeof rev === 'string' ? { status, body: { ok: true, id: destId, rev }, etag: rev } : undefined;
+  });
+  return true;
 }
