@@ -1,8 +1,8 @@
 import { LrtError } from '../core';
 import { type BulkUpdateOptions, type BulkUpdateReport, bulkUpdate } from './bulkUpdate';
 import { couchError, type PicasDb, statusOf } from './client';
-import { designDocId } from './designDoc';
-import { readDesignDoc } from './designDocs';
+import { claimDesignDocId, designDocId } from './designDoc';
+import { readDesignDocById } from './designDocs';
 import { type DropAttachments, deletePatch, resetPatch, setStatusPatch, writeSettled } from './protocol';
 import { type SourceOptions, typeSource, viewSource } from './sources';
 
@@ -86,14 +86,15 @@ export type DesignDocOutcome = 'deleted' | 'absent' | 'would-delete' | 'kept';
 export interface PurgeReport extends BulkUpdateReport {
   /** `kept` when some tokens could not be deleted: without it they would vanish from every view. */
   designDoc: DesignDocOutcome;
+  /** The claim's `_design/claim:<type>`: deleted with `_design/<type>`, kept with it. */
+  claimDesignDoc: DesignDocOutcome;
 }
 
 const DESIGN_DOC_TRIES = 10;
 
-async function deleteDesignDoc(picas: PicasDb, type: string): Promise<'deleted' | 'absent'> {
-  const id = designDocId(type);
+async function deleteDesignDoc(picas: PicasDb, id: string): Promise<'deleted' | 'absent'> {
   for (let attempt = 1; ; attempt++) {
-    const doc = await readDesignDoc(picas, type);
+    const doc = await readDesignDocById(picas, id);
     if (!doc?._rev) return 'absent';
     try {
       await writeSettled(picas, { _id: id, _rev: doc._rev, _deleted: true });
@@ -106,9 +107,21 @@ async function deleteDesignDoc(picas: PicasDb, type: string): Promise<'deleted' 
   }
 }
 
+/** What purging does to a design document when the tokens are gone (or not). */
+async function purgeDesignDoc(
+  picas: PicasDb,
+  id: string,
+  report: BulkUpdateReport,
+): Promise<DesignDocOutcome> {
+  if (report.dryRun) return (await readDesignDocById(picas, id)) ? 'would-delete' : 'absent';
+  if (report.failed.length > 0) return 'kept';
+  return deleteDesignDoc(picas, id);
+}
+
 /**
  * GRID_LRT's purge_tokens: deletes every token of the type, found through `_all_docs` (views may
- * be gone), then `_design/<type>`. pouchdb-server has no `_purge`, so this deletes (tombstones).
+ * be gone), then `_design/<type>` and the claim's `_design/claim:<type>`. pouchdb-server has no
+ * `_purge`, so this deletes (tombstones).
  */
 export async function purgeType(
   picas: PicasDb,
@@ -116,9 +129,7 @@ export async function purgeType(
   options: ViewOpOptions = {},
 ): Promise<PurgeReport> {
   const report = await bulkUpdate(picas, typeSource(picas, type, options), deletePatch, options);
-  let designDoc: DesignDocOutcome;
-  if (report.dryRun) designDoc = (await readDesignDoc(picas, type)) ? 'would-delete' : 'absent';
-  else if (report.failed.length > 0) designDoc = 'kept';
-  else designDoc = await deleteDesignDoc(picas, type);
-  return { ...report, designDoc };
+  const designDoc = await purgeDesignDoc(picas, designDocId(type), report);
+  const claimDesignDoc = await purgeDesignDoc(picas, claimDesignDocId(type), report);
+  return { ...report, designDoc, claimDesignDoc };
 }

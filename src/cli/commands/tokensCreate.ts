@@ -109,8 +109,9 @@ export const tokensCreate: Command = {
   description:
     'Ids are deterministic (t_<type>_<OBSID>_SB<nnn>, or t_<type>_<suffix>), so running the same\n' +
     'command again creates only what is missing and reports the rest as existing; an existing\n' +
-    'token is never overwritten. Creates the database and the design document _design/<type>\n' +
-    'with the standard views when they are missing. Fields come from --config (its Token and\n' +
+    'token is never overwritten. Creates the database, the design document _design/<type> with\n' +
+    "the standard views and the claim's _design/claim:<type> when they are missing or out of\n" +
+    'date (a design document that is current is never rewritten). Fields come from --config (its Token and\n' +
     'Job.variables sections), then --set; STARTSB and OBSID are set per token from the list.',
   options: {
     type: {
