@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EmbeddedCouch, startEmbeddedCouch } from '../../src/dbserver';
 import { laggingQuery } from '../../src/dbserver/laggingViews';
 import { mapper } from '../../src/dbserver/viewEngine';
-import { DIST_LRT } from '../helpers/cli';
+import { DIST_LRT, serveDb } from '../helpers/cli';
 
 /*
  * `lrt db serve --lagging-views MS`: view reads as on CouchDB under write load (an index that
@@ -226,20 +226,10 @@ describe('CouchDB 3 read options on the ordinary embedded server', () => {
 describe('lrt db serve --lagging-views', () => {
   it('starts the lagging mode and refuses it for a cluster', async () => {
     const env = { PATH: process.env.PATH ?? '', HOME: tmpdir(), LRT_DB_ADMIN_PASSWORD: PASSWORD };
-    const child = execa('node', [DIST_LRT, 'db', 'serve', '--port', '0', '--lagging-views', String(LAG_MS)], {
-      env,
-      extendEnv: false,
-      reject: false,
+    const { child, url } = await serveDb(['--lagging-views', String(LAG_MS)], {
+      LRT_DB_ADMIN_PASSWORD: PASSWORD,
     });
     try {
-      const url = await new Promise<string>((done, fail) => {
-        let buffered = '';
-        child.stdout?.on('data', (chunk: Buffer) => {
-          buffered += chunk.toString();
-          if (buffered.includes('\n')) done(buffered.split('\n')[0]!);
-        });
-        child.once('exit', (code) => fail(new Error(`lrt db serve exited ${code}`)));
-      });
       const base = `http://${new URL(url).host}`;
       const { db, ids } = await tokenDb({ url: base } as EmbeddedCouch, 'cli_lagging');
       expect(await ids()).toEqual(['a', 'b']);
