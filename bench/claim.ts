@@ -4,13 +4,13 @@
  * conflicts), plus the server's raw rate of single-document updates at the same concurrency.
  *
  *   npx tsx bench/claim.ts [--tokens 2000] [--claimers 8,64] [--repeat 1] [--warmup 1] [--out FILE]
- *     [--scenarios grid-lrt,picasclient,raw-put,raw-view-put] [--page-size N] [--backoff-base MS] [--backoff-max MS] [--cache-max-age MS]
+ *     [--scenarios grid-lrt,picasclient,raw-put,raw-view-put] [--page-size N] [--backoff-base MS] [--backoff-max MS] [--cache-max-age MS] [--race-pause MS]
  *     [--server URL]
  *
  * One embedded server (in memory) in a CHILD process for the whole run, or the CouchDB of
  * `--server` / COUCHDB_URL (its databases are named for the run and dropped at the end); every
- * drain gets a fresh database with `_design/<type>` of standardViews, its index built before the
- * clock starts.
+ * drain gets a fresh database with the design documents of ensureDesignDoc (`_design/<type>`, the
+ * claim's `_design/claim:<type>`), their indexes built before the clock starts.
  * Claimers are async loops in this process: client and server CPU are printed to show which
  * side limits. The tuning flags go to claimToken as ClaimOptions (defaults: claim.ts's own).
  * Before the timed drains, --warmup rounds of every scenario run untimed (results dropped): the
@@ -40,7 +40,7 @@ claimer count, and compares them (results to --out as JSON, a table to stdout).
 --repeat N            timed drains per scenario and claimer count (1)
 --warmup N            untimed rounds of every scenario first (1)
 --scenarios LIST      some of ${KINDS.join(',')}
---page-size N, --backoff-base MS, --backoff-max MS, --cache-max-age MS
+--page-size N, --backoff-base MS, --backoff-max MS, --cache-max-age MS, --race-pause MS
                       ClaimOptions for grid-lrt (default: claimToken's own)
 --out FILE            JSON results (bench/out/claim.json)
 ${serverHelp(22)}
@@ -58,6 +58,7 @@ const { values } = parseArgs({
     'backoff-base': { type: 'string' },
     'backoff-max': { type: 'string' },
     'cache-max-age': { type: 'string' },
+    'race-pause': { type: 'string' },
     out: { type: 'string', default: 'bench/out/claim.json' },
     scenarios: { type: 'string', default: KINDS.join(',') },
   },
@@ -89,6 +90,12 @@ if (values['page-size']) claimOptions.pageSize = positive('page-size', values['p
 if (values['backoff-base']) claimOptions.backoffBaseMs = positive('backoff-base', values['backoff-base']);
 if (values['backoff-max']) claimOptions.backoffMaxMs = positive('backoff-max', values['backoff-max']);
 if (values['cache-max-age']) claimOptions.cacheMaxAgeMs = positive('cache-max-age', values['cache-max-age']);
+if (values['race-pause'] !== undefined) {
+  const ms = Number(values['race-pause']);
+  if (!Number.isInteger(ms) || ms < 0)
+    throw new Error(`--race-pause must be a whole number >= 0, got ${values['race-pause']}`);
+  claimOptions.racePauseMs = ms;
+}
 
 /** Rotate the order per run, so that a slower moment of a shared machine hits each in turn. */
 function order(run: number): ScenarioKind[] {

@@ -1,6 +1,7 @@
 import type nano from 'nano';
 import { openPicas, type PicasDb, type TokenDoc } from '../../src/picas/client';
-import { designDocId, standardViews } from '../../src/picas/designDoc';
+import { claimDesignDocName, SPREAD_VIEW } from '../../src/picas/designDoc';
+import { ensureDesignDoc } from '../../src/picas/designDocs';
 import { splitUrlCredentials } from '../../src/picas/settings';
 import { tokenSkeleton } from '../../src/picas/tokens';
 
@@ -32,7 +33,7 @@ export function benchTokens(type: string, count: number): TokenDoc[] {
 }
 
 /**
- * Creates database `name` with `_design/<type>` (standardViews) and `count` free tokens, and
+ * Creates database `name` with the design documents of `type` (ensureDesignDoc) and `count` free tokens, and
  * builds the view index before the clock starts. Returns the tokens as stored (with `_rev`).
  */
 export async function freshTokenDb(
@@ -43,22 +44,22 @@ export async function freshTokenDb(
 ): Promise<{ picas: PicasDb; tokens: TokenDoc[] }> {
   const picas = picasAt(serverUrl, name);
   await picas.server.db.create(name);
-  await picas.server.request({
-    db: name,
-    method: 'PUT',
-    path: designDocId(type),
-    body: { _id: designDocId(type), language: 'javascript', views: standardViews(type) },
-  } as nano.RequestOptions);
+  await ensureDesignDoc(picas, type);
   const docs = benchTokens(type, count);
   const rows = await picas.db.bulk({ docs });
   const failed = rows.filter((r) => r.error);
   if (failed.length) throw new Error(`seeding ${name}: ${failed.length} of ${count} tokens not written`);
   const revs = new Map(rows.map((r) => [r.id, r.rev]));
   // Index 2,000 documents now, so neither claim pays it inside the timed drain.
-  for (const view of ['todo', 'expired']) {
+  const views = [
+    `${type}/_view/todo`,
+    `${type}/_view/expired`,
+    `${claimDesignDocName(type)}/_view/${SPREAD_VIEW}`,
+  ];
+  for (const view of views) {
     await picas.server.request({
       db: name,
-      path: `_design/${type}/_view/${view}`,
+      path: `_design/${encodeURI(view)}`,
       qs: { limit: 1 },
     } as nano.RequestOptions);
   }

@@ -3,9 +3,10 @@ import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
+import { stopLaggingViews } from './laggingViews';
 import { installMemoryCatalog } from './memoryCatalog';
 import { couchRequestForms } from './requestForms';
-import { viewEnginePlugin } from './viewEngine';
+import { LAGGING_VIEWS_OPTION, viewEnginePlugin } from './viewEngine';
 
 /*
  * A CouchDB-API server in this process: express-pouchdb over pouchdb-core. Used by the tests,
@@ -30,6 +31,11 @@ export interface EmbeddedCouchOptions {
   adminUser?: string;
   /** Generated when absent. */
   adminPassword?: string;
+  /**
+   * Views that behave like CouchDB's under write load, for tuning (laggingViews.ts): reads answered
+   * concurrently from an index that trails the writes by this many ms. Default: pouch's own views.
+   */
+  laggingViewsMs?: number;
 }
 
 export interface EmbeddedCouch {
@@ -71,11 +77,14 @@ export async function startEmbeddedCouch(options: EmbeddedCouchOptions = {}): Pr
   if (dataDir) mkdirSync(dataDir, { recursive: true });
 
   const PouchDB = pluggedPouchDB(dataDir ? 'pouchdb-adapter-leveldb' : 'pouchdb-adapter-memory');
+  const lagging =
+    options.laggingViewsMs !== undefined ? { [LAGGING_VIEWS_OPTION]: options.laggingViewsMs } : {};
   const Pouch = dataDir
-    ? PouchDB.defaults({ adapter: 'leveldb', prefix: `${dataDir}/` })
+    ? PouchDB.defaults({ adapter: 'leveldb', prefix: `${dataDir}/`, ...lagging })
     : PouchDB.defaults({
         adapter: 'memory',
         ...(options.memoryPrefix ? { prefix: options.memoryPrefix } : {}),
+        ...lagging,
       });
 
   const uninstallCatalog =
@@ -126,6 +135,7 @@ export async function startEmbeddedCouch(options: EmbeddedCouchOptions = {}): Pr
     close: () =>
       new Promise<void>((done) => {
         uninstallCatalog();
+        stopLaggingViews(Pouch);
         server.closeAllConnections?.();
         server.close(() => done());
       }),
@@ -158,7 +168,7 @@ function pluggedPouchDB(adapterModule: string) {
 
 /**
  * express-pouchdb crashes the whole process on an anonymous `PUT /newdb` once an admin exists
- * (couchdb-rules.md #8). CouchDB answers 401 there: do the same before the request reaches it.
+ * (docs/couchdb-rules.md #8). CouchDB answers 401 there: do the same before the request reaches it.
  */
 function refuseAnonymousDatabaseChanges(
   req: { method: string; path: string; headers: Record<string, unknown> },

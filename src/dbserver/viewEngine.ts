@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import vm from 'node:vm';
+import { type LaggingSourceDb, laggingQuery } from './laggingViews';
 
 /*
  * The map/reduce plugin of the embedded server: pouchdb-abstract-mapreduce (the index logic of
@@ -139,14 +140,46 @@ function ddocValidator(ddoc: { _id: string; views?: Record<string, { map?: unkno
   }
 }
 
+/**
+ * CouchDB 3's names for a stale read (docs/couchdb-rules.md #15), mapped to the `stale` that
+ * pouchdb-abstract-mapreduce understands, so the same query works on both servers: `update=false`
+ * is `stale=ok`, `update=lazy` is `stale=update_after`, `update=true` the default. `stable` (which
+ * shard copies answer, on a cluster) means nothing on one node. A `stale` given too wins.
+ */
+export function couch3ViewParams(opts: Record<string, unknown>): Record<string, unknown> {
+  if (!('update' in opts) && !('stable' in opts)) return opts;
+  const { update, stable: _stable, ...rest } = opts;
+  if (rest.stale !== undefined) return rest;
+  if (update === false || update === 'false') return { ...rest, stale: 'ok' };
+  if (update === 'lazy') return { ...rest, stale: 'update_after' };
+  return rest;
+}
+
+/**
+ * The database option (PouchDB.defaults) that turns on lagging views (laggingViews.ts): the lag in
+ * ms. Read from each database handle, so servers of one process can differ.
+ */
+export const LAGGING_VIEWS_OPTION = 'lrt_lagging_views_ms';
+
 /** The PouchDB plugin: `PouchDB.plugin(viewEnginePlugin())` in place of pouchdb-mapreduce. */
 export function viewEnginePlugin(): { query: unknown; viewCleanup: unknown } {
   const createAbstractMapReduce = requireCjs('pouchdb-abstract-mapreduce');
   // 'mrviews' is pouchdb-mapreduce's local doc name: indexes on disk (--data) stay readable.
   const abstract = createAbstractMapReduce('mrviews', mapper, reducer, ddocValidator);
   return {
-    query(this: unknown, fun: unknown, opts: unknown, callback: unknown) {
-      return abstract.query.call(this, fun, opts, callback);
+    query(this: { __opts?: Record<string, unknown> }, fun: unknown, optsOrCallback: unknown, cb: unknown) {
+      // query(fun, callback) is pouch's short form.
+      const [opts, callback] =
+        typeof optsOrCallback === 'function' ? [{}, optsOrCallback] : [optsOrCallback, cb];
+      const options = couch3ViewParams((opts ?? {}) as Record<string, unknown>);
+      const lagMs = this.__opts?.[LAGGING_VIEWS_OPTION];
+      if (typeof lagMs !== 'number' || typeof fun !== 'string') {
+        return abstract.query.call(this, fun, options, callback);
+      }
+      const answer = laggingQuery(this as unknown as LaggingSourceDb, fun, options, lagMs, mapper).then(
+        (lagging) => lagging ?? abstract.query.call(this, fun, options),
+      );
+      return requireCjs('pouchdb-mapreduce-utils').promisedCallback(answer, callback);
     },
     viewCleanup(this: unknown, callback: unknown) {
       return abstract.viewCleanup.call(this, callback);

@@ -17,6 +17,13 @@ export interface DesignDoc {
 export const STATUS_VIEWS = ['todo', 'locked', 'done', 'error'] as const;
 export const OVERVIEW_VIEWS = ['overview_total', 'overview_view'] as const;
 export const EXPIRED_VIEW = 'expired';
+/**
+ * The free tokens of `todo`, keyed by a hash of the id: what the claim reads (docs/protocol.md).
+ * It lives in the claim's own design document (claimDesignDocName), not in `_design/<type>`.
+ */
+export const SPREAD_VIEW = 'todo_spread';
+/** Spread keys are whole numbers in [0, SPREAD_KEYS). */
+export const SPREAD_KEYS = 2 ** 32;
 
 const TYPE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
@@ -32,6 +39,21 @@ export function assertTokenType(type: string): void {
 
 export function designDocId(type: string): string {
   return `_design/${type}`;
+}
+
+/**
+ * The name (after `_design/`) of the design document that holds the claim's views of a type:
+ * `claim:<type>` (':' is never part of a type, so it cannot be another type's). Apart from
+ * `_design/<type>` because CouchDB rebuilds every view of a design document when the document
+ * changes: adding or changing a claim view must not take `todo` away from a running fleet.
+ */
+export function claimDesignDocName(type: string): string {
+  assertTokenType(type);
+  return `claim:${type}`;
+}
+
+export function claimDesignDocId(type: string): string {
+  return `_design/${claimDesignDocName(type)}`;
 }
 
 /**
@@ -90,6 +112,50 @@ export function expiredView(type: string): ViewSource {
   };
 }
 
+/**
+ * The spread key of a token id: FNV-1a over its UTF-16 code units, then murmur3's finaliser, so
+ * ids that differ in one character land far apart; a whole number in [0, 2^32). 32-bit products
+ * are built from 16-bit halves (no Math.imul), so every CouchDB JavaScript engine computes the same.
+ * The source goes into the view as it is: changing it rewrites every design document.
+ */
+const SPREAD_HASH = [
+  'function (id) {',
+  '    var mul = function (a, b) { return ((a & 0xffff) * b + ((((a >>> 16) * b) & 0xffff) << 16)) >>> 0; };',
+  '    var h = 2166136261;',
+  '    for (var i = 0; i < id.length; i++) h = mul((h ^ id.charCodeAt(i)) >>> 0, 16777619);',
+  '    h = mul((h ^ (h >>> 16)) >>> 0, 0x85ebca6b);',
+  '    h = mul((h ^ (h >>> 13)) >>> 0, 0xc2b2ae35);',
+  '    return (h ^ (h >>> 16)) >>> 0;',
+  '  }',
+].join('\n');
+
+let compiledSpread: ((id: string) => number) | undefined;
+
+/** The key `todo_spread` gives a token id (the view's own function, run here). */
+export function spreadKey(id: string): number {
+  compiledSpread ??= new Function(`return (${SPREAD_HASH});`)() as (id: string) => number;
+  return compiledSpread(id);
+}
+
+/**
+ * `todo` keyed by spreadKey(_id) instead of the id, the id as value: tokens spread evenly over
+ * the keys whatever their ids, so a claimer that starts at a random key starts at a random place
+ * in the view without a `skip`. `todo` itself stays as old tools read it.
+ */
+export function spreadView(type: string): ViewSource {
+  assertTokenType(type);
+  return {
+    map: [
+      'function (doc) {',
+      `  var spread = ${SPREAD_HASH};`,
+      `  if (doc.type == ${JSON.stringify(type)} && (${STATUS_CONDITIONS.todo})) {`,
+      '    emit(spread(String(doc._id)), doc._id);',
+      '  }',
+      '}',
+    ].join('\n'),
+  };
+}
+
 /** Every view grid-lrt defines for a token type. */
 export function standardViews(type: string): Record<string, ViewSource> {
   const views: Record<string, ViewSource> = {};
@@ -99,12 +165,17 @@ export function standardViews(type: string): Record<string, ViewSource> {
   return views;
 }
 
+/** The views of the claim's design document (claimDesignDocId). */
+export function claimViews(type: string): Record<string, ViewSource> {
+  return { [SPREAD_VIEW]: spreadView(type) };
+}
+
 /**
  * The design doc to write so that `wanted` views exist, keeping any other views already there
  * (custom views of the user). Returns undefined when nothing would change.
  */
 export function mergeDesignDoc(
-  type: string,
+  id: string,
   existing: DesignDoc | undefined,
   wanted: Record<string, ViewSource>,
 ): DesignDoc | undefined {
@@ -118,5 +189,5 @@ export function mergeDesignDoc(
     }
   }
   if (!changed) return undefined;
-  return { ...(existing ?? {}), _id: designDocId(type), language: 'javascript', views };
+  return { ...(existing ?? {}), _id: id, language: 'javascript', views };
 }

@@ -2,6 +2,8 @@ import { LrtError } from '../core';
 import { couchError, type PicasDb, statusOf } from './client';
 import {
   assertTokenType,
+  claimDesignDocId,
+  claimViews,
   conditionView,
   type DesignDoc,
   designDocId,
@@ -59,7 +61,7 @@ export async function assertDatabaseExists(picas: PicasDb): Promise<void> {
   }
 }
 
-export async function readDesignDoc(picas: PicasDb, type: string): Promise<DesignDoc | undefined> {
+export function readDesignDoc(picas: PicasDb, type: string): Promise<DesignDoc | undefined> {
   assertTokenType(type);
   return readDesignDocById(picas, designDocId(type));
 }
@@ -69,7 +71,13 @@ export function readFinishedDesignDoc(picas: PicasDb, type: string): Promise<Des
   return readDesignDocById(picas, finishedDesignDocId(type));
 }
 
-async function readDesignDocById(picas: PicasDb, id: string): Promise<DesignDoc | undefined> {
+/** The claim's design document of a type (`_design/claim:<type>`), undefined when missing. */
+export function readClaimDesignDoc(picas: PicasDb, type: string): Promise<DesignDoc | undefined> {
+  return readDesignDocById(picas, claimDesignDocId(type));
+}
+
+/** A design document by its full id, undefined when missing. */
+export async function readDesignDocById(picas: PicasDb, id: string): Promise<DesignDoc | undefined> {
   try {
     return (await picas.db.get(id)) as unknown as DesignDoc;
   } catch (err) {
@@ -91,11 +99,9 @@ export interface DesignDocUpdate {
  */
 async function updateDesignDoc(
   picas: PicasDb,
-  type: string,
+  id: string,
   change: (existing: DesignDoc | undefined) => DesignDoc | undefined,
-  id = designDocId(type),
 ): Promise<DesignDocUpdate> {
-  assertTokenType(type);
   for (let attempt = 1; ; attempt++) {
     const existing = await readDesignDocById(picas, id);
     const next = change(existing);
@@ -109,20 +115,33 @@ async function updateDesignDoc(
   }
 }
 
+export interface EnsuredDesignDocs extends DesignDocUpdate {
+  /** The claim's design document, `_design/claim:<type>` (claimViews). */
+  claim: DesignDocUpdate;
+}
+
 /**
  * Creates or updates `_design/<type>` so that every standard view (plus `extraViews`) exists with
- * the current source, and `_design/finished:<type>` with the finished views. Custom views already
- * there stay. A second call writes nothing.
+ * the current source, then the claim's `_design/claim:<type>` (claimViews) and
+ * `_design/finished:<type>` with the finished views. Custom views already there stay. A second call
+ * writes nothing. They are written apart: on CouchDB a change to a design document rebuilds all its
+ * views, so a new or changed claim or finished view leaves `todo` as it is.
  */
 export async function ensureDesignDoc(
   picas: PicasDb,
   type: string,
   extraViews: Record<string, ViewSource> = {},
-): Promise<DesignDocUpdate> {
+): Promise<EnsuredDesignDocs> {
   const wanted = { ...standardViews(type), ...extraViews };
-  const update = await updateDesignDoc(picas, type, (existing) => mergeDesignDoc(type, existing, wanted));
+  const id = designDocId(type);
+  const typeDoc = await updateDesignDoc(picas, id, (existing) => mergeDesignDoc(id, existing, wanted));
+  const claimId = claimDesignDocId(type);
+  const claimWanted = claimViews(type);
+  const claim = await updateDesignDoc(picas, claimId, (existing) =>
+    mergeDesignDoc(claimId, existing, claimWanted),
+  );
   await ensureFinishedViews(picas, type);
-  return update;
+  return { ...typeDoc, claim };
 }
 
 /**
@@ -130,11 +149,11 @@ export async function ensureDesignDoc(
  * other views in it are replaced). Its own index: writing it never touches `_design/<type>`'s.
  */
 export function ensureFinishedViews(picas: PicasDb, type: string): Promise<DesignDocUpdate> {
+  assertTokenType(type);
   return updateDesignDoc(
     picas,
-    type,
-    (existing) => finishedDesignDoc(type, existing) as DesignDoc | undefined,
     finishedDesignDocId(type),
+    (existing) => finishedDesignDoc(type, existing) as DesignDoc | undefined,
   );
 }
 
@@ -197,28 +216,37 @@ export async function addView(
     );
   }
   let replaced = false;
-  const update = await updateDesignDoc(picas, type, (existing) => {
+  const id = designDocId(type);
+  const update = await updateDesignDoc(picas, id, (existing) => {
     const current = existing?.views?.[name];
     replaced = current !== undefined && current.map !== source.map;
     // A new design doc gets the standard views too: a custom view alone would leave pilots without `todo`.
     const wanted = existing ? { [name]: source } : { ...standardViews(type), [name]: source };
-    return mergeDesignDoc(type, existing, wanted);
+    return mergeDesignDoc(id, existing, wanted);
   });
   return { ...update, view: name, replaced };
 }
 
-/** Removes every view, standard and custom, from `_design/<type>` (GRID_LRT's clear_all_views). */
+/**
+ * Removes every view, standard and custom, from `_design/<type>` (GRID_LRT's clear_all_views),
+ * and the claim's views from `_design/claim:<type>`, so that no pilot claims until they are back.
+ */
 export async function clearViews(
   picas: PicasDb,
   type: string,
-): Promise<DesignDocUpdate & { removed: string[] }> {
-  let removed: string[] = [];
-  const update = await updateDesignDoc(picas, type, (existing) => {
-    removed = Object.keys(existing?.views ?? {});
-    if (!existing || removed.length === 0) return undefined;
-    return { ...existing, views: {} };
-  });
-  return { ...update, removed };
+): Promise<DesignDocUpdate & { removed: string[]; claimRemoved: string[] }> {
+  const emptyViews = async (id: string) => {
+    let removed: string[] = [];
+    const update = await updateDesignDoc(picas, id, (existing) => {
+      removed = Object.keys(existing?.views ?? {});
+      if (!existing || removed.length === 0) return undefined;
+      return { ...existing, views: {} };
+    });
+    return { update, removed };
+  };
+  const typeDoc = await emptyViews(designDocId(type));
+  const claim = await emptyViews(claimDesignDocId(type));
+  return { ...typeDoc.update, removed: typeDoc.removed, claimRemoved: claim.removed };
 }
 
 export interface ViewInfo {

@@ -40,11 +40,16 @@ export {
 } from './create';
 export {
   assertTokenType,
+  claimDesignDocId,
+  claimDesignDocName,
+  claimViews,
   type DesignDoc,
   designDocId,
   EXPIRED_VIEW,
   OVERVIEW_VIEWS,
+  SPREAD_VIEW,
   STATUS_VIEWS,
+  spreadKey,
   standardViews,
   type ViewSource,
 } from './designDoc';
@@ -55,6 +60,7 @@ export {
   ensureDatabase,
   ensureDesignDoc,
   listViews,
+  readClaimDesignDoc,
   readDesignDoc,
   type ViewInfo,
 } from './designDocs';

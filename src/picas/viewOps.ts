@@ -2,8 +2,8 @@ import { LrtError } from '../core';
 import { type BulkUpdateOptions, type BulkUpdateReport, bulkUpdate } from './bulkUpdate';
 import type { TokenDoc } from './client';
 import { couchError, type PicasDb, statusOf } from './client';
-import { designDocId } from './designDoc';
-import { readDesignDoc, readFinishedDesignDoc } from './designDocs';
+import { claimDesignDocId, designDocId } from './designDoc';
+import { readDesignDocById } from './designDocs';
 import { finishedDesignDocId } from './finishedViews';
 import {
   type DropAttachments,
@@ -123,17 +123,15 @@ export type DesignDocOutcome = 'deleted' | 'absent' | 'would-delete' | 'kept';
 export interface PurgeReport extends BulkUpdateReport {
   /** `kept` when some tokens could not be deleted: without it they would vanish from every view. */
   designDoc: DesignDocOutcome;
+  /** The claim's `_design/claim:<type>`: deleted with `_design/<type>`, kept with it. */
+  claimDesignDoc: DesignDocOutcome;
 }
 
 const DESIGN_DOC_TRIES = 10;
 
-async function deleteDesignDoc(
-  picas: PicasDb,
-  id: string,
-  read: () => Promise<{ _rev?: string } | undefined>,
-): Promise<'deleted' | 'absent'> {
+async function deleteDesignDoc(picas: PicasDb, id: string): Promise<'deleted' | 'absent'> {
   for (let attempt = 1; ; attempt++) {
-    const doc = await read();
+    const doc = await readDesignDocById(picas, id);
     if (!doc?._rev) return 'absent';
     try {
       await writeSettled(picas, { _id: id, _rev: doc._rev, _deleted: true });
@@ -146,9 +144,22 @@ async function deleteDesignDoc(
   }
 }
 
+/** What purging does to a design document when the tokens are gone (or not). */
+async function purgeDesignDoc(
+  picas: PicasDb,
+  id: string,
+  report: BulkUpdateReport,
+): Promise<DesignDocOutcome> {
+  if (report.dryRun) return (await readDesignDocById(picas, id)) ? 'would-delete' : 'absent';
+  // Tokens left (refused, or not reached before an interrupt) would vanish from every view.
+  if (report.failed.length > 0 || report.interrupted) return 'kept';
+  return deleteDesignDoc(picas, id);
+}
+
 /**
  * GRID_LRT's purge_tokens: deletes every token of the type, found through `_all_docs` (views may
- * be gone), then `_design/<type>` and `_design/finished:<type>`. pouchdb-server has no `_purge`, so this deletes (tombstones).
+ * be gone), then `_design/<type>`, the claim's `_design/claim:<type>` and
+ * `_design/finished:<type>`. pouchdb-server has no `_purge`, so this deletes (tombstones).
  */
 export async function purgeType(
   picas: PicasDb,
@@ -156,13 +167,8 @@ export async function purgeType(
   options: ViewOpOptions = {},
 ): Promise<PurgeReport> {
   const report = await bulkUpdate(picas, typeSource(picas, type, options), deletePatch, options);
-  let designDoc: DesignDocOutcome;
-  if (report.dryRun) designDoc = (await readDesignDoc(picas, type)) ? 'would-delete' : 'absent';
-  // Tokens left (refused, or not reached before an interrupt) would vanish from every view.
-  else if (report.failed.length > 0 || report.interrupted) designDoc = 'kept';
-  else {
-    designDoc = await deleteDesignDoc(picas, designDocId(type), () => readDesignDoc(picas, type));
-    await deleteDesignDoc(picas, finishedDesignDocId(type), () => readFinishedDesignDoc(picas, type));
-  }
-  return { ...report, designDoc };
+  const designDoc = await purgeDesignDoc(picas, designDocId(type), report);
+  const claimDesignDoc = await purgeDesignDoc(picas, claimDesignDocId(type), report);
+  await purgeDesignDoc(picas, finishedDesignDocId(type), report);
+  return { ...report, designDoc, claimDesignDoc };
 }

@@ -5,8 +5,15 @@ import { execa } from 'execa';
 import type nano from 'nano';
 import { errorMessage, redactUrl } from '../core';
 import { couchError, type PicasDb, statusOf } from '../picas/client';
-import { designDocId, EXPIRED_VIEW, OVERVIEW_VIEWS, STATUS_VIEWS } from '../picas/designDoc';
-import { readDesignDoc } from '../picas/designDocs';
+import {
+  claimDesignDocId,
+  designDocId,
+  EXPIRED_VIEW,
+  OVERVIEW_VIEWS,
+  SPREAD_VIEW,
+  STATUS_VIEWS,
+} from '../picas/designDoc';
+import { readClaimDesignDoc, readDesignDoc } from '../picas/designDocs';
 import { tokenOverview } from '../picas/viewQuery';
 import { statUrl, type TransferOptions } from '../transfer';
 import type { CheckResult } from './checkResult';
@@ -60,7 +67,11 @@ export async function probeViews(picas: PicasDb, type: string): Promise<Probe> {
   if (missing.length > 0) return { ok: false, detail: `${id} lacks ${missing.join(', ')}: ${create}` };
   // On CouchDB a map function is compiled on the first query: ask once so a broken one shows here.
   await get(picas, `_design/${encodeURIComponent(type)}/_view/todo`, { limit: 0 });
-  return { ok: true, detail: `${id} has ${views.sort().join(', ')}` };
+  const claim = await readClaimDesignDoc(picas, type);
+  const claimFrom = claim?.views?.[SPREAD_VIEW]
+    ? `claims read ${SPREAD_VIEW} of ${claimDesignDocId(type)}`
+    : `no ${SPREAD_VIEW} in ${claimDesignDocId(type)}: claims read todo (${create})`;
+  return { ok: true, detail: `${id} has ${views.sort().join(', ')}; ${claimFrom}` };
 }
 
 interface Rows {

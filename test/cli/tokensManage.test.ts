@@ -257,7 +257,7 @@ describe('lrt tokens delete / purge', () => {
     const refused = await lrt(['tokens', 'purge', '--type', TYPE], { env });
     expect(refused.exitCode).toBe(2);
     expect(refused.stderr).toContain(
-      `refusing to delete ${total} tokens of type ${TYPE} and _design/${TYPE}`,
+      `refusing to delete ${total} tokens of type ${TYPE} and _design/${TYPE} and _design/claim:${TYPE}`,
     );
     expect((await readAllDocs(t)).size).toBe(total);
 
@@ -267,5 +267,6 @@ describe('lrt tokens delete / purge', () => {
     expect(res.stdout).toContain('deleted');
     expect((await readAllDocs(t)).size).toBe(0);
     expect(await docStatus(t, `_design/${TYPE}`)).toBe(404);
+    expect(await docStatus(t, `_design/claim:${TYPE}`)).toBe(404);
   });
 });

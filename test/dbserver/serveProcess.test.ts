@@ -1,27 +1,8 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { DIST_LRT } from '../helpers/cli';
-
-/** Starts `lrt db serve`, returns its first stdout line (the URL) and the process. */
-async function serve(args: string[], env: Record<string, string> = {}) {
-  const child = execa('node', [DIST_LRT, 'db', 'serve', '--port', '0', ...args], {
-    env: { PATH: process.env.PATH ?? '', HOME: tmpdir(), ...env },
-    extendEnv: false,
-    reject: false,
-  });
-  const url = await new Promise<string>((done, fail) => {
-    let buffered = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      if (buffered.includes('\n')) done(buffered.split('\n')[0]!);
-    });
-    child.once('exit', (code) => fail(new Error(`lrt db serve exited ${code}`)));
-  });
-  return { child, url };
-}
+import { serveDb as serve } from '../helpers/cli';
 
 describe('lrt db serve', () => {
   it('prints its URL with generated admin credentials first; with --data the databases survive a restart', async () => {

@@ -1,3 +1,4 @@
+import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import { execa } from 'execa';
 import { commands } from '../../src/cli/commands';
@@ -59,4 +60,22 @@ export async function withClosedStdout(
   child.stdout.destroy();
   const result = await child;
   return { exitCode: result.exitCode ?? 1, stdout: '', stderr: String(result.stderr) };
+}
+
+/** Starts `lrt db serve --port 0 ARGS` (dist), returns its first stdout line (the URL) and the process. */
+export async function serveDb(args: string[], env: Record<string, string> = {}) {
+  const child = execa('node', [DIST_LRT, 'db', 'serve', '--port', '0', ...args], {
+    env: { PATH: process.env.PATH ?? '', HOME: tmpdir(), ...env },
+    extendEnv: false,
+    reject: false,
+  });
+  const url = await new Promise<string>((done, fail) => {
+    let buffered = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      if (buffered.includes('\n')) done(buffered.split('\n')[0]!);
+    });
+    child.once('exit', (code) => fail(new Error(`lrt db serve exited ${code}`)));
+  });
+  return { child, url };
 }

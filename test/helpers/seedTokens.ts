@@ -1,7 +1,7 @@
 import { openPicas, type PicasDb, type TokenDoc } from '../../src/picas/client';
-import { designDocId, standardViews } from '../../src/picas/designDoc';
+import { designDocId, standardViews, type ViewSource } from '../../src/picas/designDoc';
 import { adminAuthHeader, type TestDatabase, writeQuorumQuery } from './couch';
-import { writeCounts } from './tokens';
+import { putClaimDesignDoc, writeCounts } from './tokens';
 
 /*
  * Test-side access to a token database with plain fetch, independent of the code under test:
@@ -20,18 +20,27 @@ export function picasFor(t: TestDatabase): PicasDb {
   return openPicas({ url: t.baseUrl, database: t.name, user: t.user, password: t.password });
 }
 
-/** `_design/<type>` with the views grid-lrt defines (or only `views` when given). */
+/**
+ * `_design/<type>` with the views grid-lrt defines and the claim's `_design/claim:<type>`, as
+ * ensureDesignDoc makes them; or `_design/<type>` with only `views` when given (the claim's design
+ * document then missing, as with views made by an older tool).
+ */
 export async function putDesignDoc(
   t: TestDatabase,
   type: string,
-  views = standardViews(type),
+  views?: Record<string, ViewSource>,
 ): Promise<void> {
   const res = await fetch(docUrl(t, designDocId(type)), {
     method: 'PUT',
     headers: headers(),
-    body: JSON.stringify({ _id: designDocId(type), language: 'javascript', views }),
+    body: JSON.stringify({
+      _id: designDocId(type),
+      language: 'javascript',
+      views: views ?? standardViews(type),
+    }),
   });
   if (!res.ok) throw new Error(`design doc for ${type}: HTTP ${res.status} ${await res.text()}`);
+  if (!views) await putClaimDesignDoc(t, type);
 }
 
 /** Free tokens as GRID_LRT creates them (the seed notebook's documents), one per subband. */

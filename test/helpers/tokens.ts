@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BulkSource } from '../../src/picas/bulkUpdate';
 import { openPicas, type PicasDb, statusOf, type TokenDoc } from '../../src/picas/client';
-import { designDocId, standardViews } from '../../src/picas/designDoc';
+import { claimDesignDocId, claimViews, designDocId, standardViews } from '../../src/picas/designDoc';
 import { settled } from '../../src/picas/protocol';
 import { adminAuthHeader, type TestDatabase, writeQuorumQuery } from './couch';
 
@@ -29,23 +29,25 @@ export function openTestPicas(t: TestDatabase): PicasDb {
   return openPicas({ url: t.baseUrl, database: t.name, user: t.user, password: t.password });
 }
 
-/** `_design/<type>` with the standard views, plus `extra` views. */
+/** `_design/<type>` with the standard views, plus `extra` views, and the claim's design doc. */
 export async function putTokenDesignDoc(
   t: TestDatabase,
   type: string,
   extra: Record<string, { map: string; reduce?: string }> = {},
 ): Promise<void> {
-  const body = {
-    _id: designDocId(type),
-    language: 'javascript',
-    views: { ...standardViews(type), ...extra },
-  };
-  const res = await fetch(dbUrl(t, designDocId(type)), {
-    method: 'PUT',
-    headers: headers(),
-    body: JSON.stringify(body),
-  });
-  if (!res.ok) throw new Error(`PUT ${designDocId(type)}: HTTP ${res.status} ${await res.text()}`);
+  await putViews(t, designDocId(type), { ...standardViews(type), ...extra });
+  await putClaimDesignDoc(t, type);
+}
+
+/** `_design/claim:<type>` with the claim's views, as ensureDesignDoc makes it. */
+export function putClaimDesignDoc(t: TestDatabase, type: string): Promise<void> {
+  return putViews(t, claimDesignDocId(type), claimViews(type));
+}
+
+async function putViews(t: TestDatabase, id: string, views: Record<string, unknown>): Promise<void> {
+  const body = { _id: id, language: 'javascript', views };
+  const res = await fetch(dbUrl(t, id), { method: 'PUT', headers: headers(), body: JSON.stringify(body) });
+  if (!res.ok) throw new Error(`PUT ${id}: HTTP ${res.status} ${await res.text()}`);
 }
 
 export type TokenState = 'todo' | 'locked' | 'running' | 'done' | 'error' | 'staging';

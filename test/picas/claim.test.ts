@@ -3,7 +3,15 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isLrtError } from '../../src/core';
 import type { PicasDb, TokenDoc } from '../../src/picas/client';
-import { conditionView, STATUS_CONDITIONS } from '../../src/picas/designDoc';
+import {
+  claimDesignDocName,
+  conditionView,
+  SPREAD_KEYS,
+  SPREAD_VIEW,
+  STATUS_CONDITIONS,
+  spreadKey,
+  standardViews,
+} from '../../src/picas/designDoc';
 import {
   type AttemptRecord,
   type ClaimEvent,
@@ -27,6 +35,7 @@ import {
   updateDoc,
   viewIds,
 } from '../helpers/seedTokens';
+import { putClaimDesignDoc } from '../helpers/tokens';
 
 const TYPE = 'pref_targ1';
 const T0 = 1_700_000_000;
@@ -49,8 +58,23 @@ function options(over: Partial<ClaimOptions> = {}): ClaimOptions {
     rng: seededRng(1),
     backoffBaseMs: 5,
     backoffMaxMs: 50,
+    racePauseMs: 20,
     ...over,
   };
+}
+
+/** The claim's handle on `t`, with every view query it makes recorded (path and query string). */
+function recordingPicas(t: TestDatabase) {
+  const plain = picasFor(t);
+  const queries: Array<{ path: string; qs: Record<string, unknown> }> = [];
+  const server = {
+    ...plain.server,
+    request: (o: { path?: string; qs?: Record<string, unknown> }) => {
+      if (o.path?.includes('/_view/')) queries.push({ path: o.path, qs: o.qs ?? {} });
+      return plain.server.request(o as never);
+    },
+  } as PicasDb['server'];
+  return { picas: { ...plain, server } as PicasDb, queries };
 }
 
 /** A pilot with a fixed clock (epoch s). */
@@ -309,6 +333,62 @@ describe('replica conflicts (clustered CouchDB)', () => {
   });
 });
 
+describe('the view claimed from', () => {
+  const pages = (queries: Array<{ path: string; qs: Record<string, unknown> }>) =>
+    queries.filter((q) => q.qs.limit !== 0 && !q.path.endsWith('/_view/expired'));
+
+  it('is todo_spread of _design/claim:<type> where it exists, also when asked for todo', async () => {
+    await putDesignDoc(t, TYPE);
+    await seedTokens(t, TYPE, 40);
+    const { picas: recorded, queries } = recordingPicas(t);
+    const cache = newCandidateCache();
+    for (const view of [undefined, 'todo']) {
+      expect(await claimToken(recorded, TYPE, options({ cache, pageSize: 10, view }))).not.toBeNull();
+    }
+    expect(cache.view).toEqual({ type: TYPE, designDoc: `claim:${TYPE}`, name: SPREAD_VIEW, spread: true });
+    const read = pages(queries);
+    expect(read.length).toBeGreaterThan(0);
+    for (const q of read) {
+      expect(q.path).toBe(`_design/claim%3A${TYPE}/_view/${SPREAD_VIEW}`);
+      // A random start key, or (a window that reached the end of the keys) the top up to it.
+      expect(typeof (q.qs.startkey ?? q.qs.endkey)).toBe('number');
+      expect(q.qs).not.toHaveProperty('skip');
+      expect(q.qs).not.toHaveProperty('stale');
+    }
+  });
+
+  it('is todo, read in random skip windows, where the claim design document is missing', async () => {
+    // _design/<type> alone, as an older tool made it.
+    await putDesignDoc(t, TYPE, standardViews(TYPE));
+    await seedTokens(t, TYPE, 40);
+    const { picas: recorded, queries } = recordingPicas(t);
+    const cache = newCandidateCache();
+    // rng 0.5: the first window starts halfway down the view.
+    const claim = await claimToken(recorded, TYPE, options({ cache, pageSize: 10, rng: () => 0.5 }));
+    expect(claim).not.toBeNull();
+    expect(cache.view).toEqual({ type: TYPE, designDoc: TYPE, name: 'todo', spread: false });
+    const [first] = pages(queries);
+    expect(first).toEqual({
+      path: `_design/${TYPE}/_view/todo`,
+      qs: { include_docs: true, limit: 10, skip: 15, stable: true, update: 'lazy' },
+    });
+  });
+
+  it('is the view asked for with --view, even where todo_spread exists', async () => {
+    await putDesignDoc(t, TYPE, {
+      ...standardViews(TYPE),
+      mine: conditionView(TYPE, `${STATUS_CONDITIONS.todo} && doc.manual_int == 1`),
+    });
+    await putClaimDesignDoc(t, TYPE);
+    const ids = await seedTokens(t, TYPE, 6);
+    await updateDoc(t, ids[4]!, () => ({ manual_int: 1 }));
+    const { picas: recorded, queries } = recordingPicas(t);
+    const claim = await claimToken(recorded, TYPE, options({ cache: newCandidateCache(), view: 'mine' }));
+    expect(claim?.doc._id).toBe(ids[4]);
+    expect(pages(queries).every((q) => q.path === `_design/${TYPE}/_view/mine`)).toBe(true);
+  });
+});
+
 describe('the candidate cache', () => {
   it('claims from the cached page without reading the view again, and drops a stale cache', async () => {
     const t = await createTestDatabase();
@@ -350,20 +430,38 @@ describe('the candidate cache', () => {
     }
   });
 
-  it('walks the view from where its last page ended, without skip', async () => {
+  it('takes a todo_spread window from a random key, from its end back to the key, without skip', async () => {
     const t = await createTestDatabase();
     try {
-      const plain = picasFor(t);
-      const queries: Array<Record<string, unknown>> = [];
-      const server = {
-        ...plain.server,
-        request: (o: { qs?: Record<string, unknown> }) => {
-          queries.push(o.qs ?? {});
-          return plain.server.request(o as never);
+      const { picas, queries } = recordingPicas(t);
+      await putDesignDoc(t, 'spreadwin');
+      await seedTokens(t, 'spreadwin', 30);
+      const inViewOrder = await viewIds(t, claimDesignDocName('spreadwin'), SPREAD_VIEW);
+      const cache = newCandidateCache();
+      // rng 0: the window starts at key 0, the top of the view.
+      const opts = options({ pilotId: 'w', host: 'h', cache, pageSize: 5, rng: () => 0 });
+      const claimed: string[] = [];
+      for (let i = 0; i < 5; i++) claimed.push((await claimToken(picas, 'spreadwin', opts))!.doc._id);
+      // One page, used from its end: a claimer whose key falls in the gap starts after the page.
+      expect(claimed).toEqual(inViewOrder.slice(0, 5).reverse());
+      const pages = queries.filter((q) => q.qs.limit !== 0);
+      expect(pages).toEqual([
+        {
+          path: `_design/claim%3Aspreadwin/_view/${SPREAD_VIEW}`,
+          qs: { include_docs: true, startkey: 0, limit: 5, stable: true, update: 'lazy' },
         },
-      } as PicasDb['server'];
-      const picas: PicasDb = { ...plain, server };
-      await putDesignDoc(t, 'walk');
+      ]);
+      expect(cache.cursor).toBeUndefined();
+    } finally {
+      await t.drop();
+    }
+  });
+
+  it('walks todo (no claim design document) from where its last page ended, without skip', async () => {
+    const t = await createTestDatabase();
+    try {
+      const { picas, queries } = recordingPicas(t);
+      await putDesignDoc(t, 'walk', standardViews('walk'));
       await seedTokens(t, 'walk', 30);
       const inViewOrder = await viewIds(t, 'walk', 'todo');
       const cache = newCandidateCache();
@@ -379,35 +477,61 @@ describe('the candidate cache', () => {
       expect([...claimed].sort()).toEqual(inViewOrder.slice(0, 10).sort());
       expect(cache.cursor?.id).toBe(inViewOrder[9]);
       // The second page was asked for after the cursor, from the index as it stands.
-      const pages = queries.filter((q) => q.limit !== 0);
+      const pages = queries.filter((q) => q.qs.limit !== 0 && q.path.endsWith('/_view/todo'));
       expect(pages).toHaveLength(2);
-      expect(pages[1]).toMatchObject({ startkey: inViewOrder[4], startkey_docid: inViewOrder[4] });
-      expect(pages.some((q) => 'skip' in q)).toBe(false);
+      expect(pages[1]!.qs).toMatchObject({
+        startkey: inViewOrder[4],
+        startkey_docid: inViewOrder[4],
+        stable: true,
+        update: 'lazy',
+      });
+      expect(queries.some((q) => 'skip' in q.qs || 'stale' in q.qs)).toBe(false);
     } finally {
       await t.drop();
     }
   });
 
-  it('leaves a page to the claimer that beat it there and reads another window', async () => {
+  it('leaves a page to the claimer that beat it there, pauses, and reads another window', async () => {
     const t = await createTestDatabase();
     try {
       const picas = picasFor(t);
       await putDesignDoc(t, 'race');
       await seedTokens(t, 'race', 30);
-      const inViewOrder = await viewIds(t, 'race', 'todo');
+      const inViewOrder = await viewIds(t, claimDesignDocName('race'), SPREAD_VIEW);
       let draw = 0;
       const cache = newCandidateCache();
-      const opts = options({ pilotId: 'r', host: 'h', cache, pageSize: 5, rng: () => draw });
+      const events: ClaimEvent[] = [];
+      const opts = options({
+        pilotId: 'r',
+        host: 'h',
+        cache,
+        pageSize: 5,
+        rng: () => draw,
+        racePauseMs: 400,
+        onEvent: (e) => events.push(e),
+      });
       // draw 0: the first window is the top of the view.
       const first = await claimToken(picas, 'race', opts);
       expect(inViewOrder.slice(0, 5)).toContain(first!.doc._id);
       const [taken, ...rest] = cache.docs.map((d) => d._id);
       // Another pilot claims the next cached candidate first: the cached rev now meets a 409.
       await updateDoc(t, taken!, () => ({ lock: T0, status: 'locked' }));
-      draw = 0.99; // the next window starts at row 25
+      // The next window starts at the key of row 25.
+      draw = spreadKey(inViewOrder[25]!) / SPREAD_KEYS;
+      const started = Date.now();
       const second = await claimToken(picas, 'race', opts);
       expect(inViewOrder.slice(25)).toContain(second!.doc._id);
       for (const id of rest) expect((await getDoc(t, id)).lock).toBe(0);
+      // In between, a pause: at random, up to twice what the winner needs for the page's five
+      // tokens (5 x our PUT round trip each), at most racePauseMs.
+      // (On a cluster a claim may also be settled: not what this is about.)
+      const seen = events.filter((e) => e.type !== 'settled');
+      expect(seen.map((e) => e.type)).toEqual(['race', 'backoff']);
+      expect(seen[0]).toEqual({ type: 'race', token: taken });
+      const pause = (seen[1] as { ms: number }).ms;
+      expect(pause).toBeGreaterThan(0);
+      expect(pause).toBeLessThanOrEqual(400);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(pause - 5);
     } finally {
       await t.drop();
     }

@@ -2,19 +2,22 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isLrtError } from '../../src/core';
 import { bulkCreateTokens } from '../../src/picas/bulk';
 import { openPicas, type PicasDb } from '../../src/picas/client';
-import { designDocId } from '../../src/picas/designDoc';
+import { claimDesignDocId, designDocId, standardViews } from '../../src/picas/designDoc';
 import {
   addView,
   clearViews,
   ensureDatabase,
   ensureDesignDoc,
   listViews,
+  readClaimDesignDoc,
   readDesignDoc,
 } from '../../src/picas/designDocs';
 import { createTestDatabase, type TestDatabase, trackDatabase } from '../helpers/couch';
 
 // docs/token-format.md: the views every `_design/<type>` has.
 const SPEC_VIEWS = ['todo', 'locked', 'done', 'error', 'overview_total', 'overview_view', 'expired'];
+// docs/token-format.md: the views of the claim's `_design/claim:<type>`.
+const CLAIM_VIEWS = ['todo_spread'];
 
 function picasFor(db: TestDatabase, overrides: { database?: string; password?: string } = {}): PicasDb {
   return openPicas({
@@ -47,10 +50,41 @@ describe('design documents and views', () => {
     expect(Object.keys(stored?.views ?? {}).sort()).toEqual([...SPEC_VIEWS].sort());
     expect(stored?._rev).toBe(first.rev);
 
+    const claim = await readClaimDesignDoc(picas, 'alpha');
+    expect(claim?._id).toBe('_design/claim:alpha');
+    expect(Object.keys(claim?.views ?? {})).toEqual(CLAIM_VIEWS);
+    expect(first.claim).toMatchObject({ id: claimDesignDocId('alpha'), changed: true, rev: claim?._rev });
+
     const second = await ensureDesignDoc(picas, 'alpha');
     expect(second.changed).toBe(false);
+    expect(second.claim.changed).toBe(false);
     const after = (await picas.db.get(designDocId('alpha')))._rev;
     expect(after).toBe(first.rev);
+    expect((await readClaimDesignDoc(picas, 'alpha'))?._rev).toBe(claim?._rev);
+  });
+
+  it('upgrading a database adds and updates the claim design document, never rewriting _design/<type>', async () => {
+    // _design/<type> as an earlier release wrote it, without the claim's design document. On
+    // CouchDB a new _rev of it would rebuild `todo` under a running fleet.
+    await picas.db.insert({ _id: designDocId('upg'), language: 'javascript', views: standardViews('upg') });
+    const before = await readDesignDoc(picas, 'upg');
+    const added = await ensureDesignDoc(picas, 'upg');
+    expect(added.changed).toBe(false);
+    expect(added.claim.changed).toBe(true);
+    expect((await readDesignDoc(picas, 'upg'))?._rev).toBe(before?._rev);
+
+    // A claim view of another source (an earlier or later spread function): only it is rewritten.
+    const claimDoc = await readClaimDesignDoc(picas, 'upg');
+    await picas.db.insert({
+      ...claimDoc!,
+      views: { todo_spread: { map: 'function (doc) { emit(1, doc._id); }' } },
+    });
+    const updated = await ensureDesignDoc(picas, 'upg');
+    expect(updated.claim.changed).toBe(true);
+    expect((await readClaimDesignDoc(picas, 'upg'))?.views.todo_spread?.map).toContain(
+      'spread(String(doc._id))',
+    );
+    expect((await readDesignDoc(picas, 'upg'))?._rev).toBe(before?._rev);
   });
 
   it('status views list new tokens with key and value equal to the token id', async () => {
@@ -128,12 +162,16 @@ describe('design documents and views', () => {
   it('clearViews removes standard and custom views; ensureDesignDoc brings back only the standard ones', async () => {
     const cleared = await clearViews(picas, 'beta');
     expect(cleared.removed.sort()).toEqual([...SPEC_VIEWS, 'demo_view'].sort());
+    // The claim's view too: with it left, pilots would go on claiming from a type without views.
+    expect(cleared.claimRemoved).toEqual(CLAIM_VIEWS);
     expect(await listViews(picas, 'beta')).toEqual([]);
+    expect((await readClaimDesignDoc(picas, 'beta'))?.views).toEqual({});
     const nothing = await clearViews(picas, 'beta');
-    expect(nothing).toMatchObject({ changed: false, removed: [] });
+    expect(nothing).toMatchObject({ changed: false, removed: [], claimRemoved: [] });
 
     await ensureDesignDoc(picas, 'beta');
     expect((await listViews(picas, 'beta')).map((v) => v.name).sort()).toEqual([...SPEC_VIEWS].sort());
+    expect(Object.keys((await readClaimDesignDoc(picas, 'beta'))?.views ?? {})).toEqual(CLAIM_VIEWS);
     expect(await listViews(picas, 'nosuchtype')).toEqual([]);
   });
 });

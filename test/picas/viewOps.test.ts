@@ -243,12 +243,28 @@ describe('deleteView and purgeType', () => {
     await insertTokens(t, [{ ...ddoc, views: {} }]);
 
     const dry = await purgeType(picas, TYPE, { dryRun: true, pageSize: 3 });
-    expect(dry).toMatchObject({ changed: mine.length, designDoc: 'would-delete' });
+    expect(dry).toMatchObject({
+      changed: mine.length,
+      designDoc: 'would-delete',
+      claimDesignDoc: 'would-delete',
+    });
+    expect(await docStatus(t, `_design/claim:${TYPE}`)).toBe(200);
     const report = await purgeType(picas, TYPE, { pageSize: 3 });
-    expect(report).toMatchObject({ changed: mine.length, failed: [], designDoc: 'deleted' });
+    expect(report).toMatchObject({
+      changed: mine.length,
+      failed: [],
+      designDoc: 'deleted',
+      claimDesignDoc: 'deleted',
+    });
     expect(await docStatus(t, `_design/${TYPE}`)).toBe(404);
+    expect(await docStatus(t, `_design/claim:${TYPE}`)).toBe(404);
     expect(await docStatus(t, '_design/other')).toBe(200);
+    expect(await docStatus(t, '_design/claim:other')).toBe(200);
     expect([...(await readAllDocs(t)).keys()].sort()).toEqual(theirs.map((d) => d._id));
-    expect(await purgeType(picas, TYPE)).toMatchObject({ changed: 0, designDoc: 'absent' });
+    expect(await purgeType(picas, TYPE)).toMatchObject({
+      changed: 0,
+      designDoc: 'absent',
+      claimDesignDoc: 'absent',
+    });
   });
 });

@@ -232,6 +232,12 @@ describe('lrt doctor', () => {
     expect(lines(none.stdout).get('views')).toMatch(
       /^FAIL _design\/otherkind does not exist.*lrt tokens create --type otherkind/,
     );
+    const ready = await lrt(['doctor', '--type', 'docviews', '--skip', 'proxy', '--skip', 'tools'], {
+      env: w.env,
+    });
+    expect(lines(ready.stdout).get('views')).toMatch(
+      /^ok .*claims read todo_spread of _design\/claim:docviews/,
+    );
     expect((await lrt(['views', 'clear', '--type', 'docviews'], { env: w.env })).exitCode).toBe(0);
     const cleared = await lrt(['doctor', '--type', 'docviews', '--skip', 'proxy', '--skip', 'tools'], {
       env: w.env,

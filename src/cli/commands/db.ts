@@ -26,6 +26,12 @@ export const dbServe: Command = {
     data: { type: 'string', value: 'DIR', description: 'keep databases on disk in DIR (default: in memory)' },
     'admin-user': { type: 'string', value: 'NAME', description: 'admin user name (default admin)' },
     nodes: { type: 'string', value: 'N', description: 'replicas: N > 1 runs a cluster stand-in (default 1)' },
+    'lagging-views': {
+      type: 'string',
+      value: 'MS',
+      description:
+        'view reads as on CouchDB under load, for tuning: answered concurrently from an index that trails the writes by MS ms (up-to-date reads wait for it)',
+    },
     'jitter-ms': {
       type: 'string',
       value: 'MS',
@@ -36,6 +42,7 @@ export const dbServe: Command = {
     'lrt db serve --port 5984',
     'export PICAS_URL=$(lrt db serve --data ./couch | head -1)',
     'lrt db serve --nodes 3 --port 15984',
+    'lrt db serve --lagging-views 200',
   ],
   async run(ctx) {
     const nodes = int(ctx, 'nodes', 1);
@@ -44,19 +51,22 @@ export const dbServe: Command = {
 };
 
 async function serveOne(ctx: CommandContext): Promise<number> {
+  const lagMs = str(ctx, 'lagging-views') === undefined ? undefined : int(ctx, 'lagging-views', 0, 0);
   const server = await startEmbeddedCouch({
     port: int(ctx, 'port', 0, 0),
     host: str(ctx, 'host') ?? '127.0.0.1',
     dataDir: str(ctx, 'data'),
     adminUser: str(ctx, 'admin-user') ?? 'admin',
     adminPassword: ctx.env.LRT_DB_ADMIN_PASSWORD,
+    laggingViewsMs: lagMs,
   });
   if (ctx.out.json) {
     ctx.out.result({ url: server.urlWithCredentials, data: str(ctx, 'data') ?? null });
   } else {
     ctx.out.line(server.urlWithCredentials);
     ctx.out.note(
-      `serving ${str(ctx, 'data') ? `databases in ${str(ctx, 'data')}` : 'in memory'}; Ctrl-C stops`,
+      `serving ${str(ctx, 'data') ? `databases in ${str(ctx, 'data')}` : 'in memory'}` +
+        `${lagMs === undefined ? '' : `; views trail the writes by ${lagMs} ms`}; Ctrl-C stops`,
     );
   }
   await serveUntilStopped(() => server.close());
@@ -66,6 +76,9 @@ async function serveOne(ctx: CommandContext): Promise<number> {
 async function serveCluster(ctx: CommandContext, nodes: number): Promise<number> {
   if (str(ctx, 'data') !== undefined) {
     throw new LrtError('E_USAGE', '--data keeps one server on disk; a cluster (--nodes > 1) runs in memory');
+  }
+  if (str(ctx, 'lagging-views') !== undefined) {
+    throw new LrtError('E_USAGE', '--lagging-views is a mode of one server: not with --nodes > 1');
   }
   const cluster = await startCouchCluster({
     nodes,

@@ -195,8 +195,10 @@ export const tokensCreate: Command = {
     'command again creates only what is missing and reports the rest as existing; an existing\n' +
     'token is never overwritten (lrt tokens update changes tokens). Slices that share subbands with\n' +
     'existing tokens of the type (the same list cut with another --per-token) are refused, naming\n' +
-    'them (--force creates them anyway). Creates the database and the design document _design/<type>\n' +
-    'with the standard views when they are missing. Fields come from --config (its Token and\n' +
+    'them (--force creates them anyway). Creates the database, the design document _design/<type>\n' +
+    "with the standard views, the claim's _design/claim:<type> and _design/finished:<type> when they\n" +
+    'are missing or out of date (a design document that is current is never rewritten). Fields come\n' +
+    'from --config (its Token and\n' +
     'Job.variables sections), then --set; STARTSB and OBSID are set per token from the list.\n' +
     'Data movement (README, "Data movement"): tokens cut from a SURL list get stage_in: true (the\n' +
     'pilot downloads their srm.txt into Input/ with globus-url-copy), and a config with an upload\n' +

@@ -330,25 +330,34 @@ export const tokensDelete: Command = {
 
 export const tokensPurge: Command = {
   path: ['tokens', 'purge'],
-  summary: 'delete every token of a type and its design document (asks for --yes)',
-  json: '{type, changed, skipped, conflictsRetried, failed: [{id, error}], ids: [ID], dryRun, designDoc}',
+  summary: 'delete every token of a type and its design documents (asks for --yes)',
+  json:
+    '{type, changed, skipped, conflictsRetried, failed: [{id, error}], ids: [ID], dryRun, designDoc,\n' +
+    ' claimDesignDoc}',
   description:
     "As GRID_LRT's purge_tokens. Tokens are found through _all_docs, not through views, so this\n" +
-    'also works after the views were cleared. The design document stays when some tokens could\n' +
-    'not be deleted.',
+    "also works after the views were cleared. The design documents (_design/T and the claim's\n" +
+    '_design/claim:T) stay when some tokens could not be deleted.',
   options: { ...TYPE, ...DELETE_OPTIONS, ...PICAS_OPTIONS },
   examples: ['lrt tokens purge --type sksp_dev --dry-run', 'lrt tokens purge --type sksp_dev --yes'],
   async run(ctx) {
     const { picas, type } = open(ctx);
     if (!flag(ctx, 'yes') && !flag(ctx, 'dry-run')) {
       const preview = await purgeType(picas, type, { dryRun: true, pageSize: int(ctx, 'batch-size', 500) });
-      const ddoc = preview.designDoc === 'would-delete' ? ` and _design/${type}` : '';
+      const ddocs = [
+        ...(preview.designDoc === 'would-delete' ? [`_design/${type}`] : []),
+        ...(preview.claimDesignDoc === 'would-delete' ? [`_design/claim:${type}`] : []),
+      ];
+      const ddoc = ddocs.map((id) => ` and ${id}`).join('');
       const what = `${tokens(preview.changed)} of type ${type}${ddoc} from database ${picas.name}`;
       if (preview.changed > 0 || ddoc) refuseWithoutYes(ctx, what, preview.changed);
     }
     const result = await withBulk(ctx, 'purge', (options) => purgeType(picas, type, options));
     const code = report(ctx, 'purge', `of type ${type}`, result, { type });
-    if (!ctx.out.json) ctx.out.line(`design document _design/${type}: ${result.designDoc}`);
+    if (!ctx.out.json) {
+      ctx.out.line(`design document _design/${type}: ${result.designDoc}`);
+      ctx.out.line(`design document _design/claim:${type}: ${result.claimDesignDoc}`);
+    }
     return code;
   },
 };

@@ -72,7 +72,8 @@ export const viewsClear: Command = {
   summary: 'remove every view, standard and custom, from _design/<type>',
   json: '{type, id, changed, rev, removed: [NAME]}',
   description:
-    'Tokens stay. Pilots find no todo view until the standard views are back: the next\n' +
+    "Also the claim's todo_spread from _design/claim:<type>. Tokens stay. Pilots find no todo\n" +
+    'view until the standard views are back: the next\n' +
     "'lrt tokens create --type T' restores them.",
   options: { ...TYPE_OPTION, ...PICAS_OPTIONS },
   async run(ctx) {
@@ -84,6 +85,9 @@ export const viewsClear: Command = {
         ? `removed ${res.removed.length} views from _design/${type}: ${res.removed.join(', ')}`
         : `_design/${type} has no views`,
     );
+    if (res.claimRemoved.length > 0) {
+      ctx.out.line(`removed the claim's ${res.claimRemoved.join(', ')} from _design/claim:${type}`);
+    }
     return EXIT.ok;
   },
 };

@@ -1,11 +1,23 @@
 import { randomUUID } from 'node:crypto';
-import { LrtError } from '../../core';
+import { isLrtError, LrtError } from '../../core';
 import type { PicasDb, TokenDoc } from '../client';
-import { EXPIRED_VIEW } from '../designDoc';
+import { EXPIRED_VIEW, SPREAD_VIEW } from '../designDoc';
 import type { JobIds } from '../jobIds';
-import { type CandidateCache, readView, shuffle, todoReads } from './candidates';
+import {
+  type CandidateCache,
+  newCandidateCache,
+  readTodoPage,
+  readView,
+  shuffle,
+  spreadTodoView,
+  type TodoRead,
+  type TodoView,
+  todoReads,
+  typeView,
+} from './candidates';
 import { type ClaimInput, claimPatch } from './claim';
 import { writeClaim } from './claimWrite';
+import { isClaimable } from './leaseRecord';
 import { type ReclaimResult, reclaimPatch } from './reclaim';
 
 /**
@@ -22,8 +34,11 @@ export interface ClaimOptions {
   maxAttempts: number;
   jobIds?: JobIds;
   /**
-   * View of `_design/<type>` to claim from (default `todo`). It must list free tokens only
-   * (`lock==0 && done==0`): a view that keeps listing others makes the claim wait for them.
+   * View of `_design/<type>` to claim from. Default (also for `todo`): `todo_spread` of
+   * `_design/claim:<type>`, the same tokens keyed by a hash of the id, or `todo` where that design
+   * document or view is missing (views of an older tool). It
+   * must list free tokens only (`lock==0 && done==0`): a view that keeps listing others makes the
+   * claim wait for them.
    */
   view?: string;
   /** Candidates read per query (default 10). */
@@ -48,6 +63,14 @@ export interface ClaimOptions {
   cache?: CandidateCache;
   /** Cached candidates older than this are dropped unread (default 2000 ms). */
   cacheMaxAgeMs?: number;
+  /**
+   * After a lost race the claimer waits a random time, up to twice what the winner needs to use up
+   * the page (its free candidates x our PUT round trip), at most this (default 3000 ms). A race
+   * means more claimers are at work in the same part of the view than the server takes claims
+   * from; those that lose step aside for a moment, which leaves the server as busy and cuts the
+   * conflicts (docs/protocol.md, Claim). 0: no pause.
+   */
+  racePauseMs?: number;
 }
 
 export type ClaimEvent =
@@ -67,7 +90,11 @@ export interface ClaimedToken {
   reclaimed: boolean;
 }
 
-interface Settings extends Required<Omit<ClaimOptions, 'signal' | 'onEvent' | 'jobIds' | 'cache'>> {
+interface Settings extends Required<Omit<ClaimOptions, 'signal' | 'onEvent' | 'jobIds' | 'cache' | 'view'>> {
+  /** Moving average of our claim PUTs' round trips (ms), undefined before the first. */
+  writeMs: number | undefined;
+  /** Undefined: `todo_spread` of `_design/claim:<type>` where it exists, else `todo`. */
+  view: string | undefined;
   jobIds: JobIds;
   cache: CandidateCache | undefined;
   signal: AbortSignal | undefined;
@@ -155,7 +182,9 @@ async function tryCandidates(
       seen.set(doc._id, doc._rev);
       continue;
     }
+    const started = performance.now();
     const { rev, settled } = await writeClaim(picas, patch.doc, leaseId);
+    noteWriteTime(s, performance.now() - started);
     if (settled) s.emit({ type: 'settled', token: doc._id, kept: rev !== undefined });
     if (rev === undefined) {
       s.emit({ type: 'race', token: doc._id });
@@ -181,7 +210,12 @@ async function tryPage(
   s: Settings,
   seen: SeenUnclaimable,
 ): Promise<PageResult> {
-  const { rows } = await readView(picas, type, query.view, { ...query.qs, limit: s.pageSize }, s.signal);
+  const { rows } = await readView(
+    picas,
+    typeView(type, query.view),
+    { ...query.qs, limit: s.pageSize },
+    s.signal,
+  );
   return tryCandidates(
     picas,
     shuffle(
@@ -195,9 +229,62 @@ async function tryPage(
 }
 
 /**
- * The todo step with a cache: first the cached candidates (while fresh), then the reads of
- * todoReads. A claimer starts at a random window, so concurrent claimers start on different
- * tokens, and walks on from there.
+ * The view to claim from: `todo_spread` of `_design/claim:<type>` where it exists, else `todo` of
+ * `_design/<type>`; another view of `_design/<type>` only when asked for (--view). `todo_spread`
+ * lists exactly the tokens of `todo`, so a claim asked for `todo` (the pilot's default) reads it too.
+ */
+async function todoView(picas: PicasDb, type: string, s: Settings, cache: CandidateCache): Promise<TodoView> {
+  if (s.view === SPREAD_VIEW) return spreadTodoView(type);
+  if (s.view !== undefined && s.view !== 'todo') return { ...typeView(type, s.view), spread: false };
+  if (cache.view) return cache.view;
+  const spread = spreadTodoView(type);
+  try {
+    // Only whether the view exists: no rows, no wait for the index.
+    await readView(picas, spread, { limit: 0, stable: true, update: false }, s.signal);
+    cache.view = spread;
+  } catch (err) {
+    if (!isLrtError(err, 'E_VIEW_NOT_FOUND')) throw err;
+    // No claim design document (views made by an older tool): `todo` (and if that is missing too,
+    // reading it says so).
+    cache.view = { ...typeView(type, 'todo'), spread: false };
+  }
+  return cache.view;
+}
+
+/** A moving average of the claim's PUT round trips, kept with the cache for the next claims. */
+function noteWriteTime(s: Settings, ms: number): void {
+  s.writeMs = s.writeMs === undefined ? ms : 0.8 * s.writeMs + 0.2 * ms;
+  if (s.cache) s.cache.writeMs = s.writeMs;
+}
+
+/**
+ * After a lost race: wait at random up to twice the time the claimer that won needs to use up the
+ * page (its candidates x our PUT round trip, which grows with the server's load), at most
+ * racePauseMs. The page shrinks as the view drains, and so does the pause.
+ */
+async function pauseAfterRace(s: Settings, pageRows: number): Promise<void> {
+  const cap = Math.min(s.racePauseMs, 2 * pageRows * (s.writeMs ?? 0));
+  const ms = Math.floor(s.rng() * cap);
+  s.emit({ type: 'backoff', ms });
+  await sleep(ms, s.signal);
+}
+
+/**
+ * The order to try a page in. A spread window from a random key is taken from its end back to
+ * its start: the tokens claimed leave a gap at the end of the page, and a claimer whose random key
+ * falls into that gap starts after the page, not in the middle of it. (Taken in random order, the
+ * gaps left inside a page being used draw other claimers' random keys into it: twice the
+ * conflicts.) Other pages in random order, as claimers may share them (the up-to-date window near
+ * the end of a drain, windows of a view without spread keys).
+ */
+function tryOrder(rows: Array<{ doc: TokenDoc }>, read: TodoRead, view: TodoView, s: Settings): TokenDoc[] {
+  const docs = rows.map((r) => r.doc);
+  return view.spread && !read.upToDate ? docs.reverse() : shuffle(docs, s.rng);
+}
+
+/**
+ * The todo step: first the cached candidates (while young), then the reads of todoReads. A
+ * claimer starts at a random window, so concurrent claimers start on different tokens.
  */
 async function tryTodo(
   picas: PicasDb,
@@ -205,49 +292,51 @@ async function tryTodo(
   s: Settings,
   seen: SeenUnclaimable,
 ): Promise<PageResult> {
-  const cache = s.cache;
-  if (!cache) return tryPage(picas, type, { view: s.view, qs: {}, reclaim: false }, s, seen);
+  // Without the caller's cache, one for this claim: the same reads, nothing kept.
+  const cache = s.cache ?? newCandidateCache();
   let contended = false;
   if (cache.docs.length > 0 && s.clock() - cache.readAt <= s.cacheMaxAgeMs) {
     const cached = await tryCandidates(picas, cache.docs, false, s, seen, true);
-    if (cached.raced) cache.cursor = undefined;
     if (cached.claimed) return cached;
     contended = cached.contended;
-  }
-  cache.docs = [];
-  if (cache.totalRows === 0) {
-    // A new claimer learns the view's size first (no rows, no index update), so that even
-    // pilots starting together pick different windows.
-    cache.totalRows = (await readView(picas, type, s.view, { limit: 0, stale: 'ok' }, s.signal)).totalRows;
-    // An index never built (tokens just made) reads as empty when stale: ask once with the update,
-    // which all pilots starting together wait for together, or they would all take the top page.
-    if (cache.totalRows === 0) {
-      cache.totalRows = (await readView(picas, type, s.view, { limit: 0 }, s.signal)).totalRows;
+    if (cached.raced) {
+      // Someone else claims here too: drop the rest of the page (cursor too), step aside a moment.
+      cache.cursor = undefined;
+      await pauseAfterRace(s, cache.pageRows ?? s.pageSize);
     }
   }
-  const reads = todoReads(cache, s);
+  cache.docs = [];
+  const view = await todoView(picas, type, s, cache);
+  if (!view.spread && cache.totalRows === 0) {
+    // Random skip windows need the view's size: learned from the up-to-date index (limit 0), which
+    // all pilots starting together wait for together, or they would all take the top page.
+    cache.totalRows = (await readView(picas, view, { limit: 0 }, s.signal)).totalRows;
+  }
+  const reads = todoReads(cache, view, s);
   for (let i = 0; i < reads.length; i++) {
     const read = reads[i]!;
     const last = i === reads.length - 1;
-    const page = await readView(picas, type, s.view, read.qs, s.signal);
-    // The last read is the top of an up-to-date index: empty means nothing is left to claim,
-    // whatever the stale reads before it showed (no backoff then: the caller is done).
+    const page = await readTodoPage(picas, view, read, s.signal);
+    // The last read is of the up-to-date index: empty means nothing is left to claim, whatever
+    // the reads before it showed (no backoff then: the caller is done).
     if (last && page.rows.length === 0) contended = false;
     cache.totalRows = page.totalRows;
     cache.readAt = s.clock();
-    cache.cursor = page.end;
+    // A spread page is not walked on: past its end is where the claimers its gap sends on start.
+    cache.cursor = view.spread ? undefined : page.end;
     const rows = read.after ? page.rows.filter((r) => r.id !== read.after!.id) : page.rows;
-    cache.docs = shuffle(
-      rows.map((r) => r.doc),
-      s.rng,
-    );
+    cache.docs = tryOrder(rows, read, view, s);
+    cache.pageRows = cache.docs.filter(isClaimable).length;
     // Another claimer is on this page: leave the rest of it to that one, look elsewhere.
     const fresh = await tryCandidates(picas, cache.docs, false, s, seen, !last);
-    // Walking behind another claimer only finds what it left: start somewhere else instead.
-    if (fresh.raced) cache.cursor = undefined;
     contended ||= fresh.contended;
     if (fresh.claimed) return fresh;
-    // A view (nearly) drained: other windows of it show nothing new, only the up-to-date top can.
+    if (fresh.raced) {
+      // Walking behind another claimer only finds what it left: start somewhere else instead.
+      cache.cursor = undefined;
+      if (!last) await pauseAfterRace(s, cache.pageRows);
+    }
+    // A view (nearly) drained: other windows of it show nothing new, only the up-to-date one can.
     if (!last && (page.rows.length === 0 || page.totalRows <= s.pageSize)) i = reads.length - 2;
   }
   return { contended, progressed: false };
@@ -264,7 +353,7 @@ function settingsOf(o: ClaimOptions): Settings {
     leaseSeconds: o.leaseSeconds,
     maxAttempts: o.maxAttempts,
     jobIds: o.jobIds ?? {},
-    view: o.view ?? 'todo',
+    view: o.view,
     pageSize,
     reclaimExpired: o.reclaimExpired ?? true,
     rng: o.rng ?? Math.random,
@@ -276,6 +365,8 @@ function settingsOf(o: ClaimOptions): Settings {
     emit: o.onEvent ?? (() => {}),
     cache: o.cache,
     cacheMaxAgeMs: o.cacheMaxAgeMs ?? 2000,
+    racePauseMs: o.racePauseMs ?? 3000,
+    writeMs: o.cache?.writeMs,
   };
 }
 

@@ -8,9 +8,14 @@
 export {
   CACHED_CLAIM_PAGE_SIZE,
   type CandidateCache,
+  LAZY_READ,
   newCandidateCache,
   shuffle,
+  spreadTodoView,
+  type TodoView,
+  typeView,
   type ViewCursor,
+  type ViewRef,
 } from './candidates';
 export { applyClaim, type ClaimInput, claimPatch } from './claim';
 export {
