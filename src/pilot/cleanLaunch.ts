@@ -72,6 +72,9 @@ export async function relaunchClean(plan: CleanLaunch): Promise<number> {
     extendEnv: false,
     stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
     reject: false,
+    // A forwarded SIGTERM starts the give-back, which may take long on a slow database: execa's
+    // default would follow it with SIGKILL after 5 s and leave the token locked.
+    forceKillAfterDelay: false,
   });
   const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
   const handlers = (['SIGTERM', 'SIGINT', 'SIGHUP'] as const).map((signal) => {
