@@ -17,7 +17,7 @@ export interface ReadStatusOptions {
 
 export const DEFAULT_MAX_DOCS = 5000;
 
-function docsOf(rows: { doc?: TokenDoc }[]): TokenDoc[] {
+function docsOf(rows: { doc?: TokenDoc | null }[]): TokenDoc[] {
   return rows.map((r) => r.doc).filter((d): d is TokenDoc => d !== undefined && d !== null);
 }
 
