@@ -1,8 +1,8 @@
 import { isLrtError } from '../core';
 import type { PicasDb, TokenDoc } from '../picas/client';
-import { EXPIRED_VIEW } from '../picas/designDoc';
-import { readFinishedDesignDoc } from '../picas/designDocs';
+import { readFinishedDesignDoc } from '../picas/designDocStore';
 import { TAKEN_OVER_VIEW } from '../picas/finishedViews';
+import { EXPIRED_VIEW } from '../picas/viewDefinitions';
 import { listTokens, queryView, resolveView, tokenOverview } from '../picas/viewQuery';
 import type { StatusInput } from './report';
 

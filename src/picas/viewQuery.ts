@@ -1,9 +1,9 @@
 import type nano from 'nano';
 import { LrtError } from '../core';
 import { couchError, type PicasDb, statusOf, type TokenDoc } from './client';
-import { assertTokenType, designDocId } from './designDoc';
-import { assertDatabaseExists, readDesignDoc, readFinishedDesignDoc } from './designDocs';
+import { assertDatabaseExists, readDesignDoc, readFinishedDesignDoc } from './designDocStore';
 import { FINISHED_VIEW_NAMES, finishedDesignName } from './finishedViews';
+import { assertTokenType, designDocId } from './viewDefinitions';
 
 export const DEFAULT_PAGE_SIZE = 500;
 

@@ -1,6 +1,6 @@
 import { LrtError } from '../../core';
 import { couchError, type PicasDb, statusOf, type TokenDoc } from '../client';
-import { claimDesignDocName, SPREAD_KEYS, SPREAD_VIEW } from '../designDoc';
+import { claimDesignDocName, SPREAD_KEYS, SPREAD_VIEW } from '../viewDefinitions';
 import { fetchView, type ViewRow } from '../viewQuery';
 
 /*

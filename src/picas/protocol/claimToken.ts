@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { backoffDelay, isLrtError, LrtError, sleep } from '../../core';
 import type { PicasDb, TokenDoc } from '../client';
-import { EXPIRED_VIEW, SPREAD_VIEW } from '../designDoc';
 import type { JobIds } from '../jobIds';
+import { EXPIRED_VIEW, SPREAD_VIEW } from '../viewDefinitions';
 import {
   type CandidateCache,
   newCandidateCache,
