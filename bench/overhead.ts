@@ -12,9 +12,9 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as tar from 'tar';
-import { bulkCreateTokens } from '../src/picas/bulk';
+import { bulkCreateTokens } from '../src/picas/bulkCreate';
 import { openPicas } from '../src/picas/client';
-import { ensureDatabase, ensureDesignDoc } from '../src/picas/designDocs';
+import { ensureDatabase, ensureDesignDoc } from '../src/picas/designDocStore';
 import { startChildServer } from './helpers/childServer';
 
 const ROOT = resolve(__dirname, '..');

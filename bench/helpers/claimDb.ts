@@ -1,9 +1,9 @@
 import type nano from 'nano';
 import { openPicas, type PicasDb, type TokenDoc } from '../../src/picas/client';
-import { claimDesignDocName, SPREAD_VIEW } from '../../src/picas/designDoc';
-import { ensureDesignDoc } from '../../src/picas/designDocs';
+import { ensureDesignDoc } from '../../src/picas/designDocStore';
 import { splitUrlCredentials } from '../../src/picas/settings';
 import { tokenSkeleton } from '../../src/picas/tokens';
+import { claimDesignDocName, SPREAD_VIEW } from '../../src/picas/viewDefinitions';
 
 /**
  * The database side of the claim benchmark: a fresh database of free tokens with the standard

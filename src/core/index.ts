@@ -1,3 +1,4 @@
+export * from './backoff';
 export * from './clockOffset';
 export * from './closedPipe';
 export * from './errors';

@@ -161,6 +161,26 @@ export function couch3ViewParams(opts: Record<string, unknown>): Record<string, 
  */
 export const LAGGING_VIEWS_OPTION = 'lrt_lagging_views_ms';
 
+/**
+ * View rows with their fields in CouchDB's order (`id`, `key`, `value`, `doc`): pouch builds reduced
+ * rows as `{value, key}`, and a script that reads the text sees the difference.
+ */
+export function inCouchOrder(answer: unknown): unknown {
+  const rows = (answer as { rows?: unknown })?.rows;
+  if (!Array.isArray(rows)) return answer;
+  const ordered = rows.map((row: Record<string, unknown>) => {
+    const { id, key, value, doc, ...rest } = row;
+    return {
+      ...('id' in row ? { id } : {}),
+      key,
+      value,
+      ...('doc' in row ? { doc } : {}),
+      ...rest,
+    };
+  });
+  return { ...(answer as object), rows: ordered };
+}
+
 /** The PouchDB plugin: `PouchDB.plugin(viewEnginePlugin())` in place of pouchdb-mapreduce. */
 export function viewEnginePlugin(): { query: unknown; viewCleanup: unknown } {
   const createAbstractMapReduce = requireCjs('pouchdb-abstract-mapreduce');
@@ -173,13 +193,13 @@ export function viewEnginePlugin(): { query: unknown; viewCleanup: unknown } {
         typeof optsOrCallback === 'function' ? [{}, optsOrCallback] : [optsOrCallback, cb];
       const options = couch3ViewParams((opts ?? {}) as Record<string, unknown>);
       const lagMs = this.__opts?.[LAGGING_VIEWS_OPTION];
-      if (typeof lagMs !== 'number' || typeof fun !== 'string') {
-        return abstract.query.call(this, fun, options, callback);
-      }
-      const answer = laggingQuery(this as unknown as LaggingSourceDb, fun, options, lagMs, mapper).then(
-        (lagging) => lagging ?? abstract.query.call(this, fun, options),
-      );
-      return requireCjs('pouchdb-mapreduce-utils').promisedCallback(answer, callback);
+      const answer =
+        typeof lagMs !== 'number' || typeof fun !== 'string'
+          ? (abstract.query.call(this, fun, options) as Promise<unknown>)
+          : laggingQuery(this as unknown as LaggingSourceDb, fun, options, lagMs, mapper).then(
+              (lagging) => lagging ?? abstract.query.call(this, fun, options),
+            );
+      return requireCjs('pouchdb-mapreduce-utils').promisedCallback(answer.then(inCouchOrder), callback);
     },
     viewCleanup(this: unknown, callback: unknown) {
       return abstract.viewCleanup.call(this, callback);

@@ -1,8 +1,8 @@
 import { isLrtError } from '../core';
 import type { PicasDb, TokenDoc } from '../picas/client';
-import { EXPIRED_VIEW } from '../picas/designDoc';
-import { readFinishedDesignDoc } from '../picas/designDocs';
+import { readFinishedDesignDoc } from '../picas/designDocStore';
 import { TAKEN_OVER_VIEW } from '../picas/finishedViews';
+import { EXPIRED_VIEW } from '../picas/viewDefinitions';
 import { listTokens, queryView, resolveView, tokenOverview } from '../picas/viewQuery';
 import type { StatusInput } from './report';
 
@@ -17,7 +17,7 @@ export interface ReadStatusOptions {
 
 export const DEFAULT_MAX_DOCS = 5000;
 
-function docsOf(rows: { doc?: TokenDoc }[]): TokenDoc[] {
+function docsOf(rows: { doc?: TokenDoc | null }[]): TokenDoc[] {
   return rows.map((r) => r.doc).filter((d): d is TokenDoc => d !== undefined && d !== null);
 }
 

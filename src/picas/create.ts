@@ -1,8 +1,8 @@
-import { type BulkCreateOptions, bulkCreateTokens, type CreateReport } from './bulk';
+import { type BulkCreateOptions, bulkCreateTokens, type CreateReport } from './bulkCreate';
 import type { PicasDb } from './client';
 import { type AttachmentInput, type NewToken, sliceTokenId, subbandLabel } from './tokens';
 
-export type { CreateReport } from './bulk';
+export type { CreateReport } from './bulkCreate';
 
 /** Creates one token (fields and attachments); an existing id is reported in `existing`, untouched. */
 export function createToken(picas: PicasDb, type: string, token: NewToken): Promise<CreateReport> {

@@ -1,5 +1,5 @@
 import type { TokenDoc } from './client';
-import { assertTokenType, type ViewSource } from './designDoc';
+import { assertTokenType, type ViewSource } from './viewDefinitions';
 
 /*
  * "Finished" the way each tool writes it (docs/token-format.md, Finished tokens):

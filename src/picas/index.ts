@@ -12,7 +12,12 @@ export {
   listAttachments,
   readAttachment,
 } from './attachments';
-export { type BulkCreateOptions, bulkCreateTokens, type CreateReport, DEFAULT_BATCH_SIZE } from './bulk';
+export {
+  type BulkCreateOptions,
+  bulkCreateTokens,
+  type CreateReport,
+  DEFAULT_BATCH_SIZE,
+} from './bulkCreate';
 export {
   type BulkProgress,
   type BulkSource,
@@ -39,21 +44,6 @@ export {
   valueAttachment,
 } from './create';
 export {
-  assertTokenType,
-  claimDesignDocId,
-  claimDesignDocName,
-  claimViews,
-  type DesignDoc,
-  designDocId,
-  EXPIRED_VIEW,
-  OVERVIEW_VIEWS,
-  SPREAD_VIEW,
-  STATUS_VIEWS,
-  spreadKey,
-  standardViews,
-  type ViewSource,
-} from './designDoc';
-export {
   addView,
   assertDatabaseExists,
   clearViews,
@@ -63,7 +53,7 @@ export {
   readClaimDesignDoc,
   readDesignDoc,
   type ViewInfo,
-} from './designDocs';
+} from './designDocStore';
 export { type JobIds, jobIdsFromEnv, primaryJobId } from './jobIds';
 export { LOG_KINDS, type LogKind, logAttachmentName, parseLogAttachmentName } from './logNames';
 export * from './protocol';
@@ -90,5 +80,20 @@ export {
   type NewToken,
   sliceTokenId,
 } from './tokens';
+export {
+  assertTokenType,
+  claimDesignDocId,
+  claimDesignDocName,
+  claimViews,
+  type DesignDoc,
+  designDocId,
+  EXPIRED_VIEW,
+  OVERVIEW_VIEWS,
+  SPREAD_VIEW,
+  STATUS_VIEWS,
+  spreadKey,
+  standardViews,
+  type ViewSource,
+} from './viewDefinitions';
 export { deleteView, purgeType, resetView, setViewStatus } from './viewOps';
 export { listTokens, tokenOverview, type ViewRow } from './viewQuery';

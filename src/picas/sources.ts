@@ -1,6 +1,6 @@
 import type { BulkSource, SourcePage } from './bulkUpdate';
 import { couchError, type PicasDb, type TokenDoc } from './client';
-import { assertTokenType, designDocId } from './designDoc';
+import { assertTokenType, designDocId } from './viewDefinitions';
 import { DEFAULT_PAGE_SIZE, rereadThroughView, resolveView, viewPages } from './viewQuery';
 
 export interface SourceOptions {

@@ -1,7 +1,7 @@
 import { LrtError } from '../core';
 import { couchError, type PicasDb, statusOf, type TokenDoc } from './client';
-import { assertTokenType } from './designDoc';
-import { assertDatabaseExists } from './designDocs';
+import { assertDatabaseExists } from './designDocStore';
+import { assertTokenType } from './viewDefinitions';
 
 /** A file to attach to a token, held in memory. */
 export interface AttachmentInput {

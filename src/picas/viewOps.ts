@@ -2,8 +2,7 @@ import { LrtError } from '../core';
 import { type BulkUpdateOptions, type BulkUpdateReport, bulkUpdate } from './bulkUpdate';
 import type { TokenDoc } from './client';
 import { couchError, type PicasDb, statusOf } from './client';
-import { claimDesignDocId, designDocId } from './designDoc';
-import { readDesignDocById } from './designDocs';
+import { readDesignDocById } from './designDocStore';
 import { finishedDesignDocId } from './finishedViews';
 import {
   type DropAttachments,
@@ -14,6 +13,7 @@ import {
   writeSettled,
 } from './protocol';
 import { type SourceOptions, typeSource, viewSource } from './sources';
+import { claimDesignDocId, designDocId } from './viewDefinitions';
 
 /*
  * GRID_LRT's login-side token operations (set_view_to_status, reset_tokens, delete_tokens,

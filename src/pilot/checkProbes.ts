@@ -5,6 +5,7 @@ import { execa } from 'execa';
 import type nano from 'nano';
 import { errorMessage, redactUrl } from '../core';
 import { couchError, type PicasDb, statusOf } from '../picas/client';
+import { readClaimDesignDoc, readDesignDoc } from '../picas/designDocStore';
 import {
   claimDesignDocId,
   designDocId,
@@ -12,8 +13,7 @@ import {
   OVERVIEW_VIEWS,
   SPREAD_VIEW,
   STATUS_VIEWS,
-} from '../picas/designDoc';
-import { readClaimDesignDoc, readDesignDoc } from '../picas/designDocs';
+} from '../picas/viewDefinitions';
 import { tokenOverview } from '../picas/viewQuery';
 import { statUrl, type TransferOptions } from '../transfer';
 import type { CheckResult } from './checkResult';

@@ -1,6 +1,4 @@
-import { setTimeout } from 'node:timers/promises';
-import type { Logger } from '../core';
-import { isLrtError } from '../core';
+import { type BackoffPolicy, backoffDelay, isLrtError, type Logger, sleep } from '../core';
 
 /** Errors that mean "the database is away for now", worth waiting out. */
 export function isTransientDbError(err: unknown): boolean {
@@ -9,6 +7,9 @@ export function isTransientDbError(err: unknown): boolean {
   const status = err.details.status;
   return err.code === 'E_DB' && typeof status === 'number' && status >= 500;
 }
+
+/** 0.5 s, 1 s, 2 s ... 30 s, each 0.5-1 times that: a restarting server is not hammered. */
+const DB_BACKOFF: BackoffPolicy = { baseMs: 500, maxMs: 30_000, jitter: 'equal' };
 
 export interface DbRetryOptions {
   what: string;
@@ -34,18 +35,12 @@ export async function withDbRetry<T>(operation: () => Promise<T>, options: DbRet
       if (!isTransientDbError(err)) throw err;
       const waited = clock() - started;
       if (waited >= options.maxWaitMs) throw err;
-      const delay = Math.min(
-        options.maxWaitMs - waited,
-        Math.min(30_000, 500 * 2 ** attempt) * (0.5 + rng() / 2),
-      );
+      const delay = Math.min(options.maxWaitMs - waited, backoffDelay(attempt + 1, DB_BACKOFF, rng));
       options.logger.warn(
         { attempt: attempt + 1, delayMs: Math.round(delay) },
         `${options.what}: database unavailable, retrying`,
       );
-      // timers/promises removes its abort listener when the timer fires (ours piled up).
-      await setTimeout(delay, undefined, { signal: options.signal }).catch((err: unknown) => {
-        throw options.signal?.aborted ? options.signal.reason : err;
-      });
+      await sleep(delay, options.signal);
     }
   }
 }

@@ -1,3 +1,4 @@
+import { backoffDelay } from '../core';
 /*
  * The times by which a pilot keeps its lease (docs/protocol.md, Lease safety), all in ms and
  * derived from the lease length. Pure: the heartbeat applies them.
@@ -37,7 +38,6 @@ export function renewalTimeoutMs(leaseMs: number): number {
  * back together. A refused login is never retried (picas/client.ts, isDbRefusal).
  */
 export function renewalRetryMs(failures: number, leaseMs: number, random: number): number {
-  const interval = renewalIntervalMs(leaseMs);
-  const backoff = Math.min(interval, 30_000, 1000 * 2 ** Math.min(Math.max(0, failures - 1), 20));
-  return backoff * (0.5 + random / 2);
+  const maxMs = Math.min(renewalIntervalMs(leaseMs), 30_000);
+  return backoffDelay(failures, { baseMs: 1000, maxMs, jitter: 'equal' }, () => random);
 }

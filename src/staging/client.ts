@@ -1,6 +1,6 @@
 import { type Dispatcher, request } from 'undici';
 import { type Logger, LrtError, scrubSecrets, silentLogger } from '../core';
-import { formatSeconds } from './duration';
+import { formatSeconds } from './formatSeconds';
 import { parseProgress, planStageRequests, requestIdOf, type StageRequest } from './requests';
 import type { StagerSettings } from './settings';
 import {

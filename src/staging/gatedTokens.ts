@@ -1,5 +1,5 @@
 import { LrtError } from '../core';
-import { type BulkCreateOptions, bulkCreateTokens, type CreateReport } from '../picas/bulk';
+import { type BulkCreateOptions, bulkCreateTokens, type CreateReport } from '../picas/bulkCreate';
 import { couchError, type PicasDb } from '../picas/client';
 import { buildTokenDoc, type NewToken } from '../picas/tokens';
 import { SRM_ATTACHMENT } from '../srm';

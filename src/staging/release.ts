@@ -1,11 +1,11 @@
 import { errorMessage, isLrtError, LrtError, mapWithConcurrency } from '../core';
 import { readAttachment } from '../picas/attachments';
 import { couchError, type PicasDb, statusOf, type TokenDoc } from '../picas/client';
-import { assertTokenType } from '../picas/designDoc';
 import { writeSettled } from '../picas/protocol';
+import { assertTokenType } from '../picas/viewDefinitions';
 import { parseSurl, SRM_ATTACHMENT, type Surl } from '../srm';
 import type { StagerClient } from './client';
-import { formatSeconds } from './duration';
+import { formatSeconds } from './formatSeconds';
 import { STAGING_STATUS, surlLines } from './gatedTokens';
 import { checkLocality, type LocalityRunner } from './locality';
 import { releasePatch, requestIdsOf, tokenReadiness } from './releasePatch';

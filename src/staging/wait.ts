@@ -1,6 +1,6 @@
 import { LrtError } from '../core';
 import type { StagerClient } from './client';
-import { formatSeconds } from './duration';
+import { formatSeconds } from './formatSeconds';
 import { isFinishedStatus, type StageRequest } from './requests';
 
 export interface WaitOptions {

@@ -19,9 +19,6 @@ export { EXIT_NO_SRM_LIST, inputFileName, parseInputList, stageInUrls } from './
 export { partPathFor } from './local';
 export { checksumUrl, fetchUrl, MOVERS, moverFor, putUrl, schemeOf, statUrl } from './movers';
 export {
-  type BackoffPolicy,
-  backoffDelay,
-  backoffSchedule,
   classifyNotStaged,
   isRetryable,
   type RetryOutcome,

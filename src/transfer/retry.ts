@@ -1,38 +1,19 @@
-import { setTimeout as delay } from 'node:timers/promises';
-import { type ErrorCode, isLrtError, LrtError } from '../core';
-
-/** Exponential backoff with full jitter: retry n waits rng() * min(maxMs, baseMs * 2^(n-1)). */
-export interface BackoffPolicy {
-  baseMs: number;
-  maxMs: number;
-}
+import {
+  type BackoffPolicy,
+  backoffDelay,
+  type ErrorCode,
+  isLrtError,
+  LrtError,
+  type Rng,
+  sleep,
+} from '../core';
 
 export const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 2000, maxMs: 60_000 };
 
-export type Rng = () => number;
 export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
 
-/** An abortable sleep: rejects with the signal's reason when it fires. */
-export const realSleep: Sleep = async (ms, signal) => {
-  try {
-    await delay(ms, undefined, signal ? { signal } : {});
-  } catch (err) {
-    // timers/promises rejects with a generic AbortError; callers expect the signal's own reason
-    throw signal?.aborted ? signal.reason : err;
-  }
-};
-
-/** The wait before retry number `retry` (1 = the first retry), in whole milliseconds. */
-export function backoffDelay(retry: number, policy: BackoffPolicy, rng: Rng): number {
-  const ceiling = Math.min(policy.maxMs, policy.baseMs * 2 ** Math.max(0, retry - 1));
-  const r = Math.min(Math.max(rng(), 0), 1);
-  return Math.floor(r * ceiling);
-}
-
-/** The waits before each of `retries` retries. */
-export function backoffSchedule(retries: number, policy: BackoffPolicy, rng: Rng): number[] {
-  return Array.from({ length: retries }, (_, i) => backoffDelay(i + 1, policy, rng));
-}
+/** The real abortable sleep (core/backoff.ts); tests give withRetries one that records instead. */
+export const realSleep: Sleep = sleep;
 
 // Retrying cannot help these: the credential, the file or its tape state, the input or the tools.
 const NEVER_RETRIED: ReadonlySet<ErrorCode> = new Set<ErrorCode>([

@@ -1,5 +1,6 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { BackoffPolicy, Rng } from '../core';
 import { errorMessage, isLrtError, LrtError, linkedController, mapWithConcurrency } from '../core';
 import type { ExtractLimits } from '../sandbox';
 import { adler32File, normalizeAdler32 } from './adler32';
@@ -7,7 +8,7 @@ import { safeUrl } from './failure';
 import { inputFileName } from './inputList';
 import { finishPart, localSize, partPathFor, removeQuietly } from './local';
 import { checksumUrl, fetchUrl, schemeOf } from './movers';
-import { type BackoffPolicy, classifyNotStaged, type Rng, type Sleep, withRetries } from './retry';
+import { classifyNotStaged, type Sleep, withRetries } from './retry';
 import { type BatchOutcome, batchSource, planGroups, runBatch } from './stageBatch';
 import { type ExtractContext, extractInput, isInputArchive } from './stageExtract';
 import { ProgressMeter, type StageInProgress } from './stageProgress';

@@ -1,8 +1,9 @@
+import type { BackoffPolicy, Rng } from '../core';
 import { errorMessage, isLrtError, LrtError } from '../core';
 import { adler32File } from './adler32';
 import { safeUrl } from './failure';
 import { checksumUrl, putUrl, statUrl } from './movers';
-import { type BackoffPolicy, type Rng, type Sleep, withRetries } from './retry';
+import { type Sleep, withRetries } from './retry';
 import type { TransferOptions } from './types';
 
 /** LOFAR's exit codes for stage-out: nothing to upload, upload failed, destination exists. */

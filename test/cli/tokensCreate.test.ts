@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getAttachment } from '../../src/picas/attachments';
 import { openPicas, type PicasDb } from '../../src/picas/client';
-import { readDesignDoc } from '../../src/picas/designDocs';
+import { readDesignDoc } from '../../src/picas/designDocStore';
 import { getToken } from '../../src/picas/tokens';
 import { lrt, lrtProcess } from '../helpers/cli';
 import { createTestDatabase, type TestDatabase, trackDatabase } from '../helpers/couch';

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { conditionOf } from '../../src/cli/commands/views';
 import { openPicas, type PicasDb } from '../../src/picas/client';
-import { conditionView } from '../../src/picas/designDoc';
-import { readDesignDoc } from '../../src/picas/designDocs';
+import { readDesignDoc } from '../../src/picas/designDocStore';
+import { conditionView } from '../../src/picas/viewDefinitions';
 import { lrt } from '../helpers/cli';
 import { createTestDatabase, type TestDatabase } from '../helpers/couch';
 

@@ -82,5 +82,14 @@ describe('the view engine of the embedded server', () => {
         { key: 'todo', value: 4 },
       ]);
     });
+
+    it("answers row fields in CouchDB's order, key before value, for map and reduced rows", async () => {
+      const text = async (path: string) =>
+        (await fetch(`${server.url}/views${path}`, { headers: headers() })).text();
+      const reduced = await text('/_design/d/_view/total?group=true');
+      expect(reduced).toContain('{"key":"done","value":3}');
+      const rows = await text('/_design/d/_view/total?reduce=false&include_docs=true&limit=1');
+      expect(rows).toMatch(/\{"id":"[^"]+","key":"[^"]+","value":\d+,"doc":\{/);
+    });
   });
 });

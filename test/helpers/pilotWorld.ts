@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { writeDemoSandbox } from '../../src/demo/demoSandbox';
-import { bulkCreateTokens } from '../../src/picas/bulk';
+import { bulkCreateTokens } from '../../src/picas/bulkCreate';
 import { openPicas, type PicasDb, type TokenDoc } from '../../src/picas/client';
-import { ensureDesignDoc } from '../../src/picas/designDocs';
+import { ensureDesignDoc } from '../../src/picas/designDocStore';
 import type { NewToken } from '../../src/picas/tokens';
 import { couchNodeBaseUrl, createTestDatabase, type TestDatabase } from './couch';
 

@@ -1,5 +1,5 @@
 import { openPicas, type PicasDb, type TokenDoc } from '../../src/picas/client';
-import { designDocId, standardViews, type ViewSource } from '../../src/picas/designDoc';
+import { designDocId, standardViews, type ViewSource } from '../../src/picas/viewDefinitions';
 import { adminAuthHeader, type TestDatabase, writeQuorumQuery } from './couch';
 import { putClaimDesignDoc, writeCounts } from './tokens';
 

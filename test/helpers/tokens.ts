@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BulkSource } from '../../src/picas/bulkUpdate';
 import { openPicas, type PicasDb, statusOf, type TokenDoc } from '../../src/picas/client';
-import { claimDesignDocId, claimViews, designDocId, standardViews } from '../../src/picas/designDoc';
 import { settled } from '../../src/picas/protocol';
+import { claimDesignDocId, claimViews, designDocId, standardViews } from '../../src/picas/viewDefinitions';
 import { adminAuthHeader, type TestDatabase, writeQuorumQuery } from './couch';
 
 /*

@@ -10,7 +10,7 @@ import {
   listAttachments,
   readAttachment,
 } from '../../src/picas/attachments';
-import { bulkCreateTokens } from '../../src/picas/bulk';
+import { bulkCreateTokens } from '../../src/picas/bulkCreate';
 import { openPicas, type PicasDb } from '../../src/picas/client';
 import { getToken } from '../../src/picas/tokens';
 import { createTestDatabase, type TestDatabase } from '../helpers/couch';

@@ -4,15 +4,6 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isLrtError } from '../../src/core';
 import type { PicasDb, TokenDoc } from '../../src/picas/client';
 import {
-  claimDesignDocName,
-  conditionView,
-  SPREAD_KEYS,
-  SPREAD_VIEW,
-  STATUS_CONDITIONS,
-  spreadKey,
-  standardViews,
-} from '../../src/picas/designDoc';
-import {
   type AttemptRecord,
   type ClaimEvent,
   type ClaimOptions,
@@ -23,6 +14,15 @@ import {
   newCandidateCache,
   settleWrite,
 } from '../../src/picas/protocol';
+import {
+  claimDesignDocName,
+  conditionView,
+  SPREAD_KEYS,
+  SPREAD_VIEW,
+  STATUS_CONDITIONS,
+  spreadKey,
+  standardViews,
+} from '../../src/picas/viewDefinitions';
 import { adminAuthHeader, createTestDatabase, type TestDatabase } from '../helpers/couch';
 import {
   bulkDocs,

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EmbeddedCouch, startEmbeddedCouch } from '../../src/dbserver';
 import { openPicas, type PicasDb } from '../../src/picas/client';
-import { SPREAD_KEYS, spreadKey } from '../../src/picas/designDoc';
 import { claimToken, newCandidateCache } from '../../src/picas/protocol';
+import { SPREAD_KEYS, spreadKey } from '../../src/picas/viewDefinitions';
 import { couchServerUrl, createTestDatabase } from '../helpers/couch';
 import { picasFor, putDesignDoc, seedTokens } from '../helpers/seedTokens';
 

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CouchCluster, startCouchCluster } from '../../src/dbserver';
-import { bulkCreateTokens } from '../../src/picas/bulk';
+import { bulkCreateTokens } from '../../src/picas/bulkCreate';
 import { openPicas, type PicasDb, type TokenDoc } from '../../src/picas/client';
 import { rulesFor } from '../../src/picas/cluster';
-import { ensureDesignDoc } from '../../src/picas/designDocs';
+import { ensureDesignDoc } from '../../src/picas/designDocStore';
 import {
   CACHED_CLAIM_PAGE_SIZE,
   type ClaimEvent,

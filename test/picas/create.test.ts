@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isLrtError } from '../../src/core';
 import { getAttachment } from '../../src/picas/attachments';
-import { bulkCreateTokens, planBatches } from '../../src/picas/bulk';
+import { bulkCreateTokens, planBatches } from '../../src/picas/bulkCreate';
 import { openPicas, type PicasDb } from '../../src/picas/client';
 import {
   createToken,

@@ -3,16 +3,16 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readTokenPage } from '../../src/monitor';
 import type { PicasDb, TokenDoc } from '../../src/picas/client';
+import { ensureDesignDoc } from '../../src/picas/designDocStore';
+import { finishedDesignDocId, tokenOutcome } from '../../src/picas/finishedViews';
+import { applyClaim, finishPatch, heartbeatPatch } from '../../src/picas/protocol';
 import {
   conditionView,
   designDocId,
   overviewView,
   STATUS_CONDITIONS,
   standardViews,
-} from '../../src/picas/designDoc';
-import { ensureDesignDoc } from '../../src/picas/designDocs';
-import { finishedDesignDocId, tokenOutcome } from '../../src/picas/finishedViews';
-import { applyClaim, finishPatch, heartbeatPatch } from '../../src/picas/protocol';
+} from '../../src/picas/viewDefinitions';
 import { resetView } from '../../src/picas/viewOps';
 import { listTokens, tokenOverview } from '../../src/picas/viewQuery';
 import { lrt } from '../helpers/cli';

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import type { TokenDoc } from '../../src/picas/client';
-import { claimViews, SPREAD_VIEW, standardViews } from '../../src/picas/designDoc';
 import { jobIdsFromEnv, primaryJobId } from '../../src/picas/jobIds';
 import {
   type AttemptRecord,
@@ -16,6 +15,7 @@ import {
   releasePatch,
   STDERR_TAIL_CHARS,
 } from '../../src/picas/protocol';
+import { claimViews, SPREAD_VIEW, standardViews } from '../../src/picas/viewDefinitions';
 import { tokenDocs } from '../helpers/seedTokens';
 
 const TYPE = 'pref_cal1';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { claimDesignDocId, SPREAD_KEYS, SPREAD_VIEW, spreadKey } from '../../src/picas/designDoc';
+import { claimDesignDocId, SPREAD_KEYS, SPREAD_VIEW, spreadKey } from '../../src/picas/viewDefinitions';
 import { createTestDatabase, type TestDatabase } from '../helpers/couch';
 import { bulkDocs, putDesignDoc, tokenDocs } from '../helpers/seedTokens';
 

@@ -174,7 +174,7 @@ exit 3
       });
     }
     // Limits of the bomb cases are test-only; the pilot's defaults refuse only real bombs.
-    const { bulkCreateTokens } = await import('../../src/picas/bulk');
+    const { bulkCreateTokens } = await import('../../src/picas/bulkCreate');
     await bulkCreateTokens(
       world.picas,
       'evil',

@@ -2,7 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { getAttachment } from '../../src/picas/attachments';
-import { bulkCreateTokens } from '../../src/picas/bulk';
+import { bulkCreateTokens } from '../../src/picas/bulkCreate';
 import { logAttachmentName } from '../../src/picas/logNames';
 import type { TokenErrorEntry } from '../../src/picas/protocol';
 import { writeTarballs } from '../corpus/make';

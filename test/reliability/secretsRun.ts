@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type EmbeddedCouch, startEmbeddedCouch } from '../../src/dbserver';
 import { writeDemoSandbox } from '../../src/demo/demoSandbox';
-import { bulkCreateTokens } from '../../src/picas/bulk';
+import { bulkCreateTokens } from '../../src/picas/bulkCreate';
 import { openPicas, type PicasDb } from '../../src/picas/client';
-import { ensureDatabase, ensureDesignDoc } from '../../src/picas/designDocs';
+import { ensureDatabase, ensureDesignDoc } from '../../src/picas/designDocStore';
 
 export const PASSWORD = 'Pw-7c1e9b-SECRET';
 export const PROXY_MARKER = 'PROXY-MARKER-3f9a1c';

@@ -7,7 +7,7 @@ import { makeSrmStateCommand } from '../../src/cli/commands/srmState';
 import { makeStageCommands } from '../../src/cli/commands/stage';
 import { EXIT } from '../../src/cli/exitCodes';
 import { runCli } from '../../src/cli/run';
-import { ensureDesignDoc } from '../../src/picas/designDocs';
+import { ensureDesignDoc } from '../../src/picas/designDocStore';
 import { subbandOf } from '../../src/srm';
 import { createStagerClient, isStaged, resolveStagerSettings, submitAndMarkStaging } from '../../src/staging';
 import { lrt, lrtProcess } from '../helpers/cli';

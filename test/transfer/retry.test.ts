@@ -1,13 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type ErrorCode, isLrtError, LrtError } from '../../src/core';
-import {
-  backoffDelay,
-  backoffSchedule,
-  classifyNotStaged,
-  isRetryable,
-  realSleep,
-  withRetries,
-} from '../../src/transfer/retry';
+import { backoffSchedule, type ErrorCode, isLrtError, LrtError } from '../../src/core';
+import { classifyNotStaged, isRetryable, realSleep, withRetries } from '../../src/transfer/retry';
 
 const policy = { baseMs: 100, maxMs: 1000 };
 
@@ -16,19 +9,6 @@ const replay = (values: number[]) => {
   let i = 0;
   return () => values[i++ % values.length]!;
 };
-
-describe('backoff with full jitter', () => {
-  it('the ceiling doubles per retry up to maxMs; the jitter spans [0, ceiling)', () => {
-    expect(backoffSchedule(6, policy, () => 0.999999)).toEqual([99, 199, 399, 799, 999, 999]);
-    expect(backoffSchedule(4, policy, () => 0)).toEqual([0, 0, 0, 0]);
-    expect(backoffDelay(2, policy, () => 0.5)).toBe(100);
-  });
-
-  it('an rng outside [0, 1] is clamped', () => {
-    expect(backoffDelay(1, policy, () => 7)).toBe(100);
-    expect(backoffDelay(1, policy, () => -1)).toBe(0);
-  });
-});
 
 describe('what is retried', () => {
   const err = (code: ErrorCode) => new LrtError(code, code);

@@ -5,7 +5,7 @@ import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_TYPE, runDemo } from '../../src/demo/demo';
 import { openPicas } from '../../src/picas/client';
-import { ensureDesignDoc } from '../../src/picas/designDocs';
+import { ensureDesignDoc } from '../../src/picas/designDocStore';
 import { type StatusServer, startStatusServer } from '../../src/web';
 import { lrt } from '../helpers/cli';
 import { couchServerUrl, createTestDatabase, type TestDatabase } from '../helpers/couch';

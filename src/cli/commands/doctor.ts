@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { dropPasswordsFromEnv, errorMessage, LrtError } from '../../core';
-import { assertTokenType } from '../../picas/designDoc';
 import { resolvePicasSettings } from '../../picas/settings';
+import { assertTokenType } from '../../picas/viewDefinitions';
 import {
   CHECK_NAMES,
   DEFAULT_MIN_FREE_BYTES,

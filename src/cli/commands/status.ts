@@ -11,8 +11,8 @@ import {
 } from '../../monitor';
 import { readAttachment } from '../../picas/attachments';
 import type { TokenDoc } from '../../picas/client';
-import { assertTokenType } from '../../picas/designDoc';
 import { getToken } from '../../picas/tokens';
+import { assertTokenType } from '../../picas/viewDefinitions';
 import { type Command, type CommandContext, flag, int, str } from '../command';
 import { EXIT } from '../exitCodes';
 import { PICAS_OPTIONS, picasFromContext } from '../picasOptions';

@@ -3,7 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { LrtError } from '../../core';
 import { addAttachment, attachmentNameFor, contentTypeFor, readAttachment } from '../../picas/attachments';
-import { bulkCreateTokens, DEFAULT_BATCH_SIZE } from '../../picas/bulk';
+import { bulkCreateTokens, DEFAULT_BATCH_SIZE } from '../../picas/bulkCreate';
 import type { PicasDb } from '../../picas/client';
 import { tokensFromSlices } from '../../picas/create';
 import {
@@ -12,8 +12,7 @@ import {
   summarizeDataMovement,
   withDataMovement,
 } from '../../picas/dataMovement';
-import { assertTokenType } from '../../picas/designDoc';
-import { ensureDatabase, ensureDesignDoc } from '../../picas/designDocs';
+import { ensureDatabase, ensureDesignDoc } from '../../picas/designDocStore';
 import { existingSlices, findOverlaps, type Slice } from '../../picas/overlap';
 import { applyFieldOverrides, loadTokenConfigFile, missingTokenKeyFields } from '../../picas/tokenConfig';
 import {
@@ -23,6 +22,7 @@ import {
   type NewToken,
   sliceTokenId,
 } from '../../picas/tokens';
+import { assertTokenType } from '../../picas/viewDefinitions';
 import { chunksToRecord, readSurlListFile, type SubbandPattern, sliceBySubband, subbandOf } from '../../srm';
 import { submitAndMarkStaging } from '../../staging';
 import { type Command, type CommandContext, flag, int, str, strs } from '../command';

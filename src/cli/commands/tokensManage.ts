@@ -1,7 +1,7 @@
 import { LrtError } from '../../core';
 import type { BulkProgress, BulkUpdateReport } from '../../picas/bulkUpdate';
 import type { PicasDb } from '../../picas/client';
-import { assertTokenType } from '../../picas/designDoc';
+import { assertTokenType } from '../../picas/viewDefinitions';
 import { deleteView, purgeType, resetView, setViewStatus, type ViewOpOptions } from '../../picas/viewOps';
 import { listTokens, tokenOverview } from '../../picas/viewQuery';
 import { type Command, type CommandContext, flag, int, type OptionSpec, str } from '../command';

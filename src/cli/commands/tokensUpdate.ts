@@ -1,7 +1,7 @@
 import { LrtError } from '../../core';
-import { assertTokenType } from '../../picas/designDoc';
 import { applyFieldOverrides } from '../../picas/tokenConfig';
 import { type TokenSelection, updateTokens } from '../../picas/updateTokens';
+import { assertTokenType } from '../../picas/viewDefinitions';
 import { type Command, type CommandContext, flag, str, strs } from '../command';
 import { PICAS_OPTIONS, picasFromContext } from '../picasOptions';
 import { readAttachFlag } from './tokensCreate';

@@ -1,14 +1,14 @@
 import { LrtError } from '../../core';
 import type { PicasDb } from '../../picas/client';
-import { assertTokenType } from '../../picas/designDoc';
 import {
   addView,
   assertDatabaseExists,
   clearViews,
   ensureFinishedViews,
   listViews,
-} from '../../picas/designDocs';
+} from '../../picas/designDocStore';
 import { finishedDesignDocId } from '../../picas/finishedViews';
+import { assertTokenType } from '../../picas/viewDefinitions';
 import { type Command, type CommandContext, str } from '../command';
 import { EXIT } from '../exitCodes';
 import { PICAS_OPTIONS, picasFromContext } from '../picasOptions';

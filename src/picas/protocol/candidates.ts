@@ -1,7 +1,7 @@
-import type nano from 'nano';
 import { LrtError } from '../../core';
 import { couchError, type PicasDb, statusOf, type TokenDoc } from '../client';
-import { claimDesignDocName, SPREAD_KEYS, SPREAD_VIEW } from '../designDoc';
+import { claimDesignDocName, SPREAD_KEYS, SPREAD_VIEW } from '../viewDefinitions';
+import { fetchView, type ViewRow } from '../viewQuery';
 
 /*
  * The read side of the claim (claim.ts): a page of a token view with the docs, and the candidate
@@ -87,12 +87,6 @@ export function shuffle<T>(items: T[], rng: () => number): T[] {
   return out;
 }
 
-interface ViewRow {
-  id: string;
-  key?: unknown;
-  doc?: TokenDoc | null;
-}
-
 export async function readView(
   picas: PicasDb,
   view: ViewRef,
@@ -100,14 +94,8 @@ export async function readView(
   signal: AbortSignal | undefined,
 ) {
   try {
-    const res = await picas.server.request({
-      db: picas.name,
-      path: `_design/${encodeURIComponent(view.designDoc)}/_view/${encodeURIComponent(view.name)}`,
-      qs: { include_docs: true, ...qs },
-      signal,
-    } as nano.RequestOptions);
-    const body = res as { rows?: ViewRow[]; total_rows?: number };
-    const all = body.rows ?? [];
+    const body = await fetchView(picas, view.designDoc, view.name, { include_docs: true, ...qs }, signal);
+    const all = body.rows;
     const last = all[all.length - 1];
     const rows = all.filter((r): r is ViewRow & { doc: TokenDoc } => !!r.doc);
     return {

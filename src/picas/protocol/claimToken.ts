@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { isLrtError, LrtError } from '../../core';
+import { backoffDelay, isLrtError, LrtError, sleep } from '../../core';
 import type { PicasDb, TokenDoc } from '../client';
-import { EXPIRED_VIEW, SPREAD_VIEW } from '../designDoc';
 import type { JobIds } from '../jobIds';
+import { EXPIRED_VIEW, SPREAD_VIEW } from '../viewDefinitions';
 import {
   type CandidateCache,
   newCandidateCache,
@@ -109,27 +109,6 @@ interface PageResult {
   progressed: boolean;
   /** A PUT lost a race: another claimer reads the same part of the view. */
   raced?: boolean;
-}
-
-/** Full jitter: uniform in [0, min(max, base*2^round)]. */
-export function backoffDelay(round: number, rng: () => number, baseMs: number, maxMs: number): number {
-  return Math.floor(rng() * Math.min(maxMs, baseMs * 2 ** Math.min(round, 30)));
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    signal?.throwIfAborted();
-    const done = () => {
-      signal?.removeEventListener('abort', aborted);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    const aborted = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', aborted, { once: true });
-  });
 }
 
 /** Ids whose unclaimable rev was seen before: a view that lists only those is stuck, not busy. */
@@ -397,7 +376,7 @@ export async function claimToken(
       contended = expired.contended;
     }
     if (!contended) return null;
-    const ms = backoffDelay(round++, s.rng, s.backoffBaseMs, s.backoffMaxMs);
+    const ms = backoffDelay(++round, { baseMs: s.backoffBaseMs, maxMs: s.backoffMaxMs }, s.rng);
     s.emit({ type: 'backoff', ms });
     await sleep(ms, s.signal);
   }

@@ -19,7 +19,6 @@ export {
 } from './candidates';
 export { applyClaim, type ClaimInput, claimPatch } from './claim';
 export {
-  backoffDelay,
   type ClaimEvent,
   type ClaimedToken,
   type ClaimOptions,

@@ -1,6 +1,6 @@
-import { bulkCreateTokens } from '../../../src/picas/bulk';
+import { bulkCreateTokens } from '../../../src/picas/bulkCreate';
 import { openPicas, type PicasDb, type TokenDoc } from '../../../src/picas/client';
-import { ensureDatabase, ensureDesignDoc } from '../../../src/picas/designDocs';
+import { ensureDatabase, ensureDesignDoc } from '../../../src/picas/designDocStore';
 import { logAttachmentName } from '../../../src/picas/logNames';
 import type { NewToken } from '../../../src/picas/tokens';
 import type { FinalToken } from './invariants';

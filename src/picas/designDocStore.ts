@@ -1,5 +1,7 @@
 import { LrtError } from '../core';
 import { couchError, type PicasDb, statusOf } from './client';
+import { finishedDesignDoc, finishedDesignDocId } from './finishedViews';
+import { writeSettled } from './protocol';
 import {
   assertTokenType,
   claimDesignDocId,
@@ -10,9 +12,7 @@ import {
   mergeDesignDoc,
   standardViews,
   type ViewSource,
-} from './designDoc';
-import { finishedDesignDoc, finishedDesignDocId } from './finishedViews';
-import { writeSettled } from './protocol';
+} from './viewDefinitions';
 
 const MAX_ATTEMPTS = 8;
 

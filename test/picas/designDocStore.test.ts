@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isLrtError } from '../../src/core';
-import { bulkCreateTokens } from '../../src/picas/bulk';
+import { bulkCreateTokens } from '../../src/picas/bulkCreate';
 import { openPicas, type PicasDb } from '../../src/picas/client';
-import { claimDesignDocId, designDocId, standardViews } from '../../src/picas/designDoc';
 import {
   addView,
   clearViews,
@@ -11,7 +10,8 @@ import {
   listViews,
   readClaimDesignDoc,
   readDesignDoc,
-} from '../../src/picas/designDocs';
+} from '../../src/picas/designDocStore';
+import { claimDesignDocId, designDocId, standardViews } from '../../src/picas/viewDefinitions';
 import { createTestDatabase, type TestDatabase, trackDatabase } from '../helpers/couch';
 
 // docs/token-format.md: the views every `_design/<type>` has.
