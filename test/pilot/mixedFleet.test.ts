@@ -79,8 +79,8 @@ describe.skipIf(onCluster)('mixed fleet: grid-lrt pilots and picasclient workers
 
     const picasRevs = new Map(writes.map((w) => [w.rev, w]));
     // Every host that locked the token while our lease was still on it: when both picasclient
-  // workers took it in turn, our pilot names the one whose lock it read.
-  const takenOver = new Map<string, string[]>();
+    // workers took it in turn, our pilot names the one whose lock it read.
+    const takenOver = new Map<string, string[]>();
     const ids = demoTokens(TYPE, TOKENS).map((t) => t.id);
     for (const id of ids) {
       const revs = await history(python, id);
@@ -115,7 +115,9 @@ describe.skipIf(onCluster)('mixed fleet: grid-lrt pilots and picasclient workers
       const seen = hosts.filter((host) =>
         pilotOutput.includes(`token ${id} taken over by another tool (lock changed by ${host})`),
       );
-      expect(seen.length, `${id} taken over by ${hosts.join(', then ')}: our pilot said so`).toBeGreaterThan(0);
+      expect(seen.length, `${id} taken over by ${hosts.join(', then ')}: our pilot said so`).toBeGreaterThan(
+        0,
+      );
     }
 
     // lrt status lists exactly these tokens.
