@@ -215,7 +215,17 @@ describe.skipIf(skipSlurm)('lrt submit --backend slurm on a real Slurm', () => {
       },
       30_000,
       'the token back in todo',
-    );
+    ).catch(async (err: Error) => {
+      // What the pilot did after the signal, and what the token holds: the cause, not just the wait.
+      const token = await world.token('t_slurmcancel_L1_SB000');
+      const log = await readFile(join(dir, 'logs', `pilot-${jobId}_1.log`), 'utf8').catch(
+        (e: Error) => e.message,
+      );
+      throw new Error(
+        `${err.message}\ntoken: ${JSON.stringify({ lock: token.lock, status: token.status, lease: token.lease })}\n` +
+          `task log:\n${log.slice(-6000)}`,
+      );
+    });
     expect(back).toEqual(['t_slurmcancel_L1_SB000']);
     const token = await world.token('t_slurmcancel_L1_SB000');
     expect(token.lock).toBe(0);
