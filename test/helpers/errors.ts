@@ -9,3 +9,14 @@ export async function failure(promise: Promise<unknown>): Promise<LrtError> {
   if (!isLrtError(err)) throw new Error(`expected an LrtError, got ${String(err)}`);
   return err;
 }
+
+/** The LrtError a call throws; anything else (or a return) fails the test. */
+export function thrownBy(call: () => unknown): LrtError {
+  try {
+    call();
+  } catch (err) {
+    if (isLrtError(err)) return err;
+    throw err;
+  }
+  throw new Error('expected an LrtError, the call returned');
+}

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
-import { isLrtError, type LrtError } from '../../src/core';
+import type { LrtError } from '../../src/core';
 import type { PicasDb, TokenDoc } from '../../src/picas/client';
 import {
   type ClaimedToken,
@@ -11,6 +11,7 @@ import {
 } from '../../src/picas/protocol';
 import { oneClaimedToken } from '../helpers/claimedToken';
 import { adminAuthHeader, createTestDatabase, type TestDatabase } from '../helpers/couch';
+import { failure } from '../helpers/errors';
 import { getDoc, updateDoc } from '../helpers/seedTokens';
 
 const onCluster = inject('couchKind') === 'cluster';
@@ -35,15 +36,6 @@ const beat =
 
 const generation = (rev: string | undefined) => Number(rev?.split('-')[0]);
 
-async function caught(promise: Promise<unknown>): Promise<LrtError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!isLrtError(err)) throw new Error(`expected an LrtError, got ${String(err)}`);
-  return err;
-}
-
 describe('fencedUpdate', () => {
   it('writes a heartbeat under our lease', async () => {
     const result = await fencedUpdate(
@@ -63,7 +55,7 @@ describe('fencedUpdate', () => {
     await updateDoc(t, id, (doc) => ({ lease: { ...(doc.lease as Lease), id: 'lease-of-pilot-B' } }));
     const before = await getDoc(t, id);
 
-    const err = await caught(fencedUpdate(picas, id, claim.leaseId, beat(T0 + 20, { progress: 0.5 })));
+    const err = await failure(fencedUpdate(picas, id, claim.leaseId, beat(T0 + 20, { progress: 0.5 })));
     expect(err.code).toBe('E_LEASE_LOST');
     expect(err.message).toBe(
       `token ${id} was taken away: lease ${claim.leaseId} replaced by lease-of-pilot-B`,
@@ -71,7 +63,7 @@ describe('fencedUpdate', () => {
 
     const finish = (doc: TokenDoc) =>
       finishPatch(doc, claim.leaseId, { now: T0 + 30, exitCode: 0, ok: true, phase: 'x' });
-    expect((await caught(fencedUpdate(picas, id, claim.leaseId, finish, { current: claim.doc }))).code).toBe(
+    expect((await failure(fencedUpdate(picas, id, claim.leaseId, finish, { current: claim.doc }))).code).toBe(
       'E_LEASE_LOST',
     );
 
@@ -86,7 +78,7 @@ describe('fencedUpdate', () => {
       const { lease: _gone, ...rest } = doc;
       return { ...rest, lease: undefined, lock: 0, done: 0, status: 'todo', scrub_count: 1 };
     });
-    const reset = await caught(fencedUpdate(picas, id, claim.leaseId, beat(T0 + 5)));
+    const reset = await failure(fencedUpdate(picas, id, claim.leaseId, beat(T0 + 5)));
     expect(reset.message).toBe(`token ${id} was taken away: lease ${claim.leaseId} replaced by none`);
 
     const doc = await getDoc(t, id);
@@ -95,7 +87,7 @@ describe('fencedUpdate', () => {
       headers: { authorization: adminAuthHeader() },
     });
     expect(del.status).toBeLessThan(300);
-    const deleted = await caught(fencedUpdate(picas, id, claim.leaseId, beat(T0 + 6)));
+    const deleted = await failure(fencedUpdate(picas, id, claim.leaseId, beat(T0 + 6)));
     expect(deleted.code).toBe('E_LEASE_LOST');
     expect(deleted.message).toContain('deleted');
   });
@@ -105,9 +97,9 @@ describe('fencedUpdate', () => {
     const finish = (doc: TokenDoc) =>
       finishPatch(doc, claim.leaseId, { now: T0 + 9, exitCode: 0, ok: true, phase: 'running' });
     await fencedUpdate(picas, id, claim.leaseId, finish);
-    expect((await caught(fencedUpdate(picas, id, claim.leaseId, beat(T0 + 10)))).code).toBe('E_LEASE_LOST');
+    expect((await failure(fencedUpdate(picas, id, claim.leaseId, beat(T0 + 10)))).code).toBe('E_LEASE_LOST');
     const release = (doc: TokenDoc) => releasePatch(doc, claim.leaseId, { now: T0 + 11, reason: 'SIGTERM' });
-    expect((await caught(fencedUpdate(picas, id, claim.leaseId, release))).code).toBe('E_LEASE_LOST');
+    expect((await failure(fencedUpdate(picas, id, claim.leaseId, release))).code).toBe('E_LEASE_LOST');
     expect(await getDoc(t, id)).toMatchObject({ status: 'done', done: T0 + 9 });
   });
 

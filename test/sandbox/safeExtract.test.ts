@@ -17,8 +17,9 @@ import { gzipSync } from 'node:zlib';
 import { execa } from 'execa';
 import { create } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isLrtError, LrtError } from '../../src/core';
+import { isLrtError } from '../../src/core';
 import { inspectArchive, safeExtract } from '../../src/sandbox/safeExtract';
+import { failure } from '../helpers/errors';
 import { buildTar, maliciousCases, writeTar } from '../helpers/tarFixtures';
 
 let root: string;
@@ -35,15 +36,6 @@ async function area(name: string) {
   const outside = join(dir, 'outside');
   await mkdir(outside);
   return { dir, dest: join(dir, 'dest'), outside, archive: join(dir, 'sandbox.tar') };
-}
-
-async function refusal(promise: Promise<unknown>): Promise<LrtError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof LrtError)) throw new Error(`expected an LrtError, got ${String(err)}`);
-  return err;
 }
 
 const umask = process.umask();
@@ -83,14 +75,14 @@ describe('safeExtract refuses unsafe archives and writes nothing', () => {
         await writeTar(archive, kase.entries, { gzip });
         const before = await readdir(dir);
 
-        const err = await refusal(safeExtract(archive, dest, kase.limits));
+        const err = await failure(safeExtract(archive, dest, kase.limits));
         expect(err.code).toBe('E_UNSAFE_ENTRY');
         expect(err.message).toContain(`'${kase.culprit}'`);
         expect(err.details.entry).toBe(kase.culprit);
         expect(await readdir(dir)).toEqual(before);
         expect(await readdir(outside)).toEqual([]);
 
-        const listed = await refusal(inspectArchive(archive, kase.limits));
+        const listed = await failure(inspectArchive(archive, kase.limits));
         expect(listed.details.entry).toBe(kase.culprit);
       });
     }
@@ -104,7 +96,7 @@ describe('safeExtract refuses unsafe archives and writes nothing', () => {
     ]);
     // Cut the archive right after the header: the 8 GiB body is only claimed.
     await writeFile(archive, tar.subarray(0, 3 * 512));
-    const err = await refusal(safeExtract(archive, dest, { maxBytes: 1024 ** 3 }));
+    const err = await failure(safeExtract(archive, dest, { maxBytes: 1024 ** 3 }));
     expect(err.code).toBe('E_UNSAFE_ENTRY');
     expect(err.details.entry).toBe('huge.bin');
     expect(err.message).toMatch(/tar bomb/);
@@ -117,7 +109,7 @@ describe('safeExtract refuses unsafe archives and writes nothing', () => {
       { path: 'a', type: 'symlink', linkpath: 'b/x' },
       { path: 'b', type: 'symlink', linkpath: 'a/y' },
     ]);
-    const err = await refusal(safeExtract(archive, dest));
+    const err = await failure(safeExtract(archive, dest));
     expect(err.code).toBe('E_UNSAFE_ENTRY');
     expect(err.message).toMatch(/loop/);
   });
@@ -218,7 +210,7 @@ describe('safeExtract errors', () => {
   it('names a file that is not a tar archive', async () => {
     const { dir, dest, archive } = await area('html');
     await writeFile(archive, '<html><body>Service unavailable</body></html>\n'.repeat(30));
-    const err = await refusal(safeExtract(archive, dest, { label: 'https://example.org/sbx.tar' }));
+    const err = await failure(safeExtract(archive, dest, { label: 'https://example.org/sbx.tar' }));
     expect(err.code).toBe('E_SANDBOX');
     expect(err.message).toContain('https://example.org/sbx.tar');
     expect(await readdir(dir)).toEqual(['outside', 'sandbox.tar']);
@@ -229,7 +221,7 @@ describe('safeExtract errors', () => {
     await mkdir(dest);
     await writeFile(join(dest, 'mine.txt'), 'keep');
     await writeTar(archive, [{ path: 'master.sh', body: 'x' }]);
-    const err = await refusal(safeExtract(archive, dest));
+    const err = await failure(safeExtract(archive, dest));
     expect(err.code).toBe('E_SANDBOX');
     expect(await readdir(dest)).toEqual(['mine.txt']);
     expect((await readdir(dir)).sort()).toEqual(['dest', 'outside', 'sandbox.tar']);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { isLrtError, type LrtError } from '../../src/core';
+import { isLrtError } from '../../src/core';
 import { SurlList } from '../../src/srm';
+import { thrownBy } from '../helpers/errors';
 import { expected, fixtureLines } from './fixtures';
 
 const JUELICH_SB000 =
@@ -9,16 +10,6 @@ const JUELICH_SB010 = JUELICH_SB000.replace('SB000', 'SB010');
 const OTHER_OBSID = JUELICH_SB000.replace('L583127', 'L581127');
 const POZNAN_OTHER =
   'srm://lta-head.lofar.psnc.pl:8443/lofar/ops/projects/lc6_004/555009/L583127_SB206_uv.MS_0a5d4f0d.tar';
-
-function caught(fn: () => unknown): LrtError {
-  try {
-    fn();
-  } catch (err) {
-    if (isLrtError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected an LrtError');
-}
 
 describe('SurlList', () => {
   it('starts empty and takes OBSID and site from the first entry', () => {
@@ -54,7 +45,7 @@ describe('SurlList', () => {
     const list = new SurlList();
     list.add(JUELICH_SB000, { source: 'srm.txt', line: 1 });
     list.add(JUELICH_SB010, { source: 'srm.txt', line: 2 });
-    const err = caught(() => list.add(OTHER_OBSID, { source: 'srm.txt', line: 3 }));
+    const err = thrownBy(() => list.add(OTHER_OBSID, { source: 'srm.txt', line: 3 }));
     expect(err.code).toBe('E_SURL_LIST');
     expect(err.message).toContain('Different OBSID than previous items');
     expect(err.message).toContain('srm.txt line 3 has L581127');
@@ -66,7 +57,7 @@ describe('SurlList', () => {
   it('refuses another site with the same OBSID', () => {
     const list = new SurlList();
     list.add(JUELICH_SB000);
-    const err = caught(() => list.add(POZNAN_OTHER));
+    const err = thrownBy(() => list.add(POZNAN_OTHER));
     expect(err.code).toBe('E_SURL_LIST');
     expect(err.message).toContain('Different LTA site than previous items');
     expect(err.message).toContain('entry 2 is at poznan, the list is at juelich (from entry 1)');
@@ -74,10 +65,12 @@ describe('SurlList', () => {
 
   it('refuses a SURL without OBSID and wraps a bad link as E_SURL_LIST with its cause', () => {
     const list = new SurlList();
-    const noObsid = caught(() => list.add('srm://srm.grid.sara.nl:8443/pnfs/grid.sara.nl/data/sandbox.tar'));
+    const noObsid = thrownBy(() =>
+      list.add('srm://srm.grid.sara.nl:8443/pnfs/grid.sara.nl/data/sandbox.tar'),
+    );
     expect(noObsid.code).toBe('E_SURL_LIST');
     expect(noObsid.message).toMatch(/entry 1: no OBSID/);
-    const badLink = caught(() => list.add('srm://example.org/x/L1_SB1_x', { source: 'f', line: 4 }));
+    const badLink = thrownBy(() => list.add('srm://example.org/x/L1_SB1_x', { source: 'f', line: 4 }));
     expect(badLink.code).toBe('E_SURL_LIST');
     expect(badLink.message).toMatch(/^f line 4: .*not an LTA site/);
     expect(isLrtError((badLink as Error).cause, 'E_SURL')).toBe(true);

@@ -2,32 +2,12 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isLrtError, type LrtError } from '../../src/core';
 import { parseSurlListText, readSurlListFile } from '../../src/srm';
+import { failure, thrownBy } from '../helpers/errors';
 import { expected, fixtureLines, fixturePath, fixtureText } from './fixtures';
 
 const SB100 = fixtureLines('srm_50_sara.txt')[0]!;
 const SB101 = fixtureLines('srm_50_sara.txt')[1]!;
-
-function caughtSync(fn: () => unknown): LrtError {
-  try {
-    fn();
-  } catch (err) {
-    if (isLrtError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected an LrtError');
-}
-
-async function caught(promise: Promise<unknown>): Promise<LrtError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (isLrtError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected an LrtError');
-}
 
 describe('reading the GRID_LRT list fixtures', () => {
   it('srm_50_sara.txt: 51 SURLs of L229507 at sara, in file order', async () => {
@@ -91,7 +71,7 @@ describe('reading the GRID_LRT list fixtures', () => {
 describe('lines that are not SURLs', () => {
   it('gfal-ls -l listings give one clear error, not garbage', async () => {
     for (const name of ['gfal_ls_sandbox_dir.txt', 'gfal_ls_sksp_user_dir.txt', 'gfal_ls_one_file.txt']) {
-      const err = await caught(readSurlListFile(fixturePath(`ls_outputs/${name}`), name));
+      const err = await failure(readSurlListFile(fixturePath(`ls_outputs/${name}`), name));
       expect(err.code).toBe('E_SURL_LIST');
       expect(err.message).toContain(`${name} looks like 'gfal-ls -l' output`);
       const lineCount = fixtureLines(`ls_outputs/${name}`).length;
@@ -102,14 +82,14 @@ describe('lines that are not SURLs', () => {
 
   it('an ls line among SURLs is reported with its line number', () => {
     const ls = fixtureLines('ls_outputs/gfal_ls_one_file.txt')[0]!;
-    const err = caughtSync(() => parseSurlListText(`${SB100}\n${ls}\n`, 'mixed.txt'));
+    const err = thrownBy(() => parseSurlListText(`${SB100}\n${ls}\n`, 'mixed.txt'));
     expect(err.message).toMatch(
       /^mixed\.txt line 2: looks like a line of 'gfal-ls -l' output \("airflowtest1\.tar"\)/,
     );
   });
 
   it('the Spider srm.txt (plain paths) is refused line by line', () => {
-    const err = caughtSync(() => parseSurlListText(fixtureText('spider/srm.txt'), 'srm.txt'));
+    const err = thrownBy(() => parseSurlListText(fixtureText('spider/srm.txt'), 'srm.txt'));
     expect(err.code).toBe('E_SURL_LIST');
     expect(err.message).toMatch(/^10 bad lines in srm\.txt:/);
     expect(err.message).toContain(
@@ -123,13 +103,13 @@ describe('lines that are not SURLs', () => {
 
   it('a bare path under a site domain gets the SURL it probably meant', () => {
     const path = SB100.replace('srm://srm.grid.sara.nl:8443', '');
-    const err = caughtSync(() => parseSurlListText(`${path}\n`, 'p.txt'));
+    const err = thrownBy(() => parseSurlListText(`${path}\n`, 'p.txt'));
     expect(err.message).toContain(`e.g. ${SB100}`);
   });
 
   it('names other schemes and plain words', () => {
     const text = ['file:///data/L1_SB001_x.tar', 'hello world', `${SB100}`].join('\n');
-    const err = caughtSync(() => parseSurlListText(text, 'w.txt'));
+    const err = thrownBy(() => parseSurlListText(text, 'w.txt'));
     expect(err.message).toContain('w.txt line 1: "file:///data/L1_SB001_x.tar" uses file://');
     expect(err.message).toContain('w.txt line 2: "hello world" is not a SURL');
   });
@@ -137,7 +117,7 @@ describe('lines that are not SURLs', () => {
   it('a second OBSID is an error with both values and the line number', () => {
     const other = SB101.replace(/L229507/g, 'L229508');
     const text = `# list\n${SB100}\n\n${other}\n`;
-    const err = caughtSync(() => parseSurlListText(text, 'two.txt'));
+    const err = thrownBy(() => parseSurlListText(text, 'two.txt'));
     expect(err.code).toBe('E_SURL_LIST');
     expect(err.message).toBe(
       'Different OBSID than previous items: two.txt line 4 has L229508, the list holds L229507 (from two.txt line 2)',
@@ -148,7 +128,7 @@ describe('lines that are not SURLs', () => {
     const text = [SB100, 'srm://srm.example.org:8443/pnfs/L229507_SB102_x.tar', SB101, 'nonsense'].join(
       '\r\n',
     );
-    const err = caughtSync(() => parseSurlListText(text, 'b.txt'));
+    const err = thrownBy(() => parseSurlListText(text, 'b.txt'));
     expect(err.message.split('\n')).toEqual([
       '2 bad lines in b.txt:',
       expect.stringMatching(/^ {2}b\.txt line 2: .*srm\.example\.org is not an LTA site/),
@@ -157,14 +137,14 @@ describe('lines that are not SURLs', () => {
   });
 
   it('a line holding two different links is refused; the same file twice is fine', () => {
-    const err = caughtSync(() => parseSurlListText(`${SB100} ${SB101}\n`, 'two.txt'));
+    const err = thrownBy(() => parseSurlListText(`${SB100} ${SB101}\n`, 'two.txt'));
     expect(err.message).toMatch(/two\.txt line 1: holds 2 different links/);
     const gsi = SB100.replace('srm://srm.grid.sara.nl:8443', 'gsiftp://gridftp.grid.sara.nl:2811');
     expect(parseSurlListText(`${gsi}\t${SB100}\n`).surls()).toEqual([SB100]);
   });
 
   it('a list without SURLs is an error', () => {
-    const err = caughtSync(() => parseSurlListText('# nothing here\n\n  \r\n', 'empty.txt'));
+    const err = thrownBy(() => parseSurlListText('# nothing here\n\n  \r\n', 'empty.txt'));
     expect(err.message).toBe('empty.txt holds no SURLs');
   });
 });
@@ -199,13 +179,13 @@ describe('readSurlListFile errors', () => {
   });
 
   it('a missing file is E_NOT_FOUND naming the path as typed', async () => {
-    const err = await caught(readSurlListFile(join(dir, 'nope.txt'), 'nope.txt'));
+    const err = await failure(readSurlListFile(join(dir, 'nope.txt'), 'nope.txt'));
     expect(err.code).toBe('E_NOT_FOUND');
     expect(err.message).toBe('SURL list nope.txt not found');
   });
 
   it('a directory is E_IO', async () => {
-    const err = await caught(readSurlListFile(dir, 'somedir'));
+    const err = await failure(readSurlListFile(dir, 'somedir'));
     expect(err.code).toBe('E_IO');
     expect(err.message).toContain('cannot read SURL list somedir');
   });
@@ -214,7 +194,7 @@ describe('readSurlListFile errors', () => {
     const file = join(dir, 'list.txt');
     await writeFile(file, `${SB100}\nbad line\n`);
     await chmod(file, 0o644);
-    const err = await caught(readSurlListFile(file));
+    const err = await failure(readSurlListFile(file));
     expect(err.message).toContain(`${file} line 2: "bad line" is not a SURL`);
   });
 });

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { isLrtError, type LrtError } from '../../src/core';
 import {
   type Chunk,
   chunksToRecord,
@@ -11,6 +10,7 @@ import {
   subbandOf,
   summarizeSubbands,
 } from '../../src/srm';
+import { thrownBy } from '../helpers/errors';
 import { expected, fixtureLines, fixtureText } from './fixtures';
 
 const ABN_DOT = { prefix: 'ABN_', suffix: '.' };
@@ -18,16 +18,6 @@ const SB_DOT = { prefix: 'SB', suffix: '.' };
 
 function listOf(name: string): SurlList {
   return parseSurlListText(fixtureText(name), name);
-}
-
-function caught(fn: () => unknown): LrtError {
-  try {
-    fn();
-  } catch (err) {
-    if (isLrtError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected an LrtError');
 }
 
 /** Chunks as {key: [links as given]}: comparable with the Python output, which kept the input form. */
@@ -131,7 +121,7 @@ describe('slicing rules', () => {
 
   it('a SURL without a subband is an error naming its line', () => {
     const list = parseSurlListText(fixtureText('cal1_srm_test.txt'), 'cal1.txt');
-    const err = caught(() => sliceBySubband(list, 10));
+    const err = thrownBy(() => sliceBySubband(list, 10));
     expect(err.code).toBe('E_SURL_LIST');
     expect(err.message).toMatch(/^cal1\.txt line 1: no subband SB<digits>_ in the file name of "gsiftp:/);
     expect(err.message).toContain('(and 319 more SURLs)');
@@ -141,7 +131,7 @@ describe('slicing rules', () => {
     const a = all[0]!;
     const b = a.replace('3d78b8f1', 'ffffffff');
     const list = parseSurlListText(`${a}\n${b}\n`, 'dup.txt');
-    const err = caught(() => sliceBySubband(list, 10));
+    const err = thrownBy(() => sliceBySubband(list, 10));
     expect(err.code).toBe('E_SURL_LIST');
     expect(err.message).toContain(
       'subband 100 is named by 2 different SURLs (dup.txt line 1, dup.txt line 2)',
@@ -149,8 +139,8 @@ describe('slicing rules', () => {
   });
 
   it('refuses a chunk size below 1 or fractional', () => {
-    expect(caught(() => sliceBySubband(pick(100), 0)).code).toBe('E_USAGE');
-    expect(caught(() => sliceBySubband(pick(100), 2.5)).code).toBe('E_USAGE');
+    expect(thrownBy(() => sliceBySubband(pick(100), 0)).code).toBe('E_USAGE');
+    expect(thrownBy(() => sliceBySubband(pick(100), 2.5)).code).toBe('E_USAGE');
   });
 
   it('an empty list gives no chunks', () => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { isLrtError, type LrtError } from '../../src/core';
+import type { LrtError } from '../../src/core';
 import { buildTokenTemplate } from '../../src/picas/tokenConfig';
 import { inputFileName, parseInputList, stageInUrls } from '../../src/transfer/inputList';
 import { parseStageIn, parseUpload, planStageOut, uploadDestination } from '../../src/transfer/stageSpec';
@@ -15,6 +15,7 @@ import {
   formatUploadDate,
   tokenKeysOf,
 } from '../../src/transfer/uploadTemplate';
+import { thrownBy } from '../helpers/errors';
 
 const FIXTURES = join(__dirname, '../fixtures/transfer');
 const configOf = (name: string) => JSON.parse(readFileSync(join(FIXTURES, name), 'utf8'));
@@ -22,16 +23,6 @@ const configOf = (name: string) => JSON.parse(readFileSync(join(FIXTURES, name),
 /** The fields a token made from a GRID_LRT step config carries (as `lrt tokens create` makes them). */
 function tokenFrom(name: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { _id: `t_${name}`, ...buildTokenTemplate(configOf(name), name).fields, ...extra };
-}
-
-function thrown(fn: () => unknown): LrtError {
-  try {
-    fn();
-  } catch (err) {
-    if (isLrtError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected an LrtError');
 }
 
 // The strftime masks of GRID_PiCaS_Launcher's get_date(), run through Python itself as the oracle.
@@ -108,34 +99,36 @@ describe('upload destination (cal_pref3.json token)', () => {
   });
 
   it('a $NAME with no field is an E_CONFIG naming the field and the variable', () => {
-    const err = thrown(() =>
+    const err = thrownBy(() =>
       expandTemplate('out_$NOPE_$DATE', { token, date: 'd', field: 'upload.template' }),
     );
     expect(err.code).toBe('E_CONFIG');
     expect(err.message).toContain('upload.template');
     expect(err.message).toContain('$NOPE');
     const mapped = { ...token, 'config.json': { variables: { _token_keys: { $SB: 'SUBBAND' } } } };
-    const err2 = thrown(() => expandTemplate('x_$SB', { token: mapped, date: '', field: 'upload.location' }));
+    const err2 = thrownBy(() =>
+      expandTemplate('x_$SB', { token: mapped, date: '', field: 'upload.location' }),
+    );
     expect(err2.message).toMatch(/\$SB needs token field "SUBBAND".*t_cal_pref3\.json lacks/);
-    const objectField = thrown(() => expandTemplate('$times', { token, date: '', field: 'f' }));
+    const objectField = thrownBy(() => expandTemplate('$times', { token, date: '', field: 'f' }));
     expect(objectField.message).toContain('not a string or number');
   });
 
   it('refuses a destination that is no URL or climbs with ..', () => {
-    const rel = thrown(() => uploadDestination(parseUpload({ template: 'x_$DATE' }), token, now));
+    const rel = thrownBy(() => uploadDestination(parseUpload({ template: 'x_$DATE' }), token, now));
     expect(rel.message).toMatch(/not a URL/);
-    const up = thrown(() =>
+    const up = thrownBy(() =>
       uploadDestination(parseUpload({ location: 'file:///data', template: '../x' }), token, now),
     );
     expect(up.message).toMatch(/"\.\."/);
   });
 
   it('validates upload with the field named', () => {
-    expect(thrown(() => parseUpload({ template: 't', date_granularity: 'daily' })).message).toContain(
+    expect(thrownBy(() => parseUpload({ template: 't', date_granularity: 'daily' })).message).toContain(
       'upload.date_granularity',
     );
-    expect(thrown(() => parseUpload({ template: 't', gzip: 'yes' })).message).toContain('upload.gzip');
-    expect(thrown(() => parseUpload({ location: 'x' })).message).toContain('upload.template');
+    expect(thrownBy(() => parseUpload({ template: 't', gzip: 'yes' })).message).toContain('upload.gzip');
+    expect(thrownBy(() => parseUpload({ location: 'x' })).message).toContain('upload.template');
   });
 });
 
@@ -180,7 +173,7 @@ describe('stage_in', () => {
     [{ stage_in: { checksums: { a: 'zz' } } }, 'stage_in.checksums["a"]'],
     [{ stage_in: { extrakt: true } }, 'extrakt'],
   ])('rejects %j naming %s', (token, field) => {
-    const err = thrown(() => parseStageIn(token));
+    const err = thrownBy(() => parseStageIn(token));
     expect(err.code).toBe('E_CONFIG');
     expect(err.message).toContain(field);
   });
@@ -196,7 +189,7 @@ describe('stage_out plan', () => {
       upload: parseUpload(upload),
     });
     expect(planStageOut({ upload, stage_out: false })).toBeUndefined();
-    expect(thrown(() => planStageOut({ stage_out: true })).message).toContain('no upload');
+    expect(thrownBy(() => planStageOut({ stage_out: true })).message).toContain('no upload');
   });
 
   it('files and dir forms; paths must stay in the job dir', () => {
@@ -212,12 +205,12 @@ describe('stage_out plan', () => {
       overwrite: true,
     });
     expect(
-      thrown(() => planStageOut({ stage_out: { files: [{ from: '../x', to: 'file:///r' }] } })).message,
+      thrownBy(() => planStageOut({ stage_out: { files: [{ from: '../x', to: 'file:///r' }] } })).message,
     ).toContain('stage_out.files[0].from');
-    expect(thrown(() => planStageOut({ stage_out: { dir: '/etc', to: 'file:///r' } })).message).toContain(
+    expect(thrownBy(() => planStageOut({ stage_out: { dir: '/etc', to: 'file:///r' } })).message).toContain(
       'stage_out.dir',
     );
-    expect(thrown(() => planStageOut({ stage_out: {} })).message).toContain('files');
+    expect(thrownBy(() => planStageOut({ stage_out: {} })).message).toContain('files');
   });
 });
 
@@ -235,7 +228,7 @@ describe('input lists and file names', () => {
   it('keeps the grid link of a two-column line, skips comments, names every bad line', () => {
     const text =
       '# list\nfile:///local/copy srm://srm.grid.sara.nl:8443/pnfs/x/a.tar\r\n\nnot a url\nalso bad\n';
-    const err = thrown(() => parseInputList(text, 'srm.txt'));
+    const err = thrownBy(() => parseInputList(text, 'srm.txt'));
     expect(err.code).toBe('E_SURL_LIST');
     expect(err.message).toMatch(/srm\.txt: line 4: .*line 5/);
     expect(parseInputList(text.split('\n').slice(0, 3).join('\n'), 'srm.txt')).toEqual([
@@ -251,7 +244,7 @@ describe('input lists and file names', () => {
     expect(inputFileName('http://h/dir/a%20b.dat?authz=secret')).toBe('a b.dat');
     expect(inputFileName('/data/in/c.fits')).toBe('c.fits');
     for (const bad of ['http://h/', 'http://h/a/..', 'http://h/a/%2e%2e', 'http://h/x%2Fy']) {
-      expect(thrown(() => inputFileName(bad)).code).toBe('E_CONFIG');
+      expect(thrownBy(() => inputFileName(bad)).code).toBe('E_CONFIG');
     }
   });
 
