@@ -54,16 +54,19 @@ function buildProgress(ctx: CommandContext): {
   let bar: Progress | undefined;
   let barFor = '';
   let barAt = 0;
+  let barTotal = 0;
   let lastNote = 0;
   let noted = '';
   return {
     onProgress(p) {
       if (p.source === 'active_tasks' && p.totalChanges) {
         if (barFor !== p.designDoc) {
+          bar?.tick(Math.max(0, barTotal - barAt));
           bar?.done();
           bar = ctx.out.progress(`building the index of ${p.designDoc}`, p.totalChanges);
           barFor = p.designDoc;
           barAt = 0;
+          barTotal = p.totalChanges;
         }
         bar!.tick(Math.max(0, (p.changesDone ?? 0) - barAt));
         barAt = Math.max(barAt, p.changesDone ?? 0);
@@ -82,6 +85,8 @@ function buildProgress(ctx: CommandContext): {
       );
     },
     done() {
+      // The build answered: the index is complete, whatever the last look at the tasks showed.
+      bar?.tick(Math.max(0, barTotal - barAt));
       bar?.done();
     },
   };
