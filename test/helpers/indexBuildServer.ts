@@ -131,7 +131,7 @@ export async function startIndexBuildServer(
       }
       const view = /^_view\/([^/]+)$/.exec(ddoc.rest)?.[1];
       const build = view ? active(ddoc.db, ddoc.name) : undefined;
-      if (!view || !build || !build.views.includes(view)) return undefined;
+      if (!view || !build?.views.includes(view)) return undefined;
       if (!waitsForIndex(url.searchParams)) {
         counts.staleEmpty++;
         return { status: 200, json: { total_rows: 0, offset: 0, rows: [] } };
