@@ -16,7 +16,10 @@ import { type HttpFaultProxy, startHttpFaultProxy } from '../chaos/support/httpF
  *   `changes_done`, `total_changes`, `progress`, a shard as `database`), to server admins only
  *   (401 otherwise).
  * A design document written through this server (PUT, answered 201/202) is built for `buildMs`
- * from then on; everything else is passed to the embedded server as it is.
+ * from then on, unless an index of the same signature was built or is being built already: as
+ * CouchDB, which names an index by a hash of the views, `language` and `options` of a design
+ * document, not by its id, the document then shares that index. Design documents written
+ * around this server count as built; everything else is passed to the embedded server as it is.
  */
 
 export const COUCH_TIMEOUT_REASON = 'The request could not be processed in a reasonable amount of time.';
@@ -42,10 +45,22 @@ export interface IndexBuildOptions {
 
 interface Build {
   db: string;
+  /** The design document whose write started the build (what `/_active_tasks` names). */
   name: string;
-  views: string[];
   startedAt: number;
   totalChanges: number;
+}
+
+interface Written {
+  db: string;
+  name: string;
+  views: string[];
+  signature: string;
+}
+
+/** What CouchDB's index signature covers: the views (in the order stored), language, options. */
+function signatureOf(doc: { views?: unknown; language?: unknown; options?: unknown }): string {
+  return JSON.stringify([doc.views ?? {}, doc.language ?? 'javascript', doc.options ?? {}]);
 }
 
 /** `/db/_design/name` or `/db/_design%2Fname` of a document path, and the rest after it. */
@@ -69,15 +84,20 @@ export async function startIndexBuildServer(
   target: string,
   options: IndexBuildOptions,
 ): Promise<IndexBuildServer> {
+  /** Index builds by database and signature; design documents (db/_design/name) by their index. */
   const builds = new Map<string, Build>();
-  const written = new WeakMap<IncomingMessage, Omit<Build, 'startedAt' | 'totalChanges'>>();
+  const designDocs = new Map<string, { signature: string; views: string[] }>();
+  const written = new WeakMap<IncomingMessage, Written>();
   const counts = { timeouts: 0, staleEmpty: 0 };
   const keyOf = (db: string, name: string) => `${db}/_design/${name}`;
-  const active = (db: string, name: string): Build | undefined => {
-    const build = builds.get(keyOf(db, name));
-    if (build && Date.now() - build.startedAt < options.buildMs) return build;
-    builds.delete(keyOf(db, name));
-    return undefined;
+  const buildOf = (db: string, signature: string) => `${db}\n${signature}`;
+  const running = (build: Build | undefined) =>
+    build !== undefined && Date.now() - build.startedAt < options.buildMs ? build : undefined;
+  /** The build under way for a design document's index, if any. */
+  const active = (db: string, name: string): (Build & { views: string[] }) | undefined => {
+    const ddoc = designDocs.get(keyOf(db, name));
+    const build = ddoc ? running(builds.get(buildOf(db, ddoc.signature))) : undefined;
+    return build && ddoc ? { ...build, views: ddoc.views } : undefined;
   };
   const docCount = async (db: string): Promise<number> => {
     const info = await fetch(`${target}/${encodeURIComponent(db)}`, {
@@ -95,7 +115,7 @@ export async function startIndexBuildServer(
         }
         const now = Date.now();
         const tasks = [...builds.values()]
-          .filter((b) => active(b.db, b.name))
+          .filter((b) => running(b))
           .map((b, i) => {
             const share = Math.min(1, (now - b.startedAt) / options.buildMs);
             const done = Math.floor(share * b.totalChanges);
@@ -120,10 +140,14 @@ export async function startIndexBuildServer(
         try {
           const doc = JSON.parse(body.toString('utf8')) as {
             views?: Record<string, unknown>;
+            language?: string;
+            options?: unknown;
             _deleted?: boolean;
           };
-          if (!doc._deleted)
-            written.set(req, { db: ddoc.db, name: ddoc.name, views: Object.keys(doc.views ?? {}) });
+          if (!doc._deleted) {
+            const views = Object.keys(doc.views ?? {});
+            written.set(req, { db: ddoc.db, name: ddoc.name, views, signature: signatureOf(doc) });
+          }
         } catch {
           // Not JSON: the server refuses it.
         }
@@ -148,8 +172,11 @@ export async function startIndexBuildServer(
       onReply: (req, status) => {
         const doc = written.get(req);
         if (!doc || (status !== 201 && status !== 202)) return;
-        const build: Build = { ...doc, startedAt: Date.now(), totalChanges: 0 };
-        builds.set(keyOf(doc.db, doc.name), build);
+        designDocs.set(keyOf(doc.db, doc.name), { signature: doc.signature, views: doc.views });
+        // An index of this signature exists (built, or being built): the document shares it.
+        if (builds.has(buildOf(doc.db, doc.signature))) return;
+        const build: Build = { db: doc.db, name: doc.name, startedAt: Date.now(), totalChanges: 0 };
+        builds.set(buildOf(doc.db, doc.signature), build);
         void docCount(doc.db).then((n) => {
           build.totalChanges = n;
         });
@@ -158,7 +185,11 @@ export async function startIndexBuildServer(
   );
   return {
     via: proxy.via,
-    building: () => [...builds.values()].filter((b) => active(b.db, b.name)).map((b) => keyOf(b.db, b.name)),
+    building: () =>
+      [...designDocs.keys()].filter((key) => {
+        const [db, name] = key.split('/_design/') as [string, string];
+        return active(db, name) !== undefined;
+      }),
     counts,
     close: proxy.close,
   };

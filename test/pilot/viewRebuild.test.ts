@@ -1,8 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openPicas } from '../../src/picas/client';
 import { readClaimDesignDoc } from '../../src/picas/designDocStore';
+import { conditionView } from '../../src/picas/viewDefinitions';
 import { lrt } from '../helpers/cli';
 import { adminAuthHeader } from '../helpers/couch';
 import {
@@ -167,5 +169,58 @@ describe('a view index being rebuilt (CouchDB stand-in)', () => {
     // A user who is no server admin gets no progress (CouchDB shows /_active_tasks to admins only).
     const picas = openPicas({ url: stand.via(world.db.baseUrl), database: world.db.name });
     expect(await (await import('../../src/picas/indexBuild')).readActiveTasks(picas)).toBe('refused');
+  }, 60_000);
+
+  it('lrt views migrate moves custom views out of _design/<type> while todo answers throughout', async () => {
+    const TOKENS = 6;
+    const world = await createPilotWorld({ type: 'rbmig', tokens: demoTokens('rbmig', TOKENS) });
+    // As an older version left it: a custom view next to todo (written around the stand-in: built).
+    const typeDoc = (await world.picas.db.get('_design/rbmig')) as unknown as {
+      views: Record<string, unknown>;
+    };
+    await world.picas.db.insert({
+      ...typeDoc,
+      views: { ...typeDoc.views, mine: conditionView('rbmig', 'doc.STARTSB == "001"') },
+    } as never);
+    const stand = await startIndexBuildServer(world.db.baseUrl, {
+      buildMs: 1500,
+      timeoutMs: 200,
+      adminAuth: adminAuthHeader(),
+    });
+    servers.push(stand);
+    const env = { PICAS_URL: stand.via(world.env.PICAS_URL!), PICAS_DB: world.db.name };
+    const todo = `${new URL(env.PICAS_URL).origin}/${world.db.name}/_design/rbmig/_view/todo`;
+    const seen: string[] = [];
+    let polling = true;
+    const poller = (async () => {
+      while (polling) {
+        for (const query of ['', '?stable=true&update=lazy']) {
+          const res = await fetch(`${todo}${query}`, { headers: { authorization: adminAuthHeader() } });
+          const body = (await res.json()) as { rows?: unknown[] };
+          seen.push(`${res.status} ${body.rows?.length}`);
+        }
+        await sleep(100);
+      }
+    })();
+    const migrated = await lrt(['views', 'migrate', '--type', 'rbmig', '--json'], { env });
+    polling = false;
+    await poller;
+    expect(migrated.exitCode, migrated.stderr).toBe(0);
+    const out = JSON.parse(migrated.stdout);
+    expect(out.moved).toEqual(['mine']);
+    expect(out.builds.map((b: { designDoc: string }) => b.designDoc)).toEqual([
+      '_design/views:rbmig',
+      '_design/next:rbmig',
+      '_design/rbmig',
+    ]);
+    // The staged copy of _design/rbmig was built (its reads timed out meanwhile) ...
+    expect(stand.counts.timeouts).toBeGreaterThan(0);
+    // ... while todo answered every read, in full, the stale ones too.
+    expect(seen.length).toBeGreaterThan(4);
+    expect(new Set(seen)).toEqual(new Set([`200 ${TOKENS}`]));
+    const after = await world.picas.db.get('_design/rbmig');
+    expect(Object.keys((after as unknown as { views: object }).views)).not.toContain('mine');
+    const listed = await lrt(['tokens', 'list', '--type', 'rbmig', '--view', 'mine', '--json'], { env });
+    expect(listed.stdout).toContain('t_rbmig_L1_SB001');
   }, 60_000);
 });
