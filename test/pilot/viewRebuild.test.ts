@@ -26,6 +26,13 @@ afterEach(async () => {
   for (const s of servers.splice(0)) await s.close();
 });
 
+/** The stand-in in front of `target`: builds last `buildMs`, the server's request timeout is `timeoutMs`. */
+async function standIn(target: string, buildMs: number, timeoutMs: number): Promise<IndexBuildServer> {
+  const stand = await startIndexBuildServer(target, { buildMs, timeoutMs, adminAuth: adminAuthHeader() });
+  servers.push(stand);
+  return stand;
+}
+
 /** A claim design document with another source (an upgrade of the spread function would do this). */
 async function rewriteClaimDesignDoc(
   url: string,
@@ -49,12 +56,7 @@ async function rewriteClaimDesignDoc(
 describe('a view index being rebuilt (CouchDB stand-in)', () => {
   it('the stand-in answers as CouchDB does: 500 timeout when waiting, empty when stale, the build in _active_tasks', async () => {
     const world = await createPilotWorld({ type: 'rbstand', tokens: demoTokens('rbstand', 5) });
-    const stand = await startIndexBuildServer(world.db.baseUrl, {
-      buildMs: 3000,
-      timeoutMs: 200,
-      adminAuth: adminAuthHeader(),
-    });
-    servers.push(stand);
+    const stand = await standIn(world.db.baseUrl, 3000, 200);
     const base = new URL(stand.via(world.db.baseUrl)).origin;
     const claimDoc = (await readClaimDesignDoc(world.picas, 'rbstand'))!;
     await rewriteClaimDesignDoc(base, world.db.name, 'rbstand', claimDoc as never);
@@ -94,12 +96,7 @@ describe('a view index being rebuilt (CouchDB stand-in)', () => {
   it('pilots at work when the claim index is rebuilt keep their tokens, wait for the index, and drain the rest', async () => {
     const TOKENS = 12;
     const world = await createPilotWorld({ type: 'rbfleet', tokens: demoTokens('rbfleet', TOKENS) });
-    const stand = await startIndexBuildServer(world.db.baseUrl, {
-      buildMs: 5000,
-      timeoutMs: 300,
-      adminAuth: adminAuthHeader(),
-    });
-    servers.push(stand);
+    const stand = await standIn(world.db.baseUrl, 5000, 300);
     const url = stand.via(world.env.PICAS_URL!);
     const claimDoc = (await readClaimDesignDoc(world.picas, 'rbfleet'))!;
     const logs = [0, 1, 2].map((i) => join(world.dir, `pilot-${i}.log`));
@@ -133,12 +130,7 @@ describe('a view index being rebuilt (CouchDB stand-in)', () => {
 
   it('lrt views add and tokens list wait for the index with a message; progress from _active_tasks', async () => {
     const world = await createPilotWorld({ type: 'rbcli', tokens: demoTokens('rbcli', 4) });
-    const stand = await startIndexBuildServer(world.db.baseUrl, {
-      buildMs: 2500,
-      timeoutMs: 300,
-      adminAuth: adminAuthHeader(),
-    });
-    servers.push(stand);
+    const stand = await standIn(world.db.baseUrl, 2500, 300);
     const env = { PICAS_URL: stand.via(world.env.PICAS_URL!), PICAS_DB: world.db.name };
     const added = await lrt(
       ['views', 'add', '--type', 'rbcli', '--name', 'first2', '--condition', 'doc.STARTSB < "002"'],
@@ -182,12 +174,7 @@ describe('a view index being rebuilt (CouchDB stand-in)', () => {
       ...typeDoc,
       views: { ...typeDoc.views, mine: conditionView('rbmig', 'doc.STARTSB == "001"') },
     } as never);
-    const stand = await startIndexBuildServer(world.db.baseUrl, {
-      buildMs: 1500,
-      timeoutMs: 200,
-      adminAuth: adminAuthHeader(),
-    });
-    servers.push(stand);
+    const stand = await standIn(world.db.baseUrl, 1500, 200);
     const env = { PICAS_URL: stand.via(world.env.PICAS_URL!), PICAS_DB: world.db.name };
     const todo = `${new URL(env.PICAS_URL).origin}/${world.db.name}/_design/rbmig/_view/todo`;
     const seen: string[] = [];

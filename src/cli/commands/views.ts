@@ -92,6 +92,17 @@ function buildProgress(ctx: CommandContext): {
   };
 }
 
+/** Runs a change of views with its index builds drawn on stderr (buildProgress). */
+async function withBuildProgress<T>(
+  ctx: CommandContext,
+  work: (options: ViewChangeOptions) => Promise<T>,
+): Promise<T> {
+  const progress = buildProgress(ctx);
+  const result = await work({ onProgress: progress.onProgress });
+  progress.done();
+  return result;
+}
+
 function buildsJson(builds: BuiltIndex[]) {
   return builds.map(({ designDoc, view, elapsedMs, rows, progressReported }) => ({
     designDoc: `_design/${designDoc}`,
@@ -127,9 +138,7 @@ export const viewsAdd: Command = {
     const name = required(ctx, 'name');
     const condition = required(ctx, 'condition');
     const { picas, type } = await openFor(ctx);
-    const progress = buildProgress(ctx);
-    const res = await addView(picas, type, name, condition, { onProgress: progress.onProgress });
-    progress.done();
+    const res = await withBuildProgress(ctx, (o) => addView(picas, type, name, condition, o));
     ctx.out.result({ type, ...res, builds: buildsJson(res.builds) });
     const what = !res.changed ? 'already defined as given' : res.replaced ? 'replaced' : 'added';
     const built = res.builds.at(-1);
@@ -163,9 +172,7 @@ export const viewsRemove: Command = {
   async run(ctx) {
     const name = required(ctx, 'name');
     const { picas, type } = await openFor(ctx);
-    const progress = buildProgress(ctx);
-    const res = await removeView(picas, type, name, { onProgress: progress.onProgress });
-    progress.done();
+    const res = await withBuildProgress(ctx, (o) => removeView(picas, type, name, o));
     ctx.out.result({ type, ...res, builds: buildsJson(res.builds) });
     ctx.out.line(`view ${name} removed from ${res.from}`);
     return EXIT.ok;
@@ -188,9 +195,7 @@ export const viewsMigrate: Command = {
   examples: ['lrt views migrate --type pref_cal1'],
   async run(ctx) {
     const { picas, type } = await openFor(ctx);
-    const progress = buildProgress(ctx);
-    const res = await migrateCustomViews(picas, type, { onProgress: progress.onProgress });
-    progress.done();
+    const res = await withBuildProgress(ctx, (o) => migrateCustomViews(picas, type, o));
     const strip = ({ builds: _b, ...rest }: ViewsUpdate) => rest;
     ctx.out.result({
       type,
