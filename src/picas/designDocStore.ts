@@ -123,17 +123,19 @@ async function updateDesignDoc(
   }
 }
 
-export interface EnsuredDesignDocs extends DesignDocUpdate {
+export interface EnsuredDesignDocs extends ViewsUpdate {
   /** The claim's design document, `_design/claim:<type>` (claimViews). */
-  claim: DesignDocUpdate;
+  claim: ViewsUpdate;
 }
 
 /**
  * Creates or updates `_design/<type>` so that every standard view (plus `extraViews`) exists with
  * the current source, then the claim's `_design/claim:<type>` (claimViews) and
- * `_design/finished:<type>` with the finished views. Custom views already there stay. A second call
+ * `_design/finished:<type>` with the finished views. Other views already there stay. A second call
  * writes nothing. They are written apart: on CouchDB a change to a design document rebuilds all its
- * views, so a new or changed claim or finished view leaves `todo` as it is.
+ * views, so a new or changed claim or finished view leaves `todo` as it is; and a document already
+ * in service (a newer grid-lrt changing a view source) is changed through a staged copy whose index
+ * is built first (setViewsWithoutStall), so the pilots never wait for it.
  */
 export async function ensureDesignDoc(
   picas: PicasDb,
@@ -142,11 +144,20 @@ export async function ensureDesignDoc(
 ): Promise<EnsuredDesignDocs> {
   const wanted = { ...standardViews(type), ...extraViews };
   const id = designDocId(type);
-  const typeDoc = await updateDesignDoc(picas, id, (existing) => mergeDesignDoc(id, existing, wanted));
+  const noBuild = { build: false };
+  const typeDoc = await setViewsWithoutStall(
+    picas,
+    id,
+    (existing) => mergeDesignDoc(id, existing, wanted)?.views,
+    noBuild,
+  );
   const claimId = claimDesignDocId(type);
   const claimWanted = claimViews(type);
-  const claim = await updateDesignDoc(picas, claimId, (existing) =>
-    mergeDesignDoc(claimId, existing, claimWanted),
+  const claim = await setViewsWithoutStall(
+    picas,
+    claimId,
+    (existing) => mergeDesignDoc(claimId, existing, claimWanted)?.views,
+    noBuild,
   );
   await ensureFinishedViews(picas, type);
   return { ...typeDoc, claim };
@@ -156,12 +167,13 @@ export async function ensureDesignDoc(
  * `_design/finished:<type>` as finishedViews.ts defines it (a design document grid-lrt owns whole:
  * other views in it are replaced). Its own index: writing it never touches `_design/<type>`'s.
  */
-export function ensureFinishedViews(picas: PicasDb, type: string): Promise<DesignDocUpdate> {
+export function ensureFinishedViews(picas: PicasDb, type: string): Promise<ViewsUpdate> {
   assertTokenType(type);
-  return updateDesignDoc(
+  return setViewsWithoutStall(
     picas,
     finishedDesignDocId(type),
-    (existing) => finishedDesignDoc(type, existing) as DesignDoc | undefined,
+    (existing) => finishedDesignDoc(type, existing)?.views,
+    { build: false },
   );
 }
 
@@ -200,6 +212,11 @@ export interface ViewChangeOptions {
   /** Progress of each index build (`lrt views add` draws it). */
   onProgress?: (progress: IndexProgress & { designDoc: string }) => void;
   signal?: AbortSignal;
+  /**
+   * Build the changed document's index before returning (default true). False: only a staged
+   * copy is built (a document in service is never changed before its new index is ready).
+   */
+  build?: boolean;
 }
 
 export interface ViewsUpdate extends DesignDocUpdate {
@@ -283,7 +300,7 @@ async function setViewsWithoutStall(
       throw couchError(picas, `write ${id} in ${picas.name}`, err);
     }
     if (inService) await deleteDesignDocById(picas, staging);
-    const built = await buildDesignDocIndex(picas, id, views, options);
+    const built = options.build === false ? undefined : await buildDesignDocIndex(picas, id, views, options);
     if (built) builds.push(built);
     return { id, changed: true, rev, builds };
   }

@@ -93,6 +93,9 @@ describe('design documents and views', () => {
     });
     const updated = await ensureDesignDoc(picas, 'upg');
     expect(updated.claim.changed).toBe(true);
+    // The claim's document served a view: the new one was built in a staged copy first.
+    expect(updated.claim.builds.map((b) => b.designDoc)).toEqual(['next:claim:upg']);
+    expect(await readDesignDocById(picas, stagingDesignDocId(claimDesignDocId('upg')))).toBeUndefined();
     expect((await readClaimDesignDoc(picas, 'upg'))?.views.todo_spread?.map).toContain(
       'spread(String(doc._id))',
     );
