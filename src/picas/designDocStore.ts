@@ -1,4 +1,4 @@
-import { isLrtError, LrtError } from '../core';
+import { backoffDelay, isLrtError, LrtError, sleep } from '../core';
 import { couchError, type PicasDb, statusOf } from './client';
 import { finishedDesignDoc, finishedDesignDocId } from './finishedViews';
 import { type BuiltIndex, buildIndex, type IndexProgress } from './indexBuild';
@@ -253,6 +253,13 @@ async function buildDesignDocIndex(
  * options: the same index, already built), and the staging copy is deleted. On the embedded server
  * views are indexed one by one and the swap costs nothing. `change` returns undefined for "no change".
  */
+/**
+ * Rounds of setViewsWithoutStall: each round at least one of the concurrent writers of a design
+ * document lands, so this many writers at once all do; between rounds a jittered pause.
+ */
+const STAGED_ROUNDS = 20;
+const ROUND_BACKOFF = { baseMs: 20, maxMs: 500 } as const;
+
 async function setViewsWithoutStall(
   picas: PicasDb,
   id: string,
@@ -271,12 +278,21 @@ async function setViewsWithoutStall(
         language: existing?.language ?? 'javascript',
         ...(existing?.options !== undefined ? { options: existing.options } : {}),
       };
-      await updateDesignDoc(picas, staging, (current) => ({
-        ...(current?._rev ? { _rev: current._rev } : {}),
-        _id: staging,
-        ...shape,
-        views,
-      }));
+      try {
+        await updateDesignDoc(picas, staging, (current) => ({
+          ...(current?._rev ? { _rev: current._rev } : {}),
+          _id: staging,
+          ...shape,
+          views,
+        }));
+      } catch (err) {
+        // Other writers of the same document stage theirs: one of them lands first; read again.
+        if (isLrtError(err, 'E_CONFLICT') && attempt < STAGED_ROUNDS) {
+          await sleep(backoffDelay(attempt, ROUND_BACKOFF, Math.random));
+          continue;
+        }
+        throw err;
+      }
       try {
         const staged = await buildDesignDocIndex(picas, staging, views, options);
         if (staged) builds.push(staged);
@@ -296,7 +312,10 @@ async function setViewsWithoutStall(
     try {
       rev = await writeSettled(picas, next);
     } catch (err) {
-      if (statusOf(err) === 409 && attempt < MAX_ATTEMPTS) continue;
+      if (statusOf(err) === 409 && attempt < STAGED_ROUNDS) {
+        await sleep(backoffDelay(attempt, ROUND_BACKOFF, Math.random));
+        continue;
+      }
       throw couchError(picas, `write ${id} in ${picas.name}`, err);
     }
     if (inService) await deleteDesignDocById(picas, staging);
