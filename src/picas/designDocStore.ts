@@ -224,24 +224,43 @@ export interface ViewsUpdate extends DesignDocUpdate {
   builds: BuiltIndex[];
 }
 
-/** The first view of a design document that has a map function: reading it builds the whole index. */
+/** The first view of a design document that has a map function. */
 function viewToBuild(views: Record<string, ViewSource>): string | undefined {
   return Object.keys(views).find((name) => typeof views[name]?.map === 'string');
+}
+
+/**
+ * The views to read so that the new index is built: on CouchDB any one builds the whole index of
+ * the document; the embedded server indexes each view apart, so every new or changed view is read
+ * (the first read pays on CouchDB, the others answer at once). A removal changes no view: the first.
+ */
+function viewsToBuild(views: Record<string, ViewSource>, before: DesignDoc | undefined): string[] {
+  const changed = Object.keys(views).filter((name) => {
+    const view = views[name];
+    const old = before?.views?.[name];
+    return typeof view?.map === 'string' && (old?.map !== view.map || old?.reduce !== view.reduce);
+  });
+  const first = viewToBuild(views);
+  return changed.length > 0 ? changed : first ? [first] : [];
 }
 
 async function buildDesignDocIndex(
   picas: PicasDb,
   id: string,
-  views: Record<string, ViewSource>,
+  viewNames: string[],
   options: ViewChangeOptions,
-): Promise<BuiltIndex | undefined> {
-  const view = viewToBuild(views);
-  if (!view) return undefined;
+): Promise<BuiltIndex[]> {
   const name = id.replace(/^_design\//, '');
-  return buildIndex(picas, name, view, {
-    signal: options.signal,
-    onProgress: (progress) => options.onProgress?.({ ...progress, designDoc: id }),
-  });
+  const built: BuiltIndex[] = [];
+  for (const view of viewNames) {
+    built.push(
+      await buildIndex(picas, name, view, {
+        signal: options.signal,
+        onProgress: (progress) => options.onProgress?.({ ...progress, designDoc: id }),
+      }),
+    );
+  }
+  return built;
 }
 
 /**
@@ -294,8 +313,7 @@ async function setViewsWithoutStall(
         throw err;
       }
       try {
-        const staged = await buildDesignDocIndex(picas, staging, views, options);
-        if (staged) builds.push(staged);
+        builds.push(...(await buildDesignDocIndex(picas, staging, viewsToBuild(views, existing), options)));
       } catch (err) {
         // Another writer of the same document replaced or removed the copy: go on, at worst the
         // document's own index is built below while its readers wait.
@@ -319,8 +337,9 @@ async function setViewsWithoutStall(
       throw couchError(picas, `write ${id} in ${picas.name}`, err);
     }
     if (inService) await deleteDesignDocById(picas, staging);
-    const built = options.build === false ? undefined : await buildDesignDocIndex(picas, id, views, options);
-    if (built) builds.push(built);
+    if (options.build !== false) {
+      builds.push(...(await buildDesignDocIndex(picas, id, viewsToBuild(views, existing), options)));
+    }
     return { id, changed: true, rev, builds };
   }
 }

@@ -80,6 +80,8 @@ describe('lrt views', () => {
       '_design/next:views:demo',
       '_design/views:demo',
     ]);
+    // The new view itself is read (the embedded server indexes each view apart), not the first one.
+    expect(out.builds.map((b: { view: string }) => b.view)).toEqual(['second', 'second']);
     expect(out.builds.at(-1)).toMatchObject({ rows: 1, progressReported: false });
     const removed = await lrt(['views', 'remove', '--type', 'demo', '--name', 'second', '--json'], {
       env: envFor(testDb),
