@@ -50,5 +50,8 @@ export function picasFromContext(ctx: CommandContext): PicasDb {
     env: ctx.env,
     picasrc: readPicasrc(ctx.home),
   });
-  return openPicas(settings);
+  const picas = openPicas(settings);
+  // A view whose index the server is still building is waited for (fetchView): say so on stderr.
+  picas.onWait = (notice) => ctx.out.note(`lrt: ${notice.message}`);
+  return picas;
 }

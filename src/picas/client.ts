@@ -2,6 +2,7 @@ import nano from 'nano';
 import { DecoratorHandler, type Dispatcher } from 'undici';
 import { createServerClock, isLrtError, LrtError, type ServerClock, scrubSecrets } from '../core';
 import { couchDispatcher } from './couchHttp';
+import type { DbWaitNotice } from './dbRetry';
 import type { PicasSettings } from './settings';
 
 /** An open PiCaS database: the nano handles plus the settings they came from. */
@@ -17,6 +18,13 @@ export interface PicasDb {
   dispatcher: Dispatcher;
   /** The server's time, learned from its replies: lease times are written and compared on it. */
   clock: ServerClock;
+  /**
+   * Told when a view read waits for an index the server is still building (fetchView retries it):
+   * `lrt` prints the message on stderr, the pilot logs it. Unset: the wait is silent.
+   */
+  onWait?: (notice: DbWaitNotice) => void;
+  /** How long a view read waits for an index being built before it fails (default: no limit). */
+  indexWaitMs?: number;
 }
 
 /** A token document as stored. Known fields are typed; anything else passes through. */
@@ -113,7 +121,13 @@ export function couchError(picas: PicasDb, what: string, err: unknown): LrtError
   const where = `${picas.settings.url}/${picas.name}`;
   const status = e.statusCode;
   const detail = scrubSecrets(e.reason ?? e.message ?? String(err), secrets);
-  const details = { database: picas.name, url: picas.settings.url, status };
+  // CouchDB's error code (`timeout`, `conflict`...): what a retry decides on (dbRetry.ts), never `reason`.
+  const details = {
+    database: picas.name,
+    url: picas.settings.url,
+    status,
+    ...(e.error ? { error: e.error } : {}),
+  };
   if (status === undefined) {
     return new LrtError('E_DB_UNREACHABLE', `${what}: cannot reach the PiCaS server at ${where}: ${detail}`, {
       details,

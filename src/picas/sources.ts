@@ -1,6 +1,6 @@
 import type { BulkSource, SourcePage } from './bulkUpdate';
 import { couchError, type PicasDb, type TokenDoc } from './client';
-import { assertTokenType, designDocId } from './viewDefinitions';
+import { assertTokenType } from './viewDefinitions';
 import { DEFAULT_PAGE_SIZE, rereadThroughView, resolveView, viewPages } from './viewQuery';
 
 export interface SourceOptions {
@@ -22,7 +22,7 @@ export async function viewSource(
   const resolved = await resolveView(picas, type, view);
   let keysById = new Map<string, unknown>();
   return {
-    label: `view ${view} of ${designDocId(type)}`,
+    label: `view ${view} of _design/${resolved.designDoc}`,
     async *pages(): AsyncGenerator<SourcePage> {
       for await (const page of viewPages(picas, resolved, {
         pageSize: options.pageSize,

@@ -57,6 +57,30 @@ export function claimDesignDocId(type: string): string {
 }
 
 /**
+ * The name (after `_design/`) of the design document that holds the user's custom views of a type
+ * (`lrt views add`): `views:<type>`. Apart from `_design/<type>` (the `todo` the pilots read) and
+ * `_design/claim:<type>` (the claim's index): on CouchDB a change to a design document rebuilds
+ * every view in it, so adding or removing a custom view must never take `todo` away.
+ */
+export function customDesignDocName(type: string): string {
+  assertTokenType(type);
+  return `views:${type}`;
+}
+
+export function customDesignDocId(type: string): string {
+  return `_design/${customDesignDocName(type)}`;
+}
+
+/**
+ * A design document that builds the index another one will have (designDocSwap.ts): `next:<name>`
+ * for `_design/<name>`. CouchDB names an index by its views, not by its design document, so once
+ * this one is built the real one can take the same views without a rebuild.
+ */
+export function stagingDesignDocId(id: string): string {
+  return `_design/next:${id.replace(/^_design\//, '')}`;
+}
+
+/**
  * A view whose rows have key AND value equal to the token id: GRID_LRT's worker reads the value,
  * its reset/delete code the key.
  */

@@ -1,19 +1,11 @@
 import { LrtError } from '../core';
 import { type BulkUpdateOptions, type BulkUpdateReport, bulkUpdate } from './bulkUpdate';
-import type { TokenDoc } from './client';
-import { couchError, type PicasDb, statusOf } from './client';
-import { readDesignDocById } from './designDocStore';
+import type { PicasDb, TokenDoc } from './client';
+import { deleteDesignDocById, readDesignDocById } from './designDocStore';
 import { finishedDesignDocId } from './finishedViews';
-import {
-  type DropAttachments,
-  deletePatch,
-  leaseOf,
-  resetPatch,
-  setStatusPatch,
-  writeSettled,
-} from './protocol';
+import { type DropAttachments, deletePatch, leaseOf, resetPatch, setStatusPatch } from './protocol';
 import { type SourceOptions, typeSource, viewSource } from './sources';
-import { claimDesignDocId, designDocId } from './viewDefinitions';
+import { claimDesignDocId, customDesignDocId, designDocId } from './viewDefinitions';
 
 /*
  * GRID_LRT's login-side token operations (set_view_to_status, reset_tokens, delete_tokens,
@@ -127,23 +119,6 @@ export interface PurgeReport extends BulkUpdateReport {
   claimDesignDoc: DesignDocOutcome;
 }
 
-const DESIGN_DOC_TRIES = 10;
-
-async function deleteDesignDoc(picas: PicasDb, id: string): Promise<'deleted' | 'absent'> {
-  for (let attempt = 1; ; attempt++) {
-    const doc = await readDesignDocById(picas, id);
-    if (!doc?._rev) return 'absent';
-    try {
-      await writeSettled(picas, { _id: id, _rev: doc._rev, _deleted: true });
-      return 'deleted';
-    } catch (err) {
-      const status = statusOf(err);
-      if (status === 404) return 'absent';
-      if (status !== 409 || attempt >= DESIGN_DOC_TRIES) throw couchError(picas, `delete ${id}`, err);
-    }
-  }
-}
-
 /** What purging does to a design document when the tokens are gone (or not). */
 async function purgeDesignDoc(
   picas: PicasDb,
@@ -153,13 +128,13 @@ async function purgeDesignDoc(
   if (report.dryRun) return (await readDesignDocById(picas, id)) ? 'would-delete' : 'absent';
   // Tokens left (refused, or not reached before an interrupt) would vanish from every view.
   if (report.failed.length > 0 || report.interrupted) return 'kept';
-  return deleteDesignDoc(picas, id);
+  return deleteDesignDocById(picas, id);
 }
 
 /**
  * GRID_LRT's purge_tokens: deletes every token of the type, found through `_all_docs` (views may
- * be gone), then `_design/<type>`, the claim's `_design/claim:<type>` and
- * `_design/finished:<type>`. pouchdb-server has no `_purge`, so this deletes (tombstones).
+ * be gone), then `_design/<type>`, the claim's `_design/claim:<type>`, `_design/finished:<type>`
+ * and the custom views' `_design/views:<type>`. pouchdb-server has no `_purge`, so this deletes (tombstones).
  */
 export async function purgeType(
   picas: PicasDb,
@@ -170,5 +145,6 @@ export async function purgeType(
   const designDoc = await purgeDesignDoc(picas, designDocId(type), report);
   const claimDesignDoc = await purgeDesignDoc(picas, claimDesignDocId(type), report);
   await purgeDesignDoc(picas, finishedDesignDocId(type), report);
+  await purgeDesignDoc(picas, customDesignDocId(type), report);
   return { ...report, designDoc, claimDesignDoc };
 }

@@ -1,9 +1,21 @@
 import type nano from 'nano';
 import { LrtError } from '../core';
 import { couchError, type PicasDb, statusOf, type TokenDoc } from './client';
-import { assertDatabaseExists, readDesignDoc, readFinishedDesignDoc } from './designDocStore';
+import { withDbRetry } from './dbRetry';
+import {
+  assertDatabaseExists,
+  readCustomDesignDoc,
+  readDesignDoc,
+  readFinishedDesignDoc,
+} from './designDocStore';
 import { FINISHED_VIEW_NAMES, finishedDesignName } from './finishedViews';
-import { assertTokenType, designDocId } from './viewDefinitions';
+import {
+  assertTokenType,
+  customDesignDocName,
+  type DesignDoc,
+  designDocId,
+  standardViews,
+} from './viewDefinitions';
 
 export const DEFAULT_PAGE_SIZE = 500;
 
@@ -54,7 +66,8 @@ function reduces(source: { reduce?: string } | undefined): boolean {
 /**
  * Checks that `_design/<type>` has `view` and tells whether it reduces. `done`, `error`,
  * `overview_total` and `taken_over` come from `_design/finished:<type>` when it has them
- * (finishedViews.ts: finished as every tool writes it). Throws E_VIEW_NOT_FOUND naming the design
+ * (finishedViews.ts: finished as every tool writes it); a custom view from `_design/views:<type>`
+ * (`lrt views add`), else from `_design/<type>` where older versions put it. Throws E_VIEW_NOT_FOUND naming the design
  * doc and listing the views that exist, or E_DB_NOT_FOUND.
  */
 export async function resolveView(picas: PicasDb, type: string, view: string): Promise<ResolvedView> {
@@ -64,14 +77,24 @@ export async function resolveView(picas: PicasDb, type: string, view: string): P
     const finished = (await readFinishedDesignDoc(picas, type))?.views?.[view];
     if (finished) return { type, view, designDoc: finishedDesignName(type), reduce: reduces(finished) };
   }
+  if (!(view in standardViews(type))) {
+    const custom = (await readCustomDesignDoc(picas, type))?.views?.[view];
+    if (custom) return { type, view, designDoc: customDesignDocName(type), reduce: reduces(custom) };
+  }
   const ddoc = await readDesignDoc(picas, type);
   if (!ddoc) {
     await assertDatabaseExists(picas);
     throw viewNotFound(picas, type, view, undefined);
   }
   const source = ddoc.views?.[view];
-  if (!source) throw viewNotFound(picas, type, view, Object.keys(ddoc.views ?? {}).sort());
+  if (!source) throw viewNotFound(picas, type, view, await viewNamesOf(picas, type, ddoc));
   return { type, view, designDoc: type, reduce: reduces(source) };
+}
+
+/** The views a reader can name: those of `_design/<type>` and the custom ones of `_design/views:<type>`. */
+async function viewNamesOf(picas: PicasDb, type: string, ddoc: DesignDoc | undefined): Promise<string[]> {
+  const custom = await readCustomDesignDoc(picas, type);
+  return [...new Set([...Object.keys(ddoc?.views ?? {}), ...Object.keys(custom?.views ?? {})])].sort();
 }
 
 export interface ViewAnswer {
@@ -90,12 +113,22 @@ export async function fetchView(
   qs: Record<string, unknown>,
   signal?: AbortSignal,
 ): Promise<ViewAnswer> {
-  const answer = (await picas.server.request({
-    db: picas.name,
-    path: `_design/${encodeURIComponent(designDoc)}/_view/${encodeURIComponent(view)}`,
-    qs,
+  const request = () =>
+    picas.server.request({
+      db: picas.name,
+      path: `_design/${encodeURIComponent(designDoc)}/_view/${encodeURIComponent(view)}`,
+      qs,
+      signal,
+    } as nano.RequestOptions) as Promise<Partial<ViewAnswer>>;
+  // An index being built (a new or changed design document) makes CouchDB answer "timeout": wait
+  // for it, saying so (picas.onWait). Outages are the caller's to wait out (maxWaitMs 0).
+  const answer = await withDbRetry(request, {
+    what: `view ${view} of _design/${designDoc}`,
+    maxWaitMs: 0,
+    indexWaitMs: picas.indexWaitMs,
+    onWait: picas.onWait,
     signal,
-  } as nano.RequestOptions)) as Partial<ViewAnswer>;
+  });
   return { total_rows: answer.total_rows, rows: answer.rows ?? [] };
 }
 
@@ -112,7 +145,7 @@ export async function queryView(
   } catch (err) {
     if (statusOf(err) === 404) {
       const ddoc = await readDesignDoc(picas, type);
-      throw viewNotFound(picas, type, view, ddoc ? Object.keys(ddoc.views ?? {}).sort() : undefined);
+      throw viewNotFound(picas, type, view, ddoc ? await viewNamesOf(picas, type, ddoc) : undefined);
     }
     throw couchError(picas, `query view ${view} of _design/${resolved.designDoc}`, err);
   }
@@ -237,7 +270,7 @@ export async function tokenOverview(picas: PicasDb, type: string): Promise<Recor
   const source = await overviewSource(picas, type);
   let answer: ViewAnswer;
   try {
-    answer = (await picas.db.view(source.designDoc, source.view, { group: true })) as unknown as ViewAnswer;
+    answer = await fetchView(picas, source.designDoc, source.view, { group: true });
   } catch (err) {
     throw couchError(picas, `query view ${source.view} of _design/${source.designDoc}`, err);
   }

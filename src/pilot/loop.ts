@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { setTimeout } from 'node:timers/promises';
 import { LrtError } from '../core';
 import { couchError, statusOf } from '../picas/client';
+import { withDbRetry } from '../picas/dbRetry';
 import { jobIdsFromEnv } from '../picas/jobIds';
 import {
   CACHED_CLAIM_PAGE_SIZE,
@@ -12,7 +13,6 @@ import {
   newCandidateCache,
   writeClaim,
 } from '../picas/protocol';
-import { withDbRetry } from './dbRetry';
 import { processClaimedToken } from './processToken';
 import type { TokenOutcome, TokenRunContext } from './tokenRun';
 

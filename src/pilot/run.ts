@@ -98,6 +98,8 @@ export async function pilotMain(io: PilotIo): Promise<number> {
   signals.on('SIGINT', onInt);
 
   const picas = openPicas(settings.picas);
+  // A view being rebuilt (a new or changed design document) is waited for, never a reason to stop.
+  picas.onWait = (notice) => logger.warn({ wait: notice.kind, attempt: notice.attempt }, notice.message);
   const events = new PilotEvents();
   const context = {
     picas,

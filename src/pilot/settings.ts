@@ -65,7 +65,11 @@ export const PILOT_OPTIONS = {
     help: 'CouchDB cluster rules: w=n writes, 202s settled (default auto: on when the database reports n > 1; PICAS_CLUSTER)',
   },
   type: { type: 'string', value: 'TYPE', help: 'token type to process (default PICAS_TYPE)' },
-  view: { type: 'string', value: 'VIEW', help: 'view to claim from (default todo)' },
+  view: {
+    type: 'string',
+    value: 'VIEW',
+    help: 'view to claim from (default todo; a custom view is read from _design/views:<type>)',
+  },
   credentials: {
     type: 'string',
     value: 'FILE',
@@ -120,7 +124,11 @@ export const PILOT_OPTIONS = {
     value: 'auto|off',
     help: 'ask gfal if srm:// inputs are on disk first; NEARLINE gives the token back (default auto)',
   },
-  'db-wait': { type: 'string', value: 'S', help: 'wait out a database outage this long (default 900)' },
+  'db-wait': {
+    type: 'string',
+    value: 'S',
+    help: 'wait out a database outage this long (default 900); a view index being built is waited for as long as it takes',
+  },
   'export-credentials': { type: 'boolean', help: 'pass PICAS_* credentials to master.sh (off by default)' },
   token: { type: 'string', value: 'ID', help: 'process this one token (with --dry-run: debug locally)' },
   'dry-run': {

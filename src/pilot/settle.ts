@@ -1,9 +1,9 @@
 import { errorMessage, isLrtError } from '../core';
 import { isDbRefusal } from '../picas/client';
+import { withDbRetry } from '../picas/dbRetry';
 import type { ClaimedToken } from '../picas/protocol';
 import { fencedUpdate, finishPatch, leaseOf, releasePatch } from '../picas/protocol';
 import type { openAttemptLog } from './attemptLog';
-import { withDbRetry } from './dbRetry';
 import type { startHeartbeat } from './heartbeat';
 import type { JobDir } from './jobDir';
 import { collectLogs, withInlineLogs } from './logAttachments';

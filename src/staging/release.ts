@@ -3,6 +3,7 @@ import { readAttachment } from '../picas/attachments';
 import { couchError, type PicasDb, statusOf, type TokenDoc } from '../picas/client';
 import { writeSettled } from '../picas/protocol';
 import { assertTokenType } from '../picas/viewDefinitions';
+import { fetchView } from '../picas/viewQuery';
 import { parseSurl, SRM_ATTACHMENT, type Surl } from '../srm';
 import type { StagerClient } from './client';
 import { formatSeconds } from './formatSeconds';
@@ -59,7 +60,7 @@ function normalizeSurl(text: string): string {
 /** Ids of the type's tokens in staging: the overview view's `staging` rows, else a scan. */
 async function stagingIds(picas: PicasDb, type: string): Promise<string[]> {
   try {
-    const answer = await picas.db.view(type, 'overview_total', { key: STAGING_STATUS, reduce: false });
+    const answer = await fetchView(picas, type, 'overview_total', { key: STAGING_STATUS, reduce: false });
     return answer.rows.map((r) => r.id);
   } catch (err) {
     if (statusOf(err) !== 404) throw couchError(picas, `list staging tokens of type ${type}`, err);

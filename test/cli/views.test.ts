@@ -45,8 +45,49 @@ describe('lrt views', () => {
     );
     expect(res.exitCode).toBe(0);
     expect(res.stdout).toContain('demo_view');
-    const rows = await picas.db.view('demo', 'demo_view');
+    expect(res.stdout).toMatch(/index built in [0-9.]+ s \(1 rows\)/);
+    const rows = await picas.db.view('views:demo', 'demo_view');
     expect(rows.rows.map((r) => r.id)).toEqual(['t_demo_zero']);
+    // tokens list --view finds it in its own design document.
+    const listed = await lrt(['tokens', 'list', '--type', 'demo', '--view', 'demo_view', '--json'], {
+      env: envFor(testDb),
+    });
+    expect(listed.exitCode).toBe(0);
+    expect(listed.stdout).toContain('t_demo_zero');
+    expect(listed.stdout).not.toContain('t_demo_other');
+  });
+
+  it('views add --json reports the index it built; the embedded server shows no progress, and says so', async () => {
+    const res = await lrt(
+      [
+        'views',
+        'add',
+        '--type',
+        'demo',
+        '--name',
+        'second',
+        '--condition',
+        'doc.manual_key == "b"',
+        '--json',
+      ],
+      { env: envFor(testDb) },
+    );
+    expect(res.exitCode).toBe(0);
+    const out = JSON.parse(res.stdout);
+    expect(out).toMatchObject({ type: 'demo', id: '_design/views:demo', changed: true, legacy: [] });
+    // The custom design doc served demo_view already: a staged copy was built first.
+    expect(out.builds.map((b: { designDoc: string }) => b.designDoc)).toEqual([
+      '_design/next:views:demo',
+      '_design/views:demo',
+    ]);
+    // The new view itself is read (the embedded server indexes each view apart), not the first one.
+    expect(out.builds.map((b: { view: string }) => b.view)).toEqual(['second', 'second']);
+    expect(out.builds.at(-1)).toMatchObject({ rows: 1, progressReported: false });
+    const removed = await lrt(['views', 'remove', '--type', 'demo', '--name', 'second', '--json'], {
+      env: envFor(testDb),
+    });
+    expect(removed.exitCode).toBe(0);
+    expect(JSON.parse(removed.stdout)).toMatchObject({ from: '_design/views:demo', changed: true });
   });
 
   it('lists standard and custom views with the custom condition', async () => {
@@ -76,10 +117,22 @@ describe('lrt views', () => {
     expect((await readDesignDoc(picas, 'demo'))?._rev).toBe(before);
   });
 
-  it('clears every view; the next tokens create brings the standard ones back', async () => {
-    const cleared = await lrt(['views', 'clear', '--type', 'demo', '--json'], { env: envFor(testDb) });
+  it('clear removes the custom views only; --all every view, and the next tokens create brings the standard ones back', async () => {
+    const typeRev = (await readDesignDoc(picas, 'demo'))?._rev;
+    const custom = await lrt(['views', 'clear', '--type', 'demo', '--json'], { env: envFor(testDb) });
+    expect(custom.exitCode).toBe(0);
+    expect(JSON.parse(custom.stdout).removed).toEqual(['demo_view']);
+    expect((await readDesignDoc(picas, 'demo'))?._rev).toBe(typeRev);
+
+    await lrt(['views', 'add', '--type', 'demo', '--name', 'demo_view', '--condition', 'true'], {
+      env: envFor(testDb),
+    });
+    const cleared = await lrt(['views', 'clear', '--type', 'demo', '--all', '--json'], {
+      env: envFor(testDb),
+    });
     expect(cleared.exitCode).toBe(0);
     expect(JSON.parse(cleared.stdout).removed).toContain('demo_view');
+    expect(JSON.parse(cleared.stdout).removed).toContain('todo');
     expect(Object.keys((await readDesignDoc(picas, 'demo'))?.views ?? {})).toEqual([]);
 
     await lrt(['tokens', 'create', '--type', 'demo', '--id-suffix', 'zero'], { env: envFor(testDb) });

@@ -8,10 +8,22 @@ import {
   ensureDatabase,
   ensureDesignDoc,
   listViews,
+  migrateCustomViews,
   readClaimDesignDoc,
+  readCustomDesignDoc,
   readDesignDoc,
+  readDesignDocById,
+  removeView,
 } from '../../src/picas/designDocStore';
-import { claimDesignDocId, designDocId, standardViews } from '../../src/picas/viewDefinitions';
+import {
+  claimDesignDocId,
+  conditionView,
+  customDesignDocId,
+  designDocId,
+  stagingDesignDocId,
+  standardViews,
+} from '../../src/picas/viewDefinitions';
+import { resolveView } from '../../src/picas/viewQuery';
 import { createTestDatabase, type TestDatabase, trackDatabase } from '../helpers/couch';
 
 // docs/token-format.md: the views every `_design/<type>` has.
@@ -28,8 +40,8 @@ function picasFor(db: TestDatabase, overrides: { database?: string; password?: s
   });
 }
 
-async function rowIds(picas: PicasDb, type: string, view: string): Promise<string[]> {
-  const res = await picas.db.view(type, view);
+async function rowIds(picas: PicasDb, designDoc: string, view: string): Promise<string[]> {
+  const res = await picas.db.view(designDoc, view);
   for (const row of res.rows) expect(row.value).toBe(row.id);
   return res.rows.map((r) => r.id).sort();
 }
@@ -81,6 +93,9 @@ describe('design documents and views', () => {
     });
     const updated = await ensureDesignDoc(picas, 'upg');
     expect(updated.claim.changed).toBe(true);
+    // The claim's document served a view: the new one was built in a staged copy first.
+    expect(updated.claim.builds.map((b) => b.designDoc)).toEqual(['next:claim:upg']);
+    expect(await readDesignDocById(picas, stagingDesignDocId(claimDesignDocId('upg')))).toBeUndefined();
     expect((await readClaimDesignDoc(picas, 'upg'))?.views.todo_spread?.map).toContain(
       'spread(String(doc._id))',
     );
@@ -97,33 +112,92 @@ describe('design documents and views', () => {
     expect(await rowIds(picas, 'beta', 'locked')).toEqual([]);
   });
 
-  it('a custom view selects by its condition and survives ensureDesignDoc', async () => {
+  it("a custom view goes into _design/views:<type>, leaving _design/<type> and the claim's as they were", async () => {
+    const typeRev = (await readDesignDoc(picas, 'beta'))?._rev;
+    const claimRev = (await readClaimDesignDoc(picas, 'beta'))?._rev;
     const added = await addView(picas, 'beta', 'demo_view', 'doc.manual_int == 0 ');
-    expect(added).toMatchObject({ changed: true, replaced: false, view: 'demo_view' });
-    expect(await rowIds(picas, 'beta', 'demo_view')).toEqual(['t_beta_a']);
+    expect(added).toMatchObject({
+      id: customDesignDocId('beta'),
+      changed: true,
+      replaced: false,
+      legacy: [],
+    });
+    // Built before addView returned: the index answered an up-to-date read.
+    expect(added.builds.map((b) => b.designDoc)).toEqual(['views:beta']);
+    expect(await rowIds(picas, 'views:beta', 'demo_view')).toEqual(['t_beta_a']);
+    expect((await readDesignDoc(picas, 'beta'))?._rev).toBe(typeRev);
+    expect((await readClaimDesignDoc(picas, 'beta'))?._rev).toBe(claimRev);
+    expect(Object.keys((await readDesignDoc(picas, 'beta'))?.views ?? {})).not.toContain('demo_view');
 
     const again = await ensureDesignDoc(picas, 'beta');
     expect(again.changed).toBe(false);
-    expect(again.rev).toBe(added.rev);
-    expect(await rowIds(picas, 'beta', 'demo_view')).toEqual(['t_beta_a']);
+    expect(await rowIds(picas, 'views:beta', 'demo_view')).toEqual(['t_beta_a']);
     expect(await rowIds(picas, 'beta', 'todo')).toEqual(['t_beta_a', 't_beta_b']);
 
-    const names = (await listViews(picas, 'beta')).map((v) => [v.name, v.standard]);
-    expect(names).toContainEqual(['demo_view', false]);
-    expect(names).toContainEqual(['todo', true]);
+    const names = (await listViews(picas, 'beta')).map((v) => [v.name, v.standard, v.designDoc]);
+    expect(names).toContainEqual(['demo_view', false, '_design/views:beta']);
+    expect(names).toContainEqual(['todo', true, '_design/beta']);
+    // Readers (tokens list --view, bulk sources) find it in its own design document.
+    expect(await resolveView(picas, 'beta', 'demo_view')).toMatchObject({ designDoc: 'views:beta' });
   });
 
-  it('redefining a custom view replaces it; the same definition writes nothing', async () => {
+  it('redefining a custom view replaces it through a staged copy; the same definition writes nothing', async () => {
+    await addView(picas, 'beta', 'other_view', 'doc.manual_int >= 0');
     const replaced = await addView(picas, 'beta', 'demo_view', 'doc.manual_int > 0');
     expect(replaced.replaced).toBe(true);
-    expect(await rowIds(picas, 'beta', 'demo_view')).toEqual(['t_beta_b']);
+    // The design document already served views: the copy was built first, then the document itself.
+    expect(replaced.builds.map((b) => b.designDoc)).toEqual(['next:views:beta', 'views:beta']);
+    expect(await readDesignDocById(picas, stagingDesignDocId(customDesignDocId('beta')))).toBeUndefined();
+    expect(await rowIds(picas, 'views:beta', 'demo_view')).toEqual(['t_beta_b']);
+    expect(await rowIds(picas, 'views:beta', 'other_view')).toEqual(['t_beta_a', 't_beta_b']);
     const same = await addView(picas, 'beta', 'demo_view', 'doc.manual_int > 0');
     expect(same.changed).toBe(false);
     expect(same.rev).toBe(replaced.rev);
+    const removed = await removeView(picas, 'beta', 'other_view');
+    expect(removed).toMatchObject({ from: customDesignDocId('beta'), changed: true });
+    expect(Object.keys((await readCustomDesignDoc(picas, 'beta'))?.views ?? {})).toEqual(['demo_view']);
+    await expect(removeView(picas, 'beta', 'other_view')).rejects.toThrow(/other_view.*not found/);
+    await expect(removeView(picas, 'beta', 'todo')).rejects.toThrow(/standard view/);
+  });
+
+  it('migrates custom views of an older version out of _design/<type>, new place first, todo kept', async () => {
+    await ensureDesignDoc(picas, 'old');
+    await bulkCreateTokens(picas, 'old', [
+      { id: 't_old_a', fields: { manual_int: 0 } },
+      { id: 't_old_b', fields: { manual_int: 1 } },
+    ]);
+    // As versions before _design/views:<type> wrote it: the custom view next to todo.
+    const legacyDoc = await readDesignDoc(picas, 'old');
+    const legacyView = conditionView('old', 'doc.manual_int == 1');
+    await picas.db.insert({ ...legacyDoc!, views: { ...legacyDoc!.views, mine: legacyView } } as never);
+    expect(await resolveView(picas, 'old', 'mine')).toMatchObject({ designDoc: 'old' });
+    const added = await addView(picas, 'old', 'fresh', 'doc.manual_int == 0');
+    expect(added.legacy).toEqual(['mine']);
+
+    const moved = await migrateCustomViews(picas, 'old');
+    expect(moved.moved).toEqual(['mine']);
+    expect(moved.custom.changed).toBe(true);
+    expect(moved.typeDoc.changed).toBe(true);
+    // New place built first; then _design/<type> through its staged copy, then itself.
+    expect([...moved.custom.builds, ...moved.typeDoc.builds].map((b) => b.designDoc)).toEqual([
+      'next:views:old',
+      'views:old',
+      'next:old',
+      'old',
+    ]);
+    const typeViews = (await readDesignDoc(picas, 'old'))?.views ?? {};
+    expect(Object.keys(typeViews)).toEqual(Object.keys(legacyDoc!.views));
+    expect(typeViews.todo).toEqual(legacyDoc!.views.todo);
+    expect(await readDesignDocById(picas, stagingDesignDocId(designDocId('old')))).toBeUndefined();
+    expect(await resolveView(picas, 'old', 'mine')).toMatchObject({ designDoc: 'views:old' });
+    expect(await rowIds(picas, 'views:old', 'mine')).toEqual(['t_old_b']);
+    expect(await rowIds(picas, 'old', 'todo')).toEqual(['t_old_a', 't_old_b']);
+    const again = await migrateCustomViews(picas, 'old');
+    expect(again).toMatchObject({ moved: [], custom: { changed: false }, typeDoc: { changed: false } });
   });
 
   it('refuses standard view names, bad names and conditions that do not parse, writing nothing', async () => {
-    const before = (await readDesignDoc(picas, 'beta'))?._rev;
+    const before = (await readCustomDesignDoc(picas, 'beta'))?._rev;
     const attempts: [string, string, string][] = [
       ['todo', 'doc.manual_int == 0', 'todo'],
       ['overview_total', 'true', 'overview_total'],
@@ -139,34 +213,43 @@ describe('design documents and views', () => {
       expect(isLrtError(err, 'E_USAGE'), `${name}: ${String(err)}`).toBe(true);
       expect((err as Error).message).toContain(mentions);
     }
-    expect((await readDesignDoc(picas, 'beta'))?._rev).toBe(before);
+    expect((await readCustomDesignDoc(picas, 'beta'))?._rev).toBe(before);
   });
 
-  it('a custom view on a type without design doc brings the standard views along', async () => {
+  it('a custom view on a type without design docs writes only _design/views:<type>', async () => {
     await addView(picas, 'gamma', 'mine', 'doc.x == 1');
-    const views = Object.keys((await readDesignDoc(picas, 'gamma'))?.views ?? {});
-    expect(views.sort()).toEqual([...SPEC_VIEWS, 'mine'].sort());
+    expect(await readDesignDoc(picas, 'gamma')).toBeUndefined();
+    expect(Object.keys((await readCustomDesignDoc(picas, 'gamma'))?.views ?? {})).toEqual(['mine']);
   });
 
-  it('concurrent writers of one design doc all land (409 re-read and re-merge)', async () => {
+  it('concurrent writers of the custom views all land (409 re-read and re-merge)', async () => {
     const names = ['v1', 'v2', 'v3', 'v4', 'v5', 'v6'];
     await Promise.all([
       ...names.map((n, i) => addView(picas, 'delta', n, `doc.n == ${i}`)),
       ensureDesignDoc(picas, 'delta'),
       ensureDesignDoc(picas, 'delta'),
     ]);
-    const views = Object.keys((await readDesignDoc(picas, 'delta'))?.views ?? {});
-    expect(views.sort()).toEqual([...SPEC_VIEWS, ...names].sort());
+    expect(Object.keys((await readDesignDoc(picas, 'delta'))?.views ?? {}).sort()).toEqual(
+      [...SPEC_VIEWS].sort(),
+    );
+    expect(Object.keys((await readCustomDesignDoc(picas, 'delta'))?.views ?? {}).sort()).toEqual(names);
   });
 
-  it('clearViews removes standard and custom views; ensureDesignDoc brings back only the standard ones', async () => {
-    const cleared = await clearViews(picas, 'beta');
+  it("clearViews removes the custom views only; with all, every view and the claim's", async () => {
+    const typeRev = (await readDesignDoc(picas, 'beta'))?._rev;
+    const custom = await clearViews(picas, 'beta');
+    expect(custom).toMatchObject({ removed: ['demo_view'], legacyRemoved: [], claimRemoved: [] });
+    expect((await readDesignDoc(picas, 'beta'))?._rev).toBe(typeRev);
+    expect((await listViews(picas, 'beta')).map((v) => v.name).sort()).toEqual([...SPEC_VIEWS].sort());
+
+    await addView(picas, 'beta', 'demo_view', 'true');
+    const cleared = await clearViews(picas, 'beta', { all: true });
     expect(cleared.removed.sort()).toEqual([...SPEC_VIEWS, 'demo_view'].sort());
     // The claim's view too: with it left, pilots would go on claiming from a type without views.
     expect(cleared.claimRemoved).toEqual(CLAIM_VIEWS);
     expect(await listViews(picas, 'beta')).toEqual([]);
     expect((await readClaimDesignDoc(picas, 'beta'))?.views).toEqual({});
-    const nothing = await clearViews(picas, 'beta');
+    const nothing = await clearViews(picas, 'beta', { all: true });
     expect(nothing).toMatchObject({ changed: false, removed: [], claimRemoved: [] });
 
     await ensureDesignDoc(picas, 'beta');

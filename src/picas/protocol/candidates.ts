@@ -1,6 +1,6 @@
 import { LrtError } from '../../core';
 import { couchError, type PicasDb, statusOf, type TokenDoc } from '../client';
-import { claimDesignDocName, SPREAD_KEYS, SPREAD_VIEW } from '../viewDefinitions';
+import { claimDesignDocName, customDesignDocName, SPREAD_KEYS, SPREAD_VIEW } from '../viewDefinitions';
 import { fetchView, type ViewRow } from '../viewQuery';
 
 /*
@@ -48,6 +48,11 @@ export interface ViewRef {
 /** A view of the type's own design document, `_design/<type>`. */
 export function typeView(type: string, name: string): ViewRef {
   return { type, designDoc: type, name };
+}
+
+/** A custom view (`lrt views add`) of `_design/views:<type>`. */
+export function customView(type: string, name: string): ViewRef {
+  return { type, designDoc: customDesignDocName(type), name };
 }
 
 /** `todo_spread` of the claim's design document, `_design/claim:<type>`. */

@@ -5,6 +5,7 @@ import type { JobIds } from '../jobIds';
 import { EXPIRED_VIEW, SPREAD_VIEW } from '../viewDefinitions';
 import {
   type CandidateCache,
+  customView,
   newCandidateCache,
   readTodoPage,
   readView,
@@ -14,6 +15,7 @@ import {
   type TodoView,
   todoReads,
   typeView,
+  type ViewRef,
 } from './candidates';
 import { type ClaimInput, claimPatch } from './claim';
 import { writeClaim } from './claimWrite';
@@ -214,20 +216,33 @@ async function tryPage(
  */
 async function todoView(picas: PicasDb, type: string, s: Settings, cache: CandidateCache): Promise<TodoView> {
   if (s.view === SPREAD_VIEW) return spreadTodoView(type);
-  if (s.view !== undefined && s.view !== 'todo') return { ...typeView(type, s.view), spread: false };
   if (cache.view) return cache.view;
+  if (s.view !== undefined && s.view !== 'todo') {
+    // A custom view (lrt views add) lives in `_design/views:<type>`; older versions put it in `_design/<type>`.
+    const custom = { ...customView(type, s.view), spread: false };
+    cache.view = (await viewExists(picas, custom, s.signal))
+      ? custom
+      : { ...typeView(type, s.view), spread: false };
+    return cache.view;
+  }
   const spread = spreadTodoView(type);
+  // No claim design document (views made by an older tool): `todo` (and if that is missing too,
+  // reading it says so).
+  cache.view = (await viewExists(picas, spread, s.signal))
+    ? spread
+    : { ...typeView(type, 'todo'), spread: false };
+  return cache.view;
+}
+
+/** Whether a view exists: no rows, no wait for the index. */
+async function viewExists(picas: PicasDb, view: ViewRef, signal: AbortSignal | undefined): Promise<boolean> {
   try {
-    // Only whether the view exists: no rows, no wait for the index.
-    await readView(picas, spread, { limit: 0, stable: true, update: false }, s.signal);
-    cache.view = spread;
+    await readView(picas, view, { limit: 0, stable: true, update: false }, signal);
+    return true;
   } catch (err) {
     if (!isLrtError(err, 'E_VIEW_NOT_FOUND')) throw err;
-    // No claim design document (views made by an older tool): `todo` (and if that is missing too,
-    // reading it says so).
-    cache.view = { ...typeView(type, 'todo'), spread: false };
+    return false;
   }
-  return cache.view;
 }
 
 /** A moving average of the claim's PUT round trips, kept with the cache for the next claims. */

@@ -32,7 +32,8 @@ export interface HttpProxyOptions {
 
 export async function startHttpFaultProxy(
   target: string,
-  fault: (req: IncomingMessage, body: Buffer) => HttpFault,
+  /** May answer later (a server that makes the client wait): the request is held until it does. */
+  fault: (req: IncomingMessage, body: Buffer) => HttpFault | Promise<HttpFault>,
   options: HttpProxyOptions = {},
 ): Promise<HttpFaultProxy> {
   const upstream = new URL(target);
@@ -40,7 +41,7 @@ export async function startHttpFaultProxy(
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks);
-    const chosen = fault(req, body);
+    const chosen = await fault(req, body);
     if (chosen === 'reset') {
       req.socket.resetAndDestroy();
       return;

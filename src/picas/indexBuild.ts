@@ -1,0 +1,162 @@
+import type nano from 'nano';
+import type { PicasDb } from './client';
+import { statusOf } from './client';
+import { fetchView } from './viewQuery';
+
+/*
+ * Building a view index before anyone needs it, with the progress CouchDB reports in
+ * `/_active_tasks` (tasks of type `indexer`: `design_document`, `changes_done`, `total_changes`,
+ * `progress`). A read of the up-to-date view starts the build and answers when it is done; CouchDB
+ * answers "timeout" after its request timeout meanwhile, which fetchView waits out.
+ */
+
+/** An `indexer` task of `/_active_tasks` (CouchDB 3; one per shard on a cluster). */
+export interface IndexerTask {
+  type: string;
+  database?: string;
+  design_document?: string;
+  changes_done?: number;
+  total_changes?: number;
+  progress?: number;
+}
+
+export interface IndexProgress {
+  /** Changes indexed and to index, summed over the shards still building; undefined when unknown. */
+  changesDone?: number;
+  totalChanges?: number;
+  elapsedMs: number;
+  /**
+   * `active_tasks`: from the server's `/_active_tasks`; `none`: the server lists no indexer task
+   * for it (the embedded server lists none, a small index may be done before the first look);
+   * `refused`: `/_active_tasks` is for server admins only (HTTP 401/403) or missing.
+   */
+  source: 'active_tasks' | 'none' | 'refused';
+}
+
+/** A task's database is the database itself, or on a cluster a shard of it: `shards/<range>/<db>.<suffix>`. */
+export function isTaskOfDatabase(taskDatabase: string | undefined, database: string): boolean {
+  if (taskDatabase === undefined) return false;
+  if (taskDatabase === database) return true;
+  const shard = /^shards\/[0-9a-f]+-[0-9a-f]+\/(.+)\.[0-9]+$/.exec(taskDatabase);
+  return shard?.[1] === database;
+}
+
+/** The indexer tasks of one design document of `database`, summed (pure). */
+export function indexerProgress(
+  tasks: readonly IndexerTask[],
+  database: string,
+  designDocId: string,
+): { changesDone: number; totalChanges: number } | undefined {
+  const mine = tasks.filter(
+    (t) =>
+      t.type === 'indexer' && t.design_document === designDocId && isTaskOfDatabase(t.database, database),
+  );
+  if (mine.length === 0) return undefined;
+  let changesDone = 0;
+  let totalChanges = 0;
+  for (const t of mine) {
+    changesDone += Number(t.changes_done) || 0;
+    totalChanges += Number(t.total_changes) || 0;
+  }
+  return { changesDone, totalChanges };
+}
+
+/** `/_active_tasks`, or 'refused' when this user may not read it (admins only on CouchDB). */
+export async function readActiveTasks(
+  picas: PicasDb,
+  signal?: AbortSignal,
+): Promise<IndexerTask[] | 'refused'> {
+  try {
+    const tasks = await picas.server.request({ path: '_active_tasks', signal } as nano.RequestOptions);
+    return Array.isArray(tasks) ? (tasks as IndexerTask[]) : [];
+  } catch (err) {
+    const status = statusOf(err);
+    if (status === 401 || status === 403 || status === 404) return 'refused';
+    throw err;
+  }
+}
+
+export interface BuildIndexOptions {
+  /** Called about every `pollMs` while the build runs. */
+  onProgress?: (progress: IndexProgress) => void;
+  pollMs?: number;
+  signal?: AbortSignal;
+  clock?: () => number;
+}
+
+export interface BuiltIndex {
+  designDoc: string;
+  view: string;
+  elapsedMs: number;
+  /** Rows in the view once built. */
+  rows: number;
+  /** Whether `/_active_tasks` ever showed the build (false on the embedded server). */
+  progressReported: boolean;
+}
+
+/**
+ * Builds the index of `_design/<designDoc>` (all its views share one on CouchDB) by reading `view`
+ * up to date, and reports progress meanwhile. Returns once the index answers.
+ */
+export async function buildIndex(
+  picas: PicasDb,
+  designDoc: string,
+  view: string,
+  options: BuildIndexOptions = {},
+): Promise<BuiltIndex> {
+  const clock = options.clock ?? Date.now;
+  const started = clock();
+  const pollMs = options.pollMs ?? 1000;
+  let progressReported = false;
+  let refused = false;
+  let polling = true;
+  let wakeNow = () => {};
+  const poll = async () => {
+    while (polling) {
+      await new Promise<void>((wake) => {
+        const timer = setTimeout(wake, pollMs);
+        wakeNow = () => {
+          clearTimeout(timer);
+          wake();
+        };
+      });
+      if (!polling) return;
+      const elapsedMs = clock() - started;
+      let tasks: IndexerTask[] | 'refused' = 'refused';
+      if (!refused) {
+        try {
+          tasks = await readActiveTasks(picas, options.signal);
+        } catch {
+          // Progress is a nicety: a failed look is no reason to stop the build.
+          tasks = [];
+        }
+      }
+      if (!polling) return;
+      if (tasks === 'refused') {
+        refused = true;
+        options.onProgress?.({ elapsedMs, source: 'refused' });
+        continue;
+      }
+      const sum = indexerProgress(tasks, picas.name, `_design/${designDoc}`);
+      if (sum) progressReported = true;
+      options.onProgress?.(
+        sum ? { ...sum, elapsedMs, source: 'active_tasks' } : { elapsedMs, source: 'none' },
+      );
+    }
+  };
+  const poller = poll();
+  try {
+    const answer = await fetchView(picas, designDoc, view, { limit: 0 }, options.signal);
+    return {
+      designDoc,
+      view,
+      elapsedMs: clock() - started,
+      rows: answer.total_rows ?? 0,
+      progressReported,
+    };
+  } finally {
+    polling = false;
+    wakeNow();
+    await poller.catch(() => undefined);
+  }
+}
