@@ -1,5 +1,5 @@
 import { LrtError } from '../core';
-import { checkSameList, type ListEntry, type Origin, parseListLink } from './list';
+import { checkSameList, describeOrigin, type ListEntry, type Origin, parseListLink } from './list';
 import { linkOfLine, SurlLineReader, surlListFileLines } from './parseFile';
 import type { SiteName } from './sites';
 import { duplicateSubbandError, missingSubbandError } from './slice';
@@ -10,10 +10,10 @@ import { parseSurl } from './surl';
  * A SURL list file cut into chunks (sliceBySubband's rules) without holding the list: a campaign's
  * list has up to a million lines, and the SURL objects of a parsed list take some 600 bytes each.
  * The file is read twice (three times when different lines name the same subband): the first pass
- * checks every line and keeps only numbers (subband and line of each SURL, 12 bytes a SURL); the
- * last pass reads the SURLs again and hands out each chunk as soon as its lines have been read.
- * A list in subband order (as the LTA writes them) holds at most one chunk at a time; lines out of
- * order wait until their chunk is complete.
+ * checks every line and keeps only numbers (line and subband of each SURL, some 25 bytes a SURL in
+ * typed arrays); the last pass reads the SURLs again and hands out each chunk as soon as its lines
+ * have been read. A list in subband order (as the LTA writes them) holds one chunk at a time; lines
+ * out of order wait until their chunk is complete.
  */
 
 /** One token's share of the list: start subband, and the subbands and SURLs in subband order. */
@@ -48,13 +48,13 @@ export interface SliceFileOptions {
   pattern?: SubbandPattern;
 }
 
-/** A growing array of numbers: 8 bytes a value instead of a JS array's boxed entries. */
-class NumberColumn {
-  #data = new Float64Array(1024);
+/** A growing column of whole numbers below 2^32: 4 bytes a value instead of a JS array's boxed entries. */
+class U32Column {
+  #data = new Uint32Array(1024);
   length = 0;
   push(value: number): void {
     if (this.length === this.#data.length) {
-      const bigger = new Float64Array(this.#data.length * 2);
+      const bigger = new Uint32Array(this.#data.length * 2);
       bigger.set(this.#data);
       this.#data = bigger;
     }
@@ -63,16 +63,21 @@ class NumberColumn {
   get(index: number): number {
     return this.#data[index]!;
   }
-  values(): Float64Array {
-    return this.#data.subarray(0, this.length);
+  /** The values in an array of their own size (the column's spare room is let go). */
+  trimmed(): Uint32Array {
+    return this.#data.slice(0, this.length);
   }
 }
+
+/** A subband number kept in a U32Column; NONE marks a file name without one. */
+const NONE = 0xffffffff;
 
 /** What the first pass finds under one subband form. */
 interface FormScan {
   pattern: SubbandPattern;
-  subbands: NumberColumn;
-  lines: NumberColumn;
+  /** The subband of each accepted SURL (NONE when the name has none), in file order. */
+  subbands: U32Column;
+  found: number;
   without: number;
   firstWithout?: ListEntry;
 }
@@ -114,10 +119,12 @@ export async function sliceSurlListFile(
   }
   const forms: FormScan[] = (options.pattern ? [options.pattern] : KNOWN_SUBBAND_PATTERNS).map((pattern) => ({
     pattern,
-    subbands: new NumberColumn(),
-    lines: new NumberColumn(),
+    subbands: new U32Column(),
+    found: 0,
     without: 0,
   }));
+  // The line of each accepted SURL, ascending; forms[f].subbands[i] is its subband under form f.
+  const lineColumn = new U32Column();
   let first: ListEntry | undefined;
   let adds = 0;
   const reader = new SurlLineReader(shownAs, (link, where) => {
@@ -126,30 +133,39 @@ export async function sliceSurlListFile(
     const surl = parseListLink(link, origin);
     checkSameList(first, surl, origin);
     first ??= { ...surl, origin };
-    for (const form of forms) {
-      const subband = subbandOf(surl.path, form.pattern);
-      if (subband === undefined) {
+    const subbands = forms.map((form) => subbandOf(surl.path, form.pattern));
+    const tooLarge = subbands.find((sb) => sb !== undefined && sb >= NONE);
+    if (tooLarge !== undefined) {
+      throw new LrtError('E_SURL_LIST', `${describeOrigin(origin)}: subband ${tooLarge} is too large`, {
+        details: { ...origin },
+      });
+    }
+    lineColumn.push(where.line);
+    forms.forEach((form, f) => {
+      const subband = subbands[f];
+      form.subbands.push(subband ?? NONE);
+      if (subband !== undefined) form.found += 1;
+      else {
         form.without += 1;
         form.firstWithout ??= { ...surl, origin };
-      } else {
-        form.subbands.push(subband);
-        form.lines.push(where.line);
       }
-    }
+    });
   });
-  const lineCount = await forEachLine(path, shownAs, (raw, line) => reader.read(raw, line));
+  await forEachLine(path, shownAs, (raw, line) => reader.read(raw, line));
   reader.finish();
   const head = first!;
   const form = options.pattern
     ? forms[0]!
-    : forms[KNOWN_SUBBAND_PATTERNS.indexOf(mostFound(forms.map((f) => f.subbands.length)))]!;
+    : forms[KNOWN_SUBBAND_PATTERNS.indexOf(mostFound(forms.map((f) => f.found)))]!;
   if (form.firstWithout) throw missingSubbandError(form.firstWithout, form.without, form.pattern);
 
-  // Subband order; lines in file order within one subband (the first of twins is kept).
-  const subbands = form.subbands.values();
-  const lines = form.lines.values();
+  // Subband order; file order within one subband (the first of twins is kept).
+  const { pattern } = form;
+  const subbands = form.subbands.trimmed();
+  const lines = lineColumn.trimmed();
+  forms.length = 0;
   const order = new Uint32Array(subbands.length).map((_, i) => i);
-  order.sort((a, b) => subbands[a]! - subbands[b]! || lines[a]! - lines[b]!);
+  order.sort((a, b) => subbands[a]! - subbands[b]! || a - b);
 
   const kept = new Uint8Array(subbands.length).fill(1);
   const twinLines = new Map<number, string>();
@@ -192,38 +208,39 @@ export async function sliceSurlListFile(
     }
   }
 
-  // The plan: chunk of each kept line and its place in the chunk; the subbands of each chunk.
-  const chunkOfLine = new Int32Array(lineCount + 1).fill(-1);
-  const placeInChunk = new Uint32Array(lineCount + 1);
-  const plannedSubbands = new NumberColumn();
-  const chunkFirst = new NumberColumn();
-  const chunkStarts = new NumberColumn();
+  // The plan, per accepted SURL in file order: its chunk (-1: dropped twin) and place in it.
+  const chunkOfEntry = new Int32Array(subbands.length).fill(-1);
+  const placeInChunk = new Uint32Array(subbands.length);
+  const plannedSubbands = new Uint32Array(subbands.length - duplicatesDropped);
+  const chunkFirst = new U32Column();
+  const chunkStarts = new U32Column();
   const lowest = subbands[order[0]!]!;
+  let planned = 0;
   for (const index of order) {
     if (!kept[index]) continue;
     const subband = subbands[index]!;
     const start = lowest + Math.floor((subband - lowest) / perToken) * perToken;
     if (chunkStarts.length === 0 || chunkStarts.get(chunkStarts.length - 1) !== start) {
       chunkStarts.push(start);
-      chunkFirst.push(plannedSubbands.length);
+      chunkFirst.push(planned);
     }
     const chunk = chunkStarts.length - 1;
-    chunkOfLine[lines[index]!] = chunk;
-    placeInChunk[lines[index]!] = plannedSubbands.length - chunkFirst.get(chunk);
-    plannedSubbands.push(subband);
+    chunkOfEntry[index] = chunk;
+    placeInChunk[index] = planned - chunkFirst.get(chunk);
+    plannedSubbands[planned++] = subband;
   }
   const chunkCount = chunkStarts.length;
   const sizeOf = (chunk: number) =>
     (chunk + 1 < chunkCount ? chunkFirst.get(chunk + 1) : plannedSubbands.length) - chunkFirst.get(chunk);
   const subbandsOf = (chunk: number) => [
-    ...plannedSubbands.values().subarray(chunkFirst.get(chunk), chunkFirst.get(chunk) + sizeOf(chunk)),
+    ...plannedSubbands.subarray(chunkFirst.get(chunk), chunkFirst.get(chunk) + sizeOf(chunk)),
   ];
 
   return {
     source: shownAs,
     obsid: head.obsid!,
     site: head.site,
-    pattern: form.pattern,
+    pattern,
     surlCount: plannedSubbands.length,
     duplicatesDropped,
     chunkCount,
@@ -250,15 +267,18 @@ export async function sliceSurlListFile(
       const pending = new Map<number, { surls: string[]; filled: number }>();
       let next = 0;
       let line = 0;
+      let entry = 0;
       for await (const raw of surlListFileLines(path, shownAs)) {
         line += 1;
-        const chunk = line <= lineCount ? chunkOfLine[line]! : -1;
+        if (entry >= lines.length || lines[entry] !== line) continue;
+        const chunk = chunkOfEntry[entry]!;
+        const place = placeInChunk[entry]!;
+        entry += 1;
         if (chunk < 0) continue;
         const link = linkAt(raw, line);
         if (link === undefined) throw changedError(shownAs, line);
         const surl = parseSurl(link);
-        const place = placeInChunk[line]!;
-        if (subbandOf(surl.path, form.pattern) !== plannedSubbands.get(chunkFirst.get(chunk) + place)) {
+        if (subbandOf(surl.path, pattern) !== plannedSubbands[chunkFirst.get(chunk) + place]) {
           throw changedError(shownAs, line);
         }
         let held = pending.get(chunk);
