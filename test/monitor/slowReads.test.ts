@@ -11,8 +11,8 @@ import { seedStatusTokens, todoToken } from '../helpers/statusSeed';
 const T = 'slowreads';
 
 describe('lrt status: slow reads', () => {
-  it('names only the reads over 1 s, slowest first, in the report and on a line of its own', () => {
-    const report = buildStatusReport({
+  const reportWith = (reads: { read: string; seconds: number }[]) =>
+    buildStatusReport({
       type: T,
       database: 'db',
       now: 1_000,
@@ -20,27 +20,21 @@ describe('lrt status: slow reads', () => {
       done: [],
       failed: [],
       stale: [],
-      reads: [
-        { read: 'overview_total (counts)', seconds: 5.83 },
-        { read: 'expired (stale leases)', seconds: 0.2 },
-        { read: 'done (times)', seconds: 1.25 },
-      ],
+      reads,
     });
+
+  it('names only the reads over 1 s, slowest first, in the report and on a line of its own', () => {
+    const report = reportWith([
+      { read: 'overview_total (counts)', seconds: 5.83 },
+      { read: 'expired (stale leases)', seconds: 0.2 },
+      { read: 'done (times)', seconds: 1.25 },
+    ]);
     expect(report.slowReads).toEqual([
       { read: 'overview_total (counts)', seconds: 5.83 },
       { read: 'done (times)', seconds: 1.25 },
     ]);
     expect(renderStatus(report)).toContain('Slow reads: overview_total (counts) 5.8 s, done (times) 1.3 s');
-    const quick = buildStatusReport({
-      type: T,
-      database: 'db',
-      now: 1_000,
-      counts: { todo: 1 },
-      done: [],
-      failed: [],
-      stale: [],
-      reads: [{ read: 'x', seconds: 0.4 }],
-    });
+    const quick = reportWith([{ read: 'x', seconds: 0.4 }]);
     expect(quick.slowReads).toEqual([]);
     expect(renderStatus(quick).some((line) => line.startsWith('Slow reads'))).toBe(false);
   });

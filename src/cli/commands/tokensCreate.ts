@@ -208,7 +208,8 @@ export const tokensCreate: Command = {
   path: ['tokens', 'create'],
   summary: 'create tokens: one per chunk of a SURL list (with its srm.txt), or one named token',
   json:
-    '{database, url, type, created: [ID], existing: [ID], failed: [{id, error}]} (+ interrupted, notSent\n' +
+    '{database, url, type, created: [ID], existing: [ID], failed: [{id, error}], counts: {created,\n' +
+    ' existing, failed}, dataMovement} (+ interrupted, notSent\n' +
     'after Ctrl-C); with --dry-run: {dryRun: true, type, tokens: [{id, fields, attachments: [{name,\n' +
     ' contentType, length}]}]}',
   description:
@@ -224,7 +225,11 @@ export const tokensCreate: Command = {
     'Data movement (README, "Data movement"): tokens cut from a SURL list get stage_in: true (the\n' +
     'pilot downloads their srm.txt into Input/ with globus-url-copy), and a config with an upload\n' +
     'section gives stage_out: true (the pilot uploads Output/ by its rules). The command prints\n' +
-    'what the pilot will move. A payload that moves its own data: --payload-moves-data.',
+    'what the pilot will move. A payload that moves its own data: --payload-moves-data.\n' +
+    'Large lists stream: the SURL list is checked whole first (nothing is written when a line is\n' +
+    'bad), then read again and written a batch at a time, so memory stays flat up to a million\n' +
+    'tokens; without --json the ids are not kept (only counts and failures). --stage and --dry-run\n' +
+    '--json hold the tokens (one staging request takes every SURL).',
   options: {
     type: {
       type: 'string',
