@@ -9,6 +9,8 @@ export interface Output {
   result(value: unknown): void;
   /** One of a stream of --json results: one compact JSON object per line (NDJSON). */
   resultLine(value: unknown): void;
+  /** Resolves once stdout has taken what was written (a slow reader of a pipe holds us back). */
+  drained(): Promise<void>;
   /** A note on stderr (warnings, hints); shown in both modes. */
   note(text: string): void;
   error(err: unknown): void;
@@ -21,7 +23,11 @@ export interface Progress {
 }
 
 export interface OutputStreams {
-  stdout: { write(text: string): unknown; isTTY?: boolean };
+  stdout: {
+    write(text: string): unknown;
+    isTTY?: boolean;
+    once?(event: 'drain', listener: () => void): unknown;
+  };
   stderr: { write(text: string): unknown; isTTY?: boolean };
   now?: () => number;
   /** Passwords from the environment: never printed, whatever an error message holds. */
@@ -30,16 +36,31 @@ export interface OutputStreams {
 
 export function createOutput(json: boolean, streams: OutputStreams): Output {
   const now = streams.now ?? Date.now;
+  // write() answers false once the stream buffers more than it wants: 'drain' says it took it.
+  let waiting: Promise<void> | undefined;
+  const write = (text: string) => {
+    const once = streams.stdout.once?.bind(streams.stdout);
+    if (streams.stdout.write(text) !== false || !once || waiting) return;
+    waiting = new Promise<void>((done) =>
+      once('drain', () => {
+        waiting = undefined;
+        done();
+      }),
+    );
+  };
   return {
     json,
     line(text = '') {
-      if (!json) streams.stdout.write(`${text}\n`);
+      if (!json) write(`${text}\n`);
     },
     result(value) {
-      if (json) streams.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+      if (json) write(`${JSON.stringify(value, null, 2)}\n`);
     },
     resultLine(value) {
-      if (json) streams.stdout.write(`${JSON.stringify(value)}\n`);
+      if (json) write(`${JSON.stringify(value)}\n`);
+    },
+    drained() {
+      return waiting ?? Promise.resolve();
     },
     note(text) {
       streams.stderr.write(`${text}\n`);

@@ -4,7 +4,7 @@ import { readFinishedDesignDoc } from '../picas/designDocStore';
 import { TAKEN_OVER_VIEW } from '../picas/finishedViews';
 import { EXPIRED_VIEW } from '../picas/viewDefinitions';
 import { listTokens, queryView, resolveView, tokenOverview } from '../picas/viewQuery';
-import type { StatusInput } from './report';
+import type { ReadTime, StatusInput } from './report';
 
 export interface ReadStatusOptions {
   /** Epoch seconds; default now. */
@@ -53,14 +53,29 @@ export async function readStatusInput(
 ): Promise<StatusInput> {
   const now = options.now ?? Math.floor(Date.now() / 1000);
   const maxDocs = options.maxDocs ?? DEFAULT_MAX_DOCS;
-  const counts = await tokenOverview(picas, type);
+  const reads: ReadTime[] = [];
+  const timed = async <T>(read: string, work: () => Promise<T>): Promise<T> => {
+    const started = performance.now();
+    try {
+      return await work();
+    } finally {
+      reads.push({ read, seconds: (performance.now() - started) / 1000 });
+    }
+  };
+  const counts = await timed('overview_total (counts)', () => tokenOverview(picas, type));
   const maxStale = options.maxStale ?? 200;
   const [done, failed, stale, takenOver, finishedDoc] = await Promise.all([
-    (counts.done ?? 0) > 0 ? listTokens(picas, type, 'done', { includeDocs: true, limit: maxDocs }) : [],
-    (counts.error ?? 0) > 0 ? listTokens(picas, type, 'error', { includeDocs: true, limit: maxDocs }) : [],
-    optionalViewDocs(picas, type, EXPIRED_VIEW, { endkey: now, limit: maxStale }),
-    optionalViewDocs(picas, type, TAKEN_OVER_VIEW, { limit: maxStale }),
-    readFinishedDesignDoc(picas, type),
+    (counts.done ?? 0) > 0
+      ? timed('done (times)', () => listTokens(picas, type, 'done', { includeDocs: true, limit: maxDocs }))
+      : [],
+    (counts.error ?? 0) > 0
+      ? timed('error (failures)', () => listTokens(picas, type, 'error', { includeDocs: true, limit: maxDocs }))
+      : [],
+    timed('expired (stale leases)', () =>
+      optionalViewDocs(picas, type, EXPIRED_VIEW, { endkey: now, limit: maxStale }),
+    ),
+    timed('taken_over', () => optionalViewDocs(picas, type, TAKEN_OVER_VIEW, { limit: maxStale })),
+    timed('design document', () => readFinishedDesignDoc(picas, type)),
   ]);
   return {
     type,
@@ -72,5 +87,6 @@ export async function readStatusInput(
     stale,
     takenOver,
     finishedViews: finishedDoc !== undefined,
+    reads,
   };
 }

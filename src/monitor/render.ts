@@ -118,6 +118,10 @@ export function renderStatus(report: StatusReport, options: RenderOptions = {}):
     if (report.takenOver.length > maxRows)
       lines.push(`  ... ${report.takenOver.length - maxRows} more (--json)`);
   }
+  if (report.slowReads.length > 0) {
+    const reads = report.slowReads.map((r) => `${r.read} ${r.seconds.toFixed(1)} s`).join(', ');
+    lines.push(`Slow reads: ${reads}`);
+  }
   return lines;
 }
 

@@ -22,7 +22,18 @@ export interface StatusInput {
   takenOver?: TokenDoc[];
   /** False when `_design/finished:<type>` is missing: picasclient's finished tokens are not counted. */
   finishedViews?: boolean;
+  /** How long each read of the status took. */
+  reads?: ReadTime[];
 }
+
+export interface ReadTime {
+  /** What was read: a view and what for. */
+  read: string;
+  seconds: number;
+}
+
+/** A status read slower than this is named in the report (a large campaign, a busy server). */
+export const SLOW_READ_SECONDS = 1;
 
 export interface FailingToken {
   id: string;
@@ -85,6 +96,8 @@ export interface StatusReport {
   finishedViews: boolean;
   /** Finished tokens read for times and rates, against how many there are. */
   sample: { read: number; of: number };
+  /** The reads that took more than SLOW_READ_SECONDS, slowest first. */
+  slowReads: ReadTime[];
 }
 
 const WAITING = ['staging', 'todo'];
@@ -216,5 +229,8 @@ export function buildStatusReport(input: StatusInput): StatusReport {
       .sort((a, b) => (b.lock ?? 0) - (a.lock ?? 0)),
     finishedViews: input.finishedViews ?? true,
     sample: { read, of: finished },
+    slowReads: (input.reads ?? [])
+      .filter((r) => r.seconds > SLOW_READ_SECONDS)
+      .sort((a, b) => b.seconds - a.seconds),
   };
 }

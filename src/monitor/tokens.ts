@@ -1,3 +1,4 @@
+import { LrtError } from '../core';
 import { couchError, type PicasDb, type TokenDoc } from '../picas/client';
 import { attemptsOf } from '../picas/protocol';
 import { queryView, type ResolvedView, resolveView } from '../picas/viewQuery';
@@ -41,43 +42,181 @@ export function tokenRow(doc: TokenDoc, state: string): TokenRow {
 
 export interface TokenPage {
   rows: TokenRow[];
-  skip: number;
   limit: number;
   /** Rows matching (all tokens of the type, or those in `state`). */
   total: number;
+  /** Ask with `after=next` for the page after this one; null on the last page. */
+  next: string | null;
+  /** Ask with `before=previous` for the page before this one; null on the first page. */
+  previous: string | null;
+}
+
+/** Where a page starts: after or before a row (its key and id), as an opaque string. */
+interface Cursor {
+  key: unknown;
+  id: string;
+}
+
+export function encodeCursor(cursor: Cursor): string {
+  return Buffer.from(JSON.stringify([cursor.key, cursor.id]), 'utf8').toString('base64url');
+}
+
+function decodeCursor(text: string): Cursor {
+  try {
+    const [key, id] = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as [unknown, unknown];
+    if (typeof id === 'string') return { key, id };
+  } catch {
+    // reported below
+  }
+  throw new LrtError('E_USAGE', `${JSON.stringify(text)} is not a page cursor of /api/tokens`);
+}
+
+/** The state `overview_total` files a token under (its map, in JavaScript). Pure. */
+export function overviewState(doc: TokenDoc): string {
+  const done = Number(doc.done) > 0;
+  const lock = Number(doc.lock) > 0;
+  if (done) return doc.status === 'error' ? 'error' : 'done';
+  if (lock) return doc.status && doc.status !== 'todo' ? String(doc.status) : 'locked';
+  if (doc.status === 'staging') return 'staging';
+  if (doc.status === 'error') return 'error';
+  return 'todo';
+}
+
+/** The states with a view of their own, keyed by token id (one row per key: exact paging). */
+const ID_KEYED_STATES = new Set(['todo', 'locked', 'done', 'error']);
+
+interface PageSource {
+  /** The view, or undefined for `_all_docs` (every token of the type, by id). */
+  view?: ResolvedView;
+  /** Query parameters that pick the rows (a key range). */
+  range: Record<string, unknown>;
+  /** The rows' keys are ids: a cursor is a plain startkey. */
+  idKeyed: boolean;
+}
+
+async function pageSource(picas: PicasDb, type: string, state: string | undefined): Promise<PageSource> {
+  if (!state) return { range: {}, idKeyed: true };
+  if (ID_KEYED_STATES.has(state)) {
+    return { view: await resolveView(picas, type, state), range: {}, idKeyed: true };
+  }
+  // A running phase or staging: overview_total's rows of that key, the id breaks the tie.
+  return { view: await resolveView(picas, type, 'overview_total'), range: { key: state }, idKeyed: false };
+}
+
+interface Row {
+  id: string;
+  key: unknown;
+  doc?: TokenDoc | null;
+}
+
+async function readRows(picas: PicasDb, source: PageSource, params: Record<string, unknown>): Promise<Row[]> {
+  if (source.view) return (await queryView(picas, source.view, params)).rows;
+  try {
+    // nano JSON-encodes startkey for _all_docs as for views
+    return ((await picas.db.list(params)) as unknown as { rows: Row[] }).rows;
+  } catch (err) {
+    throw couchError(picas, `list the documents of ${picas.name}`, err);
+  }
 }
 
 /**
- * A page of tokens through `overview_total` with reduce=false: every token of the type, keyed by
- * its state, so one view gives the whole table and `key` filters by state.
+ * Up to `want` rows from `cursor` on in one direction, the cursor row itself left out, each read
+ * starting at the cursor by key (`startkey`, and `startkey_docid` where keys repeat): no `skip`,
+ * so a deep page costs what the first does. Rows of other types (`_all_docs`) are passed over.
+ * A server that ignores `startkey_docid` (pouchdb-server) starts at the key's first row: the rows
+ * up to the cursor row are dropped then.
+ */
+async function rowsFrom(
+  picas: PicasDb,
+  type: string,
+  source: PageSource,
+  cursor: Cursor | undefined,
+  descending: boolean,
+  want: number,
+): Promise<Row[]> {
+  const out: Row[] = [];
+  const seen = new Set<string>();
+  let from = cursor;
+  let ask = Math.max(want + 1, 50);
+  for (;;) {
+    const params: Record<string, unknown> = { ...source.range, include_docs: true, limit: ask + 1 };
+    if (descending) params.descending = true;
+    if (from) {
+      if (source.idKeyed) params.startkey = from.id;
+      else {
+        delete params.key;
+        Object.assign(params, { startkey: from.key, endkey: from.key, startkey_docid: from.id });
+      }
+    }
+    const rows = await readRows(picas, source, params);
+    const at = from ? rows.findIndex((r) => r.id === from!.id) : -1;
+    const fresh = rows.slice(at + 1).filter((r) => !seen.has(r.id));
+    for (const row of fresh) {
+      seen.add(row.id);
+      if (row.doc && row.doc.type === type && !row.id.startsWith('_design/')) out.push(row);
+      if (out.length >= want) return out;
+    }
+    const last = rows.at(-1);
+    if (rows.length < ask + 1 || !last) return out;
+    // Nothing new in a full answer: the server went back to the key's first row; read further.
+    if (fresh.length === 0) ask *= 2;
+    else from = { key: last.key, id: last.id };
+  }
+}
+
+/**
+ * A page of the token table of `lrt serve`, paged by key both ways: `after` (the `next` of a
+ * page) gives the page after, `before` (its `previous`) the page before, neither the first page.
+ * All tokens come from `_all_docs` by id, todo/locked/done/error from their views (keyed by id),
+ * a running phase from `overview_total` (keyed by state, then id).
  */
 export async function readTokenPage(
   picas: PicasDb,
   type: string,
-  options: { state?: string; skip?: number; limit?: number } = {},
+  options: { state?: string; after?: string; before?: string; limit?: number } = {},
 ): Promise<TokenPage> {
-  const skip = Math.max(0, options.skip ?? 0);
   const limit = Math.min(500, Math.max(1, options.limit ?? 100));
-  const resolved = await resolveView(picas, type, 'overview_total');
-  const params: Record<string, unknown> = { include_docs: true, skip, limit };
-  if (options.state) params.key = options.state;
-  const answer = await queryView(picas, resolved, params);
-  const total = options.state ? await stateCount(picas, resolved, options.state) : (answer.total_rows ?? 0);
-  const rows = answer.rows
-    .filter((r) => r.doc)
-    .map((r) => tokenRow(r.doc!, typeof r.key === 'string' ? r.key : String(r.key)));
-  return { rows, skip, limit, total };
+  const overview = await resolveView(picas, type, 'overview_total');
+  const source = await pageSource(picas, type, options.state);
+  const backwards = options.before !== undefined;
+  const cursor = options.before ?? options.after;
+  // One row more than the page tells whether there is another page that way.
+  const got = await rowsFrom(
+    picas,
+    type,
+    source,
+    cursor ? decodeCursor(cursor) : undefined,
+    backwards,
+    limit + 1,
+  );
+  const more = got.length > limit;
+  const rows = backwards ? got.slice(0, limit).reverse() : got.slice(0, limit);
+  const first = rows[0];
+  const last = rows.at(-1);
+  const cursorOf = (row: Row | undefined) => (row ? encodeCursor({ key: row.key, id: row.id }) : null);
+  const hasAfter = backwards ? true : more;
+  const hasBefore = backwards ? more : cursor !== undefined;
+  const total = options.state
+    ? await stateCount(picas, overview, options.state)
+    : await stateCount(picas, overview);
+  return {
+    rows: rows.map((r) => tokenRow(r.doc!, overviewState(r.doc!))),
+    limit,
+    total,
+    next: hasAfter && rows.length > 0 ? cursorOf(last) : null,
+    previous: hasBefore && rows.length > 0 ? cursorOf(first) : null,
+  };
 }
 
-/** Tokens in one state, through the reduce (total_rows would count the whole view). */
-async function stateCount(picas: PicasDb, overview: ResolvedView, state: string): Promise<number> {
+/** Tokens in one state (or of the type), through the reduce. */
+async function stateCount(picas: PicasDb, overview: ResolvedView, state?: string): Promise<number> {
   try {
     const answer = (await picas.db.view(overview.designDoc, overview.view, {
-      key: state,
-      group: true,
+      ...(state === undefined ? {} : { key: state }),
+      ...(state === undefined ? {} : { group: true }),
     })) as unknown as { rows: { value: unknown }[] };
     return Number(answer.rows[0]?.value ?? 0) || 0;
   } catch (err) {
-    throw couchError(picas, `count ${state} tokens of type ${overview.type}`, err);
+    throw couchError(picas, `count ${state ?? 'all'} tokens of type ${overview.type}`, err);
   }
 }

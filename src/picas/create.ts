@@ -47,16 +47,24 @@ export function tokensFromMap(
   map: Record<string, unknown>,
   options: TokenMapOptions = {},
 ): NewToken[] {
+  return Object.entries(map).map(([key, value]) => mapEntryToken(type, key, value, options));
+}
+
+/** The token of one map entry (see tokensFromMap). Pure. */
+export function mapEntryToken(
+  type: string,
+  key: string,
+  value: unknown,
+  options: TokenMapOptions = {},
+): NewToken {
   const keyName = options.keyName ?? 'STARTSB';
-  return Object.entries(map).map(([key, value]) => {
-    const attachments = [...(options.attachments ?? [])];
-    if (options.fileUpload) attachments.push(valueAttachment(options.fileUpload, value));
-    return {
-      id: sliceTokenId(type, options.idAppend, key, options.idPrefix ?? 'SB'),
-      fields: { ...(options.fields ?? {}), [keyName]: subbandLabel(key) },
-      attachments,
-    };
-  });
+  const attachments = [...(options.attachments ?? [])];
+  if (options.fileUpload) attachments.push(valueAttachment(options.fileUpload, value));
+  return {
+    id: sliceTokenId(type, options.idAppend, key, options.idPrefix ?? 'SB'),
+    fields: { ...(options.fields ?? {}), [keyName]: subbandLabel(key) },
+    attachments,
+  };
 }
 
 export interface SliceOptions {
@@ -79,8 +87,18 @@ export function tokensFromSlices(
   slices: Record<string, readonly string[]>,
   options: SliceOptions = {},
 ): NewToken[] {
+  return Object.entries(slices).map(([key, surls]) => sliceToken(type, key, surls, options));
+}
+
+/** The token of one slice `key` of a SURL list (see tokensFromSlices). Pure. */
+export function sliceToken(
+  type: string,
+  key: string,
+  surls: readonly string[],
+  options: SliceOptions = {},
+): NewToken {
   const fields = { ...(options.fields ?? {}), ...(options.obsid ? { OBSID: options.obsid } : {}) };
-  return tokensFromMap(type, slices, {
+  return mapEntryToken(type, key, surls, {
     keyName: options.keyName,
     fileUpload: options.attachmentName ?? 'srm.txt',
     idAppend: options.obsid,

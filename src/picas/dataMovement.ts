@@ -76,50 +76,65 @@ function listLines(token: TokenLike, name: string): string[] {
 
 /** What the pilot will move for `tokens`, from their fields and attachments. Pure. */
 export function summarizeDataMovement(tokens: readonly TokenLike[]): DataMovementSummary {
-  const summary: DataMovementSummary = { notes: [] };
-  let inTokens = 0;
-  let files = 0;
-  let listName = 'srm.txt';
-  const schemes = new Set<string>();
-  let outTokens = 0;
-  let target = '';
-  for (const token of tokens) {
+  const tally = new DataMovementTally();
+  for (const token of tokens) tally.add(token);
+  return tally.summary();
+}
+
+/** summarizeDataMovement one token at a time, for tokens that are never all in memory. */
+export class DataMovementTally {
+  #inTokens = 0;
+  #files = 0;
+  #listName = 'srm.txt';
+  readonly #schemes = new Set<string>();
+  #outTokens = 0;
+  #target = '';
+  #first: Record<string, unknown> | undefined;
+
+  add(token: TokenLike): void {
     const fields = token.fields ?? {};
+    this.#first ??= fields;
     const source = stageInSource(fields.stage_in);
     if (source) {
-      inTokens++;
-      listName = 'list' in source ? source.list : 'stage_in.from';
+      this.#inTokens++;
+      this.#listName = 'list' in source ? source.list : 'stage_in.from';
       const urls = 'list' in source ? listLines(token, source.list) : source.urls.map(String);
-      files += urls.length;
-      for (const url of urls) schemes.add(schemeOf(url));
+      this.#files += urls.length;
+      for (const url of urls) this.#schemes.add(schemeOf(url));
     }
     if (fields.stage_out === true && isRecord(fields.upload)) {
-      outTokens++;
+      this.#outTokens++;
       const location = typeof fields.upload.location === 'string' ? fields.upload.location : '';
       const template = typeof fields.upload.template === 'string' ? fields.upload.template : '';
       const suffix = fields.upload.gzip === true ? '.tar.gz' : '.tar';
-      target = `Output/ as ${location ? `${location.replace(/\/+$/, '')}/` : ''}${template}${suffix}`;
+      this.#target = `Output/ as ${location ? `${location.replace(/\/+$/, '')}/` : ''}${template}${suffix}`;
     } else if (isRecord(fields.stage_out)) {
-      outTokens++;
+      this.#outTokens++;
       const out = fields.stage_out;
-      target = Array.isArray(out.files)
+      this.#target = Array.isArray(out.files)
         ? `${out.files.length} file(s) of stage_out.files`
         : `${String(out.dir)}/ to ${String(out.to)}`;
     }
   }
-  if (inTokens > 0)
-    summary.stageIn = { tokens: inTokens, files, from: listName, schemes: [...schemes].sort() };
-  if (outTokens > 0) summary.stageOut = { tokens: outTokens, to: target };
-  const first = tokens[0]?.fields ?? {};
-  if (inTokens === 0) summary.notes.push('no stage-in: the payload fetches its own inputs');
-  if (outTokens === 0) {
-    summary.notes.push(
-      isRecord(first.upload)
-        ? 'no stage-out: the payload uploads its results itself (from the token field upload)'
-        : 'no stage-out: the tokens have no upload section',
-    );
+
+  summary(): DataMovementSummary {
+    const summary: DataMovementSummary = { notes: [] };
+    if (this.#inTokens > 0) {
+      const schemes = [...this.#schemes].sort();
+      summary.stageIn = { tokens: this.#inTokens, files: this.#files, from: this.#listName, schemes };
+    }
+    if (this.#outTokens > 0) summary.stageOut = { tokens: this.#outTokens, to: this.#target };
+    const first = this.#first ?? {};
+    if (this.#inTokens === 0) summary.notes.push('no stage-in: the payload fetches its own inputs');
+    if (this.#outTokens === 0) {
+      summary.notes.push(
+        isRecord(first.upload)
+          ? 'no stage-out: the payload uploads its results itself (from the token field upload)'
+          : 'no stage-out: the tokens have no upload section',
+      );
+    }
+    return summary;
   }
-  return summary;
 }
 
 /** The summary as lines for the terminal. */

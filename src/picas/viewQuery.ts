@@ -175,7 +175,9 @@ export async function* viewPages(
   options: PageOptions = {},
 ): AsyncGenerator<ViewPage> {
   const pageSize = Math.max(1, options.pageSize ?? DEFAULT_PAGE_SIZE);
-  const seen = new Set<string>();
+  // Only rows of the start key can come again (rows sort by key, then id): remember just those,
+  // so a million rows cost no memory.
+  let seen = new Set<string>();
   let start: { key: unknown; id: string } | undefined;
   let limit = pageSize;
   for (;;) {
@@ -190,9 +192,13 @@ export async function* viewPages(
     // row is new, and the one too many waits for the next page, so pages stay pageSize long.
     const trimmed = start !== undefined && limit === pageSize && unseen.length > pageSize;
     const fresh = trimmed ? unseen.slice(0, pageSize) : unseen;
-    for (const row of fresh) seen.add(row.id);
-    if (fresh.length > 0) yield { rows: fresh, totalRows: answer.total_rows ?? 0 };
     const last = trimmed ? fresh.at(-1) : answer.rows.at(-1);
+    if (last) {
+      const lastKey = JSON.stringify(last.key);
+      if (start === undefined || JSON.stringify(start.key) !== lastKey) seen = new Set();
+      for (const row of fresh) if (JSON.stringify(row.key) === lastKey) seen.add(row.id);
+    }
+    if (fresh.length > 0) yield { rows: fresh, totalRows: answer.total_rows ?? 0 };
     if (!full || !last) return;
     // More than the start row seen again: the server went back to the first row of the key.
     const repeated = answer.rows.length - fresh.length;
@@ -213,16 +219,26 @@ export async function listTokens(
   view: string,
   options: ListOptions = {},
 ): Promise<ViewRow[]> {
-  const resolved = await resolveView(picas, type, view);
   const out: ViewRow[] = [];
+  for await (const row of viewRows(picas, await resolveView(picas, type, view), options)) out.push(row);
+  return out;
+}
+
+/** The rows of a view one at a time, paged underneath: never more than a page in memory. */
+export async function* viewRows(
+  picas: PicasDb,
+  resolved: ResolvedView,
+  options: ListOptions = {},
+): AsyncGenerator<ViewRow> {
+  let count = 0;
   const pageSize = Math.min(options.pageSize ?? DEFAULT_PAGE_SIZE, options.limit ?? Number.POSITIVE_INFINITY);
   for await (const page of viewPages(picas, resolved, { ...options, pageSize })) {
     for (const row of page.rows) {
-      if (options.limit !== undefined && out.length >= options.limit) return out;
-      out.push(row);
+      if (options.limit !== undefined && count >= options.limit) return;
+      count += 1;
+      yield row;
     }
   }
-  return out;
 }
 
 /** Re-reads `ids` through the view by the keys they had: a doc that left the view is absent. */

@@ -11,7 +11,7 @@ export {
   toSurl,
 } from './links';
 export { type DroppedDuplicate, describeOrigin, type ListEntry, type Origin, SurlList } from './list';
-export { type LineProblem, parseSurlListText, readSurlListFile } from './parseFile';
+export { type LineProblem, parseSurlListText, readSurlListFile, surlListFileLines } from './parseFile';
 export {
   describeSites,
   LTA_SITES,
@@ -21,6 +21,7 @@ export {
   siteForHost,
 } from './sites';
 export { type Chunk, chunksToRecord, sliceBySubband } from './slice';
+export { type SlicedChunk, type SliceFileOptions, type SurlListSlices, sliceSurlListFile } from './sliceFile';
 export {
   DEFAULT_SUBBAND_PATTERN,
   describePattern,
@@ -28,6 +29,7 @@ export {
   formatRanges,
   indexSubbands,
   KNOWN_SUBBAND_PATTERNS,
+  mostFound,
   type SubbandIndex,
   type SubbandPattern,
   type SubbandRange,

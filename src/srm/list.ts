@@ -31,6 +31,49 @@ function originDetails(origin: Origin): Record<string, unknown> {
   return { source: origin.source, line: origin.line, entry: origin.entry };
 }
 
+/** Parses one link of a list; a bad link is E_SURL_LIST naming where it came from. */
+export function parseListLink(link: string, origin: Origin): Surl {
+  try {
+    return parseSurl(link);
+  } catch (err) {
+    if (!isLrtError(err, 'E_SURL')) throw err;
+    throw new LrtError('E_SURL_LIST', `${describeOrigin(origin)}: ${err.message}`, {
+      cause: err,
+      details: originDetails(origin),
+    });
+  }
+}
+
+/**
+ * A list holds ONE observation at ONE LTA site: throws E_SURL_LIST naming the entry when `surl`
+ * has no OBSID, or another OBSID or site than `first` (the list's first entry, if any).
+ */
+export function checkSameList(first: ListEntry | undefined, surl: Surl, origin: Origin): void {
+  const where = describeOrigin(origin);
+  if (!surl.obsid) {
+    throw new LrtError('E_SURL_LIST', `${where}: no OBSID (L<digits>) in ${quoteLink(surl.given)}`, {
+      details: originDetails(origin),
+    });
+  }
+  if (!first) return;
+  if (surl.obsid !== first.obsid) {
+    throw new LrtError(
+      'E_SURL_LIST',
+      `Different OBSID than previous items: ${where} has ${surl.obsid}, the list holds ${first.obsid} ` +
+        `(from ${describeOrigin(first.origin)})`,
+      { details: { ...originDetails(origin), obsid: surl.obsid, expected: first.obsid } },
+    );
+  }
+  if (surl.site !== first.site) {
+    throw new LrtError(
+      'E_SURL_LIST',
+      `Different LTA site than previous items: ${where} is at ${surl.site}, the list is at ${first.site} ` +
+        `(from ${describeOrigin(first.origin)})`,
+      { details: { ...originDetails(origin), site: surl.site, expected: first.site } },
+    );
+  }
+}
+
 /**
  * An ordered list of SURLs of ONE observation at ONE LTA site, as GRID_LRT's srmlist: every add
  * checks the OBSID and the site against the first entry and drops duplicates. Entries are stored
@@ -90,8 +133,8 @@ export class SurlList implements Iterable<ListEntry> {
   add(link: string | Surl, where: { source?: string; line?: number } = {}): ListEntry | undefined {
     this.#adds += 1;
     const origin: Origin = { entry: this.#adds, ...where };
-    const surl = typeof link === 'string' ? this.#parse(link, origin) : link;
-    this.#check(surl, origin);
+    const surl = typeof link === 'string' ? parseListLink(link, origin) : link;
+    checkSameList(this.#entries[0], surl, origin);
     const kept = this.#bySurl.get(surl.surl);
     if (kept) {
       this.#duplicates.push({ surl: surl.surl, origin, kept: kept.origin });
@@ -101,44 +144,5 @@ export class SurlList implements Iterable<ListEntry> {
     this.#entries.push(entry);
     this.#bySurl.set(entry.surl, entry);
     return entry;
-  }
-
-  #parse(link: string, origin: Origin): Surl {
-    try {
-      return parseSurl(link);
-    } catch (err) {
-      if (!isLrtError(err, 'E_SURL')) throw err;
-      throw new LrtError('E_SURL_LIST', `${describeOrigin(origin)}: ${err.message}`, {
-        cause: err,
-        details: originDetails(origin),
-      });
-    }
-  }
-
-  #check(surl: Surl, origin: Origin): void {
-    const where = describeOrigin(origin);
-    if (!surl.obsid) {
-      throw new LrtError('E_SURL_LIST', `${where}: no OBSID (L<digits>) in ${quoteLink(surl.given)}`, {
-        details: originDetails(origin),
-      });
-    }
-    const first = this.#entries[0];
-    if (!first) return;
-    if (surl.obsid !== first.obsid) {
-      throw new LrtError(
-        'E_SURL_LIST',
-        `Different OBSID than previous items: ${where} has ${surl.obsid}, the list holds ${first.obsid} ` +
-          `(from ${describeOrigin(first.origin)})`,
-        { details: { ...originDetails(origin), obsid: surl.obsid, expected: first.obsid } },
-      );
-    }
-    if (surl.site !== first.site) {
-      throw new LrtError(
-        'E_SURL_LIST',
-        `Different LTA site than previous items: ${where} is at ${surl.site}, the list is at ${first.site} ` +
-          `(from ${describeOrigin(first.origin)})`,
-        { details: { ...originDetails(origin), site: surl.site, expected: first.site } },
-      );
-    }
   }
 }

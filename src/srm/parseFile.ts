@@ -1,5 +1,7 @@
+import { isUtf8 } from 'node:buffer';
+import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { decodeUtf8, isLrtError, LrtError } from '../core';
+import { decodeUtf8, firstNonUtf8Byte, isLrtError, LrtError } from '../core';
 import { SurlList } from './list';
 import { siteForPath } from './sites';
 import { parseSurl, quoteLink } from './surl';
@@ -46,7 +48,7 @@ function diagnose(fields: string[], rawLine: string): string {
  * LTA carry a second `file:///...` column): the field holding the link is kept; two fields naming
  * different files are an error.
  */
-function linkOfLine(line: string): { link: string } | { problem: string } {
+export function linkOfLine(line: string): { link: string } | { problem: string } {
   const fields = line.trim().split(/\s+/);
   const links = fields.filter((f) => LINK_FIELD_RE.test(f) || DOOR_FIELD_RE.test(f));
   if (links.length === 0) return { problem: diagnose(fields, line) };
@@ -66,29 +68,96 @@ function linkOfLine(line: string): { link: string } | { problem: string } {
   return { link: links[0]! };
 }
 
-function listError(source: string | undefined, problems: Problem[]): LrtError {
+function listError(source: string | undefined, problems: Problem[], total = problems.length): LrtError {
   const where = (p: LineProblem) => `${source ? `${source} ` : ''}line ${p.line}`;
   const lines = problems.map((p) => (p.located ? p.message : `${where(p)}: ${p.message}`));
   const message =
-    problems.length === 1
+    total === 1
       ? lines[0]!
-      : `${problems.length} bad lines${source ? ` in ${source}` : ''}:\n  ` +
+      : `${total} bad lines${source ? ` in ${source}` : ''}:\n  ` +
         lines.slice(0, MAX_LISTED).join('\n  ') +
-        (problems.length > MAX_LISTED ? `\n  ... and ${problems.length - MAX_LISTED} more` : '');
+        (total > MAX_LISTED ? `\n  ... and ${total - MAX_LISTED} more` : '');
   return new LrtError('E_SURL_LIST', message, {
     details: { source, problems: problems.slice(0, 100).map(({ line, message }) => ({ line, message })) },
   });
 }
 
 /** A whole `gfal-ls -l` listing given as a list: one message instead of one per line. */
-function lsListingError(source: string | undefined, problems: Problem[]): LrtError {
+function lsListingError(source: string | undefined, problems: Problem[], total: number): LrtError {
   return new LrtError(
     'E_SURL_LIST',
-    `${source ?? 'the SURL list'} looks like 'gfal-ls -l' output (${problems.length} lines): it names files ` +
+    `${source ?? 'the SURL list'} looks like 'gfal-ls -l' output (${total} lines): it names files ` +
       'without their directory, so no SURL can be built from it; list full SURLs instead ' +
       '(srm://<host>:8443/<dir>/<name>, one per line)',
     { details: { source, problems: problems.slice(0, 100) } },
   );
+}
+
+const PROBLEMS_KEPT = 100;
+
+/**
+ * Reads a SURL list line by line: blank lines and `#` comments ignored, extra columns dropped,
+ * each link handed to `accept` (which parses and checks it, E_SURL_LIST when it does not fit the
+ * list). Bad lines are collected (the first 100 kept, all counted) and `finish` reports them
+ * together; a list without any SURL is an error. Holds no lines itself, so a file can stream
+ * through it.
+ */
+export class SurlLineReader {
+  readonly #source: string | undefined;
+  readonly #accept: (link: string, where: { source?: string; line: number }) => unknown;
+  readonly #problems: Problem[] = [];
+  #problemCount = 0;
+  #lsLines = 0;
+  #links = 0;
+
+  constructor(
+    source: string | undefined,
+    accept: (link: string, where: { source?: string; line: number }) => unknown,
+  ) {
+    this.#source = source;
+    this.#accept = accept;
+  }
+
+  #problem(problem: Problem): void {
+    this.#problemCount += 1;
+    if (this.#problems.length < PROBLEMS_KEPT) this.#problems.push(problem);
+  }
+
+  /** One line (1-based number); returns the link it holds when the line was accepted. */
+  read(raw: string, line: number): string | undefined {
+    const trimmed = (line === 1 ? raw.replace(/^\uFEFF/, '') : raw).trim();
+    if (trimmed === '' || trimmed.startsWith('#')) return undefined;
+    if (LS_LINE_RE.test(trimmed)) this.#lsLines += 1;
+    const picked = linkOfLine(trimmed);
+    if ('problem' in picked) {
+      this.#problem({ line, message: picked.problem });
+      return undefined;
+    }
+    try {
+      this.#accept(picked.link, this.#source === undefined ? { line } : { source: this.#source, line });
+    } catch (err) {
+      if (!isLrtError(err, 'E_SURL_LIST')) throw err;
+      this.#problem({ line, message: err.message, located: true });
+      return undefined;
+    }
+    this.#links += 1;
+    return picked.link;
+  }
+
+  /** Throws E_SURL_LIST for the bad lines seen, or when no line held a SURL. */
+  finish(): void {
+    const source = this.#source;
+    const total = this.#problemCount;
+    if (total > 0 && this.#links === 0 && this.#lsLines === total) {
+      throw lsListingError(source, this.#problems, total);
+    }
+    if (total > 0) throw listError(source, this.#problems, total);
+    if (this.#links === 0) {
+      throw new LrtError('E_SURL_LIST', `${source ?? 'the SURL list'} holds no SURLs`, {
+        details: { source },
+      });
+    }
+  }
 }
 
 /**
@@ -98,34 +167,26 @@ function lsListingError(source: string | undefined, problems: Problem[]): LrtErr
  */
 export function parseSurlListText(text: string, source?: string): SurlList {
   const list = new SurlList();
-  const problems: Problem[] = [];
-  let lsLines = 0;
-  const lines = text.replace(/^\uFEFF/, '').split(/\r\n|\n|\r/);
-  lines.forEach((raw, index) => {
-    const line = index + 1;
-    const trimmed = raw.trim();
-    if (trimmed === '' || trimmed.startsWith('#')) return;
-    if (LS_LINE_RE.test(trimmed)) lsLines += 1;
-    const picked = linkOfLine(trimmed);
-    if ('problem' in picked) {
-      problems.push({ line, message: picked.problem });
-      return;
-    }
-    try {
-      list.add(picked.link, source === undefined ? { line } : { source, line });
-    } catch (err) {
-      if (!isLrtError(err, 'E_SURL_LIST')) throw err;
-      problems.push({ line, message: err.message, located: true });
-    }
+  const reader = new SurlLineReader(source, (link, where) => list.add(link, where));
+  text.split(/\r\n|\n|\r/).forEach((raw, index) => {
+    reader.read(raw, index + 1);
   });
-  if (problems.length > 0 && list.size === 0 && lsLines === problems.length) {
-    throw lsListingError(source, problems);
-  }
-  if (problems.length > 0) throw listError(source, problems);
-  if (list.size === 0) {
-    throw new LrtError('E_SURL_LIST', `${source ?? 'the SURL list'} holds no SURLs`, { details: { source } });
-  }
+  reader.finish();
   return list;
+}
+
+function openError(err: unknown, shownAs: string): LrtError {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') {
+    return new LrtError('E_NOT_FOUND', `SURL list ${shownAs} not found`, {
+      cause: err,
+      details: { source: shownAs },
+    });
+  }
+  return new LrtError('E_IO', `cannot read SURL list ${shownAs}: ${code ?? (err as Error).message}`, {
+    cause: err,
+    details: { source: shownAs },
+  });
 }
 
 /**
@@ -137,17 +198,59 @@ export async function readSurlListFile(path: string, shownAs: string = path): Pr
   try {
     bytes = await readFile(path);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') {
-      throw new LrtError('E_NOT_FOUND', `SURL list ${shownAs} not found`, {
-        cause: err,
-        details: { source: shownAs },
-      });
-    }
-    throw new LrtError('E_IO', `cannot read SURL list ${shownAs}: ${code ?? (err as Error).message}`, {
-      cause: err,
-      details: { source: shownAs },
-    });
+    throw openError(err, shownAs);
   }
   return parseSurlListText(decodeUtf8(bytes, shownAs, 'E_SURL_LIST'), shownAs);
+}
+
+const CR = 0x0d;
+const LF = 0x0a;
+
+/**
+ * The lines of a text file read a block at a time, never the whole file: line ends \n, \r\n or
+ * \r, as parseSurlListText splits them. Each line must be UTF-8 (E_SURL_LIST naming the line and
+ * byte otherwise); E_NOT_FOUND / E_IO as readSurlListFile.
+ */
+export async function* surlListFileLines(path: string, shownAs: string = path): AsyncGenerator<string> {
+  let carry: Buffer = Buffer.alloc(0);
+  let lineNo = 0;
+  let skipLf = false;
+  const decode = (bytes: Buffer): string => {
+    lineNo += 1;
+    if (isUtf8(bytes)) return bytes.toString('utf8');
+    const bad = firstNonUtf8Byte(bytes);
+    const hex = (bad?.value ?? 0).toString(16).toUpperCase().padStart(2, '0');
+    throw new LrtError(
+      'E_SURL_LIST',
+      `${shownAs} line ${lineNo}: byte ${bad?.byte ?? 1} (0x${hex}) is not UTF-8; save the file as UTF-8`,
+      { details: { source: shownAs, line: lineNo, byte: bad?.byte ?? 1 } },
+    );
+  };
+  const stream = createReadStream(path, { highWaterMark: 1 << 20 });
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      const block = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
+      let at = 0;
+      if (skipLf && block[0] === LF) at = 1;
+      skipLf = false;
+      for (let i = at; i < block.length; i++) {
+        const byte = block[i];
+        if (byte !== LF && byte !== CR) continue;
+        yield decode(block.subarray(at, i));
+        if (byte === CR) {
+          if (i + 1 < block.length) {
+            if (block[i + 1] === LF) i += 1;
+          } else skipLf = true;
+        }
+        at = i + 1;
+      }
+      carry = Buffer.from(block.subarray(at));
+    }
+  } catch (err) {
+    if (err instanceof LrtError) throw err;
+    throw openError(err, shownAs);
+  } finally {
+    stream.destroy();
+  }
+  yield decode(carry);
 }

@@ -1,5 +1,5 @@
 import { LrtError } from '../core';
-import { describeOrigin, type ListEntry } from './list';
+import { describeOrigin, type ListEntry, type Origin } from './list';
 import {
   DEFAULT_SUBBAND_PATTERN,
   describePattern,
@@ -18,24 +18,29 @@ export interface Chunk {
   readonly entries: readonly ListEntry[];
 }
 
-function missingSubbandError(without: readonly ListEntry[], pattern: SubbandPattern): LrtError {
-  const first = without[0]!;
-  const more = without.length > 1 ? ` (and ${without.length - 1} more SURLs)` : '';
+/** E_SURL_LIST: `count` SURLs (the first is `first`) name no subband under `pattern`. */
+export function missingSubbandError(first: ListEntry, count: number, pattern: SubbandPattern): LrtError {
+  const more = count > 1 ? ` (and ${count - 1} more SURLs)` : '';
   return new LrtError(
     'E_SURL_LIST',
     `${describeOrigin(first.origin)}: no subband ${describePattern(pattern)} in the file name of ` +
       `${quoteLink(first.given)}${more}; set the subband prefix/suffix to match the file names`,
-    { details: { ...first.origin, pattern, count: without.length } },
+    { details: { ...first.origin, pattern, count } },
   );
 }
 
-function duplicateSubbandError(subband: number, entries: readonly ListEntry[]): LrtError {
+/** E_SURL_LIST: different SURLs (from `origins`) name the same subband. */
+export function duplicateSubbandError(
+  subband: number,
+  origins: readonly Origin[],
+  surls: string[],
+): LrtError {
   return new LrtError(
     'E_SURL_LIST',
-    `subband ${subband} is named by ${entries.length} different SURLs (${entries
-      .map((e) => describeOrigin(e.origin))
+    `subband ${subband} is named by ${origins.length} different SURLs (${origins
+      .map(describeOrigin)
       .join(', ')}); a chunk must hold one SURL per subband`,
-    { details: { subband, surls: entries.map((e) => e.surl) } },
+    { details: { subband, surls } },
   );
 }
 
@@ -54,12 +59,17 @@ export function sliceBySubband(
     throw new LrtError('E_USAGE', `SURLs per token must be a whole number >= 1, got ${perToken}`);
   }
   const { bySubband, without } = indexSubbands(entries, pattern);
-  if (without.length > 0) throw missingSubbandError(without, pattern);
+  if (without.length > 0) throw missingSubbandError(without[0]!, without.length, pattern);
   const lowest = bySubband.keys().next().value;
   if (lowest === undefined) return [];
   const chunks = new Map<number, ListEntry[]>();
   for (const [subband, named] of bySubband) {
-    if (named.length > 1) throw duplicateSubbandError(subband, named);
+    if (named.length > 1)
+      throw duplicateSubbandError(
+        subband,
+        named.map((e) => e.origin),
+        named.map((e) => e.surl),
+      );
     const start = lowest + Math.floor((subband - lowest) / perToken) * perToken;
     const chunk = chunks.get(start);
     if (chunk) chunk.push(named[0]!);

@@ -24,15 +24,27 @@ export const KNOWN_SUBBAND_PATTERNS: readonly SubbandPattern[] = Object.freeze([
  */
 export function detectSubbandPattern(entries: Iterable<ListEntry>): SubbandPattern {
   const paths = [...entries].map((e) => e.path);
+  return mostFound(
+    KNOWN_SUBBAND_PATTERNS.map(
+      (pattern) => paths.filter((path) => subbandOf(path, pattern) !== undefined).length,
+    ),
+  );
+}
+
+/**
+ * The known form with the most file names found (`found[i]` for KNOWN_SUBBAND_PATTERNS[i]); the
+ * earlier form on a tie, the default form when none finds any.
+ */
+export function mostFound(found: readonly number[]): SubbandPattern {
   let best = DEFAULT_SUBBAND_PATTERN;
   let bestCount = 0;
-  for (const pattern of KNOWN_SUBBAND_PATTERNS) {
-    const count = paths.filter((path) => subbandOf(path, pattern) !== undefined).length;
+  KNOWN_SUBBAND_PATTERNS.forEach((pattern, i) => {
+    const count = found[i] ?? 0;
     if (count > bestCount) {
       best = pattern;
       bestCount = count;
     }
-  }
+  });
   return best;
 }
 

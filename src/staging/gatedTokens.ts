@@ -104,7 +104,10 @@ export async function submitAndMarkStaging(
   );
   const fresh = tokens.filter((t) => !existing.has(t.id));
   const skipped = tokens.filter((t) => existing.has(t.id)).map((t) => t.id);
-  if (fresh.length === 0) return { created: [], existing: skipped, failed: [], requests: [], surls: 0 };
+  if (fresh.length === 0) {
+    const counts = { created: 0, existing: skipped.length, failed: 0 };
+    return { created: [], existing: skipped, failed: [], counts, requests: [], surls: 0 };
+  }
 
   const without = fresh.filter((t) => surlsOfNewToken(t, attachment).length === 0).map((t) => t.id);
   if (without.length > 0) {
@@ -134,5 +137,6 @@ export async function submitAndMarkStaging(
       { cause: base, details: { ...base.details, requests } },
     );
   }
-  return { ...report, existing: [...skipped, ...report.existing], requests, surls: surls.length };
+  const counts = { ...report.counts, existing: skipped.length + report.counts.existing };
+  return { ...report, existing: [...skipped, ...report.existing], counts, requests, surls: surls.length };
 }

@@ -6,7 +6,8 @@ export const CLIENT_JS = `'use strict';
 (function () {
   var REFRESH_MS = Number(document.documentElement.dataset.refresh || 0) || 5000;
   var PAGE = 50;
-  var state = { skip: 0, filter: '' };
+  // at: the page asked for (after=CURSOR or before=CURSOR, from the last answer), '' the first page.
+  var state = { at: '', filter: '', offset: 0, next: null, previous: null };
   var $ = function (id) { return document.getElementById(id); };
 
   function el(tag, text, cls) {
@@ -104,17 +105,20 @@ export const CLIENT_JS = `'use strict';
       return [id, st, t.status, t.progress === undefined ? '' : Math.round(t.progress * 100) + '%', t.attempts, t.host,
         t.exit === undefined ? '' : t.exit, logCell(t)];
     });
-    var last = Math.min(page.total, page.skip + page.rows.length);
-    $('page-info').textContent = (page.total ? page.skip + 1 : 0) + '–' + last + ' of ' + page.total;
-    $('prev').disabled = page.skip === 0;
-    $('next').disabled = last >= page.total;
+    state.next = page.next;
+    state.previous = page.previous;
+    if (!page.previous) state.offset = 0;
+    var first = page.rows.length ? state.offset + 1 : 0;
+    $('page-info').textContent = first + '–' + (state.offset + page.rows.length) + ' of ' + page.total;
+    $('prev').disabled = !page.previous;
+    $('next').disabled = !page.next;
   }
 
   var latest = 0;
   function refresh() {
     // A slow answer to an older request (before a filter change) must not overwrite a newer one.
     var mine = ++latest;
-    var q = 'api/tokens?skip=' + state.skip + '&limit=' + PAGE + (state.filter ? '&state=' + encodeURIComponent(state.filter) : '');
+    var q = 'api/tokens?limit=' + PAGE + (state.at ? '&' + state.at : '') + (state.filter ? '&state=' + encodeURIComponent(state.filter) : '');
     return Promise.all([getJson('api/status'), getJson(q)]).then(function (both) {
       if (mine !== latest) return;
       $('error').hidden = true;
@@ -127,9 +131,16 @@ export const CLIENT_JS = `'use strict';
   }
   function loop() { refresh().then(function () { setTimeout(loop, REFRESH_MS); }); }
 
-  $('state-filter').addEventListener('change', function (e) { state.filter = e.target.value; state.skip = 0; refresh(); });
-  $('prev').addEventListener('click', function () { state.skip = Math.max(0, state.skip - PAGE); refresh(); });
-  $('next').addEventListener('click', function () { state.skip += PAGE; refresh(); });
+  // Pages follow the cursors of the answer (by key, never skip): a deep page costs what the first does.
+  $('state-filter').addEventListener('change', function (e) { state.filter = e.target.value; state.at = ''; state.offset = 0; refresh(); });
+  $('prev').addEventListener('click', function () {
+    if (!state.previous) return;
+    state.at = 'before=' + encodeURIComponent(state.previous); state.offset = Math.max(0, state.offset - PAGE); refresh();
+  });
+  $('next').addEventListener('click', function () {
+    if (!state.next) return;
+    state.at = 'after=' + encodeURIComponent(state.next); state.offset += PAGE; refresh();
+  });
   loop();
 })();
 `;

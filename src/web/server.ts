@@ -105,9 +105,12 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
         return sendJson(res, 200, await status());
       case '/api/tokens': {
         const state = url.searchParams.get('state') || undefined;
+        const after = url.searchParams.get('after') || undefined;
+        const before = url.searchParams.get('before') || undefined;
         const tokenPage = await readTokenPage(picas, type, {
           ...(state ? { state } : {}),
-          skip: intParam(url, 'skip', 0),
+          ...(after ? { after } : {}),
+          ...(before ? { before } : {}),
           limit: intParam(url, 'limit', 50),
         });
         return sendJson(res, 200, tokenPage);

@@ -62,12 +62,13 @@ describe('lrt tokens list / overview', () => {
 
   it('gives the documents with --json', async () => {
     const res = await lrt(['tokens', 'list', '--type', TYPE, '--view', 'locked', '--json'], { env });
-    const body = JSON.parse(res.stdout);
-    expect(body).toMatchObject({ type: TYPE, view: 'locked', count: 3 });
-    expect(body.tokens.map((d: { _id: string }) => d._id).sort()).toEqual([...ids.locked, ...ids.running]);
-    expect(body.tokens.every((d: { type: string; lock: number }) => d.type === TYPE && d.lock > 0)).toBe(
-      true,
-    );
+    // NDJSON: one compact document a line
+    const docs = res.stdout
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(docs.map((d: { _id: string }) => d._id).sort()).toEqual([...ids.locked, ...ids.running]);
+    expect(docs.every((d: { type: string; lock: number }) => d.type === TYPE && d.lock > 0)).toBe(true);
   });
 
   it('exits 5 naming the views there when the view does not exist', async () => {

@@ -88,7 +88,7 @@ describe('bulk token creation', () => {
   }));
 
   it('creates every token in batches with its attachments, bytes verbatim', async () => {
-    const progress: [number, number][] = [];
+    const progress: [number, number | undefined][] = [];
     const report = await bulkCreateTokens(picas, 'bulk', many, {
       batchSize: 500,
       onProgress: (done, total) => progress.push([done, total]),
@@ -146,6 +146,7 @@ describe('bulk token creation', () => {
       created: ['t_bulk_new_1', 't_bulk_new_2'],
       existing: ['t_bulk_00000', 't_bulk_00001'],
       failed: [],
+      counts: { created: 2, existing: 2, failed: 0 },
     });
   });
 

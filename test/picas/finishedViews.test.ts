@@ -180,7 +180,11 @@ describe('finished views on the server', () => {
     const env = { PICAS_URL: t.baseUrl, PICAS_DB: t.name, PICAS_USR: t.user, PICAS_USR_PWD: t.password };
     const cli = await lrt(['tokens', 'list', '--type', T, '--view', 'done', '--json'], { env });
     expect(cli.exitCode, cli.stderr).toBe(0);
-    expect((JSON.parse(cli.stdout).tokens as { _id: string }[]).map((d) => d._id).sort()).toEqual(DONE);
+    const docs = cli.stdout
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { _id: string });
+    expect(docs.map((d) => d._id).sort()).toEqual(DONE);
   });
 
   it('the overview counts them; GRID_LRT’s own done view still reads status only', async () => {

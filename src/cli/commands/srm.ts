@@ -45,18 +45,21 @@ export interface ChosenPattern {
 }
 
 export function subbandPatternFor(ctx: CommandContext, list: SurlList): ChosenPattern {
+  const given = givenSubbandPattern(ctx);
+  return given
+    ? { pattern: given, detected: false }
+    : { pattern: detectSubbandPattern(list), detected: true };
+}
+
+/** The form --sb-prefix / --sb-suffix give (the default fills the other), or undefined: detect it. */
+export function givenSubbandPattern(ctx: CommandContext): SubbandPattern | undefined {
   const prefix = str(ctx, 'sb-prefix');
   const suffix = str(ctx, 'sb-suffix');
   if (prefix === '') throw new LrtError('E_USAGE', '--sb-prefix must not be empty');
-  if (prefix === undefined && suffix === undefined) {
-    return { pattern: detectSubbandPattern(list), detected: true };
-  }
+  if (prefix === undefined && suffix === undefined) return undefined;
   return {
-    pattern: {
-      prefix: prefix ?? DEFAULT_SUBBAND_PATTERN.prefix,
-      suffix: suffix ?? DEFAULT_SUBBAND_PATTERN.suffix,
-    },
-    detected: false,
+    prefix: prefix ?? DEFAULT_SUBBAND_PATTERN.prefix,
+    suffix: suffix ?? DEFAULT_SUBBAND_PATTERN.suffix,
   };
 }
 

@@ -38,7 +38,8 @@ export const status: Command = {
     ' progress, throughput?: {perHour, basis, windowSeconds}, etaSeconds?, phases: [{phase, median, n}],\n' +
     ' attempt?: {median, n}, failing: [{id, phase?, exit?, exitMeaning?, message, stderrTail?: [LINE],\n' +
     ' time?, attempts}], stale: [{id, pilot, host, attempt, expires, expiredFor}],\n' +
-    ' takenOver: [{id, by, lock?, pilot?, host?}], finishedViews, sample: {read, of}};\n' +
+    ' takenOver: [{id, by, lock?, pilot?, host?}], finishedViews, sample: {read, of},\n' +
+    ' slowReads: [{read, seconds}]};\n' +
     'with --watch: one such object per line (NDJSON)',
   description:
     'Counts come from the overview_total view of _design/finished:T (else _design/T): a token counts\n' +
@@ -46,7 +47,8 @@ export const status: Command = {
     'with exit_code 0 or not, or lock=done=-1; grid-lrt: both). Times come from `times` and `attempts`\n' +
     'of the finished tokens, or their `lock` and `done` epochs when they have neither (at most\n' +
     '--max-docs of each state are read); stale leases from the expired view; tokens another tool\n' +
-    're-locked while our pilot held them from the taken_over view.\n' +
+    're-locked while our pilot held them from the taken_over view. A read that took more than 1 s\n' +
+    '(a large campaign, a busy server) is named with its seconds on a "Slow reads" line (slowReads).\n' +
     'With --watch the screen is redrawn every --interval seconds until Ctrl-C.\n' +
     '--json prints the report as one JSON object; with --watch one compact JSON object per line\n' +
     '(NDJSON, one per redraw), e.g. `lrt status --type T --watch --json | jq -c .progress`.',

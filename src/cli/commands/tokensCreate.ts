@@ -5,31 +5,32 @@ import { LrtError } from '../../core';
 import { addAttachment, attachmentNameFor, contentTypeFor, readAttachment } from '../../picas/attachments';
 import { bulkCreateTokens, DEFAULT_BATCH_SIZE } from '../../picas/bulkCreate';
 import type { PicasDb } from '../../picas/client';
-import { tokensFromSlices } from '../../picas/create';
+import { sliceToken } from '../../picas/create';
 import {
+  DataMovementTally,
   describeDataMovement,
   type PayloadMoves,
-  summarizeDataMovement,
   withDataMovement,
 } from '../../picas/dataMovement';
 import { ensureDatabase, ensureDesignDoc } from '../../picas/designDocStore';
-import { existingSlices, findOverlaps, type Slice } from '../../picas/overlap';
+import { overlapsWithExisting } from '../../picas/overlap';
 import { applyFieldOverrides, loadTokenConfigFile, missingTokenKeyFields } from '../../picas/tokenConfig';
 import {
   type AttachmentInput,
+  buildTokenDoc,
   getToken,
   manualTokenId,
   type NewToken,
   sliceTokenId,
 } from '../../picas/tokens';
 import { assertTokenType } from '../../picas/viewDefinitions';
-import { chunksToRecord, readSurlListFile, type SubbandPattern, sliceBySubband, subbandOf } from '../../srm';
+import { type SurlListSlices, sliceSurlListFile, subbandOf } from '../../srm';
 import { submitAndMarkStaging } from '../../staging';
 import { type Command, type CommandContext, flag, int, str, strs } from '../command';
 import { EXIT } from '../exitCodes';
 import { PICAS_OPTIONS, picasFromContext } from '../picasOptions';
 import { stopOnSignal } from '../stopSignal';
-import { PATTERN_OPTIONS, subbandPatternFor } from './srm';
+import { givenSubbandPattern, PATTERN_OPTIONS } from './srm';
 import { STAGER_OPTIONS, stagerFromContext } from './stage';
 
 export async function readAttachFlag(ctx: CommandContext, spec: string): Promise<AttachmentInput> {
@@ -75,10 +76,15 @@ function payloadMoves(ctx: CommandContext): PayloadMoves {
   };
 }
 
+/** The tokens to create: one named token, or a stream of one token per chunk of a SURL list. */
 interface Planned {
-  tokens: NewToken[];
-  /** With --srm: the subbands of each token, the id prefix of the observation, the pattern. */
-  slices?: { slices: Slice[]; prefix: string; pattern: SubbandPattern };
+  /** How many tokens. */
+  count: number;
+  /** The first token (a chunk's token without its SURLs): checked before anything is written. */
+  first: NewToken;
+  tokens(): AsyncGenerator<NewToken>;
+  /** With --srm: the plan of the list, for the overlap check. */
+  list?: { slices: SurlListSlices; type: string; prefix: string };
 }
 
 async function plannedTokens(
@@ -104,49 +110,64 @@ async function plannedTokens(
         'give --srm FILE (one token per chunk) or --id-suffix S (one token t_<type>_S)',
       );
     }
-    return { tokens: [{ id: manualTokenId(type, suffix), fields, attachments }] };
+    const token: NewToken = { id: manualTokenId(type, suffix), fields, attachments };
+    return {
+      count: 1,
+      first: token,
+      async *tokens() {
+        yield token;
+      },
+    };
   }
-  const list = await readSurlListFile(resolve(ctx.cwd, srm), srm);
-  const { pattern } = subbandPatternFor(ctx, list);
-  const chunks = sliceBySubband(list, int(ctx, 'per-token', 10, 1), pattern);
-  const tokens = tokensFromSlices(type, chunksToRecord(chunks), {
-    obsid: list.obsid,
+  // The list streams: it is checked and planned holding numbers only, then read again chunk by chunk.
+  const slices = await sliceSurlListFile(resolve(ctx.cwd, srm), srm, {
+    perToken: int(ctx, 'per-token', 10, 1),
+    pattern: givenSubbandPattern(ctx),
+  });
+  const sliceOptions = {
+    obsid: slices.obsid,
     keyName: str(ctx, 'key-name') ?? 'STARTSB',
     fields,
     attachments,
-  });
-  const slices = chunks.map((c) => ({
-    id: sliceTokenId(type, list.obsid, c.key),
-    // sliceBySubband checked that every entry names its subband
-    subbands: c.entries.map((e) => subbandOf(e.path, pattern) ?? c.start),
-  }));
-  const prefix = sliceTokenId(type, list.obsid, '').replace(/SB$/, '');
-  return { tokens, slices: { slices, prefix, pattern } };
+  };
+  return {
+    count: slices.chunkCount,
+    first: sliceToken(type, slices.firstKey, [], sliceOptions),
+    async *tokens() {
+      for await (const chunk of slices.chunks()) yield sliceToken(type, chunk.key, chunk.surls, sliceOptions);
+    },
+    list: { slices, type, prefix: sliceTokenId(type, slices.obsid, '').replace(/SB$/, '') },
+  };
 }
 
 /** Refuses slices that share subbands with existing tokens of the type (E_EXISTS naming them). */
-async function refuseOverlaps(picas: PicasDb, type: string, planned: NonNullable<Planned['slices']>) {
-  const existing = await existingSlices(picas, planned.prefix, 'srm.txt', (line) =>
-    subbandOf(line.split(/\s+/)[0] ?? '', planned.pattern),
+async function refuseOverlaps(picas: PicasDb, list: NonNullable<Planned['list']>) {
+  const { slices, type, prefix } = list;
+  const { overlaps, count } = await overlapsWithExisting(
+    picas,
+    prefix,
+    'srm.txt',
+    (line) => subbandOf(line.split(/\s+/)[0] ?? '', slices.pattern),
+    (subband) => {
+      const chunk = slices.chunkOf(subband);
+      return chunk && { id: sliceTokenId(type, slices.obsid, chunk.key), subbands: chunk.subbands };
+    },
   );
-  const overlaps = findOverlaps(planned.slices, existing);
-  if (overlaps.length === 0) return;
+  if (count === 0) return;
   const shown = overlaps
     .slice(0, 10)
     .map((o) => `${o.id} would share subbands ${o.subbands.join(',')} with existing ${o.existing}`);
-  const more = overlaps.length > 10 ? `; and ${overlaps.length - 10} more` : '';
+  const more = count > shown.length ? `; and ${count - shown.length} more` : '';
   throw new LrtError(
     'E_EXISTS',
     `tokens of type ${type} already cover these subbands (another --per-token?): ${shown.join('; ')}${more}. ` +
       "Nothing was created. Delete the old tokens ('lrt tokens delete'), or pass --force to create them anyway.",
-    { details: { overlaps } },
+    { details: { overlaps: overlaps.slice(0, 100), count } },
   );
 }
 
 /** What the config promises the pilot but the tokens would lack: worth a warning, not an error. */
-function warnIncomplete(ctx: CommandContext, template: Template, tokens: NewToken[]): void {
-  const first = tokens[0];
-  if (!first) return;
+function warnIncomplete(ctx: CommandContext, template: Template, first: NewToken): void {
   const carried = new Set((first.attachments ?? []).map((a) => a.name));
   for (const name of template.attachments) {
     if (carried.has(name)) continue;
@@ -170,11 +191,11 @@ function reportInterrupted(
   ctx: CommandContext,
   r: { type: string; database: string; total: number; report: Awaited<ReturnType<typeof bulkCreateTokens>> },
 ): number {
-  const { created, existing, failed } = r.report;
-  const left = r.total - created.length - existing.length - failed.length;
+  const { created, existing, failed } = r.report.counts;
+  const left = r.total - created - existing - failed;
   ctx.out.result({ database: r.database, type: r.type, ...r.report, notSent: left });
   ctx.out.line(
-    `interrupted: ${created.length} created, ${existing.length} already existed, ${failed.length} failed; ` +
+    `interrupted: ${created} created, ${existing} already existed, ${failed} failed; ` +
       `${left} of ${r.total} not sent (type ${r.type}, database ${r.database})`,
   );
   ctx.out.note(
@@ -187,7 +208,8 @@ export const tokensCreate: Command = {
   path: ['tokens', 'create'],
   summary: 'create tokens: one per chunk of a SURL list (with its srm.txt), or one named token',
   json:
-    '{database, url, type, created: [ID], existing: [ID], failed: [{id, error}]} (+ interrupted, notSent\n' +
+    '{database, url, type, created: [ID], existing: [ID], failed: [{id, error}], counts: {created,\n' +
+    ' existing, failed}, dataMovement} (+ interrupted, notSent\n' +
     'after Ctrl-C); with --dry-run: {dryRun: true, type, tokens: [{id, fields, attachments: [{name,\n' +
     ' contentType, length}]}]}',
   description:
@@ -203,7 +225,11 @@ export const tokensCreate: Command = {
     'Data movement (README, "Data movement"): tokens cut from a SURL list get stage_in: true (the\n' +
     'pilot downloads their srm.txt into Input/ with globus-url-copy), and a config with an upload\n' +
     'section gives stage_out: true (the pilot uploads Output/ by its rules). The command prints\n' +
-    'what the pilot will move. A payload that moves its own data: --payload-moves-data.',
+    'what the pilot will move. A payload that moves its own data: --payload-moves-data.\n' +
+    'Large lists stream: the SURL list is checked whole first (nothing is written when a line is\n' +
+    'bad), then read again and written a batch at a time, so memory stays flat up to a million\n' +
+    'tokens; without --json the ids are not kept (only counts and failures). --stage and --dry-run\n' +
+    '--json hold the tokens (one staging request takes every SURL).',
   options: {
     type: {
       type: 'string',
@@ -267,36 +293,21 @@ export const tokensCreate: Command = {
     if (!type) throw new LrtError('E_USAGE', "--type is required. Run 'lrt tokens create --help'.");
     assertTokenType(type);
     const planned = await plannedTokens(ctx, type, template.fields);
-    const { tokens } = planned;
-    warnIncomplete(ctx, template, tokens);
-    if (flag(ctx, 'dry-run')) {
-      const dataMovement = summarizeDataMovement(tokens);
-      const shown = tokens.map((t) => ({
-        id: t.id,
-        fields: t.fields,
-        attachments: (t.attachments ?? []).map((a) => ({
-          name: a.name,
-          contentType: a.contentType,
-          length: a.data.length,
-        })),
-      }));
-      ctx.out.result({ dryRun: true, type, tokens: shown, dataMovement });
-      for (const t of shown)
-        ctx.out.line(`${t.id}  ${t.attachments.map((a) => `${a.name} (${a.length} B)`).join(', ')}`);
-      ctx.out.line(`dry run: ${tokens.length} tokens of type ${type} would be created; nothing written`);
-      for (const line of describeDataMovement(dataMovement)) ctx.out.line(line);
-      return EXIT.ok;
-    }
+    warnIncomplete(ctx, template, planned.first);
+    // The template stands for every token: a bad field or attachment name stops here, nothing written.
+    buildTokenDoc(type, planned.first);
+    if (flag(ctx, 'dry-run')) return dryRun(ctx, type, planned);
     const stager = flag(ctx, 'stage') ? await stagerFromContext(ctx) : undefined;
     const picas = picasFromContext(ctx);
     const db = await ensureDatabase(picas);
     if (db === 'created') ctx.out.note(`created database ${picas.name} on ${picas.settings.url}`);
     await ensureDesignDoc(picas, type);
-    if (planned.slices && !flag(ctx, 'force')) await refuseOverlaps(picas, type, planned.slices);
-    const progress = ctx.out.progress('creating tokens', tokens.length);
+    if (planned.list && !flag(ctx, 'force')) await refuseOverlaps(picas, planned.list);
+    const progress = ctx.out.progress('creating tokens', planned.count);
     let reported = 0;
     // Ctrl-C stops between two batches: what was sent is whole, and the summary says so.
     const stop = stopOnSignal();
+    const movement = new DataMovementTally();
     const createOptions = {
       batchSize: int(ctx, 'batch-size', DEFAULT_BATCH_SIZE, 1),
       onProgress: (done: number) => {
@@ -304,37 +315,66 @@ export const tokensCreate: Command = {
         reported = done;
       },
       signal: stop.signal,
+      total: planned.count,
+      // The ids are printed with --json only; a million of them is memory the command need not hold.
+      keepIds: ctx.out.json,
+      onCreated: (token: NewToken) => movement.add(token),
     };
     let report: Awaited<ReturnType<typeof bulkCreateTokens>>;
     let gated: Awaited<ReturnType<typeof submitAndMarkStaging>> | undefined;
     try {
-      gated = stager
-        ? await submitAndMarkStaging(picas, type, tokens, { ...createOptions, stager })
-        : undefined;
-      report = gated ?? (await bulkCreateTokens(picas, type, tokens, createOptions));
+      if (stager) {
+        // One staging request for all new SURLs: --stage holds the tokens (see --help).
+        const tokens: NewToken[] = [];
+        for await (const token of planned.tokens()) tokens.push(token);
+        gated = await submitAndMarkStaging(picas, type, tokens, { ...createOptions, stager });
+      }
+      report = gated ?? (await bulkCreateTokens(picas, type, planned.tokens(), createOptions));
     } finally {
       stop.dispose();
       progress.done();
     }
     if (report.interrupted)
-      return reportInterrupted(ctx, { type, database: picas.name, total: tokens.length, report });
+      return reportInterrupted(ctx, { type, database: picas.name, total: planned.count, report });
     if (gated?.requests.length) {
       ctx.out.note(
         `staging request ${gated.requests.join(', ')}: 'lrt stage release --type ${type} --watch' moves the tokens to todo`,
       );
     }
-    const made = new Set(report.created);
-    const dataMovement = summarizeDataMovement(tokens.filter((t) => made.has(t.id)));
+    const dataMovement = movement.summary();
+    const { counts } = report;
     ctx.out.result({ database: picas.name, url: picas.settings.url, type, ...report, dataMovement });
     ctx.out.line(
-      `${report.created.length} created, ${report.existing.length} already existed, ${report.failed.length} failed ` +
+      `${counts.created} created, ${counts.existing} already existed, ${counts.failed} failed ` +
         `(type ${type}, database ${picas.name})`,
     );
-    if (made.size > 0) for (const line of describeDataMovement(dataMovement)) ctx.out.line(line);
+    if (counts.created > 0) for (const line of describeDataMovement(dataMovement)) ctx.out.line(line);
     for (const f of report.failed) ctx.out.note(`failed: ${f.id}: ${f.error}`);
-    return report.failed.length > 0 ? EXIT.partial : EXIT.ok;
+    return counts.failed > 0 ? EXIT.partial : EXIT.ok;
   },
 };
+
+/** --dry-run: every token that would be made, and what the pilot would move; nothing written. */
+async function dryRun(ctx: CommandContext, type: string, planned: Planned): Promise<number> {
+  const movement = new DataMovementTally();
+  const shown: { id: string; fields?: Record<string, unknown>; attachments: object[] }[] = [];
+  for await (const t of planned.tokens()) {
+    movement.add(t);
+    const attachments = (t.attachments ?? []).map((a) => ({
+      name: a.name,
+      contentType: a.contentType,
+      length: a.data.length,
+    }));
+    ctx.out.line(`${t.id}  ${attachments.map((a) => `${a.name} (${a.length} B)`).join(', ')}`);
+    // The --json answer is one object: it lists the tokens (the text output above streams).
+    if (ctx.out.json) shown.push({ id: t.id, fields: t.fields, attachments });
+  }
+  const dataMovement = movement.summary();
+  ctx.out.result({ dryRun: true, type, tokens: shown, dataMovement });
+  ctx.out.line(`dry run: ${planned.count} tokens of type ${type} would be created; nothing written`);
+  for (const line of describeDataMovement(dataMovement)) ctx.out.line(line);
+  return EXIT.ok;
+}
 
 export const tokensShow: Command = {
   path: ['tokens', 'show'],

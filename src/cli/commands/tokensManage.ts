@@ -3,7 +3,7 @@ import type { BulkProgress, BulkUpdateReport } from '../../picas/bulkUpdate';
 import type { PicasDb } from '../../picas/client';
 import { assertTokenType } from '../../picas/viewDefinitions';
 import { deleteView, purgeType, resetView, setViewStatus, type ViewOpOptions } from '../../picas/viewOps';
-import { listTokens, tokenOverview } from '../../picas/viewQuery';
+import { resolveView, tokenOverview, viewRows } from '../../picas/viewQuery';
 import { type Command, type CommandContext, flag, int, type OptionSpec, str } from '../command';
 import { EXIT } from '../exitCodes';
 import type { Progress } from '../output';
@@ -128,8 +128,13 @@ export function report(
 
 export const tokensList: Command = {
   path: ['tokens', 'list'],
-  summary: 'list the tokens of a view (ids; whole documents with --json)',
-  json: '{type, view, count, tokens: [DOC]}',
+  summary: 'list the tokens of a view (ids; whole documents with --json, one per line)',
+  json: '{_id, _rev, type, lock, done, status, ...}: one token document per line (NDJSON), as the view is read',
+  description:
+    'Reads the view a page at a time (by key, never skip) and prints each token as it comes, so a\n' +
+    'million tokens list in flat memory. With --json the output is NDJSON, as `lrt status --watch\n' +
+    "--json`: one compact token document per line, nothing else; `jq -s .` makes an array of it,\n" +
+    '`wc -l` counts the tokens.',
   options: {
     ...TYPE,
     view: {
@@ -143,15 +148,21 @@ export const tokensList: Command = {
   examples: [
     'lrt tokens list --type sksp_dev --view error',
     'lrt tokens list --type sksp_dev --limit 5 --json',
+    "lrt tokens list --type sksp_dev --view error --json | jq -r '[._id, .output] | @tsv'",
   ],
   async run(ctx) {
     const { picas, type } = open(ctx);
     const view = str(ctx, 'view') ?? 'todo';
     const limit = str(ctx, 'limit') === undefined ? undefined : int(ctx, 'limit', 1);
-    const rows = await listTokens(picas, type, view, { includeDocs: ctx.out.json, limit });
-    if (ctx.out.json)
-      ctx.out.result({ type, view, count: rows.length, tokens: rows.map((r) => r.doc ?? r.id) });
-    else for (const row of rows) ctx.out.line(row.id);
+    const resolved = await resolveView(picas, type, view);
+    for await (const row of viewRows(picas, resolved, { includeDocs: ctx.out.json, limit })) {
+      // A row whose document was deleted while we paged has nothing to show.
+      if (ctx.out.json) {
+        if (row.doc) ctx.out.resultLine(row.doc);
+      } else ctx.out.line(row.id);
+      // A reader slower than the database (a pipe into a script) must not pile the rows up here.
+      await ctx.out.drained();
+    }
     return EXIT.ok;
   },
 };

@@ -28,6 +28,8 @@ export interface HttpProxyOptions {
   replyHeaders?: (headers: IncomingHttpHeaders) => IncomingHttpHeaders;
   /** Sees the status of every reply the server gave (the proxy's own answers are not passed). */
   onReply?: (req: IncomingMessage, status: number) => void;
+  /** Milliseconds to hold a request before passing it on (a slow server). */
+  delayMs?: (req: IncomingMessage) => number;
 }
 
 export async function startHttpFaultProxy(
@@ -56,6 +58,8 @@ export async function startHttpFaultProxy(
       res.end(text);
       return;
     }
+    const delay = options.delayMs?.(req) ?? 0;
+    if (delay > 0) await new Promise((done) => setTimeout(done, delay));
     const forward = request(
       {
         host: upstream.hostname,
