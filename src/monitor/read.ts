@@ -69,7 +69,9 @@ export async function readStatusInput(
       ? timed('done (times)', () => listTokens(picas, type, 'done', { includeDocs: true, limit: maxDocs }))
       : [],
     (counts.error ?? 0) > 0
-      ? timed('error (failures)', () => listTokens(picas, type, 'error', { includeDocs: true, limit: maxDocs }))
+      ? timed('error (failures)', () =>
+          listTokens(picas, type, 'error', { includeDocs: true, limit: maxDocs }),
+        )
       : [],
     timed('expired (stale leases)', () =>
       optionalViewDocs(picas, type, EXPIRED_VIEW, { endkey: now, limit: maxStale }),

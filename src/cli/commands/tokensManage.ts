@@ -133,7 +133,7 @@ export const tokensList: Command = {
   description:
     'Reads the view a page at a time (by key, never skip) and prints each token as it comes, so a\n' +
     'million tokens list in flat memory. With --json the output is NDJSON, as `lrt status --watch\n' +
-    "--json`: one compact token document per line, nothing else; `jq -s .` makes an array of it,\n" +
+    '--json`: one compact token document per line, nothing else; `jq -s .` makes an array of it,\n' +
     '`wc -l` counts the tokens.',
   options: {
     ...TYPE,
