@@ -1,7 +1,7 @@
 import { LrtError } from '../core';
 import { couchError, type PicasDb, type TokenDoc } from '../picas/client';
 import { attemptsOf } from '../picas/protocol';
-import { queryView, type ResolvedView, resolveView } from '../picas/viewQuery';
+import { fetchView, queryView, type ResolvedView, resolveView } from '../picas/viewQuery';
 import { chooseLogs } from './logs';
 import { failingToken } from './report';
 
@@ -211,10 +211,12 @@ export async function readTokenPage(
 /** Tokens in one state (or of the type), through the reduce. */
 async function stateCount(picas: PicasDb, overview: ResolvedView, state?: string): Promise<number> {
   try {
-    const answer = (await picas.db.view(overview.designDoc, overview.view, {
-      ...(state === undefined ? {} : { key: state }),
-      ...(state === undefined ? {} : { group: true }),
-    })) as unknown as { rows: { value: unknown }[] };
+    const answer = await fetchView(
+      picas,
+      overview.designDoc,
+      overview.view,
+      state === undefined ? {} : { key: state, group: true },
+    );
     return Number(answer.rows[0]?.value ?? 0) || 0;
   } catch (err) {
     throw couchError(picas, `count ${state ?? 'all'} tokens of type ${overview.type}`, err);
