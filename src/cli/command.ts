@@ -1,16 +1,18 @@
 import { parseArgs } from 'node:util';
 import { LrtError } from '../core';
 import { EXIT_CODE_HELP } from './exitCodes';
+import {
+  defineOptions,
+  type OptionSpecs,
+  type OptionValues,
+  optionValues,
+  parseArgsConfig,
+  type RawValues,
+} from './options';
 import type { Output } from './output';
 
-export interface OptionSpec {
-  type: 'string' | 'boolean';
-  description: string;
-  short?: string;
-  multiple?: boolean;
-  /** Shown in help: the placeholder for the value, e.g. FILE. */
-  value?: string;
-}
+// until every command is converted (issue 17)
+export type { OptionSpec } from './options';
 
 export interface PositionalSpec {
   name: string;
@@ -18,8 +20,10 @@ export interface PositionalSpec {
   optional?: boolean;
 }
 
-export interface CommandContext {
-  values: Record<string, string | boolean | string[] | boolean[] | undefined>;
+export interface CommandContext<O extends OptionSpecs = OptionSpecs> {
+  /** The command's options, typed by its declaration. */
+  options: OptionValues<O>;
+  values: RawValues;
   positionals: string[];
   out: Output;
   env: Record<string, string | undefined>;
@@ -27,27 +31,32 @@ export interface CommandContext {
   home: string;
 }
 
-export interface Command {
+export interface Command<O extends OptionSpecs = OptionSpecs> {
   /** Words after `lrt`, e.g. ['tokens', 'create']. */
   path: string[];
   summary: string;
   description?: string;
-  options: Record<string, OptionSpec>;
+  options: O;
   positionals?: PositionalSpec[];
   examples?: string[];
   /** The shape of the --json output, shown in --help (`{field, field: [...]}`). */
   json?: string;
   /** Hand every argument to run() untouched (commands with their own parser, e.g. `lrt pilot`). */
   passthrough?: boolean;
-  run(ctx: CommandContext): Promise<number>;
+  run(ctx: CommandContext<O>): Promise<number>;
 }
 
-const COMMON_OPTIONS: Record<string, OptionSpec> = {
+/** A command whose `run` reads its options typed as `options` declares them. */
+export function defineCommand<const O extends OptionSpecs>(command: Command<O>): Command<O> {
+  return command;
+}
+
+const COMMON_OPTIONS = defineOptions({
   json: { type: 'boolean', description: 'machine-readable JSON on stdout' },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
-};
+});
 
-export function allOptions(command: Command): Record<string, OptionSpec> {
+export function allOptions(command: Command): OptionSpecs {
   return { ...command.options, ...COMMON_OPTIONS };
 }
 
@@ -56,16 +65,11 @@ export function parseCommandArgs(command: Command, argv: string[]) {
   try {
     const parsed = parseArgs({
       args: argv,
-      options: Object.fromEntries(
-        Object.entries(options).map(([name, spec]) => [
-          name,
-          { type: spec.type, multiple: spec.multiple ?? false, ...(spec.short ? { short: spec.short } : {}) },
-        ]),
-      ),
+      options: parseArgsConfig(options),
       allowPositionals: true,
       strict: true,
     });
-    return parsed as { values: CommandContext['values']; positionals: string[] };
+    return parsed as { values: RawValues; positionals: string[] };
   } catch (err) {
     throw new LrtError('E_USAGE', `${(err as Error).message}\nRun 'lrt ${command.path.join(' ')} --help'.`);
   }
@@ -102,8 +106,8 @@ export function commandHelp(command: Command): string {
   }
   lines.push('', 'Options:');
   for (const [name, spec] of Object.entries(allOptions(command))) {
-    const flag = `${spec.short ? `-${spec.short}, ` : ''}--${name}${spec.type === 'string' ? ` ${spec.value ?? 'VALUE'}` : ''}`;
-    const repeat = spec.multiple ? ' (repeatable)' : '';
+    const flag = `${spec.short ? `-${spec.short}, ` : ''}--${name}${spec.type === 'boolean' ? '' : ` ${spec.value ?? 'VALUE'}`}`;
+    const repeat = spec.type === 'string' && spec.multiple ? ' (repeatable)' : '';
     lines.push(`  ${flag.padEnd(26)}${spec.description}${repeat}`);
   }
   if (command.json) {
@@ -117,6 +121,14 @@ export function commandHelp(command: Command): string {
   }
   lines.push('', EXIT_CODE_HELP);
   return lines.join('\n');
+}
+
+/** The typed values of a command's parsed arguments. */
+export function commandOptions<O extends OptionSpecs>(
+  command: Command<O>,
+  values: RawValues,
+): OptionValues<O> {
+  return optionValues(command.options, values);
 }
 
 /** Typed accessors so commands do not cast `values` by hand. */

@@ -4,6 +4,7 @@ import {
   type CommandContext,
   checkPositionals,
   commandHelp,
+  commandOptions,
   parseCommandArgs,
 } from './command';
 import { GROUP_HELP } from './commands/groupHelp';
@@ -68,7 +69,8 @@ export async function runCli(
   }
   try {
     if (command.passthrough) {
-      const ctx = {
+      const ctx: CommandContext = {
+        options: {},
         values: {},
         positionals: rest,
         out,
@@ -85,6 +87,7 @@ export async function runCli(
     }
     checkPositionals(command, positionals);
     const ctx: CommandContext = {
+      options: commandOptions(command, values),
       values,
       positionals,
       out,

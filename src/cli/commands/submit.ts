@@ -47,10 +47,12 @@ type Backend = (typeof BACKENDS)[number];
 const PASSED_OPTIONS: Record<string, OptionSpec> = Object.fromEntries(
   PASSED_PILOT_OPTIONS.map((name) => {
     const spec = PILOT_OPTIONS[name] as { type: 'string' | 'boolean'; help: string; value?: string };
-    return [
-      name,
-      { type: spec.type, description: `pilot: ${spec.help}`, ...(spec.value ? { value: spec.value } : {}) },
-    ];
+    const option = {
+      type: spec.type,
+      description: `pilot: ${spec.help}`,
+      ...(spec.value ? { value: spec.value } : {}),
+    } as OptionSpec;
+    return [name, option];
   }),
 );
 
