@@ -2,11 +2,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openPicas, type PicasDb } from '../picas/client';
 import { resolvePicasSettings } from '../picas/settings';
-import type { CommandContext, OptionSpec } from './command';
-import { str } from './command';
+import type { CommandContext } from './command';
+import { defineOptions } from './options';
 
 /** The connection flags every database command takes. Passwords never come from flags. */
-export const PICAS_OPTIONS: Record<string, OptionSpec> = {
+export const PICAS_OPTIONS = defineOptions({
   url: {
     type: 'string',
     value: 'URL',
@@ -29,7 +29,7 @@ export const PICAS_OPTIONS: Record<string, OptionSpec> = {
     description:
       'CouchDB cluster rules (w=n writes, 202 replies settled): default auto, on when the database reports n > 1 (PICAS_CLUSTER)',
   },
-};
+});
 
 function readPicasrc(home: string): string | undefined {
   try {
@@ -39,14 +39,13 @@ function readPicasrc(home: string): string | undefined {
   }
 }
 
+export function picasFromContext(ctx: CommandContext<typeof PICAS_OPTIONS>): PicasDb;
+/** Until every command declares its options typed (issue 17). */
+export function picasFromContext(ctx: CommandContext): PicasDb;
 export function picasFromContext(ctx: CommandContext): PicasDb {
+  const { url, db, user, cluster } = (ctx as CommandContext<typeof PICAS_OPTIONS>).options;
   const settings = resolvePicasSettings({
-    flags: {
-      url: str(ctx, 'url'),
-      database: str(ctx, 'db'),
-      user: str(ctx, 'user'),
-      cluster: str(ctx, 'cluster'),
-    },
+    flags: { url, database: db, user, cluster },
     env: ctx.env,
     picasrc: readPicasrc(ctx.home),
   });
