@@ -16,7 +16,8 @@ import {
   subbandOf,
   summarizeSubbands,
 } from '../../srm';
-import { type Command, type CommandContext, int, type OptionSpec, str } from '../command';
+import { type CommandContext, defineCommand } from '../command';
+import { defineOptions } from '../options';
 
 const FILE_ARG = [
   { name: 'file', description: 'SURL list: one srm:// (or gsiftp://) link per line, # comments allowed' },
@@ -24,7 +25,7 @@ const FILE_ARG = [
 
 const KNOWN_FORMS = KNOWN_SUBBAND_PATTERNS.map(describePattern).join(' or ');
 
-export const PATTERN_OPTIONS: Record<string, OptionSpec> = {
+export const PATTERN_OPTIONS = defineOptions({
   'sb-prefix': {
     type: 'string',
     value: 'TEXT',
@@ -35,7 +36,7 @@ export const PATTERN_OPTIONS: Record<string, OptionSpec> = {
     value: 'TEXT',
     description: `text after the subband digits (default ${DEFAULT_SUBBAND_PATTERN.suffix} with --sb-prefix; e.g. . for ..._SB216.tar)`,
   },
-};
+});
 
 /** The subband form of a list: the flags when given, else the known form its file names use. */
 export interface ChosenPattern {
@@ -44,9 +45,12 @@ export interface ChosenPattern {
   detected: boolean;
 }
 
+export function subbandPatternFor(ctx: CommandContext<typeof PATTERN_OPTIONS>, list: SurlList): ChosenPattern;
+/** Until every command declares its options typed (issue 17). */
+export function subbandPatternFor(ctx: CommandContext, list: SurlList): ChosenPattern;
 export function subbandPatternFor(ctx: CommandContext, list: SurlList): ChosenPattern {
-  const prefix = str(ctx, 'sb-prefix');
-  const suffix = str(ctx, 'sb-suffix');
+  const { 'sb-prefix': prefix, 'sb-suffix': suffix } = (ctx as CommandContext<typeof PATTERN_OPTIONS>)
+    .options;
   if (prefix === '') throw new LrtError('E_USAGE', '--sb-prefix must not be empty');
   if (prefix === undefined && suffix === undefined) {
     return { pattern: detectSubbandPattern(list), detected: true };
@@ -77,7 +81,7 @@ function readList(ctx: CommandContext): Promise<SurlList> {
   return readSurlListFile(resolve(ctx.cwd, file), file);
 }
 
-export const srmInfo: Command = {
+export const srmInfo = defineCommand({
   path: ['srm', 'info'],
   summary: 'show the OBSID, LTA site, count and subband range of a SURL list',
   json:
@@ -129,15 +133,16 @@ export const srmInfo: Command = {
     for (const [name, value] of rows) ctx.out.line(`${name.padEnd(11)}${value}`);
     return 0;
   },
-};
+});
 
-export const srmLinks: Command = {
+export const srmLinks = defineCommand({
   path: ['srm', 'links'],
   summary: 'print the links of a SURL list in one form (gsiftp, https, gfal or srm), in input order',
   json: '{obsid, site, kind, links: [LINK]}',
   options: {
     kind: {
       type: 'string',
+      default: 'gsiftp',
       value: 'KIND',
       description: `link form: ${LINK_KINDS.join(', ')} (default gsiftp)`,
     },
@@ -145,7 +150,7 @@ export const srmLinks: Command = {
   positionals: FILE_ARG,
   examples: ['lrt srm links srm.txt', 'lrt srm links --kind gfal srm.txt'],
   async run(ctx) {
-    const kind = str(ctx, 'kind') ?? 'gsiftp';
+    const { kind } = ctx.options;
     if (!isLinkKind(kind)) {
       throw new LrtError('E_USAGE', `--kind must be one of ${LINK_KINDS.join(', ')}, got "${kind}"`);
     }
@@ -155,9 +160,9 @@ export const srmLinks: Command = {
     else for (const link of links) ctx.out.line(link);
     return 0;
   },
-};
+});
 
-export const srmSlice: Command = {
+export const srmSlice = defineCommand({
   path: ['srm', 'slice'],
   summary: 'group a SURL list into per-token chunks of N consecutive subbands',
   description:
@@ -168,13 +173,13 @@ export const srmSlice: Command = {
     '{source, obsid, site, perToken, pattern: {prefix, suffix}, form, detected, count,\n' +
     ' chunks: [{key, count, first, last, surls: [SURL, ...]}]}',
   options: {
-    'per-token': { type: 'string', value: 'N', description: 'subbands per token (default 10)' },
+    'per-token': { type: 'integer', default: 10, value: 'N', description: 'subbands per token (default 10)' },
     ...PATTERN_OPTIONS,
   },
   positionals: FILE_ARG,
   examples: ['lrt srm slice --per-token 10 srm.txt', 'lrt srm slice --per-token 25 --json srm.txt'],
   async run(ctx) {
-    const perToken = int(ctx, 'per-token', 10, 1);
+    const perToken = ctx.options['per-token'];
     const list = await readList(ctx);
     const chosen = subbandPatternFor(ctx, list);
     const { pattern } = chosen;
@@ -205,6 +210,6 @@ export const srmSlice: Command = {
     );
     return 0;
   },
-};
+});
 
-export const srmCommands: Command[] = [srmInfo, srmLinks, srmSlice];
+export const srmCommands = [srmInfo, srmLinks, srmSlice];
