@@ -5,14 +5,10 @@ import {
   defineOptions,
   type OptionSpecs,
   type OptionValues,
-  optionValues,
   parseArgsConfig,
   type RawValues,
 } from './options';
 import type { Output } from './output';
-
-// until every command is converted (issue 17)
-export type { OptionSpec } from './options';
 
 export interface PositionalSpec {
   name: string;
@@ -23,7 +19,6 @@ export interface PositionalSpec {
 export interface CommandContext<O extends OptionSpecs = OptionSpecs> {
   /** The command's options, typed by its declaration. */
   options: OptionValues<O>;
-  values: RawValues;
   positionals: string[];
   out: Output;
   env: Record<string, string | undefined>;
@@ -45,6 +40,12 @@ export interface Command<O extends OptionSpecs = OptionSpecs> {
   passthrough?: boolean;
   run(ctx: CommandContext<O>): Promise<number>;
 }
+
+/**
+ * The context of any command whose options include these values: for a helper that several
+ * commands share, e.g. `ContextWith<{ type?: string }>`.
+ */
+export type ContextWith<V> = CommandContext & { options: V };
 
 /** A command whose `run` reads its options typed as `options` declares them. */
 export function defineCommand<const O extends OptionSpecs>(command: Command<O>): Command<O> {
@@ -121,37 +122,4 @@ export function commandHelp(command: Command): string {
   }
   lines.push('', EXIT_CODE_HELP);
   return lines.join('\n');
-}
-
-/** The typed values of a command's parsed arguments. */
-export function commandOptions<O extends OptionSpecs>(
-  command: Command<O>,
-  values: RawValues,
-): OptionValues<O> {
-  return optionValues(command.options, values);
-}
-
-/** Typed accessors so commands do not cast `values` by hand. */
-export function str(ctx: CommandContext, name: string): string | undefined {
-  const v = ctx.values[name];
-  return typeof v === 'string' ? v : undefined;
-}
-
-export function strs(ctx: CommandContext, name: string): string[] {
-  const v = ctx.values[name];
-  return Array.isArray(v) ? (v as string[]) : typeof v === 'string' ? [v] : [];
-}
-
-export function flag(ctx: CommandContext, name: string): boolean {
-  return ctx.values[name] === true;
-}
-
-export function int(ctx: CommandContext, name: string, fallback: number, min = 1): number {
-  const v = str(ctx, name);
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) {
-    throw new LrtError('E_USAGE', `--${name} must be a whole number >= ${min}, got "${v}"`);
-  }
-  return n;
 }

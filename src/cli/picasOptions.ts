@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openPicas, type PicasDb } from '../picas/client';
 import { resolvePicasSettings } from '../picas/settings';
-import type { CommandContext } from './command';
-import { defineOptions } from './options';
+import type { ContextWith } from './command';
+import { defineOptions, type OptionValues } from './options';
 
 /** The connection flags every database command takes. Passwords never come from flags. */
 export const PICAS_OPTIONS = defineOptions({
@@ -31,6 +31,8 @@ export const PICAS_OPTIONS = defineOptions({
   },
 });
 
+export type PicasValues = OptionValues<typeof PICAS_OPTIONS>;
+
 function readPicasrc(home: string): string | undefined {
   try {
     return readFileSync(join(home, '.picasrc'), 'utf8');
@@ -39,11 +41,8 @@ function readPicasrc(home: string): string | undefined {
   }
 }
 
-export function picasFromContext(ctx: CommandContext<typeof PICAS_OPTIONS>): PicasDb;
-/** Until every command declares its options typed (issue 17). */
-export function picasFromContext(ctx: CommandContext): PicasDb;
-export function picasFromContext(ctx: CommandContext): PicasDb {
-  const { url, db, user, cluster } = (ctx as CommandContext<typeof PICAS_OPTIONS>).options;
+export function picasFromContext(ctx: ContextWith<PicasValues>): PicasDb {
+  const { url, db, user, cluster } = ctx.options;
   const settings = resolvePicasSettings({
     flags: { url, database: db, user, cluster },
     env: ctx.env,

@@ -4,11 +4,11 @@ import {
   type CommandContext,
   checkPositionals,
   commandHelp,
-  commandOptions,
   parseCommandArgs,
 } from './command';
 import { GROUP_HELP } from './commands/groupHelp';
 import { EXIT, EXIT_CODE_HELP, exitCodeFor } from './exitCodes';
+import { optionValues } from './options';
 import { createOutput, type OutputStreams } from './output';
 import { secretsInEnv } from './secrets';
 
@@ -71,7 +71,6 @@ export async function runCli(
     if (command.passthrough) {
       const ctx: CommandContext = {
         options: {},
-        values: {},
         positionals: rest,
         out,
         env: environment.env,
@@ -87,8 +86,7 @@ export async function runCli(
     }
     checkPositionals(command, positionals);
     const ctx: CommandContext = {
-      options: commandOptions(command, values),
-      values,
+      options: optionValues(command.options, values),
       positionals,
       out,
       env: environment.env,

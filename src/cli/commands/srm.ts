@@ -16,8 +16,8 @@ import {
   subbandOf,
   summarizeSubbands,
 } from '../../srm';
-import { type CommandContext, defineCommand } from '../command';
-import { defineOptions } from '../options';
+import { type CommandContext, type ContextWith, defineCommand } from '../command';
+import { defineOptions, type OptionValues } from '../options';
 
 const FILE_ARG = [
   { name: 'file', description: 'SURL list: one srm:// (or gsiftp://) link per line, # comments allowed' },
@@ -45,12 +45,11 @@ export interface ChosenPattern {
   detected: boolean;
 }
 
-export function subbandPatternFor(ctx: CommandContext<typeof PATTERN_OPTIONS>, list: SurlList): ChosenPattern;
-/** Until every command declares its options typed (issue 17). */
-export function subbandPatternFor(ctx: CommandContext, list: SurlList): ChosenPattern;
-export function subbandPatternFor(ctx: CommandContext, list: SurlList): ChosenPattern {
-  const { 'sb-prefix': prefix, 'sb-suffix': suffix } = (ctx as CommandContext<typeof PATTERN_OPTIONS>)
-    .options;
+export function subbandPatternFor(
+  ctx: ContextWith<OptionValues<typeof PATTERN_OPTIONS>>,
+  list: SurlList,
+): ChosenPattern {
+  const { 'sb-prefix': prefix, 'sb-suffix': suffix } = ctx.options;
   if (prefix === '') throw new LrtError('E_USAGE', '--sb-prefix must not be empty');
   if (prefix === undefined && suffix === undefined) {
     return { pattern: detectSubbandPattern(list), detected: true };

@@ -19,9 +19,9 @@ import {
   waitForRequest,
   watchRelease,
 } from '../../staging';
-import { type Command, type CommandContext, defineCommand } from '../command';
+import { type Command, type ContextWith, defineCommand } from '../command';
 import { EXIT } from '../exitCodes';
-import { defineOptions } from '../options';
+import { defineOptions, type OptionValues } from '../options';
 import { PICAS_OPTIONS, picasFromContext } from '../picasOptions';
 import { LOCALITY_OPTIONS } from './srmState';
 
@@ -42,20 +42,11 @@ export const STAGER_OPTIONS = defineOptions({
 
 /** A stager client from the command's flags, environment and credential files. */
 export async function stagerFromContext(
-  ctx: CommandContext<typeof STAGER_OPTIONS>,
-  maxSurlsPerRequest?: number,
-): Promise<StagerClient>;
-/** Until every command declares its options typed (issue 17). */
-export async function stagerFromContext(
-  ctx: CommandContext,
-  maxSurlsPerRequest?: number,
-): Promise<StagerClient>;
-export async function stagerFromContext(
-  ctx: CommandContext,
+  ctx: ContextWith<OptionValues<typeof STAGER_OPTIONS>>,
   maxSurlsPerRequest?: number,
 ): Promise<StagerClient> {
   const files = await readCredentialFiles(ctx.home);
-  const { 'stager-url': url, 'lta-user': user } = (ctx as CommandContext<typeof STAGER_OPTIONS>).options;
+  const { 'stager-url': url, 'lta-user': user } = ctx.options;
   const settings = resolveStagerSettings({
     flags: { url, user },
     env: ctx.env,

@@ -9,23 +9,25 @@ import {
 } from '../../picas/designDocStore';
 import { finishedDesignDocId } from '../../picas/finishedViews';
 import { assertTokenType } from '../../picas/viewDefinitions';
-import { type Command, type CommandContext, str } from '../command';
+import { type ContextWith, defineCommand } from '../command';
 import { EXIT } from '../exitCodes';
-import { PICAS_OPTIONS, picasFromContext } from '../picasOptions';
+import { PICAS_OPTIONS, type PicasValues, picasFromContext } from '../picasOptions';
 
 const TYPE_OPTION = {
   type: { type: 'string' as const, value: 'T', description: 'token type (design document _design/T)' },
 };
 
-function required(ctx: CommandContext, name: string): string {
-  const value = str(ctx, name);
+function required<K extends string>(ctx: ContextWith<{ [name in K]?: string }>, name: K): string {
+  const value = ctx.options[name];
   if (value === undefined || value === '') {
     throw new LrtError('E_USAGE', `--${name} is required. Run 'lrt views --help'.`);
   }
   return value;
 }
 
-async function openFor(ctx: CommandContext): Promise<{ picas: PicasDb; type: string }> {
+async function openFor(
+  ctx: ContextWith<{ type?: string } & PicasValues>,
+): Promise<{ picas: PicasDb; type: string }> {
   const type = required(ctx, 'type');
   assertTokenType(type);
   const picas = picasFromContext(ctx);
@@ -40,7 +42,7 @@ export function conditionOf(map: string): string | undefined {
   )?.[1];
 }
 
-export const viewsAdd: Command = {
+export const viewsAdd = defineCommand({
   path: ['views', 'add'],
   summary: 'add a custom view: the tokens of a type for which a condition on doc holds',
   json: '{type, id, changed, rev, replaced}',
@@ -65,9 +67,9 @@ export const viewsAdd: Command = {
     ctx.out.line(`view ${name} of _design/${type}: ${what}`);
     return EXIT.ok;
   },
-};
+});
 
-export const viewsClear: Command = {
+export const viewsClear = defineCommand({
   path: ['views', 'clear'],
   summary: 'remove every view, standard and custom, from _design/<type>',
   json: '{type, id, changed, rev, removed: [NAME]}',
@@ -90,9 +92,9 @@ export const viewsClear: Command = {
     }
     return EXIT.ok;
   },
-};
+});
 
-export const viewsList: Command = {
+export const viewsList = defineCommand({
   path: ['views', 'list'],
   summary: 'list the views of _design/<type>',
   json: '{type, views: [{name, standard, reduce, map, condition}]}',
@@ -115,9 +117,9 @@ export const viewsList: Command = {
     }
     return EXIT.ok;
   },
-};
+});
 
-export const viewsFinished: Command = {
+export const viewsFinished = defineCommand({
   path: ['views', 'finished'],
   summary: 'write _design/finished:<type>: done, error and overview as every tool writes them',
   json: '{type, id, changed, rev}',
@@ -136,6 +138,6 @@ export const viewsFinished: Command = {
     ctx.out.line(`${finishedDesignDocId(type)}: ${res.changed ? 'written' : 'already up to date'}`);
     return EXIT.ok;
   },
-};
+});
 
-export const viewsCommands: Command[] = [viewsAdd, viewsClear, viewsList, viewsFinished];
+export const viewsCommands = [viewsAdd, viewsClear, viewsList, viewsFinished];
