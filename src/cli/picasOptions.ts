@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openPicas, type PicasDb } from '../picas/client';
-import { resolvePicasSettings } from '../picas/settings';
+import { resolvePicasSettings } from '../picas/connectionSettings';
 import type { ContextWith } from './command';
 import { defineOptions, type OptionValues } from './options';
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { dropPasswordsFromEnv, errorMessage, LrtError } from '../../core';
-import { resolvePicasSettings } from '../../picas/settings';
+import { resolvePicasSettings } from '../../picas/connectionSettings';
 import { assertTokenType } from '../../picas/viewDefinitions';
 import {
   CHECK_NAMES,

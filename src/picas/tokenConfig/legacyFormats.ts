@@ -5,7 +5,7 @@ import {
   type JsonRecord,
   newTemplate,
   type TokenTemplate,
-} from './tokenConfigCommon';
+} from './template';
 
 /*
  * GRID_LRT before 1.0 (2017/2018) read YAML configs with PyYAML and made tokens from the `Token`
