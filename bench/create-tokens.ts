@@ -19,8 +19,8 @@ import { parseArgs } from 'node:util';
 import { getAttachment } from '../src/picas/attachments';
 import { bulkCreateTokens } from '../src/picas/bulkCreate';
 import { openPicas, type PicasDb } from '../src/picas/client';
+import { splitUrlCredentials } from '../src/picas/connectionSettings';
 import { ensureDatabase } from '../src/picas/designDocStore';
-import { splitUrlCredentials } from '../src/picas/settings';
 import { buildTokenDoc, type NewToken } from '../src/picas/tokens';
 import { benchErrorText, openBenchServer, serverHelp, serverUrlFrom } from './helpers/benchServer';
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { redactUrl, scrubSecrets } from '../../src/core/redact';
-import { splitUrlCredentials } from '../../src/picas/settings';
+import { splitUrlCredentials } from '../../src/picas/connectionSettings';
 import { startChildServer } from './childServer';
 
 /**

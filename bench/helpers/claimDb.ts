@@ -1,7 +1,7 @@
 import type nano from 'nano';
 import { openPicas, type PicasDb, type TokenDoc } from '../../src/picas/client';
+import { splitUrlCredentials } from '../../src/picas/connectionSettings';
 import { ensureDesignDoc } from '../../src/picas/designDocStore';
-import { splitUrlCredentials } from '../../src/picas/settings';
 import { tokenSkeleton } from '../../src/picas/tokens';
 import { claimDesignDocName, SPREAD_VIEW } from '../../src/picas/viewDefinitions';
 

@@ -1,16 +1,14 @@
 import { parseArgs } from 'node:util';
 import { LrtError } from '../core';
 import { EXIT_CODE_HELP } from './exitCodes';
+import {
+  defineOptions,
+  type OptionSpecs,
+  type OptionValues,
+  parseArgsConfig,
+  type RawValues,
+} from './options';
 import type { Output } from './output';
-
-export interface OptionSpec {
-  type: 'string' | 'boolean';
-  description: string;
-  short?: string;
-  multiple?: boolean;
-  /** Shown in help: the placeholder for the value, e.g. FILE. */
-  value?: string;
-}
 
 export interface PositionalSpec {
   name: string;
@@ -18,8 +16,9 @@ export interface PositionalSpec {
   optional?: boolean;
 }
 
-export interface CommandContext {
-  values: Record<string, string | boolean | string[] | boolean[] | undefined>;
+export interface CommandContext<O extends OptionSpecs = OptionSpecs> {
+  /** The command's options, typed by its declaration. */
+  options: OptionValues<O>;
   positionals: string[];
   out: Output;
   env: Record<string, string | undefined>;
@@ -27,27 +26,38 @@ export interface CommandContext {
   home: string;
 }
 
-export interface Command {
+export interface Command<O extends OptionSpecs = OptionSpecs> {
   /** Words after `lrt`, e.g. ['tokens', 'create']. */
   path: string[];
   summary: string;
   description?: string;
-  options: Record<string, OptionSpec>;
+  options: O;
   positionals?: PositionalSpec[];
   examples?: string[];
   /** The shape of the --json output, shown in --help (`{field, field: [...]}`). */
   json?: string;
   /** Hand every argument to run() untouched (commands with their own parser, e.g. `lrt pilot`). */
   passthrough?: boolean;
-  run(ctx: CommandContext): Promise<number>;
+  run(ctx: CommandContext<O>): Promise<number>;
 }
 
-const COMMON_OPTIONS: Record<string, OptionSpec> = {
+/**
+ * The context of any command whose options include these values: for a helper that several
+ * commands share, e.g. `ContextWith<{ type?: string }>`.
+ */
+export type ContextWith<V> = CommandContext & { options: V };
+
+/** A command whose `run` reads its options typed as `options` declares them. */
+export function defineCommand<const O extends OptionSpecs>(command: Command<O>): Command<O> {
+  return command;
+}
+
+const COMMON_OPTIONS = defineOptions({
   json: { type: 'boolean', description: 'machine-readable JSON on stdout' },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
-};
+});
 
-export function allOptions(command: Command): Record<string, OptionSpec> {
+export function allOptions(command: Command): OptionSpecs {
   return { ...command.options, ...COMMON_OPTIONS };
 }
 
@@ -56,16 +66,11 @@ export function parseCommandArgs(command: Command, argv: string[]) {
   try {
     const parsed = parseArgs({
       args: argv,
-      options: Object.fromEntries(
-        Object.entries(options).map(([name, spec]) => [
-          name,
-          { type: spec.type, multiple: spec.multiple ?? false, ...(spec.short ? { short: spec.short } : {}) },
-        ]),
-      ),
+      options: parseArgsConfig(options),
       allowPositionals: true,
       strict: true,
     });
-    return parsed as { values: CommandContext['values']; positionals: string[] };
+    return parsed as { values: RawValues; positionals: string[] };
   } catch (err) {
     throw new LrtError('E_USAGE', `${(err as Error).message}\nRun 'lrt ${command.path.join(' ')} --help'.`);
   }
@@ -102,8 +107,8 @@ export function commandHelp(command: Command): string {
   }
   lines.push('', 'Options:');
   for (const [name, spec] of Object.entries(allOptions(command))) {
-    const flag = `${spec.short ? `-${spec.short}, ` : ''}--${name}${spec.type === 'string' ? ` ${spec.value ?? 'VALUE'}` : ''}`;
-    const repeat = spec.multiple ? ' (repeatable)' : '';
+    const flag = `${spec.short ? `-${spec.short}, ` : ''}--${name}${spec.type === 'boolean' ? '' : ` ${spec.value ?? 'VALUE'}`}`;
+    const repeat = spec.type === 'string' && spec.multiple ? ' (repeatable)' : '';
     lines.push(`  ${flag.padEnd(26)}${spec.description}${repeat}`);
   }
   if (command.json) {
@@ -117,29 +122,4 @@ export function commandHelp(command: Command): string {
   }
   lines.push('', EXIT_CODE_HELP);
   return lines.join('\n');
-}
-
-/** Typed accessors so commands do not cast `values` by hand. */
-export function str(ctx: CommandContext, name: string): string | undefined {
-  const v = ctx.values[name];
-  return typeof v === 'string' ? v : undefined;
-}
-
-export function strs(ctx: CommandContext, name: string): string[] {
-  const v = ctx.values[name];
-  return Array.isArray(v) ? (v as string[]) : typeof v === 'string' ? [v] : [];
-}
-
-export function flag(ctx: CommandContext, name: string): boolean {
-  return ctx.values[name] === true;
-}
-
-export function int(ctx: CommandContext, name: string, fallback: number, min = 1): number {
-  const v = str(ctx, name);
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) {
-    throw new LrtError('E_USAGE', `--${name} must be a whole number >= ${min}, got "${v}"`);
-  }
-  return n;
 }

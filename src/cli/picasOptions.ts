@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openPicas, type PicasDb } from '../picas/client';
-import { resolvePicasSettings } from '../picas/settings';
-import type { CommandContext, OptionSpec } from './command';
-import { str } from './command';
+import { resolvePicasSettings } from '../picas/connectionSettings';
+import type { ContextWith } from './command';
+import { defineOptions, type OptionValues } from './options';
 
 /** The connection flags every database command takes. Passwords never come from flags. */
-export const PICAS_OPTIONS: Record<string, OptionSpec> = {
+export const PICAS_OPTIONS = defineOptions({
   url: {
     type: 'string',
     value: 'URL',
@@ -29,7 +29,9 @@ export const PICAS_OPTIONS: Record<string, OptionSpec> = {
     description:
       'CouchDB cluster rules (w=n writes, 202 replies settled): default auto, on when the database reports n > 1 (PICAS_CLUSTER)',
   },
-};
+});
+
+export type PicasValues = OptionValues<typeof PICAS_OPTIONS>;
 
 function readPicasrc(home: string): string | undefined {
   try {
@@ -39,14 +41,10 @@ function readPicasrc(home: string): string | undefined {
   }
 }
 
-export function picasFromContext(ctx: CommandContext): PicasDb {
+export function picasFromContext(ctx: ContextWith<PicasValues>): PicasDb {
+  const { url, db, user, cluster } = ctx.options;
   const settings = resolvePicasSettings({
-    flags: {
-      url: str(ctx, 'url'),
-      database: str(ctx, 'db'),
-      user: str(ctx, 'user'),
-      cluster: str(ctx, 'cluster'),
-    },
+    flags: { url, database: db, user, cluster },
     env: ctx.env,
     picasrc: readPicasrc(ctx.home),
   });

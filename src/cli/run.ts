@@ -8,6 +8,7 @@ import {
 } from './command';
 import { GROUP_HELP } from './commands/groupHelp';
 import { EXIT, EXIT_CODE_HELP, exitCodeFor } from './exitCodes';
+import { optionValues } from './options';
 import { createOutput, type OutputStreams } from './output';
 import { secretsInEnv } from './secrets';
 
@@ -68,8 +69,8 @@ export async function runCli(
   }
   try {
     if (command.passthrough) {
-      const ctx = {
-        values: {},
+      const ctx: CommandContext = {
+        options: {},
         positionals: rest,
         out,
         env: environment.env,
@@ -85,7 +86,7 @@ export async function runCli(
     }
     checkPositionals(command, positionals);
     const ctx: CommandContext = {
-      values,
+      options: optionValues(command.options, values),
       positionals,
       out,
       env: environment.env,

@@ -10,7 +10,7 @@ import {
   tokenOverview,
   tokensFromSlices,
 } from '../picas';
-import type { PicasSettings } from '../picas/settings';
+import type { PicasSettings } from '../picas/connectionSettings';
 import { defaultPilotPath } from '../sandbox/build';
 import { chunksToRecord, SurlList, sliceBySubband } from '../srm';
 import { demoDataFields, demoInputList, writeDemoLta } from './demoData';

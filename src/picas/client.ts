@@ -1,9 +1,9 @@
 import nano from 'nano';
 import { DecoratorHandler, type Dispatcher } from 'undici';
 import { createServerClock, isLrtError, LrtError, type ServerClock, scrubSecrets } from '../core';
+import type { PicasSettings } from './connectionSettings';
 import { couchDispatcher } from './couchHttp';
 import type { DbWaitNotice } from './dbRetry';
-import type { PicasSettings } from './settings';
 
 /** An open PiCaS database: the nano handles plus the settings they came from. */
 export interface PicasDb {

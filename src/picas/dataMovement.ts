@@ -1,4 +1,4 @@
-import { isRecord } from './tokenConfigCommon';
+import { isRecord } from './tokenConfig/template';
 
 /*
  * What `lrt tokens create` asks the pilot to move (README "Data movement"). GRID_LRT's promise is

@@ -35,6 +35,13 @@ export {
   type TokenDoc,
 } from './client';
 export {
+  describeSettings,
+  type PicasSettings,
+  parsePicasrc,
+  resolvePicasSettings,
+  splitUrlCredentials,
+} from './connectionSettings';
+export {
   createToken,
   createTokensFromMap,
   createTokensFromSlices,
@@ -58,20 +65,13 @@ export { type JobIds, jobIdsFromEnv, primaryJobId } from './jobIds';
 export { LOG_KINDS, type LogKind, logAttachmentName, parseLogAttachmentName } from './logNames';
 export * from './protocol';
 export {
-  describeSettings,
-  type PicasSettings,
-  parsePicasrc,
-  resolvePicasSettings,
-  splitUrlCredentials,
-} from './settings';
-export {
   applyFieldOverrides,
   buildTokenTemplate,
   loadTokenConfigFile,
   missingTokenKeyFields,
   parseTokenConfig,
 } from './tokenConfig';
-export type { TokenTemplate } from './tokenConfigCommon';
+export type { TokenTemplate } from './tokenConfig/template';
 export {
   type AttachmentInput,
   buildTokenDoc,

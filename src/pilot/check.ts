@@ -1,6 +1,6 @@
 import { errorMessage, LrtError } from '../core';
 import { openPicas } from '../picas/client';
-import type { PicasSettings } from '../picas/settings';
+import type { PicasSettings } from '../picas/connectionSettings';
 import { TOOL_PACKAGES, type TransferOptions } from '../transfer';
 import {
   findOnPath,

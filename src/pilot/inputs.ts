@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { LrtError } from '../core';
 import { openAttachmentStream } from '../picas/attachmentStream';
 import { couchError, type PicasDb, type TokenDoc } from '../picas/client';
-import type { PicasSettings } from '../picas/settings';
+import type { PicasSettings } from '../picas/connectionSettings';
 import { buildPayloadEnv, type PayloadEnv } from './payloadEnv';
 
 /** GRID_LRT tokens carry their SURL list as this attachment; the pilot always fetches it. */

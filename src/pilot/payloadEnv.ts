@@ -1,4 +1,4 @@
-import type { PicasSettings } from '../picas/settings';
+import type { PicasSettings } from '../picas/connectionSettings';
 import {
   type AttachmentMapping,
   parseTokvar,

@@ -2,7 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LrtError } from '../core';
-import { type PicasSettings, parsePicasrc, resolvePicasSettings } from '../picas/settings';
+import { type PicasSettings, parsePicasrc, resolvePicasSettings } from '../picas/connectionSettings';
 import { cacheDirIn } from '../sandbox/cache';
 import type { TransferOptions } from '../transfer';
 import { DEFAULT_SHUB_MIRROR } from './containerSpec';

@@ -1,6 +1,6 @@
 import { chmod, open } from 'node:fs/promises';
 import { LrtError } from '../core';
-import type { PicasSettings } from '../picas/settings';
+import type { PicasSettings } from '../picas/connectionSettings';
 
 /** Name of the credentials file next to the job description and in the grid InputSandbox. */
 export const CREDENTIALS_FILE = 'picas-credentials';

@@ -1,7 +1,7 @@
 import { chmod, copyFile, mkdir, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { LrtError } from '../core';
-import type { PicasSettings } from '../picas/settings';
+import type { PicasSettings } from '../picas/connectionSettings';
 import { CREDENTIALS_FILE, writeCredentialsFile } from './credentials';
 import { type JdlOptions, jdlDescription, PILOT_FILE, START_SCRIPT, startScript } from './jdl';
 import type { PilotLaunch } from './pilotArgs';

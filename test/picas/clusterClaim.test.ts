@@ -4,6 +4,7 @@ import { type CouchCluster, startCouchCluster } from '../../src/dbserver';
 import { bulkCreateTokens } from '../../src/picas/bulkCreate';
 import { openPicas, type PicasDb, type TokenDoc } from '../../src/picas/client';
 import { rulesFor } from '../../src/picas/cluster';
+import { splitUrlCredentials } from '../../src/picas/connectionSettings';
 import { ensureDesignDoc } from '../../src/picas/designDocStore';
 import {
   CACHED_CLAIM_PAGE_SIZE,
@@ -19,7 +20,6 @@ import {
   writeClaim,
   writeSettled,
 } from '../../src/picas/protocol';
-import { splitUrlCredentials } from '../../src/picas/settings';
 
 /*
  * The claim and the fenced writes on a 3-node cluster stand-in (docs/cluster-standin.md): each

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type CouchCluster, startCouchCluster } from '../../src/dbserver';
 import { openPicas, type PicasDb } from '../../src/picas/client';
+import { splitUrlCredentials } from '../../src/picas/connectionSettings';
 import { readLeaves, settled, settleWrite, writeDoc } from '../../src/picas/protocol';
-import { splitUrlCredentials } from '../../src/picas/settings';
 import { type Client, clientFor, eventually } from '../dbserver/clusterClient';
 
 /*

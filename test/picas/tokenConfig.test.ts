@@ -4,15 +4,15 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { isLrtError, type LrtError } from '../../src/core';
-import { jsonErrorPosition, lineColumnAt } from '../../src/picas/parseConfig';
 import {
   applyFieldOverrides,
   buildTokenTemplate,
   loadTokenConfigFile,
   missingTokenKeyFields,
   parseTokenConfig,
-  type TokenConfigKind,
 } from '../../src/picas/tokenConfig';
+import { jsonErrorPosition, lineColumnAt } from '../../src/picas/tokenConfig/jsonOrYaml';
+import type { TokenConfigKind } from '../../src/picas/tokenConfig/template';
 import { assertAttachmentName, buildTokenDoc } from '../../src/picas/tokens';
 import { parseTokvar, variablesFromConfig } from '../../src/pilot/variableMap';
 

@@ -11,25 +11,26 @@ import {
   removeUnusedImages,
 } from '../../sandbox/cacheAdmin';
 import { DEFAULT_LOCK_STALE_MS } from '../../sandbox/cacheLock';
-import { type Command, type CommandContext, flag, str } from '../command';
+import { type CommandContext, defineCommand } from '../command';
 import { EXIT } from '../exitCodes';
+import { defineOptions } from '../options';
 
-const CACHE_OPTIONS = {
+const CACHE_OPTIONS = defineOptions({
   cache: {
-    type: 'string' as const,
+    type: 'string',
     value: 'DIR',
     description: "the node cache (default: the pilot's, $TMPDIR/.lrt-cache or ./.lrt-cache)",
   },
-};
+});
 
-function cacheDirOf(ctx: CommandContext): string {
-  const given = str(ctx, 'cache');
+function cacheDirOf(ctx: CommandContext<typeof CACHE_OPTIONS>): string {
+  const given = ctx.options.cache;
   return given ? resolve(ctx.cwd, given) : cacheDirIn(ctx.env.TMPDIR ?? ctx.cwd);
 }
 
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 
-export const cacheList: Command = {
+export const cacheList = defineCommand({
   path: ['cache', 'list'],
   summary: "list the sandboxes and container images in a node's cache: source, version, age, size",
   json: '{cache, entries: [{kind, key, source, version?, created, bytes, superseded, locked}]}',
@@ -51,9 +52,9 @@ export const cacheList: Command = {
     ctx.out.line(`${entries.length} entries in ${dir}`);
     return EXIT.ok;
   },
-};
+});
 
-export const cacheClean: Command = {
+export const cacheClean = defineCommand({
   path: ['cache', 'clean'],
   summary: 'remove superseded sandboxes and images (and with --all every one) from a node cache',
   json: '{cache, dryRun, removed: [{key, source, version?, bytes}], bytes, leftovers, images}',
@@ -70,7 +71,7 @@ export const cacheClean: Command = {
   examples: ['lrt cache clean', 'lrt cache clean --older-than 7 --cache /scratch/lrt-cache'],
   async run(ctx) {
     const dir = cacheDirOf(ctx);
-    const days = str(ctx, 'older-than');
+    const days = ctx.options['older-than'];
     const olderThanDays = days === undefined ? undefined : Number(days);
     if (olderThanDays !== undefined && !(Number.isFinite(olderThanDays) && olderThanDays >= 0)) {
       throw new LrtError(
@@ -79,10 +80,10 @@ export const cacheClean: Command = {
       );
     }
     const doomed = entriesToClean(await listCache(dir), {
-      all: flag(ctx, 'all'),
+      all: ctx.options.all,
       ...(olderThanDays !== undefined ? { olderThanMs: olderThanDays * 86_400_000 } : {}),
     });
-    const dryRun = flag(ctx, 'dry-run');
+    const dryRun = ctx.options['dry-run'];
     const leftovers = dryRun
       ? []
       : [
@@ -118,6 +119,6 @@ export const cacheClean: Command = {
     );
     return EXIT.ok;
   },
-};
+});
 
-export const cacheCommands: Command[] = [cacheList, cacheClean];
+export const cacheCommands = [cacheList, cacheClean];

@@ -1,9 +1,52 @@
 import { LrtError } from '../../core';
 import { startCouchCluster, startEmbeddedCouch } from '../../dbserver';
-import { type Command, type CommandContext, int, str } from '../command';
+import { type CommandContext, defineCommand } from '../command';
+import { defineOptions } from '../options';
 import { serveUntilStopped } from '../stopSignal';
 
-export const dbServe: Command = {
+const SERVE_OPTIONS = defineOptions({
+  port: {
+    type: 'integer',
+    min: 0,
+    value: 'N',
+    description: 'port to listen on; node i of a cluster on N+i-1 (default: free ports)',
+  },
+  host: {
+    type: 'string',
+    default: '127.0.0.1',
+    value: 'ADDR',
+    description: 'address to listen on (default 127.0.0.1)',
+  },
+  data: { type: 'string', value: 'DIR', description: 'keep databases on disk in DIR (default: in memory)' },
+  'admin-user': {
+    type: 'string',
+    default: 'admin',
+    value: 'NAME',
+    description: 'admin user name (default admin)',
+  },
+  nodes: {
+    type: 'integer',
+    default: 1,
+    value: 'N',
+    description: 'replicas: N > 1 runs a cluster stand-in (default 1)',
+  },
+  'lagging-views': {
+    type: 'integer',
+    min: 0,
+    value: 'MS',
+    description:
+      'view reads as on CouchDB under load, for tuning: answered concurrently from an index that trails the writes by MS ms (up-to-date reads wait for it)',
+  },
+  'jitter-ms': {
+    type: 'integer',
+    min: 0,
+    default: 3,
+    value: 'MS',
+    description: 'cluster: each copy of a write reaches its replica within MS ms (default 3)',
+  },
+});
+
+export const dbServe = defineCommand({
   path: ['db', 'serve'],
   summary: 'run a local CouchDB-API server (in memory, or on disk with --data), or a cluster stand-in',
   json:
@@ -16,28 +59,7 @@ export const dbServe: Command = {
     'by quorum, 201/202/409; replicas replicating continuously) and prints one URL per node, node 1\n' +
     'first; every node accepts every request. A cluster keeps its databases in memory: --data is\n' +
     'refused with --nodes > 1. See docs/cluster-standin.md.',
-  options: {
-    port: {
-      type: 'string',
-      value: 'N',
-      description: 'port to listen on; node i of a cluster on N+i-1 (default: free ports)',
-    },
-    host: { type: 'string', value: 'ADDR', description: 'address to listen on (default 127.0.0.1)' },
-    data: { type: 'string', value: 'DIR', description: 'keep databases on disk in DIR (default: in memory)' },
-    'admin-user': { type: 'string', value: 'NAME', description: 'admin user name (default admin)' },
-    nodes: { type: 'string', value: 'N', description: 'replicas: N > 1 runs a cluster stand-in (default 1)' },
-    'lagging-views': {
-      type: 'string',
-      value: 'MS',
-      description:
-        'view reads as on CouchDB under load, for tuning: answered concurrently from an index that trails the writes by MS ms (up-to-date reads wait for it)',
-    },
-    'jitter-ms': {
-      type: 'string',
-      value: 'MS',
-      description: 'cluster: each copy of a write reaches its replica within MS ms (default 3)',
-    },
-  },
+  options: SERVE_OPTIONS,
   examples: [
     'lrt db serve --port 5984',
     'export PICAS_URL=$(lrt db serve --data ./couch | head -1)',
@@ -45,27 +67,29 @@ export const dbServe: Command = {
     'lrt db serve --lagging-views 200',
   ],
   async run(ctx) {
-    const nodes = int(ctx, 'nodes', 1);
+    const { nodes } = ctx.options;
     return nodes > 1 ? serveCluster(ctx, nodes) : serveOne(ctx);
   },
-};
+});
 
-async function serveOne(ctx: CommandContext): Promise<number> {
-  const lagMs = str(ctx, 'lagging-views') === undefined ? undefined : int(ctx, 'lagging-views', 0, 0);
+type ServeContext = CommandContext<typeof SERVE_OPTIONS>;
+
+async function serveOne(ctx: ServeContext): Promise<number> {
+  const { data, 'lagging-views': lagMs } = ctx.options;
   const server = await startEmbeddedCouch({
-    port: int(ctx, 'port', 0, 0),
-    host: str(ctx, 'host') ?? '127.0.0.1',
-    dataDir: str(ctx, 'data'),
-    adminUser: str(ctx, 'admin-user') ?? 'admin',
+    port: ctx.options.port ?? 0,
+    host: ctx.options.host,
+    dataDir: data,
+    adminUser: ctx.options['admin-user'],
     adminPassword: ctx.env.LRT_DB_ADMIN_PASSWORD,
     laggingViewsMs: lagMs,
   });
   if (ctx.out.json) {
-    ctx.out.result({ url: server.urlWithCredentials, data: str(ctx, 'data') ?? null });
+    ctx.out.result({ url: server.urlWithCredentials, data: data ?? null });
   } else {
     ctx.out.line(server.urlWithCredentials);
     ctx.out.note(
-      `serving ${str(ctx, 'data') ? `databases in ${str(ctx, 'data')}` : 'in memory'}` +
+      `serving ${data ? `databases in ${data}` : 'in memory'}` +
         `${lagMs === undefined ? '' : `; views trail the writes by ${lagMs} ms`}; Ctrl-C stops`,
     );
   }
@@ -73,20 +97,20 @@ async function serveOne(ctx: CommandContext): Promise<number> {
   return 0;
 }
 
-async function serveCluster(ctx: CommandContext, nodes: number): Promise<number> {
-  if (str(ctx, 'data') !== undefined) {
+async function serveCluster(ctx: ServeContext, nodes: number): Promise<number> {
+  if (ctx.options.data !== undefined) {
     throw new LrtError('E_USAGE', '--data keeps one server on disk; a cluster (--nodes > 1) runs in memory');
   }
-  if (str(ctx, 'lagging-views') !== undefined) {
+  if (ctx.options['lagging-views'] !== undefined) {
     throw new LrtError('E_USAGE', '--lagging-views is a mode of one server: not with --nodes > 1');
   }
   const cluster = await startCouchCluster({
     nodes,
-    port: int(ctx, 'port', 0, 0),
-    host: str(ctx, 'host') ?? '127.0.0.1',
-    adminUser: str(ctx, 'admin-user') ?? 'admin',
+    port: ctx.options.port ?? 0,
+    host: ctx.options.host,
+    adminUser: ctx.options['admin-user'],
     adminPassword: ctx.env.LRT_DB_ADMIN_PASSWORD,
-    jitterMs: int(ctx, 'jitter-ms', 3, 0),
+    jitterMs: ctx.options['jitter-ms'],
   });
   if (ctx.out.json) {
     ctx.out.result({ url: cluster.urls[0], urls: cluster.urls, nodes });
@@ -98,4 +122,4 @@ async function serveCluster(ctx: CommandContext, nodes: number): Promise<number>
   return 0;
 }
 
-export const dbCommands: Command[] = [dbServe];
+export const dbCommands = [dbServe];

@@ -3,7 +3,7 @@ import { errorMessage } from '../../core';
 import { DEMO_TYPE, type DemoCounts, runDemo, startEmbeddedCouch } from '../../demo/demo';
 import { listTokens, openPicas } from '../../picas';
 import type { TokenErrorEntry } from '../../picas/protocol';
-import { type Command, flag, int, str } from '../command';
+import { defineCommand } from '../command';
 import { EXIT } from '../exitCodes';
 
 const BAR = 30;
@@ -14,7 +14,7 @@ function countsLine(c: DemoCounts): string {
   return `[${'#'.repeat(filled)}${'-'.repeat(BAR - filled)}] ${finished}/${c.total}  todo ${c.todo}  locked ${c.locked}  done ${c.done}  error ${c.error}`;
 }
 
-export const demoCommand: Command = {
+export const demoCommand = defineCommand({
   path: ['demo'],
   summary: 'run the whole chain locally: embedded CouchDB, tokens from a SURL list, pilots, live counts',
   json:
@@ -25,9 +25,19 @@ export const demoCommand: Command = {
     'srm.txt attachments, builds a demo sandbox whose master.sh works through each srm.txt, and runs\n' +
     'several dist/pilot.js processes until every token is done or in error. Needs `npm run build`.',
   options: {
-    pilots: { type: 'string', value: 'N', description: 'pilot processes (default 4)' },
-    'per-token': { type: 'string', value: 'N', description: 'SURLs per token (default 5: 11 tokens)' },
-    sleep: { type: 'string', value: 'S', description: 'seconds of demo work per file (default 0.2)' },
+    pilots: { type: 'integer', default: 4, value: 'N', description: 'pilot processes (default 4)' },
+    'per-token': {
+      type: 'integer',
+      default: 5,
+      value: 'N',
+      description: 'SURLs per token (default 5: 11 tokens)',
+    },
+    sleep: {
+      type: 'string',
+      default: '0.2',
+      value: 'S',
+      description: 'seconds of demo work per file (default 0.2)',
+    },
     'fail-one': { type: 'boolean', description: 'make the last token fail, to show an error token' },
     dir: {
       type: 'string',
@@ -40,19 +50,18 @@ export const demoCommand: Command = {
       value: 'URL',
       description: 'use this CouchDB (with credentials) instead of the embedded one',
     },
-    db: { type: 'string', value: 'NAME', description: 'database (default lrt_demo)' },
+    db: { type: 'string', default: 'lrt_demo', value: 'NAME', description: 'database (default lrt_demo)' },
   },
   examples: ['npm run build && node dist/lrt.js demo', 'lrt demo --pilots 8 --per-token 2 --fail-one'],
   async run(ctx) {
-    const sleep = Number(str(ctx, 'sleep') ?? '0.2');
+    const sleep = Number(ctx.options.sleep);
     if (!Number.isFinite(sleep) || sleep < 0) {
-      ctx.out.error(new Error(`--sleep must be a number of seconds >= 0, got "${str(ctx, 'sleep')}"`));
+      ctx.out.error(new Error(`--sleep must be a number of seconds >= 0, got "${ctx.options.sleep}"`));
       return EXIT.usage;
     }
-    const perToken = int(ctx, 'per-token', 5);
-    const server = str(ctx, 'url') ? undefined : await startEmbeddedCouch();
-    const dir = str(ctx, 'dir') ?? join(ctx.cwd, 'lrt-demo');
-    const database = str(ctx, 'db') ?? 'lrt_demo';
+    const { 'per-token': perToken, url, db: database } = ctx.options;
+    const server = url ? undefined : await startEmbeddedCouch();
+    const dir = ctx.options.dir ?? join(ctx.cwd, 'lrt-demo');
     const tty = (process.stderr as { isTTY?: boolean }).isTTY === true;
     let lastLine = '';
     try {
@@ -64,11 +73,11 @@ export const demoCommand: Command = {
       const result = await runDemo(
         {
           dir,
-          pilots: int(ctx, 'pilots', 4),
+          pilots: ctx.options.pilots,
           perToken,
           sleep,
-          failSubband: flag(ctx, 'fail-one') ? '150' : undefined,
-          url: str(ctx, 'url'),
+          failSubband: ctx.options['fail-one'] ? '150' : undefined,
+          url,
           database,
           onCounts: (counts) => {
             const line = countsLine(counts);
@@ -108,7 +117,7 @@ export const demoCommand: Command = {
       ctx.out.line(
         `pilot logs: ${result.logsDir}/pilot-*.log; each token carries its stdout, stderr and pilot log as attachments`,
       );
-      if (server && flag(ctx, 'keep')) {
+      if (server && ctx.options.keep) {
         ctx.out.line(
           `server still running: ${server.urlWithCredentials}  (PICAS_DB=${database}; Ctrl-C stops)`,
         );
@@ -123,6 +132,6 @@ export const demoCommand: Command = {
       await server?.close();
     }
   },
-};
+});
 
-export const demoCommands: Command[] = [demoCommand];
+export const demoCommands = [demoCommand];

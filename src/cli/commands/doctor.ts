@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { dropPasswordsFromEnv, errorMessage, LrtError } from '../../core';
-import { resolvePicasSettings } from '../../picas/settings';
+import { resolvePicasSettings } from '../../picas/connectionSettings';
 import { assertTokenType } from '../../picas/viewDefinitions';
 import {
   CHECK_NAMES,
@@ -16,19 +16,37 @@ import {
 } from '../../pilot/check';
 import { DEFAULT_SANDBOX_BASE } from '../../pilot/sandboxSource';
 import { transferOptionsFromEnv } from '../../pilot/settings';
-import { type Command, type CommandContext, str, strs } from '../command';
+import { type CommandContext, defineCommand } from '../command';
 import { EXIT } from '../exitCodes';
+import { defineOptions } from '../options';
 import { PICAS_OPTIONS } from '../picasOptions';
 
-function seconds(ctx: CommandContext, name: string): number | undefined {
-  const raw = str(ctx, name);
-  if (raw === undefined) return undefined;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) {
-    throw new LrtError('E_USAGE', `--${name} must be a number of seconds > 0, got "${raw}"`);
-  }
-  return value;
-}
+const DOCTOR_OPTIONS = defineOptions({
+  type: {
+    type: 'string',
+    value: 'T',
+    description: 'token type (default PICAS_TYPE): views, tokens, sandbox',
+  },
+  'expected-run': {
+    type: 'seconds',
+    value: 'S',
+    description: 'seconds the pilots will run (their walltime): the proxy must outlive it',
+  },
+  workdir: { type: 'string', value: 'DIR', description: 'where job dirs go (default $TMPDIR or .)' },
+  'min-free': {
+    type: 'string',
+    value: 'SIZE',
+    description: `free space the work dir needs (default ${formatBytes(DEFAULT_MIN_FREE_BYTES)}; e.g. 500M, 50G)`,
+  },
+  'sandbox-base': { type: 'string', value: 'URL', description: 'base URL of relative SBXloc sandboxes' },
+  skip: {
+    type: 'string',
+    value: 'CHECK',
+    multiple: true,
+    description: `leave a check out: ${CHECK_NAMES.join(', ')}`,
+  },
+  ...PICAS_OPTIONS,
+});
 
 function picasrcText(home: string): string | undefined {
   try {
@@ -39,31 +57,30 @@ function picasrcText(home: string): string | undefined {
 }
 
 /** Settings resolved as `lrt` resolves them; a bad PiCaS setting becomes the database check's FAIL. */
-function preflightSettings(ctx: CommandContext): PreflightSettings {
-  const skip = strs(ctx, 'skip');
+function preflightSettings(ctx: CommandContext<typeof DOCTOR_OPTIONS>): PreflightSettings {
+  const { skip, url, db, user } = ctx.options;
   const unknown = skip.filter((name) => !(CHECK_NAMES as readonly string[]).includes(name));
   if (unknown.length > 0) {
     throw new LrtError('E_USAGE', `--skip ${unknown.join(', ')}: the checks are ${CHECK_NAMES.join(', ')}`);
   }
-  const type = str(ctx, 'type') ?? ctx.env.PICAS_TYPE;
+  const type = ctx.options.type ?? ctx.env.PICAS_TYPE;
   if (type !== undefined) assertTokenType(type);
   let picas: PreflightSettings['picas'];
   try {
     picas = resolvePicasSettings({
-      flags: { url: str(ctx, 'url'), database: str(ctx, 'db'), user: str(ctx, 'user') },
+      flags: { url, database: db, user },
       env: ctx.env,
       picasrc: picasrcText(ctx.home),
     });
   } catch (err) {
     picas = { error: errorMessage(err) };
   }
-  const expected = seconds(ctx, 'expected-run');
-  const minFree = str(ctx, 'min-free');
+  const { 'expected-run': expected, 'min-free': minFree } = ctx.options;
   return {
     picas,
     ...(type !== undefined ? { type } : {}),
-    workDir: resolve(ctx.cwd, str(ctx, 'workdir') ?? ctx.env.TMPDIR ?? ctx.cwd),
-    sandboxBase: str(ctx, 'sandbox-base') ?? DEFAULT_SANDBOX_BASE,
+    workDir: resolve(ctx.cwd, ctx.options.workdir ?? ctx.env.TMPDIR ?? ctx.cwd),
+    sandboxBase: ctx.options['sandbox-base'] ?? DEFAULT_SANDBOX_BASE,
     transfer: transferOptionsFromEnv(ctx.env),
     ...(expected !== undefined ? { expectedRunSeconds: expected } : {}),
     minFreeBytes: minFree === undefined ? DEFAULT_MIN_FREE_BYTES : parseSize(minFree),
@@ -73,7 +90,7 @@ function preflightSettings(ctx: CommandContext): PreflightSettings {
   };
 }
 
-export const doctor: Command = {
+export const doctor = defineCommand({
   path: ['doctor'],
   summary: 'preflight of a worker setup: database, views, tokens, sandbox, tools, proxy, disk',
   json: '{ok, checks: [{name, ok, skipped?, detail}]}',
@@ -81,32 +98,7 @@ export const doctor: Command = {
     'Looks and claims nothing: no token is locked, nothing is written. One line per check\n' +
     '(ok, FAIL, or skip when what a check needs is missing); the exit code is 1 when a check\n' +
     "failed. 'pilot --check' runs the same checks with the pilot's settings.",
-  options: {
-    type: {
-      type: 'string',
-      value: 'T',
-      description: 'token type (default PICAS_TYPE): views, tokens, sandbox',
-    },
-    'expected-run': {
-      type: 'string',
-      value: 'S',
-      description: 'seconds the pilots will run (their walltime): the proxy must outlive it',
-    },
-    workdir: { type: 'string', value: 'DIR', description: 'where job dirs go (default $TMPDIR or .)' },
-    'min-free': {
-      type: 'string',
-      value: 'SIZE',
-      description: `free space the work dir needs (default ${formatBytes(DEFAULT_MIN_FREE_BYTES)}; e.g. 500M, 50G)`,
-    },
-    'sandbox-base': { type: 'string', value: 'URL', description: 'base URL of relative SBXloc sandboxes' },
-    skip: {
-      type: 'string',
-      value: 'CHECK',
-      multiple: true,
-      description: `leave a check out: ${CHECK_NAMES.join(', ')}`,
-    },
-    ...PICAS_OPTIONS,
-  },
+  options: DOCTOR_OPTIONS,
   examples: [
     'lrt doctor --type sksp_dev --expected-run 86400',
     'lrt doctor --skip proxy --skip tools --json',
@@ -121,6 +113,6 @@ export const doctor: Command = {
     for (const result of results) ctx.out.line(formatCheck(result));
     return passed ? EXIT.ok : EXIT.failure;
   },
-};
+});
 
-export const doctorCommands: Command[] = [doctor];
+export const doctorCommands = [doctor];

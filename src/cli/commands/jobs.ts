@@ -8,7 +8,7 @@ import {
   SUBMISSION_FILE,
   submissionFolders,
 } from '../../submit';
-import { type Command, type CommandContext, int, str } from '../command';
+import { type CommandContext, defineCommand } from '../command';
 import { EXIT } from '../exitCodes';
 
 const DIR_ARG = [{ name: 'dir', description: `job folder of one submission (holds ${SUBMISSION_FILE})` }];
@@ -17,17 +17,22 @@ function folder(ctx: CommandContext): string {
   return resolve(ctx.cwd, ctx.positionals[0]!);
 }
 
-const list: Command = {
+const list = defineCommand({
   path: ['jobs', 'list'],
   summary: 'the submissions under a folder: backend, type, pilots, job ids, time',
   json: '{root, submissions: [{backend, tool?, flavour?, jobIds, count, type, database, url, submittedAt, dir, files}]}',
   description: `Reads ${SUBMISSION_FILE} of every job folder directly under --root (lrt submit writes\nits folders to ./lrt-jobs unless given --out).`,
   options: {
-    root: { type: 'string', value: 'DIR', description: 'folder of job folders (default ./lrt-jobs)' },
+    root: {
+      type: 'string',
+      default: 'lrt-jobs',
+      value: 'DIR',
+      description: 'folder of job folders (default ./lrt-jobs)',
+    },
   },
   examples: ['lrt jobs list', 'lrt jobs list --root /project/lofar/jobs --json'],
   async run(ctx) {
-    const root = resolve(ctx.cwd, str(ctx, 'root') ?? 'lrt-jobs');
+    const root = resolve(ctx.cwd, ctx.options.root);
     const submissions = [];
     for (const dir of await submissionFolders(root)) submissions.push(await readSubmission(dir));
     ctx.out.result({ root, submissions });
@@ -40,9 +45,9 @@ const list: Command = {
     if (submissions.length === 0) ctx.out.note(`no job folders with ${SUBMISSION_FILE} under ${root}`);
     return EXIT.ok;
   },
-};
+});
 
-const status: Command = {
+const status = defineCommand({
   path: ['jobs', 'status'],
   summary: "the state of a submission's jobs, from the batch system or grid",
   json: '{dir, backend, jobs: [{id, state, detail, parent?}], source, gone: [ID], counts: {STATE: N}}',
@@ -73,9 +78,9 @@ const status: Command = {
     }
     return EXIT.ok;
   },
-};
+});
 
-const cancel: Command = {
+const cancel = defineCommand({
   path: ['jobs', 'cancel'],
   summary: "cancel a submission's jobs (scancel, glite-wms-job-cancel, dirac-wms-job-kill, arckill)",
   json: '{dir, backend, cancelled: [ID], output}',
@@ -97,9 +102,9 @@ const cancel: Command = {
     ctx.out.line(said);
     return EXIT.ok;
   },
-};
+});
 
-const logs: Command = {
+const logs = defineCommand({
   path: ['jobs', 'logs'],
   summary: "the pilots' logs of a submission: the last lines of each, or all of one task",
   json: '{dir, backend, logs: [{task, file, text}], fetched}',
@@ -109,15 +114,15 @@ const logs: Command = {
     "arcget). The tokens' own logs: lrt logs.",
   options: {
     task: { type: 'string', value: 'N', description: 'the whole log of array task / pilot N' },
-    lines: { type: 'string', value: 'N', description: 'last N lines of each log (default 20)' },
+    lines: { type: 'integer', default: 20, value: 'N', description: 'last N lines of each log (default 20)' },
   },
   positionals: DIR_ARG,
   examples: ['lrt jobs logs DIR', 'lrt jobs logs DIR --task 3'],
   async run(ctx) {
     const submission = await readSubmission(folder(ctx));
     const result = await pilotLogs(submission, ctx.env, {
-      task: str(ctx, 'task'),
-      lines: int(ctx, 'lines', 20),
+      task: ctx.options.task,
+      lines: ctx.options.lines,
     });
     ctx.out.result({ dir: submission.dir, backend: submission.backend, ...result });
     for (const log of result.logs) {
@@ -127,6 +132,6 @@ const logs: Command = {
     if (result.logs.length === 0) ctx.out.note('no pilot logs yet');
     return EXIT.ok;
   },
-};
+});
 
-export const jobsCommands: Command[] = [list, status, cancel, logs];
+export const jobsCommands = [list, status, cancel, logs];

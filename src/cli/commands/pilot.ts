@@ -1,7 +1,7 @@
 import { pilotMain } from '../../pilot/run';
-import type { Command } from '../command';
+import { defineCommand } from '../command';
 
-export const pilotCommand: Command = {
+export const pilotCommand = defineCommand({
   path: ['pilot'],
   summary: 'run the pilot here (same code as dist/pilot.js; `lrt pilot --help` for its options)',
   options: {},
@@ -14,6 +14,6 @@ export const pilotCommand: Command = {
       stderr: process.stderr,
       cwd: ctx.cwd,
     }),
-};
+});
 
-export const pilotCommands: Command[] = [pilotCommand];
+export const pilotCommands = [pilotCommand];

@@ -5,10 +5,10 @@ import { buildSandboxFrom } from '../../sandbox/build';
 import { inspectSandbox, modeString } from '../../sandbox/inspect';
 import { ensureNodeRuntime, NODE_RUNTIME, RUNTIME_FILE } from '../../submit';
 import { putUrl, safeUrl } from '../../transfer';
-import { type Command, flag, str } from '../command';
+import { defineCommand } from '../command';
 import { EXIT } from '../exitCodes';
 
-export const sandboxBuild: Command = {
+export const sandboxBuild = defineCommand({
   path: ['sandbox', 'build'],
   summary: 'build a reproducible sandbox tarball (master.sh, bin/, repositories, pilot.js)',
   json:
@@ -22,7 +22,13 @@ export const sandboxBuild: Command = {
     'the same inputs give the same bytes. Its name carries its sha256: NAME-<16 hex>.tar.gz.\n' +
     'lrt-sandbox.json inside records the commits; pilot.js is the pilot bundle (dist/pilot.js).',
   options: {
-    out: { type: 'string', short: 'o', value: 'DIR', description: 'write the tarball to DIR (default .)' },
+    out: {
+      type: 'string',
+      short: 'o',
+      default: '.',
+      value: 'DIR',
+      description: 'write the tarball to DIR (default .)',
+    },
     pilot: {
       type: 'string',
       value: 'FILE',
@@ -41,11 +47,11 @@ export const sandboxBuild: Command = {
   positionals: [{ name: 'path', description: 'sandbox folder or sandbox config file' }],
   examples: ['lrt sandbox build ./my-sandbox -o build/', 'lrt sandbox build sandbox.yaml --allow-unpinned'],
   async run(ctx) {
-    if (flag(ctx, 'no-pilot') && str(ctx, 'pilot')) {
+    const { pilot, 'no-pilot': noPilot } = ctx.options;
+    if (noPilot && pilot) {
       throw new LrtError('E_USAGE', '--pilot and --no-pilot exclude each other');
     }
-    const pilot = str(ctx, 'pilot');
-    const runtime = flag(ctx, 'with-runtime')
+    const runtime = ctx.options['with-runtime']
       ? await ensureNodeRuntime(ctx.env, (text) => ctx.out.note(text))
       : undefined;
     const result = await buildSandboxFrom(resolve(ctx.cwd, ctx.positionals[0]!), {
@@ -59,9 +65,9 @@ export const sandboxBuild: Command = {
             },
           }
         : {}),
-      outDir: resolve(ctx.cwd, str(ctx, 'out') ?? '.'),
-      pilotPath: flag(ctx, 'no-pilot') ? false : pilot ? resolve(ctx.cwd, pilot) : undefined,
-      allowUnpinned: flag(ctx, 'allow-unpinned'),
+      outDir: resolve(ctx.cwd, ctx.options.out),
+      pilotPath: noPilot ? false : pilot ? resolve(ctx.cwd, pilot) : undefined,
+      allowUnpinned: ctx.options['allow-unpinned'],
     });
     for (const warning of result.warnings) ctx.out.note(`warning: ${warning}`);
     ctx.out.result(result);
@@ -75,9 +81,9 @@ export const sandboxBuild: Command = {
     );
     return EXIT.ok;
   },
-};
+});
 
-export const sandboxInspect: Command = {
+export const sandboxInspect = defineCommand({
   path: ['sandbox', 'inspect'],
   summary: 'list a sandbox tarball and check it: master.sh present and executable, no unsafe entries',
   json:
@@ -105,9 +111,9 @@ export const sandboxInspect: Command = {
     ctx.out.note(`lrt: ${message}`);
     return unsafe ? EXIT.invalidInput : EXIT.failure;
   },
-};
+});
 
-export const sandboxUpload: Command = {
+export const sandboxUpload = defineCommand({
   path: ['sandbox', 'upload'],
   summary: 'upload a sandbox tarball to storage (gsiftp://, srm://, https://, davs://, file://)',
   json: '{url, bytes, adler32?}',
@@ -131,14 +137,14 @@ export const sandboxUpload: Command = {
   async run(ctx) {
     const [file, target] = ctx.positionals as [string, string];
     const url = target.endsWith('/') ? `${target}${basename(file)}` : target;
-    const tokenFile = str(ctx, 'bearer-token-file');
+    const tokenFile = ctx.options['bearer-token-file'];
     let bearerToken: string | undefined;
     if (tokenFile) {
       bearerToken = (await readFile(resolve(ctx.cwd, tokenFile), 'utf8')).trim();
     }
-    const proxy = str(ctx, 'proxy') ?? ctx.env.X509_USER_PROXY;
+    const proxy = ctx.options.proxy ?? ctx.env.X509_USER_PROXY;
     const result = await putUrl(resolve(ctx.cwd, file), url, {
-      createDirs: flag(ctx, 'create-dirs'),
+      createDirs: ctx.options['create-dirs'],
       ...(proxy ? { proxy } : {}),
       ...(bearerToken ? { bearerToken } : {}),
     }).catch((err: unknown) => {
@@ -155,6 +161,6 @@ export const sandboxUpload: Command = {
     ctx.out.note(`uploaded ${result.bytes} bytes${result.adler32 ? `, adler32 ${result.adler32}` : ''}`);
     return EXIT.ok;
   },
-};
+});
 
-export const sandboxCommands: Command[] = [sandboxBuild, sandboxInspect, sandboxUpload];
+export const sandboxCommands = [sandboxBuild, sandboxInspect, sandboxUpload];

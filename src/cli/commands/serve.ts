@@ -1,11 +1,11 @@
 import { startStatusServer } from '../../web';
-import { type Command, int, str } from '../command';
+import { defineCommand } from '../command';
 import { EXIT } from '../exitCodes';
 import { PICAS_OPTIONS, picasFromContext } from '../picasOptions';
 import { serveUntilStopped } from '../stopSignal';
 import { TYPE_OPTION, tokenType } from './status';
 
-export const serve: Command = {
+export const serve = defineCommand({
   path: ['serve'],
   summary: 'a local web page of the status of a token type: overview, progress, token table, logs',
   json: '{url, type} (then serves until Ctrl-C)',
@@ -15,10 +15,31 @@ export const serve: Command = {
     'Read-only. Listens on 127.0.0.1 unless --host says otherwise; prints the URL; Ctrl-C stops.',
   options: {
     ...TYPE_OPTION,
-    port: { type: 'string', value: 'N', description: 'port (default 8080; 0 picks a free one)' },
-    host: { type: 'string', value: 'ADDR', description: 'address to listen on (default 127.0.0.1)' },
-    refresh: { type: 'string', value: 'S', description: 'seconds between page refreshes (default 5)' },
-    'max-docs': { type: 'string', value: 'N', description: 'finished tokens read for times (default 5000)' },
+    port: {
+      type: 'integer',
+      min: 0,
+      default: 8080,
+      value: 'N',
+      description: 'port (default 8080; 0 picks a free one)',
+    },
+    host: {
+      type: 'string',
+      default: '127.0.0.1',
+      value: 'ADDR',
+      description: 'address to listen on (default 127.0.0.1)',
+    },
+    refresh: {
+      type: 'integer',
+      default: 5,
+      value: 'S',
+      description: 'seconds between page refreshes (default 5)',
+    },
+    'max-docs': {
+      type: 'integer',
+      default: 5000,
+      value: 'N',
+      description: 'finished tokens read for times (default 5000)',
+    },
     ...PICAS_OPTIONS,
   },
   examples: ['lrt serve --type pref_cal1', 'lrt serve --type demo --port 0 --refresh 2'],
@@ -27,10 +48,10 @@ export const serve: Command = {
     const server = await startStatusServer({
       picas: picasFromContext(ctx),
       type,
-      host: str(ctx, 'host') ?? '127.0.0.1',
-      port: int(ctx, 'port', 8080, 0),
-      refreshSeconds: int(ctx, 'refresh', 5),
-      maxDocs: int(ctx, 'max-docs', 5000),
+      host: ctx.options.host,
+      port: ctx.options.port,
+      refreshSeconds: ctx.options.refresh,
+      maxDocs: ctx.options['max-docs'],
       onRefused: (err) => ctx.out.error(err),
     });
     ctx.out.result({ url: server.url, type });
@@ -39,6 +60,6 @@ export const serve: Command = {
     await serveUntilStopped(() => server.close());
     return EXIT.ok;
   },
-};
+});
 
-export const serveCommands: Command[] = [serve];
+export const serveCommands = [serve];

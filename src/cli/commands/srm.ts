@@ -16,7 +16,8 @@ import {
   subbandOf,
   summarizeSubbands,
 } from '../../srm';
-import { type Command, type CommandContext, int, type OptionSpec, str } from '../command';
+import { type CommandContext, type ContextWith, defineCommand } from '../command';
+import { defineOptions, type OptionValues } from '../options';
 
 const FILE_ARG = [
   { name: 'file', description: 'SURL list: one srm:// (or gsiftp://) link per line, # comments allowed' },
@@ -24,7 +25,7 @@ const FILE_ARG = [
 
 const KNOWN_FORMS = KNOWN_SUBBAND_PATTERNS.map(describePattern).join(' or ');
 
-export const PATTERN_OPTIONS: Record<string, OptionSpec> = {
+export const PATTERN_OPTIONS = defineOptions({
   'sb-prefix': {
     type: 'string',
     value: 'TEXT',
@@ -35,7 +36,7 @@ export const PATTERN_OPTIONS: Record<string, OptionSpec> = {
     value: 'TEXT',
     description: `text after the subband digits (default ${DEFAULT_SUBBAND_PATTERN.suffix} with --sb-prefix; e.g. . for ..._SB216.tar)`,
   },
-};
+});
 
 /** The subband form of a list: the flags when given, else the known form its file names use. */
 export interface ChosenPattern {
@@ -44,7 +45,9 @@ export interface ChosenPattern {
   detected: boolean;
 }
 
-export function subbandPatternFor(ctx: CommandContext, list: SurlList): ChosenPattern {
+type PatternContext = ContextWith<OptionValues<typeof PATTERN_OPTIONS>>;
+
+export function subbandPatternFor(ctx: PatternContext, list: SurlList): ChosenPattern {
   const given = givenSubbandPattern(ctx);
   return given
     ? { pattern: given, detected: false }
@@ -52,9 +55,8 @@ export function subbandPatternFor(ctx: CommandContext, list: SurlList): ChosenPa
 }
 
 /** The form --sb-prefix / --sb-suffix give (the default fills the other), or undefined: detect it. */
-export function givenSubbandPattern(ctx: CommandContext): SubbandPattern | undefined {
-  const prefix = str(ctx, 'sb-prefix');
-  const suffix = str(ctx, 'sb-suffix');
+export function givenSubbandPattern(ctx: PatternContext): SubbandPattern | undefined {
+  const { 'sb-prefix': prefix, 'sb-suffix': suffix } = ctx.options;
   if (prefix === '') throw new LrtError('E_USAGE', '--sb-prefix must not be empty');
   if (prefix === undefined && suffix === undefined) return undefined;
   return {
@@ -80,7 +82,7 @@ function readList(ctx: CommandContext): Promise<SurlList> {
   return readSurlListFile(resolve(ctx.cwd, file), file);
 }
 
-export const srmInfo: Command = {
+export const srmInfo = defineCommand({
   path: ['srm', 'info'],
   summary: 'show the OBSID, LTA site, count and subband range of a SURL list',
   json:
@@ -132,15 +134,16 @@ export const srmInfo: Command = {
     for (const [name, value] of rows) ctx.out.line(`${name.padEnd(11)}${value}`);
     return 0;
   },
-};
+});
 
-export const srmLinks: Command = {
+export const srmLinks = defineCommand({
   path: ['srm', 'links'],
   summary: 'print the links of a SURL list in one form (gsiftp, https, gfal or srm), in input order',
   json: '{obsid, site, kind, links: [LINK]}',
   options: {
     kind: {
       type: 'string',
+      default: 'gsiftp',
       value: 'KIND',
       description: `link form: ${LINK_KINDS.join(', ')} (default gsiftp)`,
     },
@@ -148,7 +151,7 @@ export const srmLinks: Command = {
   positionals: FILE_ARG,
   examples: ['lrt srm links srm.txt', 'lrt srm links --kind gfal srm.txt'],
   async run(ctx) {
-    const kind = str(ctx, 'kind') ?? 'gsiftp';
+    const { kind } = ctx.options;
     if (!isLinkKind(kind)) {
       throw new LrtError('E_USAGE', `--kind must be one of ${LINK_KINDS.join(', ')}, got "${kind}"`);
     }
@@ -158,9 +161,9 @@ export const srmLinks: Command = {
     else for (const link of links) ctx.out.line(link);
     return 0;
   },
-};
+});
 
-export const srmSlice: Command = {
+export const srmSlice = defineCommand({
   path: ['srm', 'slice'],
   summary: 'group a SURL list into per-token chunks of N consecutive subbands',
   description:
@@ -171,13 +174,13 @@ export const srmSlice: Command = {
     '{source, obsid, site, perToken, pattern: {prefix, suffix}, form, detected, count,\n' +
     ' chunks: [{key, count, first, last, surls: [SURL, ...]}]}',
   options: {
-    'per-token': { type: 'string', value: 'N', description: 'subbands per token (default 10)' },
+    'per-token': { type: 'integer', default: 10, value: 'N', description: 'subbands per token (default 10)' },
     ...PATTERN_OPTIONS,
   },
   positionals: FILE_ARG,
   examples: ['lrt srm slice --per-token 10 srm.txt', 'lrt srm slice --per-token 25 --json srm.txt'],
   async run(ctx) {
-    const perToken = int(ctx, 'per-token', 10, 1);
+    const perToken = ctx.options['per-token'];
     const list = await readList(ctx);
     const chosen = subbandPatternFor(ctx, list);
     const { pattern } = chosen;
@@ -208,6 +211,6 @@ export const srmSlice: Command = {
     );
     return 0;
   },
-};
+});
 
-export const srmCommands: Command[] = [srmInfo, srmLinks, srmSlice];
+export const srmCommands = [srmInfo, srmLinks, srmSlice];

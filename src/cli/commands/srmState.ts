@@ -14,19 +14,25 @@ import {
   summarizeLocality,
   unsupportedMessage,
 } from '../../staging';
-import { type Command, type CommandContext, flag, int, type OptionSpec, str } from '../command';
+import { type CommandContext, defineCommand } from '../command';
 import { EXIT } from '../exitCodes';
+import { defineOptions } from '../options';
 
 /** The gfal flags of every command that checks locality. */
-export const LOCALITY_OPTIONS: Record<string, OptionSpec> = {
-  concurrency: { type: 'string', value: 'N', description: 'gfal calls at once (default 8)' },
+export const LOCALITY_OPTIONS = defineOptions({
+  concurrency: {
+    type: 'integer',
+    default: DEFAULT_LOCALITY_CONCURRENCY,
+    value: 'N',
+    description: `gfal calls at once (default ${DEFAULT_LOCALITY_CONCURRENCY})`,
+  },
   tool: {
     type: 'string',
     value: 'T',
     description: 'gfal tool: auto (the gfal2 binding when present), python, xattr',
   },
   'any-site': { type: 'boolean', description: 'ask gfal at sites not known to report locality too' },
-};
+});
 
 /**
  * gfal asks srm:// and gsiftp:// doors with the grid proxy: without a valid one every file fails
@@ -62,8 +68,8 @@ function lineOf(r: FileLocality): string {
 }
 
 /** `lrt srm state FILE`: the locality of every SURL of a list, from gfal's user.status. */
-export function makeSrmStateCommand(deps: LocalityDeps = {}): Command {
-  return {
+export function makeSrmStateCommand(deps: LocalityDeps = {}) {
+  return defineCommand({
     path: ['srm', 'state'],
     summary:
       'show whether each SURL of a list is on disk or on tape (gfal user.status), and the share staged',
@@ -83,7 +89,7 @@ export function makeSrmStateCommand(deps: LocalityDeps = {}): Command {
     async run(ctx) {
       const file = ctx.positionals[0]!;
       const list = await readSurlListFile(resolve(ctx.cwd, file), file);
-      if (list.site && !localitySupported(list.site) && !flag(ctx, 'any-site')) {
+      if (list.site && !localitySupported(list.site) && !ctx.options['any-site']) {
         throw new LrtError(
           'E_UNSUPPORTED',
           `${file}: ${unsupportedMessage(list.site)}; --any-site tries anyway`,
@@ -95,12 +101,12 @@ export function makeSrmStateCommand(deps: LocalityDeps = {}): Command {
       const first = list.surls()[0];
       if (first && /^(srm|gsiftp):/.test((deps.linkOf ?? gfalLink)(parseSurl(first))))
         await requireGridProxy(ctx, file);
-      const runner = await detectLocalityRunner(parseGfalTool(str(ctx, 'tool')), { env: ctx.env });
+      const runner = await detectLocalityRunner(parseGfalTool(ctx.options.tool), { env: ctx.env });
       const progress = ctx.out.progress('checking locality', list.size);
       const results = await checkLocality(list.surls(), {
         runner,
-        concurrency: int(ctx, 'concurrency', DEFAULT_LOCALITY_CONCURRENCY, 1),
-        anySite: flag(ctx, 'any-site'),
+        concurrency: ctx.options.concurrency,
+        anySite: ctx.options['any-site'],
         ...(deps.linkOf ? { linkOf: deps.linkOf } : {}),
         onResult: () => progress.tick(),
       });
@@ -125,7 +131,7 @@ export function makeSrmStateCommand(deps: LocalityDeps = {}): Command {
       );
       return summary.unknown > 0 ? EXIT.partial : EXIT.ok;
     },
-  };
+  });
 }
 
-export const srmStateCommands: Command[] = [makeSrmStateCommand()];
+export const srmStateCommands = [makeSrmStateCommand()];

@@ -19,13 +19,14 @@ import {
   waitForRequest,
   watchRelease,
 } from '../../staging';
-import { type Command, type CommandContext, flag, int, type OptionSpec, str } from '../command';
+import { type Command, type ContextWith, defineCommand } from '../command';
 import { EXIT } from '../exitCodes';
+import { defineOptions, type OptionValues } from '../options';
 import { PICAS_OPTIONS, picasFromContext } from '../picasOptions';
 import { LOCALITY_OPTIONS } from './srmState';
 
 /** The flags of every command that talks to the LTA stager. Passwords never come from flags. */
-export const STAGER_OPTIONS: Record<string, OptionSpec> = {
+export const STAGER_OPTIONS = defineOptions({
   'stager-url': {
     type: 'string',
     value: 'URL',
@@ -37,16 +38,17 @@ export const STAGER_OPTIONS: Record<string, OptionSpec> = {
     description:
       'LTA account (default: LOFAR_LTA_USER, ~/.awe/Environment.cfg, ~/.stagingrc); password from LOFAR_LTA_PWD or those files',
   },
-};
+});
 
 /** A stager client from the command's flags, environment and credential files. */
 export async function stagerFromContext(
-  ctx: CommandContext,
+  ctx: ContextWith<OptionValues<typeof STAGER_OPTIONS>>,
   maxSurlsPerRequest?: number,
 ): Promise<StagerClient> {
   const files = await readCredentialFiles(ctx.home);
+  const { 'stager-url': url, 'lta-user': user } = ctx.options;
   const settings = resolveStagerSettings({
-    flags: { url: str(ctx, 'stager-url'), user: str(ctx, 'lta-user') },
+    flags: { url, user },
     env: ctx.env,
     ...files,
     ...(maxSurlsPerRequest ? { maxSurlsPerRequest } : {}),
@@ -54,20 +56,10 @@ export async function stagerFromContext(
   return createStagerClient(settings);
 }
 
-/** A duration flag in seconds (fractions allowed), as milliseconds. */
-function seconds(ctx: CommandContext, name: string, fallback: number): number {
-  const v = str(ctx, name);
-  if (v === undefined) return fallback * 1000;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0)
-    throw new LrtError('E_USAGE', `--${name} must be a number of seconds > 0, got "${v}"`);
-  return n * 1000;
-}
-
 const ID_ARG = [{ name: 'id', description: 'staging request id (as printed by lrt stage submit)' }];
 const DEFAULT_TIMEOUT_S = 2 * 24 * 3600;
 
-const stageSubmit: Command = {
+const stageSubmit = defineCommand({
   path: ['stage', 'submit'],
   summary: 'submit a SURL list to the LTA stager as one staging request; prints the request id',
   json: '{ids: [ID], surls, obsid, site}',
@@ -76,7 +68,8 @@ const stageSubmit: Command = {
     'longer than --max-per-request is split, one id per part.',
   options: {
     'max-per-request': {
-      type: 'string',
+      type: 'integer',
+      default: DEFAULT_MAX_SURLS_PER_REQUEST,
       value: 'N',
       description: `SURLs per request before the list is split (default ${DEFAULT_MAX_SURLS_PER_REQUEST})`,
     },
@@ -88,19 +81,16 @@ const stageSubmit: Command = {
   async run(ctx) {
     const file = ctx.positionals[0]!;
     const list = await readSurlListFile(resolve(ctx.cwd, file), file);
-    const stager = await stagerFromContext(
-      ctx,
-      int(ctx, 'max-per-request', DEFAULT_MAX_SURLS_PER_REQUEST, 1),
-    );
-    const ids = await stager.stage(list.surls(), { notify: !flag(ctx, 'no-notify') });
+    const stager = await stagerFromContext(ctx, ctx.options['max-per-request']);
+    const ids = await stager.stage(list.surls(), { notify: !ctx.options['no-notify'] });
     ctx.out.result({ ids, surls: list.size, obsid: list.obsid, site: list.site });
     for (const id of ids) ctx.out.line(String(id));
     ctx.out.note(`staging ${list.size} SURLs of ${list.obsid} at ${list.site}: request ${ids.join(', ')}`);
     return EXIT.ok;
   },
-};
+});
 
-const stageStatus: Command = {
+const stageStatus = defineCommand({
   path: ['stage', 'status'],
   summary: 'show the status of a staging request (new, scheduled, in progress, success)',
   json: '{id, status, progress: {id, status, fileCount, filesDone, percentDone, location, userId, flaggedAbort} | null}',
@@ -120,9 +110,9 @@ const stageStatus: Command = {
     ctx.out.line(`${id}  ${status}${files}`);
     return EXIT.ok;
   },
-};
+});
 
-const stageList: Command = {
+const stageList = defineCommand({
   path: ['stage', 'list'],
   summary: 'list your running staging requests with their progress',
   json: '{count, requests: [{id, status, fileCount, filesDone, percentDone, location, userId, flaggedAbort}]}',
@@ -131,7 +121,7 @@ const stageList: Command = {
     ...STAGER_OPTIONS,
   },
   async run(ctx) {
-    const wanted = str(ctx, 'status');
+    const wanted = ctx.options.status;
     const requests = (await (await stagerFromContext(ctx)).progress()).filter(
       (r) => !wanted || r.status === wanted,
     );
@@ -140,9 +130,9 @@ const stageList: Command = {
     else for (const line of progressTable(requests)) ctx.out.line(line);
     return EXIT.ok;
   },
-};
+});
 
-const stageSurls: Command = {
+const stageSurls = defineCommand({
   path: ['stage', 'surls'],
   summary: 'print the SURLs of a staging request that are already online',
   json: '{id, surls: [SURL]}',
@@ -156,10 +146,10 @@ const stageSurls: Command = {
     ctx.out.note(`${surls.length} SURLs of request ${id} online`);
     return EXIT.ok;
   },
-};
+});
 
-function simpleCall(name: 'abort' | 'reschedule', summary: string, done: string): Command {
-  return {
+function simpleCall(name: 'abort' | 'reschedule', summary: string, done: string) {
+  return defineCommand({
     path: ['stage', name],
     summary,
     json: `{id, ${name === 'abort' ? 'aborted' : 'rescheduled'}: true, answer}`,
@@ -172,17 +162,18 @@ function simpleCall(name: 'abort' | 'reschedule', summary: string, done: string)
       ctx.out.line(`${done} ${id}`);
       return EXIT.ok;
     },
-  };
+  });
 }
 
-const stageWait: Command = {
+const stageWait = defineCommand({
   path: ['stage', 'wait'],
   summary: 'wait for a staging request to finish (progress bar), then summarise what is online',
   json: '{id, status, fileCount, online: [SURL], flaggedAbort, total, missing: [SURL]}',
   options: {
-    interval: { type: 'string', value: 'S', description: 'seconds between polls (default 30)' },
+    interval: { type: 'seconds', default: 30, value: 'S', description: 'seconds between polls (default 30)' },
     timeout: {
-      type: 'string',
+      type: 'seconds',
+      default: DEFAULT_TIMEOUT_S,
       value: 'S',
       description: `give up after S seconds (default ${DEFAULT_TIMEOUT_S})`,
     },
@@ -196,15 +187,15 @@ const stageWait: Command = {
   positionals: ID_ARG,
   async run(ctx) {
     const id = parseRequestId(ctx.positionals[0]!);
-    const srm = str(ctx, 'srm');
+    const { srm } = ctx.options;
     const list = srm ? await readSurlListFile(resolve(ctx.cwd, srm), srm) : undefined;
     const stager = await stagerFromContext(ctx);
     let bar: ReturnType<typeof ctx.out.progress> | undefined;
     let shown = 0;
     let lastStatus = '';
     const result = await waitForRequest(stager, id, {
-      intervalMs: seconds(ctx, 'interval', 30),
-      timeoutMs: seconds(ctx, 'timeout', DEFAULT_TIMEOUT_S),
+      intervalMs: ctx.options.interval * 1000,
+      timeoutMs: ctx.options.timeout * 1000,
       onPoll: (status, request) => {
         if (status !== lastStatus && status === 'on hold')
           ctx.out.note(`request ${id} is on hold: 'lrt stage reschedule ${id}'`);
@@ -232,10 +223,10 @@ const stageWait: Command = {
     }
     return missing.length > 0 || result.online.length < total ? EXIT.partial : EXIT.ok;
   },
-};
+});
 
-function stageRelease(deps: LocalityDeps): Command {
-  return {
+function stageRelease(deps: LocalityDeps) {
+  return defineCommand({
     path: ['stage', 'release'],
     summary: 'move staging tokens to todo as soon as all of their SURLs are online',
     json:
@@ -248,15 +239,17 @@ function stageRelease(deps: LocalityDeps): Command {
       'With --watch, repeats every --interval seconds until no token is left in staging.',
     options: {
       type: { type: 'string', value: 'T', description: 'token type' },
-      via: { type: 'string', value: 'HOW', description: 'stager (default) or gfal' },
+      via: { type: 'string', default: 'stager', value: 'HOW', description: 'stager (default) or gfal' },
       watch: { type: 'boolean', description: 'repeat until no token is left in staging' },
       interval: {
-        type: 'string',
+        type: 'seconds',
+        default: 60,
         value: 'S',
         description: 'seconds between passes with --watch (default 60)',
       },
       timeout: {
-        type: 'string',
+        type: 'seconds',
+        default: DEFAULT_TIMEOUT_S,
         value: 'S',
         description: `with --watch, give up after S seconds (default ${DEFAULT_TIMEOUT_S})`,
       },
@@ -269,26 +262,25 @@ function stageRelease(deps: LocalityDeps): Command {
       'lrt stage release --type pref_cal1 --watch --interval 300',
     ],
     async run(ctx) {
-      const type = str(ctx, 'type');
+      const { type, via, watch } = ctx.options;
       if (!type) throw new LrtError('E_USAGE', "--type is required. Run 'lrt stage release --help'.");
-      const via = str(ctx, 'via') ?? 'stager';
       if (via !== 'stager' && via !== 'gfal')
         throw new LrtError('E_USAGE', `--via must be stager or gfal, got "${via}"`);
       const picas = picasFromContext(ctx);
       const options: ReleaseOptions = {
         via,
-        concurrency: int(ctx, 'concurrency', 8, 1),
-        anySite: flag(ctx, 'any-site'),
+        concurrency: ctx.options.concurrency,
+        anySite: ctx.options['any-site'],
         ...(deps.linkOf ? { linkOf: deps.linkOf } : {}),
         ...(via === 'stager'
           ? { stager: await stagerFromContext(ctx) }
-          : { runner: await detectLocalityRunner(parseGfalTool(str(ctx, 'tool')), { env: ctx.env }) }),
+          : { runner: await detectLocalityRunner(parseGfalTool(ctx.options.tool), { env: ctx.env }) }),
       };
-      const passes = flag(ctx, 'watch')
+      const passes = watch
         ? await watchRelease(picas, type, {
             ...options,
-            intervalMs: seconds(ctx, 'interval', 60),
-            timeoutMs: seconds(ctx, 'timeout', DEFAULT_TIMEOUT_S),
+            intervalMs: ctx.options.interval * 1000,
+            timeoutMs: ctx.options.timeout * 1000,
             onPass: (r, n) => {
               for (const id of r.released) ctx.out.line(id);
               ctx.out.note(`pass ${n}: ${describeReleasePass(r)}`);
@@ -296,7 +288,7 @@ function stageRelease(deps: LocalityDeps): Command {
           })
         : [await releaseStagedTokens(picas, type, options)];
       const last = passes.at(-1)!;
-      if (!flag(ctx, 'watch')) {
+      if (!watch) {
         for (const id of last.released) ctx.out.line(id);
         ctx.out.note(`${type}: ${last.staging} in staging; ${describeReleasePass(last)}`);
       }
@@ -310,7 +302,7 @@ function stageRelease(deps: LocalityDeps): Command {
       });
       return EXIT.ok;
     },
-  };
+  });
 }
 
 export function makeStageCommands(deps: LocalityDeps = {}): Command[] {

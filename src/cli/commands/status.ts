@@ -13,7 +13,7 @@ import { readAttachment } from '../../picas/attachments';
 import type { TokenDoc } from '../../picas/client';
 import { getToken } from '../../picas/tokens';
 import { assertTokenType } from '../../picas/viewDefinitions';
-import { type Command, type CommandContext, flag, int, str } from '../command';
+import { type ContextWith, defineCommand } from '../command';
 import { EXIT } from '../exitCodes';
 import { PICAS_OPTIONS, picasFromContext } from '../picasOptions';
 import { stopOnSignal } from '../stopSignal';
@@ -22,14 +22,14 @@ export const TYPE_OPTION = {
   type: { type: 'string' as const, value: 'T', description: 'token type (default PICAS_TYPE)' },
 };
 
-export function tokenType(ctx: CommandContext): string {
-  const type = str(ctx, 'type') ?? ctx.env.PICAS_TYPE;
+export function tokenType(ctx: ContextWith<{ type?: string }>): string {
+  const type = ctx.options.type ?? ctx.env.PICAS_TYPE;
   if (!type) throw new LrtError('E_USAGE', 'no token type: pass --type T or set PICAS_TYPE');
   assertTokenType(type);
   return type;
 }
 
-export const status: Command = {
+export const status = defineCommand({
   path: ['status'],
   summary:
     'progress of a token type: counts per state, throughput, ETA, phase times, failures, stale leases, take-overs',
@@ -55,11 +55,12 @@ export const status: Command = {
   options: {
     ...TYPE_OPTION,
     watch: { type: 'boolean', short: 'w', description: 'redraw until Ctrl-C' },
-    interval: { type: 'string', value: 'S', description: 'seconds between redraws (default 5)' },
-    rounds: { type: 'string', value: 'N', description: 'with --watch: stop after N redraws' },
-    'max-docs': { type: 'string', value: 'N', description: 'finished tokens read for times (default 5000)' },
+    interval: { type: 'integer', value: 'S', description: 'seconds between redraws (default 5)' },
+    rounds: { type: 'integer', value: 'N', description: 'with --watch: stop after N redraws' },
+    'max-docs': { type: 'integer', value: 'N', description: 'finished tokens read for times (default 5000)' },
     rows: {
-      type: 'string',
+      type: 'integer',
+      min: 0,
       value: 'N',
       description: 'failing tokens, stale leases and taken-over tokens listed (default 10)',
     },
@@ -69,11 +70,11 @@ export const status: Command = {
   async run(ctx) {
     const type = tokenType(ctx);
     const picas = picasFromContext(ctx);
-    const watch = flag(ctx, 'watch');
-    const interval = int(ctx, 'interval', 5);
-    const rounds = int(ctx, 'rounds', watch ? Number.POSITIVE_INFINITY : 1);
-    const maxDocs = int(ctx, 'max-docs', 5000);
-    const maxRows = int(ctx, 'rows', 10, 0);
+    const { watch } = ctx.options;
+    const interval = ctx.options.interval ?? 5;
+    const rounds = ctx.options.rounds ?? (watch ? Number.POSITIVE_INFINITY : 1);
+    const maxDocs = ctx.options['max-docs'] ?? 5000;
+    const maxRows = ctx.options.rows ?? 10;
     const stop = watch ? stopOnSignal() : undefined;
     try {
       for (let round = 1; round <= rounds; round++) {
@@ -96,12 +97,11 @@ export const status: Command = {
     }
     return EXIT.ok;
   },
-};
+});
 
 /** `--list`: every attempt with its pilot, host, times, exit, and the logs it left. */
-function listLogs(ctx: CommandContext, doc: TokenDoc): number {
-  const wanted = str(ctx, 'attempt') !== undefined ? int(ctx, 'attempt', 1) : undefined;
-  const only = str(ctx, 'name');
+function listLogs(ctx: ContextWith<{ attempt?: number; name?: string }>, doc: TokenDoc): number {
+  const { attempt: wanted, name: only } = ctx.options;
   const listed = listAttemptLogs(doc);
   const attempts = listed.attempts
     .filter((a) => wanted === undefined || a.n === wanted)
@@ -120,7 +120,7 @@ function listLogs(ctx: CommandContext, doc: TokenDoc): number {
   return EXIT.ok;
 }
 
-export const logs: Command = {
+export const logs = defineCommand({
   path: ['logs'],
   summary: 'print the logs a pilot attached to a token (stdout, stderr, pilot log of one attempt)',
   json:
@@ -132,7 +132,7 @@ export const logs: Command = {
     '--attempt the latest attempt that left logs is shown; logs of older tools (*.log, *.out, *.err)\n' +
     'are shown when no numbered logs exist.',
   options: {
-    attempt: { type: 'string', value: 'N', description: 'attempt number (default: the latest)' },
+    attempt: { type: 'integer', value: 'N', description: 'attempt number (default: the latest)' },
     name: { type: 'string', value: 'NAME', description: 'only this attachment' },
     list: {
       type: 'boolean',
@@ -147,11 +147,11 @@ export const logs: Command = {
     const id = ctx.positionals[0]!;
     const picas = picasFromContext(ctx);
     const doc = await getToken(picas, id);
-    if (flag(ctx, 'list')) return listLogs(ctx, doc);
-    const wanted = str(ctx, 'attempt') !== undefined ? int(ctx, 'attempt', 1) : undefined;
+    if (ctx.options.list) return listLogs(ctx, doc);
+    const wanted = ctx.options.attempt;
     const choice = chooseLogs(doc, wanted);
     let names = choice.names;
-    const only = str(ctx, 'name');
+    const only = ctx.options.name;
     if (only) names = names.filter((n) => n === only);
     if (names.length === 0) {
       const known = choice.attempts.length ? `; attempts with logs: ${choice.attempts.join(', ')}` : '';
@@ -178,6 +178,6 @@ export const logs: Command = {
     }
     return EXIT.ok;
   },
-};
+});
 
-export const statusCommands: Command[] = [status, logs];
+export const statusCommands = [status, logs];

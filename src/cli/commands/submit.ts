@@ -35,16 +35,23 @@ import {
   writeSlurmJob,
   writeSubmission,
 } from '../../submit';
-import { type Command, type CommandContext, flag, int, type OptionSpec, str } from '../command';
+import { type CommandContext, defineCommand } from '../command';
 import { EXIT } from '../exitCodes';
+import { type BooleanOption, defineOptions, type StringOption } from '../options';
 import { PICAS_OPTIONS, picasFromContext } from '../picasOptions';
 import { TYPE_OPTION, tokenType } from './status';
 
 const BACKENDS = ['jdl', 'slurm', 'local'] as const;
 type Backend = (typeof BACKENDS)[number];
 
+type PassedOptions = {
+  [K in (typeof PASSED_PILOT_OPTIONS)[number]]: (typeof PILOT_OPTIONS)[K]['type'] extends 'boolean'
+    ? BooleanOption
+    : StringOption;
+};
+
 /** The pilot's own options that `lrt submit` passes on, with the pilot's help text. */
-const PASSED_OPTIONS: Record<string, OptionSpec> = Object.fromEntries(
+const PASSED_OPTIONS = Object.fromEntries(
   PASSED_PILOT_OPTIONS.map((name) => {
     const spec = PILOT_OPTIONS[name] as { type: 'string' | 'boolean'; help: string; value?: string };
     return [
@@ -52,20 +59,19 @@ const PASSED_OPTIONS: Record<string, OptionSpec> = Object.fromEntries(
       { type: spec.type, description: `pilot: ${spec.help}`, ...(spec.value ? { value: spec.value } : {}) },
     ];
   }),
-);
+) as PassedOptions;
 
-function passedArgs(ctx: CommandContext): string[] {
+function passedArgs(ctx: CommandContext<PassedOptions>): string[] {
   const args: string[] = [];
   for (const name of PASSED_PILOT_OPTIONS) {
-    const value = ctx.values[name];
+    const value = ctx.options[name];
     if (value === true) args.push(`--${name}`);
     else if (typeof value === 'string') args.push(`--${name}`, value);
   }
   return args;
 }
 
-function backendOf(ctx: CommandContext): Backend {
-  const backend = str(ctx, 'backend');
+function backendOf(backend: string | undefined): Backend {
   if (!backend || !(BACKENDS as readonly string[]).includes(backend)) {
     throw new LrtError(
       'E_USAGE',
@@ -99,14 +105,13 @@ const FLAVOUR_TOOL: Record<JdlFlavour, Submitter> = {
  * first tool installed picks the flavour; with neither, a gLite JDL and no tool.
  */
 async function jdlTarget(
-  ctx: CommandContext,
+  ctx: CommandContext<typeof SUBMIT_OPTIONS>,
 ): Promise<{ flavour: JdlFlavour; tool?: { tool: Submitter; executable: string } }> {
-  const askedFlavour = str(ctx, 'flavour');
+  const { flavour: askedFlavour, submitter: asked } = ctx.options;
   if (askedFlavour !== undefined && !(JDL_FLAVOURS as readonly string[]).includes(askedFlavour)) {
     throw new LrtError('E_USAGE', `--flavour must be ${JDL_FLAVOURS.join(' or ')}, got "${askedFlavour}"`);
   }
   const flavourOf = (tool: Submitter): JdlFlavour => (tool === 'dirac-wms-job-submit' ? 'dirac' : 'glite');
-  const asked = str(ctx, 'submitter');
   if (asked) {
     const tool = toolOf(asked);
     if (!tool || tool === 'sbatch') {
@@ -131,7 +136,84 @@ async function jdlTarget(
   return { flavour: 'glite' };
 }
 
-export const submit: Command = {
+const SUBMIT_OPTIONS = defineOptions({
+  backend: { type: 'string', value: 'jdl|slurm|local', description: 'how to launch the pilots' },
+  count: { type: 'integer', short: 'n', default: 1, value: 'N', description: 'number of pilots (default 1)' },
+  ...TYPE_OPTION,
+  out: { type: 'string', value: 'DIR', description: 'job folder (default ./lrt-jobs/TYPE-<time>)' },
+  'dry-run': { type: 'boolean', description: 'print the job description; write and submit nothing' },
+  force: {
+    type: 'boolean',
+    description: 'submit even when the view has no work, or (jdl) PICAS_URL looks unreachable from workers',
+  },
+  'no-submit': { type: 'boolean', description: 'write the job folder but run no submission tool' },
+  credentials: {
+    type: 'string',
+    value: 'FILE',
+    description: 'credentials file for the pilots (mode 0600)',
+  },
+  pilot: {
+    type: 'string',
+    value: 'FILE',
+    description: 'pilot bundle (default dist/pilot.js of this package)',
+  },
+  node: {
+    type: 'string',
+    value: 'PATH',
+    description: 'node on the worker (default: node; local: this node)',
+  },
+  'with-runtime': {
+    type: 'boolean',
+    description: `jdl, slurm: ship Node.js ${NODE_RUNTIME.version} (npm ${NODE_RUNTIME.package}, checksum-checked) for workers without node >= 18`,
+  },
+  submitter: {
+    type: 'string',
+    value: 'PATH',
+    description: 'submission tool to run (default: found on PATH)',
+  },
+  cpus: {
+    type: 'integer',
+    value: 'N',
+    description: 'cores per pilot (gLite CPUNumber, DIRAC NumberOfProcessors, Slurm --cpus-per-task)',
+  },
+  flavour: {
+    type: 'string',
+    value: 'glite|dirac',
+    description: 'jdl: JDL dialect (default: of the submit tool found, else glite)',
+  },
+  'whole-node': {
+    type: 'boolean',
+    description: 'jdl: a whole node (gLite WholeNodes, DIRAC Tags WholeNode)',
+  },
+  requirements: {
+    type: 'string',
+    value: 'EXPR',
+    description: 'jdl (gLite only): Requirements ClassAd expression',
+  },
+  partition: { type: 'string', value: 'NAME', description: 'slurm: partition' },
+  concurrent: {
+    type: 'integer',
+    value: 'C',
+    description: 'slurm: at most C tasks at once (--array 1-N%C)',
+  },
+  mem: { type: 'string', value: 'SIZE', description: 'slurm: memory per node, e.g. 8G' },
+  account: { type: 'string', value: 'NAME', description: 'slurm: account to charge (--account)' },
+  'sbatch-arg': {
+    type: 'string',
+    value: '--OPT[=V]',
+    multiple: true,
+    description: 'slurm: one more #SBATCH option, written --sbatch-arg=--qos=short',
+  },
+  walltime: {
+    type: 'string',
+    value: 'TIME',
+    description: 'S, H:M:S or D-H:M:S: slurm --time, and the pilot stops claiming before it ends',
+  },
+  ...PASSED_OPTIONS,
+  ...PICAS_OPTIONS,
+});
+
+export const submit = defineCommand({
   path: ['submit'],
   summary: 'launch pilots: a parametric grid JDL, a Slurm array job, or local pilot processes',
   json: '{backend, dir, submitted, work, file?, tool?, jobIds?: [ID], pilots?, count?, description?, reason?}',
@@ -147,78 +229,7 @@ export const submit: Command = {
     'sbatch. local: N pilot processes, logs in the job folder as pilot-<i>.log; lrt waits for them.\n' +
     'Every submission leaves submission.json (backend, job ids, type, time, files) for lrt jobs\n' +
     'status|cancel|logs. --dry-run prints the job description only.',
-  options: {
-    backend: { type: 'string', value: 'jdl|slurm|local', description: 'how to launch the pilots' },
-    count: { type: 'string', short: 'n', value: 'N', description: 'number of pilots (default 1)' },
-    ...TYPE_OPTION,
-    out: { type: 'string', value: 'DIR', description: 'job folder (default ./lrt-jobs/TYPE-<time>)' },
-    'dry-run': { type: 'boolean', description: 'print the job description; write and submit nothing' },
-    force: {
-      type: 'boolean',
-      description: 'submit even when the view has no work, or (jdl) PICAS_URL looks unreachable from workers',
-    },
-    'no-submit': { type: 'boolean', description: 'write the job folder but run no submission tool' },
-    credentials: {
-      type: 'string',
-      value: 'FILE',
-      description: 'credentials file for the pilots (mode 0600)',
-    },
-    pilot: {
-      type: 'string',
-      value: 'FILE',
-      description: 'pilot bundle (default dist/pilot.js of this package)',
-    },
-    node: {
-      type: 'string',
-      value: 'PATH',
-      description: 'node on the worker (default: node; local: this node)',
-    },
-    'with-runtime': {
-      type: 'boolean',
-      description: `jdl, slurm: ship Node.js ${NODE_RUNTIME.version} (npm ${NODE_RUNTIME.package}, checksum-checked) for workers without node >= 18`,
-    },
-    submitter: {
-      type: 'string',
-      value: 'PATH',
-      description: 'submission tool to run (default: found on PATH)',
-    },
-    cpus: {
-      type: 'string',
-      value: 'N',
-      description: 'cores per pilot (gLite CPUNumber, DIRAC NumberOfProcessors, Slurm --cpus-per-task)',
-    },
-    flavour: {
-      type: 'string',
-      value: 'glite|dirac',
-      description: 'jdl: JDL dialect (default: of the submit tool found, else glite)',
-    },
-    'whole-node': {
-      type: 'boolean',
-      description: 'jdl: a whole node (gLite WholeNodes, DIRAC Tags WholeNode)',
-    },
-    requirements: {
-      type: 'string',
-      value: 'EXPR',
-      description: 'jdl (gLite only): Requirements ClassAd expression',
-    },
-    partition: { type: 'string', value: 'NAME', description: 'slurm: partition' },
-    concurrent: { type: 'string', value: 'C', description: 'slurm: at most C tasks at once (--array 1-N%C)' },
-    mem: { type: 'string', value: 'SIZE', description: 'slurm: memory per node, e.g. 8G' },
-    account: { type: 'string', value: 'NAME', description: 'slurm: account to charge (--account)' },
-    'sbatch-arg': {
-      type: 'string',
-      value: '--OPT[=V]',
-      multiple: true,
-      description: 'slurm: one more #SBATCH option, written --sbatch-arg=--qos=short',
-    },
-    walltime: {
-      type: 'string',
-      value: 'TIME',
-      description: 'S, H:M:S or D-H:M:S: slurm --time, and the pilot stops claiming before it ends',
-    },
-    ...PASSED_OPTIONS,
-    ...PICAS_OPTIONS,
-  },
+  options: SUBMIT_OPTIONS,
   examples: [
     'lrt submit --backend jdl -n 50 --type pref_cal1 --dry-run',
     'lrt submit --backend slurm -n 100 --concurrent 20 --cpus 4 --partition normal --walltime 12:00:00 --type pref_cal1',
@@ -227,18 +238,18 @@ export const submit: Command = {
     'lrt submit --backend slurm -n 8 --account lofar --sbatch-arg=--qos=short --type pref_cal1',
   ],
   async run(ctx) {
-    const backend = backendOf(ctx);
+    const backend = backendOf(ctx.options.backend);
     const type = tokenType(ctx);
-    const count = int(ctx, 'count', 1);
+    const { count, cpus, node } = ctx.options;
     const picas = picasFromContext(ctx);
     const { settings } = picas;
-    const dir = resolve(ctx.cwd, str(ctx, 'out') ?? join('lrt-jobs', `${type}-${stamp()}`));
-    const credentialsFile = str(ctx, 'credentials');
+    const dir = resolve(ctx.cwd, ctx.options.out ?? join('lrt-jobs', `${type}-${stamp()}`));
+    const credentialsFile = ctx.options.credentials;
     const source: CredentialsSource = credentialsFile
       ? { file: resolve(ctx.cwd, credentialsFile) }
       : { settings };
-    const pilotPath = resolve(ctx.cwd, str(ctx, 'pilot') ?? defaultPilotPath());
-    const walltime = str(ctx, 'walltime') !== undefined ? parseWalltime(str(ctx, 'walltime')!) : undefined;
+    const pilotPath = resolve(ctx.cwd, ctx.options.pilot ?? defaultPilotPath());
+    const walltime = ctx.options.walltime !== undefined ? parseWalltime(ctx.options.walltime) : undefined;
     const extraArgs = passedArgs(ctx);
     if (walltime && backend !== 'slurm') extraArgs.push('--walltime', String(walltime));
     const launch: PilotLaunch = {
@@ -248,9 +259,8 @@ export const submit: Command = {
       credentialsFile: backend === 'jdl' ? CREDENTIALS_FILE : sharedCredentialsPath(source, dir),
       extraArgs,
     };
-    const cpus = str(ctx, 'cpus') !== undefined ? int(ctx, 'cpus', 1) : undefined;
     const runtime =
-      flag(ctx, 'with-runtime') && backend !== 'local'
+      ctx.options['with-runtime'] && backend !== 'local'
         ? await ensureNodeRuntime(ctx.env, (text) => ctx.out.note(text))
         : undefined;
     const target = backend === 'jdl' ? await jdlTarget(ctx) : undefined;
@@ -262,8 +272,8 @@ export const submit: Command = {
             count,
             launch,
             cpus,
-            wholeNode: flag(ctx, 'whole-node'),
-            requirements: str(ctx, 'requirements'),
+            wholeNode: ctx.options['whole-node'],
+            requirements: ctx.options.requirements,
           })
         : undefined;
     const slurm =
@@ -273,28 +283,28 @@ export const submit: Command = {
             count,
             launch,
             cpus,
-            partition: str(ctx, 'partition'),
+            partition: ctx.options.partition,
             walltime,
-            mem: str(ctx, 'mem'),
-            account: str(ctx, 'account'),
-            sbatchArgs: (ctx.values['sbatch-arg'] as string[] | undefined) ?? [],
-            concurrent: str(ctx, 'concurrent') !== undefined ? int(ctx, 'concurrent', 1) : undefined,
-            node: str(ctx, 'node'),
+            mem: ctx.options.mem,
+            account: ctx.options.account,
+            sbatchArgs: ctx.options['sbatch-arg'],
+            concurrent: ctx.options.concurrent,
+            node,
           })
         : undefined;
     const localCommand =
-      backend === 'local' ? localPilotCommand({ launch, pilotPath, dir, node: str(ctx, 'node') }) : undefined;
+      backend === 'local' ? localPilotCommand({ launch, pilotPath, dir, node }) : undefined;
     const description =
       jdl?.text ?? slurm?.text ?? `${localCommand!.map(shellQuote).join(' ')}\n`.repeat(count);
 
-    if (flag(ctx, 'dry-run')) {
+    if (ctx.options['dry-run']) {
       ctx.out.result({ backend, dir, count, description });
       ctx.out.line(description.replace(/\n$/, ''));
       return EXIT.ok;
     }
 
     const unreachable = unreachableFromWorkers(settings.url);
-    if (unreachable && backend === 'jdl' && !flag(ctx, 'force')) {
+    if (unreachable && backend === 'jdl' && !ctx.options.force) {
       throw new LrtError(
         'E_CONFIG',
         `PICAS_URL ${redactUrl(settings.url)} cannot be reached from grid worker nodes: ${unreachable}. ` +
@@ -304,15 +314,15 @@ export const submit: Command = {
     if (unreachable && backend === 'slurm') {
       ctx.out.note(`PICAS_URL: ${unreachable}; only pilots on this node will reach it`);
     }
-    const view = str(ctx, 'view') ?? 'todo';
+    const view = ctx.options.view ?? 'todo';
     const work = await workIn(picas, type, view);
-    if (work === 0 && !flag(ctx, 'force')) {
+    if (work === 0 && !ctx.options.force) {
       ctx.out.result({ backend, submitted: false, work, reason: `no tokens in view ${view}` });
       ctx.out.note(`no tokens of type ${type} in view ${view}: nothing submitted (--force submits anyway)`);
       return EXIT.ok;
     }
     if (work < count) ctx.out.note(`${count} pilots for ${work} token(s) in view ${view}`);
-    if (backend === 'jdl' && !runtime && !str(ctx, 'node')) {
+    if (backend === 'jdl' && !runtime && !node) {
       ctx.out.note(
         'grid workers without node >= 18 end the job with exit 127: --with-runtime ships Node.js with it',
       );
@@ -321,20 +331,20 @@ export const submit: Command = {
     if (backend === 'local') return runLocal(ctx, { dir, count, launch, pilotPath, source, work });
     await placeSharedCredentialsFor(backend, source, dir);
     const job = (jdl ?? slurm)!;
-    if (jdl) await writeJdlJob(jdl, launch, { pilotPath, credentials: source, node: str(ctx, 'node') });
+    if (jdl) await writeJdlJob(jdl, launch, { pilotPath, credentials: source, node });
     if (slurm) await writeSlurmJob(slurm, pilotPath);
     const tool =
       backend === 'jdl'
         ? target!.tool
-        : { tool: 'sbatch' as Submitter, executable: str(ctx, 'submitter') ?? 'sbatch' };
-    const installed = tool && (str(ctx, 'submitter') || (await haveTool(tool.executable, ctx.env)));
-    if (flag(ctx, 'no-submit') || !tool || !installed) {
+        : { tool: 'sbatch' as Submitter, executable: ctx.options.submitter ?? 'sbatch' };
+    const installed = tool && (ctx.options.submitter || (await haveTool(tool.executable, ctx.env)));
+    if (ctx.options['no-submit'] || !tool || !installed) {
       ctx.out.result({ backend, dir, file: job.file, submitted: false, work });
       ctx.out.line(job.file);
-      if (!flag(ctx, 'no-submit')) {
+      if (!ctx.options['no-submit']) {
         const wanted =
           backend === 'jdl'
-            ? str(ctx, 'flavour')
+            ? ctx.options.flavour
               ? FLAVOUR_TOOL[target!.flavour]
               : JDL_SUBMITTERS.join(' or ')
             : 'sbatch';
@@ -377,7 +387,7 @@ export const submit: Command = {
     ctx.out.note(`submitted ${count} pilot(s) with ${outcome.tool}; job folder ${dir}`);
     return EXIT.ok;
   },
-};
+});
 
 /** The files of a job folder, relative to it, for submission.json. */
 function jobFiles(backend: Backend, jobFile: string, withRuntime: boolean): Record<string, string> {
@@ -402,7 +412,7 @@ async function placeSharedCredentialsFor(backend: Backend, source: CredentialsSo
 }
 
 async function runLocal(
-  ctx: CommandContext,
+  ctx: CommandContext<typeof SUBMIT_OPTIONS>,
   job: {
     dir: string;
     count: number;
@@ -426,7 +436,7 @@ async function runLocal(
       count: job.count,
       launch: job.launch,
       pilotPath: job.pilotPath,
-      node: str(ctx, 'node'),
+      node: ctx.options.node,
       dir: job.dir,
       env,
       signal: controller.signal,
@@ -457,4 +467,4 @@ async function runLocal(
   }
 }
 
-export const submitCommands: Command[] = [submit];
+export const submitCommands = [submit];

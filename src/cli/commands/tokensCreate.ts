@@ -26,8 +26,9 @@ import {
 import { assertTokenType } from '../../picas/viewDefinitions';
 import { type SurlListSlices, sliceSurlListFile, subbandOf } from '../../srm';
 import { submitAndMarkStaging } from '../../staging';
-import { type Command, type CommandContext, flag, int, str, strs } from '../command';
+import { type CommandContext, type ContextWith, defineCommand } from '../command';
 import { EXIT } from '../exitCodes';
+import type { OptionValues } from '../options';
 import { PICAS_OPTIONS, picasFromContext } from '../picasOptions';
 import { stopOnSignal } from '../stopSignal';
 import { givenSubbandPattern, PATTERN_OPTIONS } from './srm';
@@ -56,23 +57,31 @@ interface Template {
 }
 
 /** Fields from --config (GRID_LRT json or yaml) then --set; config warnings go to stderr. */
-async function readTemplate(ctx: CommandContext): Promise<Template> {
-  const file = str(ctx, 'config');
-  const strict = !flag(ctx, 'lenient');
+async function readTemplate(
+  ctx: ContextWith<{ config?: string; lenient: boolean; set: string[] }>,
+): Promise<Template> {
+  const file = ctx.options.config;
+  const strict = !ctx.options.lenient;
   const config = file ? await loadTokenConfigFile(resolve(ctx.cwd, file), { strict }) : undefined;
   for (const warning of config?.warnings ?? []) ctx.out.note(`warning: ${warning}`);
   return {
-    fields: applyFieldOverrides(config?.fields ?? {}, strs(ctx, 'set')),
+    fields: applyFieldOverrides(config?.fields ?? {}, ctx.options.set),
     attachments: (config?.attachments ?? []).map((a) => a.name),
     ...(config?.type ? { type: config.type } : {}),
   };
 }
 
-function payloadMoves(ctx: CommandContext): PayloadMoves {
-  const all = flag(ctx, 'payload-moves-data');
+type MovesValues = {
+  'payload-moves-data': boolean;
+  'payload-moves-inputs': boolean;
+  'payload-moves-results': boolean;
+};
+
+function payloadMoves(ctx: ContextWith<MovesValues>): PayloadMoves {
+  const all = ctx.options['payload-moves-data'];
   return {
-    inputs: all || flag(ctx, 'payload-moves-inputs'),
-    results: all || flag(ctx, 'payload-moves-results'),
+    inputs: all || ctx.options['payload-moves-inputs'],
+    results: all || ctx.options['payload-moves-results'],
   };
 }
 
@@ -87,16 +96,24 @@ interface Planned {
   list?: { slices: SurlListSlices; type: string; prefix: string };
 }
 
+type PlanValues = MovesValues &
+  OptionValues<typeof PATTERN_OPTIONS> & {
+    srm?: string;
+    attach: string[];
+    'id-suffix'?: string;
+    'per-token'?: number;
+    'key-name'?: string;
+  };
+
 async function plannedTokens(
-  ctx: CommandContext,
+  ctx: ContextWith<PlanValues>,
   type: string,
   templateFields: Record<string, unknown>,
 ): Promise<Planned> {
-  const srmGiven = str(ctx, 'srm') !== undefined;
+  const srmGiven = ctx.options.srm !== undefined;
   const fields = withDataMovement(templateFields, { surlList: srmGiven }, payloadMoves(ctx));
-  const attachments = await Promise.all(strs(ctx, 'attach').map((spec) => readAttachFlag(ctx, spec)));
-  const srm = str(ctx, 'srm');
-  const suffix = str(ctx, 'id-suffix');
+  const attachments = await Promise.all(ctx.options.attach.map((spec) => readAttachFlag(ctx, spec)));
+  const { srm, 'id-suffix': suffix } = ctx.options;
   if (srm && suffix !== undefined) {
     throw new LrtError(
       'E_USAGE',
@@ -121,12 +138,12 @@ async function plannedTokens(
   }
   // The list streams: it is checked and planned holding numbers only, then read again chunk by chunk.
   const slices = await sliceSurlListFile(resolve(ctx.cwd, srm), srm, {
-    perToken: int(ctx, 'per-token', 10, 1),
+    perToken: ctx.options['per-token'] ?? 10,
     pattern: givenSubbandPattern(ctx),
   });
   const sliceOptions = {
     obsid: slices.obsid,
-    keyName: str(ctx, 'key-name') ?? 'STARTSB',
+    keyName: ctx.options['key-name'] ?? 'STARTSB',
     fields,
     attachments,
   };
@@ -204,7 +221,7 @@ function reportInterrupted(
   return EXIT.interrupted;
 }
 
-export const tokensCreate: Command = {
+export const tokensCreate = defineCommand({
   path: ['tokens', 'create'],
   summary: 'create tokens: one per chunk of a SURL list (with its srm.txt), or one named token',
   json:
@@ -237,7 +254,7 @@ export const tokensCreate: Command = {
       description: 'token type (design document _design/T); default: the type in --config',
     },
     srm: { type: 'string', value: 'FILE', description: 'SURL list: one token per chunk of subbands' },
-    'per-token': { type: 'string', value: 'N', description: 'subbands per token with --srm (default 10)' },
+    'per-token': { type: 'integer', value: 'N', description: 'subbands per token with --srm (default 10)' },
     ...PATTERN_OPTIONS,
     'key-name': {
       type: 'string',
@@ -258,7 +275,7 @@ export const tokensCreate: Command = {
       description: 'attach FILE to every token',
     },
     'batch-size': {
-      type: 'string',
+      type: 'integer',
       value: 'N',
       description: `tokens per _bulk_docs request (default ${DEFAULT_BATCH_SIZE})`,
     },
@@ -289,27 +306,27 @@ export const tokensCreate: Command = {
   ],
   async run(ctx) {
     const template = await readTemplate(ctx);
-    const type = str(ctx, 'type') ?? template.type;
+    const type = ctx.options.type ?? template.type;
     if (!type) throw new LrtError('E_USAGE', "--type is required. Run 'lrt tokens create --help'.");
     assertTokenType(type);
     const planned = await plannedTokens(ctx, type, template.fields);
     warnIncomplete(ctx, template, planned.first);
     // The template stands for every token: a bad field or attachment name stops here, nothing written.
     buildTokenDoc(type, planned.first);
-    if (flag(ctx, 'dry-run')) return dryRun(ctx, type, planned);
-    const stager = flag(ctx, 'stage') ? await stagerFromContext(ctx) : undefined;
+    if (ctx.options['dry-run']) return dryRun(ctx, type, planned);
+    const stager = ctx.options.stage ? await stagerFromContext(ctx) : undefined;
     const picas = picasFromContext(ctx);
     const db = await ensureDatabase(picas);
     if (db === 'created') ctx.out.note(`created database ${picas.name} on ${picas.settings.url}`);
     await ensureDesignDoc(picas, type);
-    if (planned.list && !flag(ctx, 'force')) await refuseOverlaps(picas, planned.list);
+    if (planned.list && !ctx.options.force) await refuseOverlaps(picas, planned.list);
     const progress = ctx.out.progress('creating tokens', planned.count);
     let reported = 0;
     // Ctrl-C stops between two batches: what was sent is whole, and the summary says so.
     const stop = stopOnSignal();
     const movement = new DataMovementTally();
     const createOptions = {
-      batchSize: int(ctx, 'batch-size', DEFAULT_BATCH_SIZE, 1),
+      batchSize: ctx.options['batch-size'] ?? DEFAULT_BATCH_SIZE,
       onProgress: (done: number) => {
         progress.tick(done - reported);
         reported = done;
@@ -352,7 +369,7 @@ export const tokensCreate: Command = {
     for (const f of report.failed) ctx.out.note(`failed: ${f.id}: ${f.error}`);
     return counts.failed > 0 ? EXIT.partial : EXIT.ok;
   },
-};
+});
 
 /** --dry-run: every token that would be made, and what the pilot would move; nothing written. */
 async function dryRun(ctx: CommandContext, type: string, planned: Planned): Promise<number> {
@@ -376,7 +393,7 @@ async function dryRun(ctx: CommandContext, type: string, planned: Planned): Prom
   return EXIT.ok;
 }
 
-export const tokensShow: Command = {
+export const tokensShow = defineCommand({
   path: ['tokens', 'show'],
   summary: 'print one token as JSON (attachments as stubs)',
   json: 'the token document itself: {_id, _rev, type, lock, done, status, ...}, attachments as stubs',
@@ -388,9 +405,9 @@ export const tokensShow: Command = {
     ctx.out.line(JSON.stringify(token, null, 2));
     return EXIT.ok;
   },
-};
+});
 
-export const tokensAttach: Command = {
+export const tokensAttach = defineCommand({
   path: ['tokens', 'attach'],
   summary: 'attach a file to a token (replaces an attachment of the same name)',
   json: '{token, name, rev, replaced, contentType}',
@@ -405,8 +422,8 @@ export const tokensAttach: Command = {
   ],
   async run(ctx) {
     const [id, file] = ctx.positionals as [string, string];
-    const name = str(ctx, 'name') ?? attachmentNameFor(file);
-    const contentType = str(ctx, 'content-type') ?? contentTypeFor(name);
+    const name = ctx.options.name ?? attachmentNameFor(file);
+    const contentType = ctx.options['content-type'] ?? contentTypeFor(name);
     const res = await addAttachment(
       picasFromContext(ctx),
       id,
@@ -418,9 +435,9 @@ export const tokensAttach: Command = {
     ctx.out.line(`${res.replaced ? 'replaced' : 'attached'} ${name} (${contentType}) on token ${id}`);
     return EXIT.ok;
   },
-};
+});
 
-export const tokensGetAttachment: Command = {
+export const tokensGetAttachment = defineCommand({
   path: ['tokens', 'get-attachment'],
   summary: 'write the bytes of a token attachment to stdout or a file, verbatim',
   json: '{token, name, contentType, length, base64}; with -o FILE: {token, name, contentType, length, file}',
@@ -436,7 +453,7 @@ export const tokensGetAttachment: Command = {
   async run(ctx) {
     const [id, name] = ctx.positionals as [string, string];
     const { info, data } = await readAttachment(picasFromContext(ctx), id, name);
-    const output = str(ctx, 'output');
+    const { output } = ctx.options;
     if (output && output !== '-') {
       const path = resolve(ctx.cwd, output);
       await writeFile(path, data).catch((err: NodeJS.ErrnoException) => {
@@ -454,6 +471,6 @@ export const tokensGetAttachment: Command = {
     }
     return EXIT.ok;
   },
-};
+});
 
-export const tokensCreateCommands: Command[] = [tokensCreate, tokensShow, tokensAttach, tokensGetAttachment];
+export const tokensCreateCommands = [tokensCreate, tokensShow, tokensAttach, tokensGetAttachment];

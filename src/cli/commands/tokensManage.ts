@@ -4,34 +4,35 @@ import type { PicasDb } from '../../picas/client';
 import { assertTokenType } from '../../picas/viewDefinitions';
 import { deleteView, purgeType, resetView, setViewStatus, type ViewOpOptions } from '../../picas/viewOps';
 import { resolveView, tokenOverview, viewRows } from '../../picas/viewQuery';
-import { type Command, type CommandContext, flag, int, type OptionSpec, str } from '../command';
+import { type CommandContext, type ContextWith, defineCommand } from '../command';
 import { EXIT } from '../exitCodes';
+import { defineOptions } from '../options';
 import type { Progress } from '../output';
-import { PICAS_OPTIONS, picasFromContext } from '../picasOptions';
+import { PICAS_OPTIONS, type PicasValues, picasFromContext } from '../picasOptions';
 import { stopOnSignal } from '../stopSignal';
 
-const TYPE: Record<string, OptionSpec> = {
+const TYPE = defineOptions({
   type: { type: 'string', value: 'T', description: 'token type (design document _design/T)' },
-};
-const BULK: Record<string, OptionSpec> = {
+});
+const BULK = defineOptions({
   'dry-run': { type: 'boolean', description: 'show what would change (before -> after), write nothing' },
   'batch-size': {
-    type: 'string',
+    type: 'integer',
     value: 'N',
     description: 'tokens per read and per _bulk_docs request (default 500)',
   },
-};
+});
 const MAX_FAILURES_SHOWN = 20;
 
-function required(ctx: CommandContext, name: string): string {
-  const value = str(ctx, name);
+function required<K extends string>(ctx: ContextWith<{ [name in K]?: string }>, name: K): string {
+  const value = ctx.options[name];
   if (value === undefined || value === '') {
     throw new LrtError('E_USAGE', `--${name} is required. Run 'lrt tokens --help'.`);
   }
   return value;
 }
 
-function open(ctx: CommandContext): { picas: PicasDb; type: string } {
+function open(ctx: ContextWith<{ type?: string } & PicasValues>): { picas: PicasDb; type: string } {
   const type = required(ctx, 'type');
   assertTokenType(type);
   return { picas: picasFromContext(ctx), type };
@@ -42,7 +43,7 @@ function open(ctx: CommandContext): { picas: PicasDb; type: string } {
  * show, and Ctrl-C stopping between two pages (report() then says what was done).
  */
 async function withBulk<T>(
-  ctx: CommandContext,
+  ctx: ContextWith<BulkValues>,
   label: string,
   work: (options: ViewOpOptions) => Promise<T>,
 ): Promise<T> {
@@ -54,7 +55,12 @@ async function withBulk<T>(
   }
 }
 
-export function bulkOptions(ctx: CommandContext, label: string): { options: ViewOpOptions; finish(): void } {
+type BulkValues = { 'dry-run': boolean; 'batch-size'?: number };
+
+export function bulkOptions(
+  ctx: ContextWith<BulkValues>,
+  label: string,
+): { options: ViewOpOptions; finish(): void } {
   let bar: Progress | undefined;
   let shown = 0;
   const onProgress = (p: BulkProgress) => {
@@ -65,8 +71,8 @@ export function bulkOptions(ctx: CommandContext, label: string): { options: View
   // Ctrl-C stops between two pages; report() then says what was done and how to go on.
   const stop = stopOnSignal();
   const options: ViewOpOptions = {
-    dryRun: flag(ctx, 'dry-run'),
-    pageSize: int(ctx, 'batch-size', 500),
+    dryRun: ctx.options['dry-run'],
+    pageSize: ctx.options['batch-size'] ?? 500,
     onProgress,
     signal: stop.signal,
   };
@@ -126,7 +132,7 @@ export function report(
   return EXIT.partial;
 }
 
-export const tokensList: Command = {
+export const tokensList = defineCommand({
   path: ['tokens', 'list'],
   summary: 'list the tokens of a view (ids; whole documents with --json, one per line)',
   json: '{_id, _rev, type, lock, done, status, ...}: one token document per line (NDJSON), as the view is read',
@@ -142,7 +148,7 @@ export const tokensList: Command = {
       value: 'V',
       description: 'view to list (default todo); done and error: finished as every tool writes it',
     },
-    limit: { type: 'string', value: 'N', description: 'list at most N tokens' },
+    limit: { type: 'integer', value: 'N', description: 'list at most N tokens' },
     ...PICAS_OPTIONS,
   },
   examples: [
@@ -152,8 +158,8 @@ export const tokensList: Command = {
   ],
   async run(ctx) {
     const { picas, type } = open(ctx);
-    const view = str(ctx, 'view') ?? 'todo';
-    const limit = str(ctx, 'limit') === undefined ? undefined : int(ctx, 'limit', 1);
+    const view = ctx.options.view ?? 'todo';
+    const { limit } = ctx.options;
     const resolved = await resolveView(picas, type, view);
     for await (const row of viewRows(picas, resolved, { includeDocs: ctx.out.json, limit })) {
       // A row whose document was deleted while we paged has nothing to show.
@@ -165,9 +171,9 @@ export const tokensList: Command = {
     }
     return EXIT.ok;
   },
-};
+});
 
-export const tokensOverview: Command = {
+export const tokensOverview = defineCommand({
   path: ['tokens', 'overview'],
   summary: 'count the tokens of a type per state (todo, locked, running phases, done, error ...)',
   json: '{type, counts: {STATE: N}, total}',
@@ -188,9 +194,9 @@ export const tokensOverview: Command = {
     ctx.out.line(`${'total'.padEnd(width)}${String(total).padStart(digits)}`);
     return EXIT.ok;
   },
-};
+});
 
-export const tokensSetStatus: Command = {
+export const tokensSetStatus = defineCommand({
   path: ['tokens', 'set-status'],
   summary: 'set the status of every token in a view (locked also locks, todo frees, done/error finish)',
   json:
@@ -222,9 +228,9 @@ export const tokensSetStatus: Command = {
       status,
     });
   },
-};
+});
 
-export const tokensReset: Command = {
+export const tokensReset = defineCommand({
   path: ['tokens', 'reset'],
   summary: 'reset the tokens of a view to todo (scrub_count+1) so they run again',
   description:
@@ -257,7 +263,7 @@ export const tokensReset: Command = {
   ],
   async run(ctx) {
     const { picas, type } = open(ctx);
-    const view = str(ctx, 'view');
+    const { view } = ctx.options;
     if (!view) {
       throw new LrtError(
         'E_USAGE',
@@ -265,7 +271,7 @@ export const tokensReset: Command = {
           "pilots that died; --force takes live ones too). Run 'lrt tokens reset --help'.",
       );
     }
-    const dropAttachments = flag(ctx, 'drop-attachments') ? ('logs' as const) : ('none' as const);
+    const dropAttachments = ctx.options['drop-attachments'] ? ('logs' as const) : ('none' as const);
     // A 409 re-decides a token: keep one entry per id.
     const held = new Map<string, string>();
     const result = await withBulk(ctx, 'reset', (options) =>
@@ -273,7 +279,7 @@ export const tokensReset: Command = {
         ...options,
         dropAttachments,
         now: () => Math.floor(picas.clock.now() / 1000),
-        ...(flag(ctx, 'force') ? {} : { spareHeld: (doc, why) => held.set(doc._id, why) }),
+        ...(ctx.options.force ? {} : { spareHeld: (doc, why) => held.set(doc._id, why) }),
       }),
     );
     const heldList = [...held].map(([id, why]) => ({ id, why }));
@@ -292,11 +298,15 @@ export const tokensReset: Command = {
     }
     return code;
   },
-};
+});
 
 /** Deleting is destructive: without --yes (and without --dry-run) say what would go and refuse. */
-function refuseWithoutYes(ctx: CommandContext, what: string, count: number): void {
-  if (flag(ctx, 'yes') || flag(ctx, 'dry-run')) return;
+function refuseWithoutYes(
+  ctx: ContextWith<{ yes: boolean; 'dry-run': boolean }>,
+  what: string,
+  count: number,
+): void {
+  if (ctx.options.yes || ctx.options['dry-run']) return;
   throw new LrtError(
     'E_USAGE',
     `refusing to delete ${what} without --yes (deleting cannot be undone; --dry-run lists them)`,
@@ -304,12 +314,12 @@ function refuseWithoutYes(ctx: CommandContext, what: string, count: number): voi
   );
 }
 
-const DELETE_OPTIONS: Record<string, OptionSpec> = {
+const DELETE_OPTIONS = defineOptions({
   yes: { type: 'boolean', short: 'y', description: 'really delete (required unless --dry-run)' },
   ...BULK,
-};
+});
 
-export const tokensDelete: Command = {
+export const tokensDelete = defineCommand({
   path: ['tokens', 'delete'],
   summary: 'delete the tokens of a view (asks for --yes)',
   json: '{type, view, changed, skipped, conflictsRetried, failed: [{id, error}], ids: [ID], dryRun, preview?}',
@@ -327,19 +337,19 @@ export const tokensDelete: Command = {
     const { picas, type } = open(ctx);
     const view = required(ctx, 'view');
     const where = `of type ${type} in view ${view} of database ${picas.name}`;
-    if (!flag(ctx, 'yes') && !flag(ctx, 'dry-run')) {
+    if (!ctx.options.yes && !ctx.options['dry-run']) {
       const preview = await deleteView(picas, type, view, {
         dryRun: true,
-        pageSize: int(ctx, 'batch-size', 500),
+        pageSize: ctx.options['batch-size'] ?? 500,
       });
       if (preview.changed > 0) refuseWithoutYes(ctx, `${tokens(preview.changed)} ${where}`, preview.changed);
     }
     const result = await withBulk(ctx, 'delete', (options) => deleteView(picas, type, view, options));
     return report(ctx, 'delete', `of type ${type} in view ${view}`, result, { type, view });
   },
-};
+});
 
-export const tokensPurge: Command = {
+export const tokensPurge = defineCommand({
   path: ['tokens', 'purge'],
   summary: 'delete every token of a type and its design documents (asks for --yes)',
   json:
@@ -353,8 +363,11 @@ export const tokensPurge: Command = {
   examples: ['lrt tokens purge --type sksp_dev --dry-run', 'lrt tokens purge --type sksp_dev --yes'],
   async run(ctx) {
     const { picas, type } = open(ctx);
-    if (!flag(ctx, 'yes') && !flag(ctx, 'dry-run')) {
-      const preview = await purgeType(picas, type, { dryRun: true, pageSize: int(ctx, 'batch-size', 500) });
+    if (!ctx.options.yes && !ctx.options['dry-run']) {
+      const preview = await purgeType(picas, type, {
+        dryRun: true,
+        pageSize: ctx.options['batch-size'] ?? 500,
+      });
       const ddocs = [
         ...(preview.designDoc === 'would-delete' ? [`_design/${type}`] : []),
         ...(preview.claimDesignDoc === 'would-delete' ? [`_design/claim:${type}`] : []),
@@ -371,9 +384,9 @@ export const tokensPurge: Command = {
     }
     return code;
   },
-};
+});
 
-export const tokensManageCommands: Command[] = [
+export const tokensManageCommands = [
   tokensList,
   tokensOverview,
   tokensSetStatus,

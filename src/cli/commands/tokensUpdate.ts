@@ -2,14 +2,16 @@ import { LrtError } from '../../core';
 import { applyFieldOverrides } from '../../picas/tokenConfig';
 import { type TokenSelection, updateTokens } from '../../picas/updateTokens';
 import { assertTokenType } from '../../picas/viewDefinitions';
-import { type Command, type CommandContext, flag, str, strs } from '../command';
+import { defineCommand } from '../command';
 import { PICAS_OPTIONS, picasFromContext } from '../picasOptions';
 import { readAttachFlag } from './tokensCreate';
 import { bulkOptions, report } from './tokensManage';
 
-function selectionOf(ctx: CommandContext): { selection: TokenSelection; where: string } {
-  const view = str(ctx, 'view');
-  const ids = strs(ctx, 'ids').flatMap((list) => list.split(','));
+function selectionOf(
+  view: string | undefined,
+  idLists: string[],
+): { selection: TokenSelection; where: string } {
+  const ids = idLists.flatMap((list) => list.split(','));
   if (view !== undefined && ids.length > 0) throw new LrtError('E_USAGE', 'give --view or --ids, not both');
   if (view !== undefined) return { selection: { view }, where: `in view ${view}` };
   if (ids.length > 0) {
@@ -20,7 +22,7 @@ function selectionOf(ctx: CommandContext): { selection: TokenSelection; where: s
   return { selection: { all: true }, where: 'of the type' };
 }
 
-export const tokensUpdate: Command = {
+export const tokensUpdate = defineCommand({
   path: ['tokens', 'update'],
   summary: 'change fields and attachments of existing tokens, in bulk and conflict-aware',
   json:
@@ -57,7 +59,8 @@ export const tokensUpdate: Command = {
     'include-running': { type: 'boolean', description: 'also change tokens a pilot is running now' },
     'dry-run': { type: 'boolean', description: 'show what would change (before -> after), write nothing' },
     'batch-size': {
-      type: 'string',
+      type: 'integer',
+      default: 500,
       value: 'N',
       description: 'tokens per read and per _bulk_docs request (default 500)',
     },
@@ -68,23 +71,23 @@ export const tokensUpdate: Command = {
     'lrt tokens update --type pref_cal --ids t_pref_cal_L229507_SB100 --unset stage_out --attach my.parset',
   ],
   async run(ctx) {
-    const type = str(ctx, 'type');
+    const { type, set, unset, attach } = ctx.options;
     if (!type) throw new LrtError('E_USAGE', "--type is required. Run 'lrt tokens update --help'.");
     assertTokenType(type);
-    const { selection, where } = selectionOf(ctx);
+    const { selection, where } = selectionOf(ctx.options.view, ctx.options.ids);
     const changes = {
-      set: applyFieldOverrides({}, strs(ctx, 'set')),
-      unset: strs(ctx, 'unset'),
-      attachments: await Promise.all(strs(ctx, 'attach').map((spec) => readAttachFlag(ctx, spec))),
+      set: applyFieldOverrides({}, set),
+      unset,
+      attachments: await Promise.all(attach.map((spec) => readAttachFlag(ctx, spec))),
     };
     const bulk = bulkOptions(ctx, 'updating tokens');
     const result = await updateTokens(picasFromContext(ctx), type, selection, changes, {
       ...bulk.options,
-      includeRunning: flag(ctx, 'include-running'),
+      includeRunning: ctx.options['include-running'],
     });
     bulk.finish();
     return report(ctx, 'update', where, result, { type });
   },
-};
+});
 
-export const tokensUpdateCommands: Command[] = [tokensUpdate];
+export const tokensUpdateCommands = [tokensUpdate];

@@ -14,24 +14,26 @@ import {
 import { finishedDesignDocId } from '../../picas/finishedViews';
 import type { BuiltIndex } from '../../picas/indexBuild';
 import { assertTokenType } from '../../picas/viewDefinitions';
-import { type Command, type CommandContext, str } from '../command';
+import { type CommandContext, type ContextWith, defineCommand } from '../command';
 import { EXIT } from '../exitCodes';
 import type { Progress } from '../output';
-import { PICAS_OPTIONS, picasFromContext } from '../picasOptions';
+import { PICAS_OPTIONS, type PicasValues, picasFromContext } from '../picasOptions';
 
 const TYPE_OPTION = {
   type: { type: 'string' as const, value: 'T', description: 'token type (design document _design/T)' },
 };
 
-function required(ctx: CommandContext, name: string): string {
-  const value = str(ctx, name);
+function required<K extends string>(ctx: ContextWith<{ [name in K]?: string }>, name: K): string {
+  const value = ctx.options[name];
   if (value === undefined || value === '') {
     throw new LrtError('E_USAGE', `--${name} is required. Run 'lrt views --help'.`);
   }
   return value;
 }
 
-async function openFor(ctx: CommandContext): Promise<{ picas: PicasDb; type: string }> {
+async function openFor(
+  ctx: ContextWith<{ type?: string } & PicasValues>,
+): Promise<{ picas: PicasDb; type: string }> {
   const type = required(ctx, 'type');
   assertTokenType(type);
   const picas = picasFromContext(ctx);
@@ -113,7 +115,7 @@ function buildsJson(builds: BuiltIndex[]) {
   }));
 }
 
-export const viewsAdd: Command = {
+export const viewsAdd = defineCommand({
   path: ['views', 'add'],
   summary: 'add a custom view (in _design/views:<type>) and build its index',
   json: '{type, id, changed, rev, view, replaced, legacy: [NAME], builds: [{designDoc, view, seconds, rows, progressReported}]}',
@@ -153,9 +155,9 @@ export const viewsAdd: Command = {
     }
     return EXIT.ok;
   },
-};
+});
 
-export const viewsRemove: Command = {
+export const viewsRemove = defineCommand({
   path: ['views', 'remove'],
   summary: 'remove one custom view',
   json: '{type, id, changed, rev, view, from, builds: [...]}',
@@ -177,9 +179,9 @@ export const viewsRemove: Command = {
     ctx.out.line(`view ${name} removed from ${res.from}`);
     return EXIT.ok;
   },
-};
+});
 
-export const viewsMigrate: Command = {
+export const viewsMigrate = defineCommand({
   path: ['views', 'migrate'],
   summary: 'move custom views from _design/<type> to _design/views:<type>, without a stall',
   json: '{type, moved: [NAME], shadowed: [NAME], custom: {id, changed, rev}, typeDoc: {id, changed, rev}, builds: [...]}',
@@ -217,9 +219,9 @@ export const viewsMigrate: Command = {
     }
     return EXIT.ok;
   },
-};
+});
 
-export const viewsClear: Command = {
+export const viewsClear = defineCommand({
   path: ['views', 'clear'],
   summary: 'remove the custom views of a type (--all: every view, and pilots stop claiming)',
   json: '{type, id, changed, rev, removed: [NAME], legacyRemoved: [NAME], claimRemoved: [NAME]}',
@@ -237,13 +239,12 @@ export const viewsClear: Command = {
     const { picas, type } = await openFor(ctx);
     const progress = buildProgress(ctx);
     const res = await clearViews(picas, type, {
-      all: ctx.values.all === true,
+      all: ctx.options.all,
       onProgress: progress.onProgress,
     });
     progress.done();
     ctx.out.result({ type, ...res });
-    const where =
-      ctx.values.all === true ? `_design/${type} and _design/views:${type}` : `_design/views:${type}`;
+    const where = ctx.options.all ? `_design/${type} and _design/views:${type}` : `_design/views:${type}`;
     ctx.out.line(
       res.removed.length
         ? `removed ${res.removed.length} views from ${where}: ${res.removed.join(', ')}`
@@ -257,9 +258,9 @@ export const viewsClear: Command = {
     }
     return EXIT.ok;
   },
-};
+});
 
-export const viewsList: Command = {
+export const viewsList = defineCommand({
   path: ['views', 'list'],
   summary: 'list the views of a type: _design/<type> and the custom ones of _design/views:<type>',
   json: '{type, views: [{name, standard, reduce, map, designDoc, condition}]}',
@@ -284,9 +285,9 @@ export const viewsList: Command = {
     }
     return EXIT.ok;
   },
-};
+});
 
-export const viewsFinished: Command = {
+export const viewsFinished = defineCommand({
   path: ['views', 'finished'],
   summary: 'write _design/finished:<type>: done, error and overview as every tool writes them',
   json: '{type, id, changed, rev}',
@@ -305,13 +306,6 @@ export const viewsFinished: Command = {
     ctx.out.line(`${finishedDesignDocId(type)}: ${res.changed ? 'written' : 'already up to date'}`);
     return EXIT.ok;
   },
-};
+});
 
-export const viewsCommands: Command[] = [
-  viewsAdd,
-  viewsRemove,
-  viewsMigrate,
-  viewsClear,
-  viewsList,
-  viewsFinished,
-];
+export const viewsCommands = [viewsAdd, viewsRemove, viewsMigrate, viewsClear, viewsList, viewsFinished];

@@ -1,4 +1,4 @@
-import { closestName } from '../core';
+import { closestName } from '../../core';
 import {
   addAttachment,
   addTokenFields,
@@ -7,9 +7,9 @@ import {
   type JsonRecord,
   newTemplate,
   type TokenTemplate,
-} from './tokenConfigCommon';
+} from './template';
 
-/** Sections of the 2019 format (GRID_LRT 1.0 TokenJsonBuilder); the mapping is tabled in tokenConfig.ts. */
+/** Sections of the 2019 format (GRID_LRT 1.0 TokenJsonBuilder); the mapping is tabled in tokenConfig/index.ts. */
 export const PICAS_SECTIONS = [
   'Token',
   'Job',

@@ -5,7 +5,7 @@ import {
   type JsonRecord,
   newTemplate,
   type TokenTemplate,
-} from './tokenConfigCommon';
+} from './template';
 
 /*
  * GRID_LRT before 1.0 (2017/2018) read YAML configs with PyYAML and made tokens from the `Token`
@@ -80,6 +80,23 @@ export function readTokvarMapping(
   return structuredClone(mapping);
 }
 
+/** The tarball description and the tokvar mapping: extras, under the section names of the config's year. */
+function addLegacyExtras(
+  reader: ConfigReader,
+  template: TokenTemplate,
+  config: JsonRecord,
+  sections: { sandbox: string; tokvar: string },
+): void {
+  const sandbox = config[sections.sandbox];
+  if (sandbox !== undefined) {
+    template.extras.legacySandbox = structuredClone(reader.optionalRecord(sandbox, sections.sandbox));
+  }
+  const tokvar = config[sections.tokvar];
+  if (tokvar !== undefined) {
+    template.extras.tokvar = readTokvarMapping(reader, template, tokvar, sections.tokvar);
+  }
+}
+
 /** 2018: `Token` -> fields, `Sandbox` and `Shell_variables` -> extras. */
 export function legacyStepTemplate(reader: ConfigReader, config: JsonRecord): TokenTemplate {
   const template = newTemplate(reader.file, 'legacy-step', reader);
@@ -89,12 +106,7 @@ export function legacyStepTemplate(reader: ConfigReader, config: JsonRecord): To
   }
   if (config.Token === undefined) reader.fail('Token', 'is missing: a step config needs its token fields');
   addTokenFields(reader, template, reader.record(config.Token, 'Token'), 'Token');
-  if (config.Sandbox !== undefined) {
-    template.extras.legacySandbox = structuredClone(reader.optionalRecord(config.Sandbox, 'Sandbox'));
-  }
-  if (config.Shell_variables !== undefined) {
-    template.extras.tokvar = readTokvarMapping(reader, template, config.Shell_variables, 'Shell_variables');
-  }
+  addLegacyExtras(reader, template, config, { sandbox: 'Sandbox', tokvar: 'Shell_variables' });
   return template;
 }
 
@@ -108,12 +120,7 @@ export function legacySandboxTemplate(reader: ConfigReader, config: JsonRecord):
     if (token.token_type !== undefined) template.type = reader.string(token.token_type, 'token.token_type');
     addTokenFields(reader, template, reader.optionalRecord(token.keys, 'token.keys'), 'token.keys');
   }
-  if (config.sandbox !== undefined) {
-    template.extras.legacySandbox = structuredClone(reader.optionalRecord(config.sandbox, 'sandbox'));
-  }
-  if (config.tokvar !== undefined) {
-    template.extras.tokvar = readTokvarMapping(reader, template, config.tokvar, 'tokvar');
-  }
+  addLegacyExtras(reader, template, config, { sandbox: 'sandbox', tokvar: 'tokvar' });
   return template;
 }
 

@@ -1,7 +1,7 @@
-import { closestName, isLrtError, LrtError } from '../core';
-import { assertAttachmentName } from './tokens';
+import { closestName, isLrtError, LrtError } from '../../core';
+import { assertAttachmentName } from '../tokens';
 
-/** The generation of GRID_LRT config a file was read as (see the table in tokenConfig.ts). */
+/** The generation of GRID_LRT config a file was read as (see the table in tokenConfig/index.ts). */
 export type TokenConfigKind = 'picas-json' | 'legacy-step' | 'legacy-sandbox' | 'legacy-token' | 'tokvar';
 
 /** A file every token of the set must carry, and the variables that receive its name. */

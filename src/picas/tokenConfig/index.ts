@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { decodeUtf8, errorMessage, LrtError } from '../core';
+import { decodeUtf8, errorMessage, LrtError } from '../../core';
+import { type ConfigSyntax, parseConfigText } from './jsonOrYaml';
 import {
   legacySandboxTemplate,
   legacyStepTemplate,
@@ -7,9 +8,8 @@ import {
   looksLikeTokenDump,
   looksLikeTokvar,
   tokvarTemplate,
-} from './legacyConfig';
-import { type ConfigSyntax, parseConfigText } from './parseConfig';
-import { PICAS_SECTIONS, picasTemplate } from './picasConfig';
+} from './legacyFormats';
+import { PICAS_SECTIONS, picasTemplate } from './picasJsonFormat';
 import {
   ConfigReader,
   type ConfigReadOptions,
@@ -17,17 +17,13 @@ import {
   type JsonRecord,
   type TokenConfigKind,
   type TokenTemplate,
-} from './tokenConfigCommon';
-
-export type {
-  ConfigReadOptions,
-  TemplateAttachment,
-  TemplateExtras,
-  TokenConfigKind,
-  TokenTemplate,
-} from './tokenConfigCommon';
+} from './template';
 
 /*
+ * The token config, every generation of it: which format a file is, loading it, --set overrides.
+ * jsonOrYaml.ts reads the text (errors at line:column), picasJsonFormat.ts and legacyFormats.ts
+ * turn each format into the TokenTemplate of template.ts.
+ *
  * GRID_LRT token configs -> the fields every token of a set gets (the creator adds `_id`, `type`,
  * `lock`, `done` and per-token values such as STARTSB).
  *
@@ -52,7 +48,7 @@ export type {
  * `config.json` is always present, as GRID_LRT made it. `$RESULTS_DIR` and friends inside values
  * stay as written: the pilot expands them.
  *
- * Legacy YAML, GRID_LRT 0.x (legacyConfig.ts; no `config.json`, as those tokens had none):
+ * Legacy YAML, GRID_LRT 0.x (legacyFormats.ts; no `config.json`, as those tokens had none):
  * | 2018 step (tutorial.cfg)  | Token -> fields (SBXloc included); Sandbox, Shell_variables -> extras |
  * | 2017 sandbox cfg          | token.keys -> fields, token.token_type -> type; sandbox, tokvar -> extras |
  * | 2017 token cfg            | every key -> a field                                                |

@@ -5,7 +5,7 @@ import {
   parsePicasrc,
   resolvePicasSettings,
   splitUrlCredentials,
-} from '../../src/picas/settings';
+} from '../../src/picas/connectionSettings';
 
 describe('PiCaS connection settings', () => {
   it('parses ~/.picasrc lines, ignoring comments, blanks and case of keys', () => {

@@ -1,5 +1,5 @@
 import { parseDocument } from 'yaml';
-import { LrtError } from '../core';
+import { LrtError } from '../../core';
 
 /** Which parser read a config file. */
 export type ConfigSyntax = 'json' | 'yaml';
