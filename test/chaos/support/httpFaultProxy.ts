@@ -28,6 +28,8 @@ export interface HttpProxyOptions {
   replyHeaders?: (headers: IncomingHttpHeaders) => IncomingHttpHeaders;
   /** Sees the status of every reply the server gave (the proxy's own answers are not passed). */
   onReply?: (req: IncomingMessage, status: number) => void;
+  /** Holds a request this many ms before passing it on (a slow server). */
+  delayMs?: (req: IncomingMessage) => number;
 }
 
 export async function startHttpFaultProxy(
@@ -41,6 +43,8 @@ export async function startHttpFaultProxy(
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks);
     const chosen = fault(req, body);
+    const delay = options.delayMs?.(req) ?? 0;
+    if (delay > 0) await new Promise((done) => setTimeout(done, delay));
     if (chosen === 'reset') {
       req.socket.resetAndDestroy();
       return;
