@@ -1,7 +1,11 @@
 import { LrtError } from '../../core';
 import { startCouchCluster, startEmbeddedCouch } from '../../dbserver';
+import { claimDesignDocName } from '../../picas/viewDefinitions';
 import { type Command, type CommandContext, int, str } from '../command';
 import { serveUntilStopped } from '../stopSignal';
+
+/** The ids of the claim's design documents (claimDesignDocName: `claim:<type>`). */
+const CLAIM_DESIGN_PREFIX = `_design/${claimDesignDocName('type').replace(/type$/, '')}`;
 
 export const dbServe: Command = {
   path: ['db', 'serve'],
@@ -15,7 +19,10 @@ export const dbServe: Command = {
     'With --nodes N > 1 it runs a stand-in for an N-replica CouchDB 3.x cluster (writes answered\n' +
     'by quorum, 201/202/409; replicas replicating continuously) and prints one URL per node, node 1\n' +
     'first; every node accepts every request. A cluster keeps its databases in memory: --data is\n' +
-    'refused with --nodes > 1. See docs/cluster-standin.md.',
+    'refused with --nodes > 1. See docs/cluster-standin.md.\n' +
+    "The claim's index (_design/claim:<type>) is kept up to date in the background, about a\n" +
+    'second behind the writes, so the first claim of a fleet does not wait for it to be built;\n' +
+    'other views are built when first read. Sizes it is meant for: README, "Scale".',
   options: {
     port: {
       type: 'string',
@@ -59,6 +66,7 @@ async function serveOne(ctx: CommandContext): Promise<number> {
     adminUser: str(ctx, 'admin-user') ?? 'admin',
     adminPassword: ctx.env.LRT_DB_ADMIN_PASSWORD,
     laggingViewsMs: lagMs,
+    warmDesignPrefixes: [CLAIM_DESIGN_PREFIX],
   });
   if (ctx.out.json) {
     ctx.out.result({ url: server.urlWithCredentials, data: str(ctx, 'data') ?? null });
