@@ -23,7 +23,7 @@ interface Collate {
 const pouchCollate = (): Collate => requireCjs('pouchdb-collate') as Collate;
 
 /** Rows per chunk: a read recomputes one chunk per index row written since the last read. */
-export const CHUNK_ROWS = 128;
+export const CHUNK_ROWS = 32;
 /** Changes read per request of the index's feed. */
 const CHANGES_PAGE = 5000;
 /** Rounds of "read the changes, recompute" while writes keep coming, before answering anyway. */

@@ -3,10 +3,12 @@
  * view is read, so on 100k fresh tokens the fleet's first claim waited 15 s while the whole
  * `todo_spread` index was built. Here the views of chosen design documents (`lrt db serve`: the
  * claim's, `_design/claim:<type>`) are brought up to date about a second after writes to their
- * database, and at start for the databases on disk: the first claim meets an index that trails
- * the writes by a second at most. One warm-up per database at a time; writes during one ask for
- * another after it. Building every view this way would cost a multiple of the writes
- * themselves (about 0.15 ms per document and view): the others are built when first read.
+ * database, and at start for the databases on disk. While writes keep coming (a `tokens create`)
+ * the update trails them, by seconds (pouch's indexer gets little of the event loop then); the
+ * claim's first reads do not wait for it (viewEngine.ts answers `update=lazy` from the index as
+ * it stands) and find the tokens indexed so far. One warm-up per database at a time; writes
+ * during one ask for another after it. Building every view this way would cost a multiple of the
+ * writes themselves (about 0.15 ms per document and view): the others are built when first read.
  */
 
 /** What of a PouchDB database handle the warmer uses. */
