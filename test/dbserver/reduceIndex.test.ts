@@ -32,14 +32,14 @@ const DESIGN = {
   },
 };
 
-async function call(db: TestDatabase, path: string, init: RequestInit = {}): Promise<any> {
+async function call<T = unknown>(db: TestDatabase, path: string, init: RequestInit = {}): Promise<T> {
   const res = await fetch(`${db.baseUrl}/${db.name}${path}`, {
     ...init,
     headers: { authorization: adminAuthHeader(), 'content-type': 'application/json' },
   });
   const body = await res.json();
   if (!res.ok) throw new Error(`${init.method ?? 'GET'} ${path}: HTTP ${res.status} ${JSON.stringify(body)}`);
-  return body;
+  return body as T;
 }
 
 async function write(db: TestDatabase, docs: Array<Partial<Doc> & { _deleted?: boolean }>): Promise<void> {
@@ -52,8 +52,8 @@ async function write(db: TestDatabase, docs: Array<Partial<Doc> & { _deleted?: b
 }
 
 async function allDocs(db: TestDatabase): Promise<Doc[]> {
-  const answer = await call(db, '/_all_docs?include_docs=true');
-  return answer.rows.map((r: { doc: Doc }) => r.doc).filter((d: Doc) => !d._id.startsWith('_design/'));
+  const answer = await call<{ rows: Array<{ doc: Doc }> }>(db, '/_all_docs?include_docs=true');
+  return answer.rows.map((r) => r.doc).filter((d) => !d._id.startsWith('_design/'));
 }
 
 /** What the views must say, computed here from the documents. */
@@ -83,7 +83,7 @@ function expected(docs: Doc[]) {
 }
 
 async function view(db: TestDatabase, name: string, query: string): Promise<unknown[]> {
-  return (await call(db, `/_design/r/_view/${name}?${query}`)).rows;
+  return (await call<{ rows: unknown[] }>(db, `/_design/r/_view/${name}?${query}`)).rows;
 }
 
 /** Every read, whole view and the same as a key range (pouch's full read), against the documents. */

@@ -30,7 +30,11 @@ async function serve(options: Parameters<typeof startEmbeddedCouch>[0]): Promise
   return server;
 }
 
-async function call(server: EmbeddedCouch, path: string, init: RequestInit = {}): Promise<any> {
+interface ViewAnswer {
+  total_rows: number;
+}
+
+async function call<T = unknown>(server: EmbeddedCouch, path: string, init: RequestInit = {}): Promise<T> {
   const res = await fetch(`${server.url}${path}`, {
     ...init,
     headers: {
@@ -40,7 +44,7 @@ async function call(server: EmbeddedCouch, path: string, init: RequestInit = {})
   });
   const body = await res.json();
   if (!res.ok) throw new Error(`${path}: HTTP ${res.status} ${JSON.stringify(body)}`);
-  return body;
+  return body as T;
 }
 
 const CLAIM_VIEW = { map: 'function (doc) { if (doc.n !== undefined) emit(doc.n, null); }' };
@@ -53,14 +57,17 @@ async function setUp(server: EmbeddedCouch, db: string, docs: number): Promise<v
     method: 'PUT',
     body: JSON.stringify({ views: { free: CLAIM_VIEW } }),
   });
-  await call(server, `/${db}/_design/t`, { method: 'PUT', body: JSON.stringify({ views: { all: OTHER_VIEW } }) });
+  await call(server, `/${db}/_design/t`, {
+    method: 'PUT',
+    body: JSON.stringify({ views: { all: OTHER_VIEW } }),
+  });
   const batch = Array.from({ length: docs }, (_, n) => ({ _id: `d${n}`, n }));
   await call(server, `/${db}/_bulk_docs`, { method: 'POST', body: JSON.stringify({ docs: batch }) });
 }
 
 /** total_rows of a read that never updates the index: what is indexed now. */
 async function indexed(server: EmbeddedCouch, db: string, view: string): Promise<number> {
-  return (await call(server, `/${db}/_design/${view}?update=false&limit=0`)).total_rows;
+  return (await call<ViewAnswer>(server, `/${db}/_design/${view}?update=false&limit=0`)).total_rows;
 }
 
 describe('the claim index built in the background (lrt db serve)', () => {
@@ -110,12 +117,12 @@ describe('reads that do not wait for the index', () => {
     await setUp(server, 'stale_a', 4000);
     const order: string[] = [];
     // The up-to-date read builds the index of 4,000 documents.
-    const upToDate = call(server, '/stale_a/_design/t/_view/all?limit=1').then((body) => {
+    const upToDate = call<ViewAnswer>(server, '/stale_a/_design/t/_view/all?limit=1').then((body) => {
       order.push('up-to-date');
       return body;
     });
     await new Promise((done) => setTimeout(done, 100));
-    const lazy = call(server, '/stale_a/_design/t/_view/all?update=lazy&limit=1').then((body) => {
+    const lazy = call<ViewAnswer>(server, '/stale_a/_design/t/_view/all?update=lazy&limit=1').then((body) => {
       order.push('lazy');
       return body;
     });
