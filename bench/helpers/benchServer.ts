@@ -19,6 +19,8 @@ export interface BenchServer {
   description: string;
   /** CPU seconds the server process has used so far; undefined when it is not our child. */
   cpuSeconds(): number | undefined;
+  /** The server's process id when it is our child (the embedded server). */
+  pid?: number;
   /** A database name unique to this run, recorded for dropping at `stop()`. */
   databaseName(base: string): string;
   /** Drops a database made by `databaseName` now (a 404 counts as dropped). */
@@ -61,7 +63,14 @@ export function serverUrlFrom(flag: string | undefined): string | undefined {
   return url?.trim() ? url.trim().replace(/\/+$/, '') : undefined;
 }
 
-export async function openBenchServer(externalUrl: string | undefined): Promise<BenchServer> {
+/**
+ * `serverArgs`: more `lrt db serve` options for the embedded server (e.g. `--data DIR`), named in
+ * the description.
+ */
+export async function openBenchServer(
+  externalUrl: string | undefined,
+  serverArgs: readonly string[] = [],
+): Promise<BenchServer> {
   const runId = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
   /** Every name handed out, kept after its drop: dropping again is a 404, and catches a create still in flight. */
   const made = new Set<string>();
@@ -74,13 +83,15 @@ export async function openBenchServer(externalUrl: string | undefined): Promise<
   };
 
   if (!externalUrl) {
-    const child = await startChildServer();
+    const child = await startChildServer(serverArgs);
     const { password } = splitUrlCredentials(child.url);
     if (password) secrets.push(password);
+    const adapter = serverArgs.includes('--data') ? 'leveldb adapter, --data' : 'memory adapter';
     return {
       url: child.url,
-      description: 'embedded express-pouchdb (memory adapter) in a child process',
+      description: `embedded express-pouchdb (${adapter}) in a child process`,
       cpuSeconds: child.cpuSeconds,
+      pid: child.pid,
       databaseName,
       dropDatabase: async (name) => {
         const { base, headers } = authHeaders(child.url);

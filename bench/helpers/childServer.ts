@@ -32,7 +32,8 @@ function procCpuSeconds(pid: number): number | undefined {
   }
 }
 
-export async function startChildServer(): Promise<ChildServer> {
+/** `serverArgs`: more `lrt db serve` options (e.g. `--data DIR`); needs the build (dist/lrt.js). */
+export async function startChildServer(serverArgs: readonly string[] = []): Promise<ChildServer> {
   // execa is ESM-only and this package is CommonJS: a dynamic import loads it under tsx.
   const { execa } = await import('execa');
   // e.g. LRT_BENCH_SERVER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the server.
@@ -40,8 +41,10 @@ export async function startChildServer(): Promise<ChildServer> {
   // The server as it ships (`lrt db serve` from the bundle, plain node) when built: under tsx every
   // require() the server makes per request goes through tsx's resolver, which inflates some routes.
   const shipped = existsSync(resolve(ROOT, 'dist/lrt.js'));
+  if (serverArgs.length && !shipped)
+    throw new Error(`lrt db serve ${serverArgs.join(' ')} needs the build: npm run build`);
   const script = shipped
-    ? ['dist/lrt.js', 'db', 'serve', '--port', '0']
+    ? ['dist/lrt.js', 'db', 'serve', '--port', '0', ...serverArgs]
     : ['--import', 'tsx', 'bench/helpers/couch-server.ts'];
   const child = execa(process.execPath, [...nodeArgs, ...script], {
     cwd: ROOT,

@@ -79,14 +79,24 @@ export async function startGeneratedServer(): Promise<GeneratedServer> {
   };
 }
 
-/** VmRSS of a process in bytes, or undefined once it is gone. */
-export function vmRssBytes(pid: number): number | undefined {
+/** A memory field of /proc/<pid>/status in bytes, or undefined once the process is gone. */
+function procStatusBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number | undefined {
   try {
-    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const m = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) * 1024 : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** VmRSS of a process in bytes, or undefined once it is gone. */
+export function vmRssBytes(pid: number): number | undefined {
+  return procStatusBytes(pid, 'VmRSS');
+}
+
+/** VmHWM (peak RSS) of a process in bytes, or undefined once it is gone. */
+export function vmHwmBytes(pid: number): number | undefined {
+  return procStatusBytes(pid, 'VmHWM');
 }
 
 export interface RssFigures {

@@ -7,6 +7,7 @@ import { stopLaggingViews } from './laggingViews';
 import { installMemoryCatalog } from './memoryCatalog';
 import { couchRequestForms } from './requestForms';
 import { LAGGING_VIEWS_OPTION, viewEnginePlugin } from './viewEngine';
+import { startViewWarmer, type ViewWarmer, type WarmableDb, writtenDatabase } from './viewWarmer';
 
 /*
  * A CouchDB-API server in this process: express-pouchdb over pouchdb-core. Used by the tests,
@@ -36,6 +37,12 @@ export interface EmbeddedCouchOptions {
    * concurrently from an index that trails the writes by this many ms. Default: pouch's own views.
    */
   laggingViewsMs?: number;
+  /**
+   * Keep the views of design documents whose id starts with one of these up to date in the
+   * background (viewWarmer.ts), e.g. `['_design/claim:']` (what `lrt db serve` gives). Default none:
+   * indexes are built when read.
+   */
+  warmDesignPrefixes?: string[];
 }
 
 export interface EmbeddedCouch {
@@ -51,6 +58,8 @@ export interface EmbeddedCouch {
    * the one the server answers from.
    */
   openDatabase(name: string): LocalDatabase;
+  /** Settles when no background index build (warmDesignPrefixes) is running or due. */
+  warmIdle(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -112,6 +121,14 @@ export async function startEmbeddedCouch(options: EmbeddedCouchOptions = {}): Pr
   app.disable('x-powered-by');
   app.disable('etag');
   app.use(refuseAnonymousDatabaseChanges);
+  const warmer = options.warmDesignPrefixes?.length
+    ? startViewWarmer({
+        designPrefixes: options.warmDesignPrefixes,
+        open: (name) => new Pouch(name) as WarmableDb,
+        databases: () => Pouch.allDbs() as Promise<string[]>,
+      })
+    : undefined;
+  if (warmer) app.use(noteWrites(warmer));
   app.use(couchRequestForms(() => selfUrl));
   app.use('/', pouchApp);
 
@@ -122,6 +139,8 @@ export async function startEmbeddedCouch(options: EmbeddedCouchOptions = {}): Pr
   const { port } = server.address() as AddressInfo;
   const url = `http://${host}:${port}`;
   selfUrl = url;
+  // Databases on disk from an earlier run: their indexes may trail what was written then.
+  if (warmer && dataDir) for (const name of (await Pouch.allDbs()) as string[]) warmer.written(name);
   const credentialed = new URL(url);
   credentialed.username = encodeURIComponent(adminUser);
   credentialed.password = encodeURIComponent(adminPassword);
@@ -132,8 +151,10 @@ export async function startEmbeddedCouch(options: EmbeddedCouchOptions = {}): Pr
     adminUser,
     adminPassword,
     openDatabase: (name) => new Pouch(name),
+    warmIdle: () => warmer?.idle() ?? Promise.resolve(),
     close: () =>
       new Promise<void>((done) => {
+        warmer?.close();
         uninstallCatalog();
         stopLaggingViews(Pouch);
         server.closeAllConnections?.();
@@ -182,6 +203,23 @@ function refuseAnonymousDatabaseChanges(
     return;
   }
   next();
+}
+
+/** Tells the warmer of every write that was answered with success. */
+function noteWrites(warmer: ViewWarmer) {
+  return (
+    req: { method: string; path: string },
+    res: { statusCode: number; once(event: 'finish', listener: () => void): void },
+    next: () => void,
+  ): void => {
+    const database = writtenDatabase(req.method, req.path);
+    if (database !== undefined) {
+      res.once('finish', () => {
+        if (res.statusCode < 300) warmer.written(database);
+      });
+    }
+    next();
+  };
 }
 
 function hasSessionCookie(headers: Record<string, unknown>): boolean {

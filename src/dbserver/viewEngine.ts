@@ -1,6 +1,14 @@
 import { createRequire } from 'node:module';
 import vm from 'node:vm';
 import { type LaggingSourceDb, laggingQuery } from './laggingViews';
+import {
+  builtInReduceName,
+  type IndexDb,
+  newReduceIndexState,
+  type ReduceIndexState,
+  type ReduceQuery,
+  readReduced,
+} from './reduceIndex';
 
 /*
  * The map/reduce plugin of the embedded server: pouchdb-abstract-mapreduce (the index logic of
@@ -123,8 +131,8 @@ const BUILT_IN_REDUCE: Record<string, ReduceFunction> = {
 
 export function reducer(reduceFun: unknown): ReduceFunction {
   const source = String(reduceFun);
-  const builtIn = /^_(sum|count|stats)/.exec(source);
-  if (builtIn) return BUILT_IN_REDUCE[`_${builtIn[1]}`]!;
+  const builtIn = builtInReduceName(source);
+  if (builtIn) return BUILT_IN_REDUCE[builtIn]!;
   if (source.startsWith('_')) throw new Error(`${source} is not a supported reduce function.`);
   const { call } = compileViewFunction(source);
   return (keys, values, rereduce) => call(keys, values, rereduce);
@@ -181,23 +189,161 @@ export function inCouchOrder(answer: unknown): unknown {
   return { ...(answer as object), rows: ordered };
 }
 
+/** What of a PouchDB database handle the plugin uses (pouchdb-core ships no types). */
+interface SourceDb {
+  __opts?: Record<string, unknown>;
+  constructor: object;
+  get(id: string): Promise<{ views?: Record<string, { map?: unknown; reduce?: unknown }> }>;
+  /** pouchdb-abstract-mapreduce's views of this handle, by signature (map + reduce + 'undefined'). */
+  _cachedViews?: Record<string, Promise<{ name: string; db: IndexDb & EventTarget }>>;
+}
+
+type AbstractQuery = (this: unknown, fun: unknown, opts: Record<string, unknown>) => Promise<unknown>;
+
+/** Options that make a reduce read something else than a reduction of the whole view. */
+const NOT_WHOLE_VIEW = [
+  'key',
+  'keys',
+  'startkey',
+  'start_key',
+  'endkey',
+  'end_key',
+  'startkey_docid',
+  'start_key_doc_id',
+  'endkey_docid',
+  'end_key_doc_id',
+  'include_docs',
+  'update_seq',
+];
+
+function wholeNumber(value: unknown): number | undefined | false {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  return Number.isInteger(n) && n >= 0 ? n : false;
+}
+
+/** The reduce read of the whole view `options` asks for, or undefined when it asks for more. */
+function wholeViewReduce(options: Record<string, unknown>): ReduceQuery | undefined {
+  if (options.reduce === false || options.reduce === 'false') return undefined;
+  if (NOT_WHOLE_VIEW.some((name) => options[name] !== undefined)) return undefined;
+  const [groupLevel, skip, limit] = [options.group_level, options.skip, options.limit].map(wholeNumber);
+  // An invalid number: pouch's own code answers with the error CouchDB gives.
+  if (groupLevel === false || skip === false || limit === false) return undefined;
+  return {
+    group: options.group === true || options.group === 'true',
+    groupLevel,
+    skip,
+    limit,
+    descending: options.descending === true || options.descending === 'true',
+  };
+}
+
+/** Chunked reductions per view index (reduceIndex.ts), per server (PouchDB constructor). */
+const reduceStates = new WeakMap<object, Map<string, ReduceIndexState>>();
+
+function reduceStateOf(
+  db: SourceDb,
+  view: { name: string; db: IndexDb & EventTarget },
+  reduce: ReturnType<typeof builtInReduceName>,
+) {
+  let byView = reduceStates.get(db.constructor);
+  if (!byView) {
+    byView = new Map();
+    reduceStates.set(db.constructor, byView);
+  }
+  let state = byView.get(view.name);
+  if (!state) {
+    state = newReduceIndexState(reduce!);
+    byView.set(view.name, state);
+    const forget = () => byView.delete(view.name);
+    (view.db as unknown as { once(event: string, listener: () => void): void }).once('destroyed', forget);
+  }
+  return state;
+}
+
+/**
+ * A reduce read of a whole view with a built-in reduce, answered from chunked reductions
+ * (reduceIndex.ts); undefined when the read is not of that kind (pouch's own code answers it).
+ * pouch's code still brings the index up to date (as `stale`/`update` ask) and reports a missing
+ * view: it is asked for the same view with `reduce=false&limit=0`, which reads no rows.
+ */
+async function incrementalReduce(
+  db: SourceDb,
+  abstractQuery: AbstractQuery,
+  fun: string,
+  options: Record<string, unknown>,
+): Promise<unknown | undefined> {
+  const query = wholeViewReduce(options);
+  if (!query) return undefined;
+  const [ddocName, viewName] = fun.includes('/') ? fun.split('/') : [fun, fun];
+  const source = await db.get(`_design/${ddocName}`).then(
+    (ddoc) => ddoc.views?.[viewName!],
+    () => undefined,
+  );
+  const reduce = builtInReduceName(source?.reduce);
+  if (!source || typeof source.map !== 'string' || !reduce || typeof source.reduce !== 'string')
+    return undefined;
+  const stale = options.stale === undefined ? {} : { stale: options.stale };
+  await abstractQuery.call(db, fun, { ...stale, reduce: false, limit: 0 });
+  const view = await db._cachedViews?.[`${source.map}${source.reduce}undefined`];
+  if (!view) return undefined;
+  const fns = { reduce: reducer(source.reduce), sum: builtInSum as (values: unknown[]) => unknown };
+  return readReduced(reduceStateOf(db, view, reduce), view.db, query, fns);
+}
+
+/**
+ * A copy of pouchdb-abstract-mapreduce of its own: the module keeps one queue per view for the
+ * whole process, in which a read waits for every index update before it, stale reads too. The
+ * copy's queues are its own, so a stale read through it answers from the index as it stands
+ * while the other copy updates it (as CouchDB answers `update=false|lazy`): on 100k fresh tokens
+ * the first claim's lazy read waited 15 s for an index update. The copy only ever reads.
+ */
+function separateAbstractMapReduce(): (...args: unknown[]) => { query: AbstractQuery } {
+  const path = requireCjs.resolve('pouchdb-abstract-mapreduce');
+  const shared = requireCjs.cache[path];
+  delete requireCjs.cache[path];
+  try {
+    return requireCjs('pouchdb-abstract-mapreduce');
+  } finally {
+    if (shared) requireCjs.cache[path] = shared;
+  }
+}
+
 /** The PouchDB plugin: `PouchDB.plugin(viewEnginePlugin())` in place of pouchdb-mapreduce. */
 export function viewEnginePlugin(): { query: unknown; viewCleanup: unknown } {
   const createAbstractMapReduce = requireCjs('pouchdb-abstract-mapreduce');
   // 'mrviews' is pouchdb-mapreduce's local doc name: indexes on disk (--data) stay readable.
   const abstract = createAbstractMapReduce('mrviews', mapper, reducer, ddocValidator);
+  const staleReader = separateAbstractMapReduce()('mrviews', mapper, reducer, ddocValidator);
+  /** A stale read answered at once from the index as it stands; update_after then updates it. */
+  const staleRead = function (this: SourceDb, fun: unknown, options: Record<string, unknown>) {
+    if (options.stale === 'update_after') {
+      abstract.query
+        .call(this, fun, { stale: 'update_after', reduce: false, limit: 0 })
+        .catch(() => undefined);
+    }
+    return staleReader.query.call(this, fun, { ...options, stale: 'ok' });
+  };
   return {
-    query(this: { __opts?: Record<string, unknown> }, fun: unknown, optsOrCallback: unknown, cb: unknown) {
+    query(this: SourceDb, fun: unknown, optsOrCallback: unknown, cb: unknown) {
       // query(fun, callback) is pouch's short form.
       const [opts, callback] =
         typeof optsOrCallback === 'function' ? [{}, optsOrCallback] : [optsOrCallback, cb];
       const options = couch3ViewParams((opts ?? {}) as Record<string, unknown>);
       const lagMs = this.__opts?.[LAGGING_VIEWS_OPTION];
+      const stale = options.stale === 'ok' || options.stale === 'update_after';
+      const ordinary = async () => {
+        if (typeof fun !== 'string') return abstract.query.call(this, fun, options);
+        return (
+          (await incrementalReduce(this, stale ? staleRead : abstract.query, fun, options)) ??
+          (stale ? staleRead.call(this, fun, options) : abstract.query.call(this, fun, options))
+        );
+      };
       const answer =
         typeof lagMs !== 'number' || typeof fun !== 'string'
-          ? (abstract.query.call(this, fun, options) as Promise<unknown>)
+          ? ordinary()
           : laggingQuery(this as unknown as LaggingSourceDb, fun, options, lagMs, mapper).then(
-              (lagging) => lagging ?? abstract.query.call(this, fun, options),
+              (lagging) => lagging ?? ordinary(),
             );
       return requireCjs('pouchdb-mapreduce-utils').promisedCallback(answer.then(inCouchOrder), callback);
     },

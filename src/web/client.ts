@@ -129,7 +129,18 @@ export const CLIENT_JS = `'use strict';
       $('error').textContent = 'cannot read the status: ' + err.message;
     });
   }
-  function loop() { refresh().then(function () { setTimeout(loop, REFRESH_MS); }); }
+  // A refresh that took long (a large campaign, a busy server) is not asked again at once: the
+  // page waits twice as long as the refresh took (at most a minute), and says so.
+  function loop() {
+    var started = Date.now();
+    refresh().then(function () {
+      var took = Date.now() - started;
+      var wait = took * 2 > REFRESH_MS ? Math.min(60000, took * 2) : REFRESH_MS;
+      $('slow').textContent = wait > REFRESH_MS
+        ? 'refresh took ' + duration(took / 1000) + ', next in ' + duration(wait / 1000) : '';
+      setTimeout(loop, wait);
+    });
+  }
 
   // Pages follow the cursors of the answer (by key, never skip): a deep page costs what the first does.
   $('state-filter').addEventListener('change', function (e) { state.filter = e.target.value; state.at = ''; state.offset = 0; refresh(); });

@@ -13,7 +13,7 @@ export const PAGE_HTML = `<!doctype html>
 <body>
 <header>
   <h1>grid-lrt <span id="title">status</span></h1>
-  <div id="updated" class="muted">loading…</div>
+  <div class="muted"><span id="updated">loading…</span> <span id="slow"></span></div>
 </header>
 <main>
   <section id="overview" aria-label="overview">

@@ -7,6 +7,7 @@ import { DEMO_TYPE, runDemo } from '../../src/demo/demo';
 import { openPicas } from '../../src/picas/client';
 import { ensureDesignDoc } from '../../src/picas/designDocStore';
 import { type StatusServer, startStatusServer } from '../../src/web';
+import { startHttpFaultProxy } from '../chaos/support/httpFaultProxy';
 import { lrt } from '../helpers/cli';
 import { couchServerUrl, createTestDatabase, type TestDatabase } from '../helpers/couch';
 import { updateDoc } from '../helpers/seedTokens';
@@ -307,6 +308,42 @@ describe('lrt serve page in headless Chromium', () => {
       await server?.close();
       await mixed.drop();
     }
+  });
+
+  it('waits longer between refreshes when a refresh took long, and says so', async () => {
+    // The overview read held 1.5 s: a refresh takes longer than the 0.5 s interval.
+    const slow = await startHttpFaultProxy(t.baseUrl, () => undefined, {
+      delayMs: (req) => (req.url?.includes('/_view/overview_total') ? 1500 : 0),
+    });
+    try {
+      const picas = openPicas({
+        url: slow.via(t.baseUrl),
+        database: t.name,
+        user: t.user,
+        password: t.password,
+      });
+      const server = await startStatusServer({ picas, type: T, refreshSeconds: 0.5 });
+      servers.push(server);
+      const page = await browser.newPage();
+      await page.goto(server.url);
+      await page.waitForSelector('#counts [data-state="done"]');
+      await expect
+        .poll(() => page.locator('#slow').textContent(), { timeout: 10_000 })
+        .toMatch(/^refresh took \d+(\.\d)?s, next in \d+(\.\d)?s$/);
+      const [took, next] = ((await page.locator('#slow').textContent()) ?? '').match(/[\d.]+/g)!.map(Number);
+      expect(took).toBeGreaterThanOrEqual(1.5);
+      expect(next).toBeGreaterThanOrEqual(2 * took! - 0.1);
+      await page.close();
+    } finally {
+      await slow.close();
+    }
+    // Without the delay, the page keeps its interval and says nothing.
+    const server = await serve(t, T);
+    const page = await browser.newPage();
+    await page.goto(server.url);
+    await page.waitForSelector('#counts [data-state="done"]');
+    expect(await page.locator('#slow').textContent()).toBe('');
+    await page.close();
   });
 
   it('answers API errors as JSON without the password, and the page says it cannot read', async () => {

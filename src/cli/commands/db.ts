@@ -1,5 +1,6 @@
 import { LrtError } from '../../core';
 import { startCouchCluster, startEmbeddedCouch } from '../../dbserver';
+import { claimDesignDocName } from '../../picas/viewDefinitions';
 import { type CommandContext, defineCommand } from '../command';
 import { defineOptions } from '../options';
 import { serveUntilStopped } from '../stopSignal';
@@ -46,6 +47,9 @@ const SERVE_OPTIONS = defineOptions({
   },
 });
 
+/** The ids of the claim's design documents (claimDesignDocName: `claim:<type>`). */
+const CLAIM_DESIGN_PREFIX = `_design/${claimDesignDocName('type').replace(/type$/, '')}`;
+
 export const dbServe = defineCommand({
   path: ['db', 'serve'],
   summary: 'run a local CouchDB-API server (in memory, or on disk with --data), or a cluster stand-in',
@@ -58,7 +62,11 @@ export const dbServe = defineCommand({
     'With --nodes N > 1 it runs a stand-in for an N-replica CouchDB 3.x cluster (writes answered\n' +
     'by quorum, 201/202/409; replicas replicating continuously) and prints one URL per node, node 1\n' +
     'first; every node accepts every request. A cluster keeps its databases in memory: --data is\n' +
-    'refused with --nodes > 1. See docs/cluster-standin.md.',
+    'refused with --nodes > 1. See docs/cluster-standin.md.\n' +
+    "The claim's index (_design/claim:<type>) is kept up to date in the background, about a\n" +
+    'second behind the writes (not with --lagging-views), so the first claim of a fleet does not\n' +
+    'wait for it to be built; other views are built when first read. Sizes it is meant for:\n' +
+    'README, "Scale".',
   options: SERVE_OPTIONS,
   examples: [
     'lrt db serve --port 5984',
@@ -83,6 +91,8 @@ async function serveOne(ctx: ServeContext): Promise<number> {
     adminUser: ctx.options['admin-user'],
     adminPassword: ctx.env.LRT_DB_ADMIN_PASSWORD,
     laggingViewsMs: lagMs,
+    // A lagging server's index trails the writes on purpose: warming it would catch it up.
+    warmDesignPrefixes: lagMs === undefined ? [CLAIM_DESIGN_PREFIX] : [],
   });
   if (ctx.out.json) {
     ctx.out.result({ url: server.urlWithCredentials, data: data ?? null });
