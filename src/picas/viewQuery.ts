@@ -160,6 +160,8 @@ export interface ViewPage {
 export interface PageOptions {
   pageSize?: number;
   includeDocs?: boolean;
+  /** Only the rows of this key (`startkey`..`endkey`), e.g. one status of `overview_total`. */
+  key?: unknown;
 }
 
 /**
@@ -184,6 +186,7 @@ export async function* viewPages(
     // From the second page on, the first row is usually the last one seen: ask for one more.
     const ask = start ? limit + 1 : limit;
     const params: Record<string, unknown> = { limit: ask, include_docs: options.includeDocs === true };
+    if (options.key !== undefined) Object.assign(params, { startkey: options.key, endkey: options.key });
     if (start) Object.assign(params, { startkey: start.key, startkey_docid: start.id });
     const answer = await queryView(picas, resolved, params);
     const full = answer.rows.length >= ask;

@@ -47,6 +47,7 @@ export {
   type ReleaseVia,
   releaseStagedTokens,
   releaseToken,
+  stagingTokenPages,
   type TokenWait,
   type WatchOptions,
   watchRelease,

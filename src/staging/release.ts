@@ -3,7 +3,7 @@ import { readAttachment } from '../picas/attachments';
 import { couchError, type PicasDb, statusOf, type TokenDoc } from '../picas/client';
 import { writeSettled } from '../picas/protocol';
 import { assertTokenType } from '../picas/viewDefinitions';
-import { fetchView } from '../picas/viewQuery';
+import { type ResolvedView, viewPages } from '../picas/viewQuery';
 import { parseSurl, SRM_ATTACHMENT, type Surl } from '../srm';
 import type { StagerClient } from './client';
 import { formatSeconds } from './formatSeconds';
@@ -25,6 +25,8 @@ export interface ReleaseOptions {
   attachmentName?: string;
   /** Epoch seconds (default: now). */
   now?: () => number;
+  /** Staging tokens read, checked and released at a time (default 500). */
+  pageSize?: number;
 }
 
 export interface TokenWait {
@@ -46,8 +48,8 @@ export interface ReleaseReport {
 }
 
 const MAX_ATTEMPTS = 8;
-const KEYS_PER_REQUEST = 500;
-const SCAN_PAGE = 1000;
+/** Staging tokens read, checked and released at a time. */
+const STAGING_PAGE = 500;
 
 function normalizeSurl(text: string): string {
   try {
@@ -57,23 +59,46 @@ function normalizeSurl(text: string): string {
   }
 }
 
-/** Ids of the type's tokens in staging: the overview view's `staging` rows, else a scan. */
-async function stagingIds(picas: PicasDb, type: string): Promise<string[]> {
+/** A free token in staging of the type: what a pass may release. */
+function isReleasable(doc: TokenDoc | null | undefined, type: string): doc is TokenDoc {
+  return !!doc && doc.type === type && doc.status === STAGING_STATUS && doc.lock === 0 && doc.done === 0;
+}
+
+/**
+ * The type's free tokens in staging, a page at a time: the `staging` rows of `overview_total`
+ * walked by key (viewPages), else, without the view (tokens made by other tools), every document
+ * by id. A page is released before the next is read, so a pass holds one page, not the campaign.
+ */
+export async function* stagingTokenPages(
+  picas: PicasDb,
+  type: string,
+  pageSize = STAGING_PAGE,
+): AsyncGenerator<TokenDoc[]> {
+  assertTokenType(type);
+  const overview: ResolvedView = { type, view: 'overview_total', designDoc: type, reduce: true };
+  let walked = false;
   try {
-    const answer = await fetchView(picas, type, 'overview_total', { key: STAGING_STATUS, reduce: false });
-    return answer.rows.map((r) => r.id);
+    for await (const page of viewPages(picas, overview, {
+      key: STAGING_STATUS,
+      includeDocs: true,
+      pageSize,
+    })) {
+      walked = true;
+      const docs = page.rows.map((r) => r.doc).filter((d) => isReleasable(d, type));
+      if (docs.length > 0) yield docs;
+    }
+    return;
   } catch (err) {
-    if (statusOf(err) !== 404) throw couchError(picas, `list staging tokens of type ${type}`, err);
+    // A view removed half-way is an error: a scan now would go over released pages again.
+    if (walked || !isLrtError(err, 'E_VIEW_NOT_FOUND')) throw err;
   }
-  // No design document or view (tokens made by other tools): page through every document.
-  const ids: string[] = [];
   let startkey: string | undefined;
   for (;;) {
     let rows: { id: string; doc?: TokenDoc | null }[];
     try {
       const page = await picas.db.list({
         include_docs: true,
-        limit: SCAN_PAGE + (startkey ? 1 : 0),
+        limit: pageSize + (startkey ? 1 : 0),
         ...(startkey ? { startkey } : {}),
       });
       rows = page.rows as typeof rows;
@@ -81,30 +106,17 @@ async function stagingIds(picas: PicasDb, type: string): Promise<string[]> {
       throw couchError(picas, `list tokens of type ${type}`, err);
     }
     const fresh = startkey ? rows.filter((r) => r.id !== startkey) : rows;
-    for (const r of fresh) if (r.doc?.type === type && r.doc.status === STAGING_STATUS) ids.push(r.id);
-    if (rows.length < SCAN_PAGE + (startkey ? 1 : 0)) return ids;
+    const docs = fresh.map((r) => r.doc).filter((d) => isReleasable(d, type));
+    if (docs.length > 0) yield docs;
+    if (rows.length < pageSize + (startkey ? 1 : 0)) return;
     startkey = rows.at(-1)!.id;
   }
 }
 
-/** The type's tokens that are in staging and free, read with their revisions. */
+/** The type's tokens that are in staging and free, all pages (for small types and tests). */
 export async function listStagingTokens(picas: PicasDb, type: string): Promise<TokenDoc[]> {
-  assertTokenType(type);
-  const ids = await stagingIds(picas, type);
   const docs: TokenDoc[] = [];
-  for (let i = 0; i < ids.length; i += KEYS_PER_REQUEST) {
-    let rows: { doc?: TokenDoc | null }[];
-    try {
-      rows = (await picas.db.fetch({ keys: ids.slice(i, i + KEYS_PER_REQUEST) })).rows as typeof rows;
-    } catch (err) {
-      throw couchError(picas, `read staging tokens of type ${type}`, err);
-    }
-    for (const row of rows) {
-      const doc = row.doc;
-      if (doc && doc.type === type && doc.status === STAGING_STATUS && doc.lock === 0 && doc.done === 0)
-        docs.push(doc);
-    }
-  }
+  for await (const page of stagingTokenPages(picas, type)) docs.push(...page);
   return docs;
 }
 
@@ -151,21 +163,28 @@ async function tokenSurls(picas: PicasDb, docs: TokenDoc[], options: ReleaseOpti
   });
 }
 
-/** SURL -> online, from the stager: one getstagedurls per distinct request. */
+/** SURL -> online, from the stager: one getstagedurls per distinct request and pass. */
 async function onlineByStager(
   tokens: { doc: TokenDoc; surls: string[] }[],
   stager: StagerClient,
+  answers: StagerAnswers,
 ): Promise<{ online: Set<string>; failed: Map<number, string> }> {
   const requests = [...new Set(tokens.flatMap((t) => requestIdsOf(t.doc)))];
   const online = new Set<string>();
   const failed = new Map<number, string>();
   for (const id of requests) {
-    try {
-      for (const surl of await stager.stagedSurls(id)) online.add(normalizeSurl(surl));
-    } catch (err) {
-      if (!isLrtError(err, 'E_STAGER_FAULT')) throw err;
-      failed.set(id, err.message);
+    let answer = answers.get(id);
+    if (!answer) {
+      try {
+        answer = { staged: (await stager.stagedSurls(id)).map(normalizeSurl) };
+      } catch (err) {
+        if (!isLrtError(err, 'E_STAGER_FAULT')) throw err;
+        answer = { fault: err.message };
+      }
+      answers.set(id, answer);
     }
+    if ('fault' in answer) failed.set(id, answer.fault);
+    else for (const surl of answer.staged) online.add(surl);
   }
   return { online, failed };
 }
@@ -206,19 +225,39 @@ export async function releaseStagedTokens(
   if (options.via === 'gfal' && !options.runner)
     throw new LrtError('E_USAGE', 'release via gfal needs a locality runner');
   const now = options.now ?? (() => Math.floor(Date.now() / 1000));
-  const docs = await listStagingTokens(picas, type);
-  const report: ReleaseReport = { staging: docs.length, released: [], waiting: [], unknown: [], skipped: [] };
+  const report: ReleaseReport = { staging: 0, released: [], waiting: [], unknown: [], skipped: [] };
+  // The stager's answer for a request is the same on every page of the pass: asked once.
+  const stagerAnswers: StagerAnswers = new Map();
+  for await (const docs of stagingTokenPages(picas, type, options.pageSize)) {
+    report.staging += docs.length;
+    await releasePage(picas, docs, options, now(), stagerAnswers, report);
+  }
+  return report;
+}
+
+/** What the stager said of each request in this pass: its staged SURLs, or its fault. */
+type StagerAnswers = Map<number, { staged: string[] } | { fault: string }>;
+
+/** One page of a pass: reads the SURLs, asks which are online, releases the ready tokens. */
+async function releasePage(
+  picas: PicasDb,
+  docs: TokenDoc[],
+  options: ReleaseOptions,
+  at: number,
+  stagerAnswers: StagerAnswers,
+  report: ReleaseReport,
+): Promise<void> {
   const withSurls: { doc: TokenDoc; surls: string[] }[] = [];
   for (const t of await tokenSurls(picas, docs, options)) {
     if ('reason' in t) report.unknown.push({ id: t.doc._id, reason: t.reason });
     else withSurls.push(t);
   }
-  if (withSurls.length === 0) return report;
+  if (withSurls.length === 0) return;
 
   let isOnline: (surl: string) => boolean;
   let whyUnknown: (t: { doc: TokenDoc; surls: string[] }) => string | undefined;
   if (options.via === 'stager') {
-    const { online, failed } = await onlineByStager(withSurls, options.stager!);
+    const { online, failed } = await onlineByStager(withSurls, options.stager!, stagerAnswers);
     isOnline = (s) => online.has(normalizeSurl(s));
     whyUnknown = (t) => {
       const ids = requestIdsOf(t.doc);
@@ -243,7 +282,6 @@ export async function releaseStagedTokens(
     if (why) report.unknown.push({ id: t.doc._id, reason: why });
     else report.waiting.push({ id: t.doc._id, surls: t.surls.length, online });
   }
-  const at = now();
   const outcomes = await mapWithConcurrency(ready, options.concurrency ?? 8, async (id) => ({
     id,
     outcome: await releaseToken(picas, id, at),
@@ -252,7 +290,6 @@ export async function releaseStagedTokens(
     if (outcome.released) report.released.push(id);
     else report.skipped.push({ id, reason: outcome.reason });
   }
-  return report;
 }
 
 /** One line for a pass: `released 1, waiting 4 (12/40 files online), undecided 1`. Pure. */
