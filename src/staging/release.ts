@@ -2,6 +2,7 @@ import { errorMessage, isLrtError, LrtError, mapWithConcurrency } from '../core'
 import { readAttachment } from '../picas/attachments';
 import { couchError, type PicasDb, statusOf, type TokenDoc } from '../picas/client';
 import { writeSettled } from '../picas/protocol';
+import { typeSource } from '../picas/sources';
 import { assertTokenType } from '../picas/viewDefinitions';
 import { type ResolvedView, viewPages } from '../picas/viewQuery';
 import { parseSurl, SRM_ATTACHMENT, type Surl } from '../srm';
@@ -92,24 +93,10 @@ export async function* stagingTokenPages(
     // A view removed half-way is an error: a scan now would go over released pages again.
     if (walked || !isLrtError(err, 'E_VIEW_NOT_FOUND')) throw err;
   }
-  let startkey: string | undefined;
-  for (;;) {
-    let rows: { id: string; doc?: TokenDoc | null }[];
-    try {
-      const page = await picas.db.list({
-        include_docs: true,
-        limit: pageSize + (startkey ? 1 : 0),
-        ...(startkey ? { startkey } : {}),
-      });
-      rows = page.rows as typeof rows;
-    } catch (err) {
-      throw couchError(picas, `list tokens of type ${type}`, err);
-    }
-    const fresh = startkey ? rows.filter((r) => r.id !== startkey) : rows;
-    const docs = fresh.map((r) => r.doc).filter((d) => isReleasable(d, type));
+  // No view (tokens made by other tools): every document of the type, by id.
+  for await (const page of typeSource(picas, type, { pageSize }).pages()) {
+    const docs = page.docs.filter((d) => isReleasable(d, type));
     if (docs.length > 0) yield docs;
-    if (rows.length < pageSize + (startkey ? 1 : 0)) return;
-    startkey = rows.at(-1)!.id;
   }
 }
 
