@@ -41,6 +41,9 @@ export function designDocId(type: string): string {
   return `_design/${type}`;
 }
 
+/** What every claim design document's name starts with (`claimDesignDocName`). */
+export const CLAIM_DESIGN_PREFIX = 'claim:';
+
 /**
  * The name (after `_design/`) of the design document that holds the claim's views of a type:
  * `claim:<type>` (':' is never part of a type, so it cannot be another type's). Apart from
@@ -49,7 +52,7 @@ export function designDocId(type: string): string {
  */
 export function claimDesignDocName(type: string): string {
   assertTokenType(type);
-  return `claim:${type}`;
+  return `${CLAIM_DESIGN_PREFIX}${type}`;
 }
 
 export function claimDesignDocId(type: string): string {

@@ -1,6 +1,6 @@
 import { LrtError } from '../../core';
 import { startCouchCluster, startEmbeddedCouch } from '../../dbserver';
-import { claimDesignDocName } from '../../picas/viewDefinitions';
+import { CLAIM_DESIGN_PREFIX } from '../../picas/viewDefinitions';
 import { type CommandContext, defineCommand } from '../command';
 import { defineOptions } from '../options';
 import { serveUntilStopped } from '../stopSignal';
@@ -47,9 +47,6 @@ const SERVE_OPTIONS = defineOptions({
   },
 });
 
-/** The ids of the claim's design documents (claimDesignDocName: `claim:<type>`). */
-const CLAIM_DESIGN_PREFIX = `_design/${claimDesignDocName('type').replace(/type$/, '')}`;
-
 export const dbServe = defineCommand({
   path: ['db', 'serve'],
   summary: 'run a local CouchDB-API server (in memory, or on disk with --data), or a cluster stand-in',
@@ -92,7 +89,7 @@ async function serveOne(ctx: ServeContext): Promise<number> {
     adminPassword: ctx.env.LRT_DB_ADMIN_PASSWORD,
     laggingViewsMs: lagMs,
     // A lagging server's index trails the writes on purpose: warming it would catch it up.
-    warmDesignPrefixes: lagMs === undefined ? [CLAIM_DESIGN_PREFIX] : [],
+    warmDesignPrefixes: lagMs === undefined ? [`_design/${CLAIM_DESIGN_PREFIX}`] : [],
   });
   if (ctx.out.json) {
     ctx.out.result({ url: server.urlWithCredentials, data: data ?? null });
