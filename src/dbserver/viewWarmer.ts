@@ -1,3 +1,5 @@
+import { setTimeout as delay } from 'node:timers/promises';
+
 /*
  * Indexes built in the background, as CouchDB 3's ken does: pouch builds a view's index when the
  * view is read, so on 100k fresh tokens the fleet's first claim waited 15 s while the whole
@@ -97,7 +99,7 @@ export function startViewWarmer(options: ViewWarmerOptions): ViewWarmer {
       for (;;) {
         const busy = [...states.values()].filter((s) => s.timer || s.running);
         if (busy.length === 0) return;
-        await Promise.all(busy.map((s) => s.running ?? new Promise((done) => setTimeout(done, delayMs))));
+        await Promise.all(busy.map((s) => s.running ?? delay(delayMs)));
       }
     },
     close() {

@@ -1,5 +1,6 @@
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { execa, type ResultPromise } from 'execa';
 import { type EmbeddedCouch, startEmbeddedCouch } from '../dbserver';
 import {
@@ -143,7 +144,7 @@ export async function runDemo(options: DemoOptions, server?: EmbeddedCouch): Pro
   });
   while (!finished) {
     options.onCounts?.(counts);
-    await Promise.race([exits, new Promise((r) => setTimeout(r, 300))]);
+    await Promise.race([exits, delay(300)]);
     counts = countsFrom(await tokenOverview(picas, DEMO_TYPE), total);
   }
   const results = await exits;
