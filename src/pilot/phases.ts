@@ -1,6 +1,6 @@
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Logger } from '../core';
+import { type Logger, sleep } from '../core';
 import type { TokenDoc } from '../picas/client';
 import { withDbRetry } from '../picas/dbRetry';
 import { containerSpecOf } from './containerSpec';
@@ -21,6 +21,25 @@ const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 
 function exitCodeOf(result: PayloadResult): number {
   if (result.exitCode !== null) return result.exitCode;
   return 128 + (SIGNAL_NUMBERS[result.signal ?? ''] ?? 0);
+}
+
+/** The signals a batch system's cancel or a node shutdown sends: TERM, INT, HUP. */
+const STOP_EXIT_CODES = new Set([128 + 1, 128 + 2, 128 + 15]);
+
+/**
+ * How long a payload that died of a stop signal waits for the pilot's own: scancel (and qdel,
+ * and a node going down) signals every process of the job, and the payload may be gone a moment
+ * before the pilot's handler runs. Then the token goes back to todo, not to error.
+ */
+const STOP_SIGNAL_WAIT_MS = 3000;
+
+/** True when the pilot is stopping now or within `waitMs` (`stop` aborts when it is asked to). */
+async function pilotStopping(stop: AbortSignal, waitMs: number): Promise<boolean> {
+  if (stop.aborted) return true;
+  return sleep(waitMs, stop).then(
+    () => false,
+    () => stop.aborted,
+  );
 }
 
 export class Failure extends Error {
@@ -151,26 +170,32 @@ export async function runPhases(
     onStatus: (line) => report({ statusLine: line }),
   });
   const exitCode = exitCodeOf(result);
+  const reason =
+    result.reason === 'exited' &&
+    STOP_EXIT_CODES.has(exitCode) &&
+    (await pilotStopping(signal, STOP_SIGNAL_WAIT_MS))
+      ? 'aborted'
+      : result.reason;
   logger.info(
     {
       exitCode,
-      reason: result.reason,
+      reason,
       durationMs: result.durationMs,
       stdoutBytes: result.stdoutBytes,
       stderrBytes: result.stderrBytes,
     },
     'payload ended',
   );
-  if (result.reason === 'timeout') {
+  if (reason === 'timeout') {
     return {
       ok: false,
       exitCode,
-      reason: result.reason,
+      reason,
       stderrTail: result.stderrTail,
       message: `payload timed out after ${timeoutS} s (exit ${exitCode})`,
     };
   }
-  const ok = result.reason === 'exited' && exitCode === 0;
+  const ok = reason === 'exited' && exitCode === 0;
   let fields: Record<string, unknown> = {};
   if (ok && data.stageOut) {
     enter('uploading');
@@ -182,7 +207,7 @@ export async function runPhases(
   return {
     ok,
     exitCode,
-    reason: result.reason,
+    reason,
     stderrTail: result.stderrTail,
     fields,
     message: exitCode === 0 ? undefined : `master.sh exited with code ${exitCode}`,

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { getAttachment, listAttachments } from '../../src/picas/attachments';
 import { logAttachmentName } from '../../src/picas/logNames';
@@ -55,6 +56,47 @@ describe('pilot under faults (real processes, embedded server)', () => {
     expect(stdout.toString()).toContain('working on t_sigterm_L1_SB000');
   });
 
+  it('a batch cancel (scancel) signals the payload a moment before the pilot: the token still goes back to todo', async () => {
+    const world = await createPilotWorld({
+      type: 'cancelled',
+      tokens: demoTokens('cancelled', 1),
+      masterScript: SLOW,
+    });
+    const mark = join(world.dir, 'mark');
+    const pilot = world.startPilot([], { DEMO_MARK: mark });
+    await waitFor(async () => (existsSync(`${mark}.pid`) ? true : undefined), 30_000, 'payload start');
+    const payloadPid = Number((await readFile(`${mark}.pid`, 'utf8')).trim());
+    process.kill(-payloadPid, 'SIGTERM');
+    await waitFor(async () => (existsSync(`${mark}.term`) ? true : undefined), 10_000, 'payload TERM');
+    await sleep(300);
+    pilot.kill('SIGTERM');
+    const result = await pilot;
+    expect(result.exitCode, result.all).toBe(143);
+    const token = await world.token('t_cancelled_L1_SB000');
+    expect({ status: token.status, lock: token.lock, done: token.done }).toEqual({
+      status: 'todo',
+      lock: 0,
+      done: 0,
+    });
+    expect(String(token.launcher_status)).toContain('signal');
+  });
+
+  it('a payload that dies of SIGTERM while the pilot is not stopping: the token is an error with exit 143', async () => {
+    const world = await createPilotWorld({
+      type: 'selfterm',
+      tokens: demoTokens('selfterm', 1),
+      masterScript: SLOW,
+    });
+    const mark = join(world.dir, 'mark');
+    const pilot = world.startPilot(['--max-tokens', '1'], { DEMO_MARK: mark });
+    await waitFor(async () => (existsSync(`${mark}.pid`) ? true : undefined), 30_000, 'payload start');
+    const payloadPid = Number((await readFile(`${mark}.pid`, 'utf8')).trim());
+    process.kill(-payloadPid, 'SIGTERM');
+    await pilot;
+    const token = await world.token('t_selfterm_L1_SB000');
+    expect({ status: token.status, exit_code: token.exit_code }).toEqual({ status: 'error', exit_code: 143 });
+  });
+
   it('kill -9 mid-payload: another pilot reclaims the token after its lease expires and finishes it', async () => {
     const world = await createPilotWorld({
       type: 'killed',
@@ -68,7 +110,6 @@ describe('pilot under faults (real processes, embedded server)', () => {
     first.kill('SIGKILL');
     await first;
     // The batch system would kill the orphaned payload with the job: do the same.
-    const { readFile } = await import('node:fs/promises');
     const payloadPid = Number((await readFile(`${mark}.pid`, 'utf8')).trim());
     try {
       process.kill(-payloadPid, 'SIGKILL');
@@ -243,7 +284,6 @@ exit 3
       { ...envWithoutUrl, PICAS_URL: '' },
     );
     expect(legacy.exitCode, legacy.all).toBe(0);
-    const { readFile } = await import('node:fs/promises');
     const log = await readFile(join(world.dir, 'pilot.log'), 'utf8');
     expect(log).toContain('visible in the process list');
     expect(log).not.toContain(world.db.password);
