@@ -1,7 +1,8 @@
 import type nano from 'nano';
-import { openPicas, type PicasDb, type TokenDoc } from '../../src/picas/client';
+import { openPicas, type PicasDb } from '../../src/picas/client';
 import { splitUrlCredentials } from '../../src/picas/connectionSettings';
 import { ensureDesignDoc } from '../../src/picas/designDocStore';
+import type { StoredToken } from '../../src/picas/tokenDoc';
 import { tokenSkeleton } from '../../src/picas/tokens';
 import { claimDesignDocName, SPREAD_VIEW } from '../../src/picas/viewDefinitions';
 
@@ -17,7 +18,7 @@ export function picasAt(serverUrl: string, database: string): PicasDb {
 }
 
 /** Free tokens of the GRID_LRT shape (one per subband of a few observations). */
-export function benchTokens(type: string, count: number): TokenDoc[] {
+export function benchTokens(type: string, count: number): StoredToken[] {
   return Array.from({ length: count }, (_, i) => {
     const obsid = 345916 + Math.floor(i / 244);
     const sb = String(i % 244).padStart(3, '0');
@@ -41,7 +42,7 @@ export async function freshTokenDb(
   name: string,
   type: string,
   count: number,
-): Promise<{ picas: PicasDb; tokens: TokenDoc[] }> {
+): Promise<{ picas: PicasDb; tokens: StoredToken[] }> {
   const picas = picasAt(serverUrl, name);
   await picas.server.db.create(name);
   await ensureDesignDoc(picas, type);
@@ -80,7 +81,7 @@ export function countingPicas(picas: PicasDb): { picas: PicasDb; requests: () =>
     ...picas.db,
     get: counted(picas.db.get),
     insert: counted(picas.db.insert),
-  } as nano.DocumentScope<TokenDoc>;
+  } as nano.DocumentScope<StoredToken>;
   return { picas: { ...picas, server, db }, requests: () => requests };
 }
 
@@ -99,8 +100,8 @@ export async function checkStored(picas: PicasDb, type: string): Promise<StoredC
   const all = await picas.db.list({ include_docs: true });
   const tokens = all.rows
     .map((r) => r.doc)
-    .filter((d): d is nano.DocumentGetResponse & TokenDoc => !!d && d.type === type);
-  const generation = (d: TokenDoc) => Number.parseInt(String(d._rev).split('-')[0] ?? '', 10);
+    .filter((d): d is nano.DocumentGetResponse & StoredToken => !!d && d.type === type);
+  const generation = (d: StoredToken) => Number.parseInt(String(d._rev).split('-')[0] ?? '', 10);
   return {
     tokens: tokens.length,
     unclaimed: tokens.filter((d) => !(Number(d.lock) > 0)).length,

@@ -1,5 +1,5 @@
 import type nano from 'nano';
-import type { PicasDb, TokenDoc } from '../../src/picas/client';
+import type { PicasDb } from '../../src/picas/client';
 import { statusOf } from '../../src/picas/client';
 import {
   CACHED_CLAIM_PAGE_SIZE,
@@ -8,6 +8,7 @@ import {
   claimToken,
   newCandidateCache,
 } from '../../src/picas/protocol';
+import { type StoredToken, tokenFromDoc, tokenToDoc } from '../../src/picas/tokenDoc';
 import type { BenchServer } from './benchServer';
 import { checkStored, countingPicas, freshTokenDb, type StoredCheck } from './claimDb';
 import { PicasclientGaveUp, picasclientClaim } from './picasclientClaim';
@@ -154,7 +155,7 @@ function picasclientClaimer(type: string): Claimer {
   return async (n, picas, tally) => {
     const options = { host: `wn${n}.bench`, onConflict: () => tally.conflicts++ };
     for (;;) {
-      let doc: TokenDoc | null;
+      let doc: StoredToken | null;
       try {
         doc = await timedCall(tally, () => picasclientClaim(picas, type, options));
       } catch (err) {
@@ -173,13 +174,13 @@ function picasclientClaimer(type: string): Claimer {
  * Writer n PUTs tokens n, n+N, n+2N ... once each: the claim's document, its `_rev` known;
  * with `viewPage`, after reading that many rows of the todo view (include_docs) each time.
  */
-function rawPutWriter(tokens: TokenDoc[], claimers: number, type: string, viewPage?: number): Claimer {
+function rawPutWriter(tokens: StoredToken[], claimers: number, type: string, viewPage?: number): Claimer {
   return async (n, picas, tally) => {
     for (let i = n; i < tokens.length; i += claimers) {
       const started = performance.now();
       if (viewPage !== undefined) await readTodo(picas, type, { include_docs: true, limit: viewPage });
       const token = tokens[i]!;
-      const patched = claimPatch(token, {
+      const patched = claimPatch(tokenFromDoc(token), {
         leaseId: `lease-${i}`,
         pilot: `bench-pilot-${n}`,
         host: `wn${n}.bench`,
@@ -189,7 +190,7 @@ function rawPutWriter(tokens: TokenDoc[], claimers: number, type: string, viewPa
       });
       if ('skip' in patched) throw new Error(`raw-put: ${patched.skip}`);
       try {
-        await picas.db.insert(patched.doc);
+        await picas.db.insert(tokenToDoc(patched.doc));
         recordClaim(tally, started);
         tally.claimed.push(token._id);
       } catch (err) {

@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
 import type nano from 'nano';
-import type { PicasDb, TokenDoc } from '../../src/picas/client';
+import type { PicasDb } from '../../src/picas/client';
 import { statusOf } from '../../src/picas/client';
+import type { StoredToken } from '../../src/picas/tokenDoc';
 
 /**
  * SURF picasclient's claim, reproduced for the benchmark (picas/iterators.py `_claim_task`,
@@ -39,7 +40,7 @@ export async function picasclientClaim(
   picas: PicasDb,
   type: string,
   options: PicasclientOptions = {},
-): Promise<TokenDoc | null> {
+): Promise<StoredToken | null> {
   const rng = options.rng ?? Math.random;
   const host = options.host ?? hostname();
   for (let failures = 0; failures < PICASCLIENT_ALLOWED_FAILURES; failures++) {
@@ -52,7 +53,7 @@ export async function picasclientClaim(
     const row = view.rows[Math.floor(rng() * view.rows.length)]!;
     // couchdb-python's db.get returns None on 404 and picasclient raises ValueError: the pilot dies.
     const doc = await picas.db.get(row.id);
-    const locked: TokenDoc = { ...doc, lock: Math.floor(Date.now() / 1000), hostname: host };
+    const locked: StoredToken = { ...doc, lock: Math.floor(Date.now() / 1000), hostname: host };
     try {
       const written = await picas.db.insert(locked);
       return { ...locked, _rev: written.rev };

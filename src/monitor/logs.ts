@@ -1,6 +1,6 @@
-import type { TokenDoc } from '../picas/client';
 import { LOG_KINDS, parseLogAttachmentName } from '../picas/logNames';
 import { attemptsOf, isLogAttachment } from '../picas/protocol';
+import type { TokenDoc } from '../picas/tokenDoc';
 
 export interface LogChoice {
   /** The attempt whose logs were chosen; undefined for tokens whose logs carry no attempt. */

@@ -1,9 +1,10 @@
 import { isLrtError } from '../core';
-import type { PicasDb, TokenDoc } from '../picas/client';
+import type { PicasDb } from '../picas/client';
 import { readFinishedDesignDoc } from '../picas/designDocStore';
 import { TAKEN_OVER_VIEW } from '../picas/finishedViews';
+import type { TokenDoc } from '../picas/tokenDoc';
 import { EXPIRED_VIEW } from '../picas/viewDefinitions';
-import { listTokens, queryView, resolveView, tokenOverview } from '../picas/viewQuery';
+import { listTokens, queryView, resolveView, rowTokens, tokenOverview } from '../picas/viewQuery';
 import type { ReadTime, StatusInput } from './report';
 
 export interface ReadStatusOptions {
@@ -16,10 +17,6 @@ export interface ReadStatusOptions {
 }
 
 export const DEFAULT_MAX_DOCS = 5000;
-
-function docsOf(rows: { doc?: TokenDoc | null }[]): TokenDoc[] {
-  return rows.map((r) => r.doc).filter((d): d is TokenDoc => d !== undefined && d !== null);
-}
 
 /**
  * The docs of a view that older design documents lack (`expired`, `taken_over`): a missing view
@@ -39,7 +36,7 @@ async function optionalViewDocs(
     throw err;
   }
   const answer = await queryView(picas, resolved, { ...params, include_docs: true });
-  return docsOf(answer.rows);
+  return rowTokens(answer.rows);
 }
 
 /**
@@ -84,8 +81,8 @@ export async function readStatusInput(
     database: picas.name,
     now,
     counts,
-    done: docsOf(done),
-    failed: docsOf(failed),
+    done: rowTokens(done),
+    failed: rowTokens(failed),
     stale,
     takenOver,
     finishedViews: finishedDoc !== undefined,

@@ -1,6 +1,6 @@
-import type { TokenDoc } from '../picas/client';
 import { attemptsOf, leaseOf } from '../picas/protocol';
 import { takenOverBy } from '../picas/protocol/leaseRecord';
+import type { TokenDoc } from '../picas/tokenDoc';
 import { exitMeaning } from './exitMeanings';
 import { attemptDurations, eta, median, phaseMedians, type Throughput, throughput } from './stats';
 
@@ -124,21 +124,21 @@ function lastLines(text: string, n: number): string[] {
 /** The last entry of `error` (a list in SURF's shape, or a plain string), else `launcher_status`. */
 export function failingToken(doc: TokenDoc): FailingToken {
   const list = Array.isArray(doc.error) ? doc.error : doc.error ? [doc.error] : [];
-  const last = list.at(-1) as Record<string, unknown> | string | undefined;
-  const entry = typeof last === 'object' && last !== null ? last : {};
+  const last = list.at(-1);
+  const entry = typeof last === 'object' && last !== null ? last : undefined;
   const message =
     typeof last === 'string'
       ? last
-      : typeof entry.message === 'string'
+      : typeof entry?.message === 'string'
         ? entry.message
         : typeof doc.launcher_status === 'string' && doc.launcher_status
           ? doc.launcher_status
           : 'no error recorded';
-  const exit = num(entry.exit_code) ?? num(doc.exit_code) ?? num(doc.output);
-  const phase = typeof entry.phase === 'string' ? entry.phase : attemptsOf(doc).at(-1)?.phase;
-  const time = num(entry.time) ?? num((doc.times as Record<string, unknown> | undefined)?.error);
+  const exit = num(entry?.exit_code) ?? num(doc.exit_code) ?? num(doc.output);
+  const phase = typeof entry?.phase === 'string' ? entry.phase : attemptsOf(doc).at(-1)?.phase;
+  const time = num(entry?.time) ?? num(doc.times?.error);
   const meaning = exit !== undefined ? exitMeaning(exit) : undefined;
-  const tail = typeof entry.stderr_tail === 'string' ? lastLines(entry.stderr_tail, STDERR_LINES_SHOWN) : [];
+  const tail = typeof entry?.stderr_tail === 'string' ? lastLines(entry.stderr_tail, STDERR_LINES_SHOWN) : [];
   return {
     id: doc._id,
     ...(phase ? { phase } : {}),

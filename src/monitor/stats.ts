@@ -1,5 +1,5 @@
-import type { TokenDoc } from '../picas/client';
 import { attemptsOf } from '../picas/protocol';
+import type { TokenDoc } from '../picas/tokenDoc';
 
 /**
  * Numbers read off token documents, pure: phase durations from `times`, attempt durations from

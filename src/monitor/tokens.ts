@@ -1,6 +1,7 @@
 import { LrtError } from '../core';
-import { couchError, type PicasDb, type TokenDoc } from '../picas/client';
+import { couchError, type PicasDb } from '../picas/client';
 import { attemptsOf } from '../picas/protocol';
+import { type StoredToken, type TokenDoc, tokenFromDoc } from '../picas/tokenDoc';
 import { fetchView, queryView, type ResolvedView, resolveView } from '../picas/viewQuery';
 import { chooseLogs } from './logs';
 import { failingToken } from './report';
@@ -106,7 +107,14 @@ async function pageSource(picas: PicasDb, type: string, state: string | undefine
 interface Row {
   id: string;
   key: unknown;
-  doc?: TokenDoc | null;
+  doc?: StoredToken | null;
+}
+
+/** A row of the page: its token read. */
+interface TokenRowOf {
+  id: string;
+  key: unknown;
+  doc: TokenDoc;
 }
 
 async function readRows(picas: PicasDb, source: PageSource, params: Record<string, unknown>): Promise<Row[]> {
@@ -133,8 +141,8 @@ async function rowsFrom(
   cursor: Cursor | undefined,
   descending: boolean,
   want: number,
-): Promise<Row[]> {
-  const out: Row[] = [];
+): Promise<TokenRowOf[]> {
+  const out: TokenRowOf[] = [];
   const seen = new Set<string>();
   let from = cursor;
   let ask = Math.max(want + 1, 50);
@@ -153,7 +161,9 @@ async function rowsFrom(
     const fresh = rows.slice(at + 1).filter((r) => !seen.has(r.id));
     for (const row of fresh) {
       seen.add(row.id);
-      if (row.doc && row.doc.type === type && !row.id.startsWith('_design/')) out.push(row);
+      if (row.doc && row.doc.type === type && !row.id.startsWith('_design/')) {
+        out.push({ id: row.id, key: row.key, doc: tokenFromDoc(row.doc) });
+      }
       if (out.length >= want) return out;
     }
     const last = rows.at(-1);
@@ -193,14 +203,14 @@ export async function readTokenPage(
   const rows = backwards ? got.slice(0, limit).reverse() : got.slice(0, limit);
   const first = rows[0];
   const last = rows.at(-1);
-  const cursorOf = (row: Row | undefined) => (row ? encodeCursor({ key: row.key, id: row.id }) : null);
+  const cursorOf = (row: TokenRowOf | undefined) => (row ? encodeCursor({ key: row.key, id: row.id }) : null);
   const hasAfter = backwards ? true : more;
   const hasBefore = backwards ? more : cursor !== undefined;
   const total = options.state
     ? await stateCount(picas, overview, options.state)
     : await stateCount(picas, overview);
   return {
-    rows: rows.map((r) => tokenRow(r.doc!, overviewState(r.doc!))),
+    rows: rows.map((r) => tokenRow(r.doc, overviewState(r.doc))),
     limit,
     total,
     next: hasAfter && rows.length > 0 ? cursorOf(last) : null,

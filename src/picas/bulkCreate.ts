@@ -1,6 +1,7 @@
 import { LrtError } from '../core';
-import { couchError, type PicasDb, type TokenDoc } from './client';
+import { couchError, type PicasDb } from './client';
 import { type BulkRow, writeBulkSettled } from './protocol';
+import type { StoredToken } from './tokenDoc';
 import { buildTokenDoc, type NewToken } from './tokens';
 
 /** What happened to each requested token. Existing tokens are reported, never overwritten. */
@@ -98,7 +99,7 @@ function assertUniqueIds(tokens: NewToken[]): void {
  * the ids created. Never looks at `reason` text.
  */
 export function classifyRows(
-  docs: TokenDoc[],
+  docs: StoredToken[],
   rows: BulkRow[],
   report: CreateReport,
   keepIds = true,
@@ -131,7 +132,7 @@ export function emptyCreateReport(): CreateReport {
 
 interface Built {
   token: NewToken;
-  doc: TokenDoc;
+  doc: StoredToken;
 }
 
 async function* builtDocs(

@@ -1,5 +1,6 @@
-import { couchError, type PicasDb, type TokenDoc } from './client';
+import { couchError, type PicasDb } from './client';
 import { type BulkRow, type TokenPatch, writeBulkSettled } from './protocol';
+import { docToWrite, type StoredToken, type TokenDoc, type Tombstone, tokenToDoc } from './tokenDoc';
 
 /** A page of candidate tokens, as read. */
 export interface SourcePage {
@@ -68,8 +69,10 @@ function same(a: unknown, b: unknown): boolean {
  * The top-level fields a patch changes, before and after (for --dry-run). Attachments are shown
  * by name, a deletion as `_deleted: false -> true`.
  */
-export function changedFields(before: TokenDoc, after: TokenDoc): Record<string, FieldChange> {
-  if (after._deleted === true) return { _deleted: { before: false, after: true } };
+export function changedFields(token: TokenDoc, patched: TokenDoc | Tombstone): Record<string, FieldChange> {
+  if (!('extra' in patched)) return { _deleted: { before: false, after: true } };
+  const before = tokenToDoc(token);
+  const after = tokenToDoc(patched);
   const changes: Record<string, FieldChange> = {};
   const fields = new Set([...Object.keys(before), ...Object.keys(after)]);
   for (const field of fields) {
@@ -109,7 +112,7 @@ export function emptyReport(dryRun: boolean): BulkUpdateReport {
 async function writeBatch(
   picas: PicasDb,
   source: BulkSource,
-  docs: TokenDoc[],
+  docs: Array<StoredToken | Tombstone>,
   report: BulkUpdateReport,
 ): Promise<BulkRow[]> {
   try {
@@ -137,19 +140,18 @@ async function applyPage(
 ): Promise<void> {
   let pending = docs;
   for (let round = 0; pending.length > 0; round++) {
-    const writes: TokenDoc[] = [];
+    const writes: Array<StoredToken | Tombstone> = [];
     for (const doc of pending) {
       const result = patch(doc);
       if ('skip' in result) {
         report.skipped++;
         continue;
       }
-      const next = { ...result.doc, _id: doc._id, _rev: doc._rev };
       if (report.dryRun) {
         report.changed++;
         report.ids.push(doc._id);
-        report.preview?.push({ id: doc._id, fields: changedFields(doc, next) });
-      } else writes.push(next);
+        report.preview?.push({ id: doc._id, fields: changedFields(doc, result.doc) });
+      } else writes.push({ ...docToWrite(result.doc), _id: doc._id, _rev: doc._rev });
     }
     if (writes.length === 0) return;
     const rows = await writeBatch(picas, source, writes, report);

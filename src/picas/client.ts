@@ -4,12 +4,13 @@ import { createServerClock, isLrtError, LrtError, type ServerClock, scrubSecrets
 import type { PicasSettings } from './connectionSettings';
 import { couchDispatcher } from './couchHttp';
 import type { DbWaitNotice } from './dbRetry';
+import type { StoredToken } from './tokenDoc';
 
 /** An open PiCaS database: the nano handles plus the settings they came from. */
 export interface PicasDb {
   settings: PicasSettings;
   server: nano.ServerScope;
-  db: nano.DocumentScope<TokenDoc>;
+  db: nano.DocumentScope<StoredToken>;
   name: string;
   /**
    * Every request of this handle, nano's and couchHttp's, goes through it: the connect, header and
@@ -27,35 +28,6 @@ export interface PicasDb {
   indexWaitMs?: number;
 }
 
-/** A token document as stored. Known fields are typed; anything else passes through. */
-export interface TokenDoc {
-  _id: string;
-  _rev?: string;
-  type: string;
-  lock: number;
-  done: number;
-  status?: string;
-  hostname?: string;
-  scrub_count?: number;
-  output?: unknown;
-  _attachments?: Record<string, AttachmentStub | InlineAttachment>;
-  [field: string]: unknown;
-}
-
-export interface AttachmentStub {
-  stub: true;
-  content_type: string;
-  length: number;
-  digest?: string;
-  revpos?: number;
-}
-
-export interface InlineAttachment {
-  content_type: string;
-  /** base64 */
-  data: string;
-}
-
 export function openPicas(settings: PicasSettings): PicasDb {
   const url = new URL(settings.url);
   if (settings.user) url.username = encodeURIComponent(settings.user);
@@ -67,7 +39,7 @@ export function openPicas(settings: PicasSettings): PicasDb {
   return {
     settings,
     server,
-    db: server.use<TokenDoc>(settings.database),
+    db: server.use<StoredToken>(settings.database),
     name: settings.database,
     dispatcher,
     clock,

@@ -25,15 +25,7 @@ export {
   bulkUpdate,
   changedFields,
 } from './bulkUpdate';
-export {
-  type AttachmentStub,
-  couchError,
-  type InlineAttachment,
-  openPicas,
-  type PicasDb,
-  statusOf,
-  type TokenDoc,
-} from './client';
+export { couchError, openPicas, type PicasDb, statusOf } from './client';
 export {
   describeSettings,
   type PicasSettings,
@@ -72,6 +64,14 @@ export {
   parseTokenConfig,
 } from './tokenConfig';
 export type { TokenTemplate } from './tokenConfig/template';
+export {
+  type AttachmentStub,
+  type InlineAttachment,
+  type StoredToken,
+  type TokenDoc,
+  tokenFromDoc,
+  tokenToDoc,
+} from './tokenDoc';
 export {
   type AttachmentInput,
   buildTokenDoc,

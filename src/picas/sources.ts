@@ -1,7 +1,8 @@
 import type { BulkSource, SourcePage } from './bulkUpdate';
-import { couchError, type PicasDb, type TokenDoc } from './client';
+import { couchError, type PicasDb } from './client';
+import { type StoredToken, type TokenDoc, tokenFromDoc } from './tokenDoc';
 import { assertTokenType } from './viewDefinitions';
-import { DEFAULT_PAGE_SIZE, rereadThroughView, resolveView, viewPages } from './viewQuery';
+import { DEFAULT_PAGE_SIZE, rereadThroughView, resolveView, rowTokens, viewPages } from './viewQuery';
 
 export interface SourceOptions {
   /** Tokens per page and per `_bulk_docs` request (default 500). */
@@ -30,8 +31,7 @@ export async function viewSource(
       })) {
         keysById = new Map(page.rows.map((row) => [row.id, row.key]));
         // A row whose doc is gone (deleted while we paged) has nothing to change.
-        const docs = page.rows.flatMap((row) => (row.doc ? [row.doc] : []));
-        yield { docs, total: page.totalRows };
+        yield { docs: rowTokens(page.rows), total: page.totalRows };
       }
     },
     reread: (ids) => rereadThroughView(picas, resolved, keysById, ids),
@@ -41,11 +41,14 @@ export async function viewSource(
 interface AllDocsRow {
   id?: string;
   key: string;
-  doc?: TokenDoc | null;
+  doc?: StoredToken | null;
 }
 
-function ofType(type: string, row: AllDocsRow): row is AllDocsRow & { doc: TokenDoc } {
-  return !!row.doc && row.doc.type === type && !row.key.startsWith('_design/');
+/** The tokens of `type` among the rows; design documents and deleted ones left out. */
+function tokensOfType(type: string, rows: AllDocsRow[]): TokenDoc[] {
+  return rows.flatMap((row) =>
+    row.doc && row.doc.type === type && !row.key.startsWith('_design/') ? [tokenFromDoc(row.doc)] : [],
+  );
 }
 
 /**
@@ -75,7 +78,7 @@ export function typeSource(picas: PicasDb, type: string, options: SourceOptions 
         const answer = await read(params);
         const rows = answer.rows.filter((row) => row.key !== startkey);
         yield {
-          docs: rows.filter((row) => ofType(type, row)).map((row) => row.doc as TokenDoc),
+          docs: tokensOfType(type, rows),
           total: answer.total_rows ?? 0,
         };
         const last = answer.rows.at(-1);
@@ -86,7 +89,7 @@ export function typeSource(picas: PicasDb, type: string, options: SourceOptions 
     async reread(ids) {
       if (ids.length === 0) return [];
       const answer = await read({}, ids);
-      return answer.rows.filter((row) => ofType(type, row)).map((row) => row.doc as TokenDoc);
+      return tokensOfType(type, answer.rows);
     },
   };
 }
@@ -120,15 +123,15 @@ export function idsSource(
       for (let at = 0; at < unique.length; at += pageSize) {
         const keys = unique.slice(at, at + pageSize);
         const rows = await read(keys);
-        const found = rows.filter((row) => ofType(type, row));
-        const foundIds = new Set(found.map((row) => row.doc._id));
+        const docs = tokensOfType(type, rows);
+        const foundIds = new Set(docs.map((doc) => doc._id));
         missing.push(...keys.filter((id) => !foundIds.has(id)));
-        yield { docs: found.map((row) => row.doc), total: unique.length };
+        yield { docs, total: unique.length };
       }
     },
     async reread(rereadIds) {
       if (rereadIds.length === 0) return [];
-      return (await read(rereadIds)).filter((row) => ofType(type, row)).map((row) => row.doc);
+      return tokensOfType(type, await read(rereadIds));
     },
   };
 }

@@ -1,6 +1,7 @@
 import { LrtError } from '../core';
-import { couchError, type PicasDb, statusOf, type TokenDoc } from './client';
+import { couchError, type PicasDb, statusOf } from './client';
 import { assertDatabaseExists } from './designDocStore';
+import { type StoredToken, type TokenDoc, tokenFromDoc } from './tokenDoc';
 import { assertTokenType } from './viewDefinitions';
 
 /** A file to attach to a token, held in memory. */
@@ -115,10 +116,10 @@ const MANAGED_FIELDS = new Set(['type', 'lock', 'done']);
  * The document `_bulk_docs` stores for a new token: skeleton, caller fields, inline base64
  * attachments. Throws E_USAGE / E_ATTACHMENT naming the token and the offending field or file.
  */
-export function buildTokenDoc(type: string, token: NewToken): TokenDoc {
+export function buildTokenDoc(type: string, token: NewToken): StoredToken {
   assertTokenType(type);
   assertTokenId(token.id);
-  const doc: TokenDoc = { _id: token.id, ...tokenSkeleton(type) };
+  const doc: StoredToken = { _id: token.id, ...tokenSkeleton(type) };
   for (const [field, value] of Object.entries(token.fields ?? {})) {
     if (field.startsWith('_')) {
       throw new LrtError(
@@ -131,7 +132,7 @@ export function buildTokenDoc(type: string, token: NewToken): TokenDoc {
   }
   const attachments = token.attachments ?? [];
   if (attachments.length > 0) {
-    const inline: NonNullable<TokenDoc['_attachments']> = {};
+    const inline: NonNullable<StoredToken['_attachments']> = {};
     for (const att of attachments) {
       assertAttachmentName(att.name, token.id);
       if (inline[att.name]) {
@@ -147,7 +148,7 @@ export function buildTokenDoc(type: string, token: NewToken): TokenDoc {
 /** Reads one token. Throws E_TOKEN_NOT_FOUND naming the id and database when it is absent. */
 export async function getToken(picas: PicasDb, id: string): Promise<TokenDoc> {
   try {
-    return await picas.db.get(id);
+    return tokenFromDoc(await picas.db.get(id));
   } catch (err) {
     if (statusOf(err) === 404) {
       await assertDatabaseExists(picas);

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { LrtError } from '../core';
 import { type BulkUpdateOptions, type BulkUpdateReport, bulkUpdate } from './bulkUpdate';
-import type { AttachmentStub, PicasDb, TokenDoc } from './client';
+import type { PicasDb } from './client';
 import type { Patched, Skipped } from './protocol';
 import { isPositive } from './protocol/leaseRecord';
 import { idsSource, type SourceOptions, typeSource, viewSource } from './sources';
+import { type AttachmentStub, type TokenDoc, tokenFromDoc, tokenToDoc } from './tokenDoc';
 import { type AttachmentInput, assertAttachmentName } from './tokens';
 
 /*
@@ -65,15 +66,17 @@ export function fieldsPatch(changes: FieldChanges, options: { includeRunning?: b
     if (!options.includeRunning && isRunning(doc)) {
       return { skip: `token ${doc._id} is being run by a pilot (--include-running changes it anyway)` };
     }
-    const next: TokenDoc = { ...doc };
+    // Fields are named as on the wire: known or the user's own, the same to `--set` and `--unset`.
+    const before = tokenToDoc(doc);
+    const next = { ...before };
     let changed = false;
     for (const [field, value] of Object.entries(changes.set)) {
-      if (JSON.stringify(doc[field]) === JSON.stringify(value)) continue;
+      if (JSON.stringify(before[field]) === JSON.stringify(value)) continue;
       next[field] = structuredClone(value);
       changed = true;
     }
     for (const field of changes.unset) {
-      if (!Object.hasOwn(doc, field)) continue;
+      if (!Object.hasOwn(before, field)) continue;
       delete next[field];
       changed = true;
     }
@@ -85,7 +88,7 @@ export function fieldsPatch(changes: FieldChanges, options: { includeRunning?: b
       next._attachments = { ...stubs, ...Object.fromEntries(replaced.map((a) => [a.name, a.inline])) };
       changed = true;
     }
-    return changed ? { doc: next } : { skip: `token ${doc._id} already has these values` };
+    return changed ? { doc: tokenFromDoc(next) } : { skip: `token ${doc._id} already has these values` };
   };
 }
 

@@ -1,10 +1,11 @@
 import { LrtError } from '../core';
 import { type BulkUpdateOptions, type BulkUpdateReport, bulkUpdate } from './bulkUpdate';
-import type { PicasDb, TokenDoc } from './client';
+import type { PicasDb } from './client';
 import { deleteDesignDocById, readDesignDocById } from './designDocStore';
 import { finishedDesignDocId } from './finishedViews';
 import { type DropAttachments, deletePatch, leaseOf, resetPatch, setStatusPatch } from './protocol';
 import { type SourceOptions, typeSource, viewSource } from './sources';
+import type { TokenDoc } from './tokenDoc';
 import { claimDesignDocId, customDesignDocId, designDocId } from './viewDefinitions';
 
 /*

@@ -1,6 +1,6 @@
 import type nano from 'nano';
 import { LrtError } from '../core';
-import { couchError, type PicasDb, statusOf, type TokenDoc } from './client';
+import { couchError, type PicasDb, statusOf } from './client';
 import { withDbRetry } from './dbRetry';
 import {
   assertDatabaseExists,
@@ -9,6 +9,7 @@ import {
   readFinishedDesignDoc,
 } from './designDocStore';
 import { FINISHED_VIEW_NAMES, finishedDesignName } from './finishedViews';
+import { type StoredToken, type TokenDoc, tokenFromDoc } from './tokenDoc';
 import {
   assertTokenType,
   customDesignDocName,
@@ -24,7 +25,12 @@ export interface ViewRow {
   id: string;
   key: unknown;
   value: unknown;
-  doc?: TokenDoc | null;
+  doc?: StoredToken | null;
+}
+
+/** The tokens of rows read with include_docs; a row whose document is gone is left out. */
+export function rowTokens(rows: readonly ViewRow[]): TokenDoc[] {
+  return rows.flatMap((row) => (row.doc ? [tokenFromDoc(row.doc)] : []));
 }
 
 export interface ResolvedView {
@@ -256,7 +262,7 @@ export async function rereadThroughView(
   if (keys.length === 0) return [];
   const answer = await queryView(picas, resolved, { keys, include_docs: true });
   const docs = new Map<string, TokenDoc>();
-  for (const row of answer.rows) if (wanted.has(row.id) && row.doc) docs.set(row.id, row.doc);
+  for (const row of answer.rows) if (wanted.has(row.id) && row.doc) docs.set(row.id, tokenFromDoc(row.doc));
   return [...docs.values()];
 }
 

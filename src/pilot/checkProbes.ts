@@ -6,6 +6,7 @@ import type nano from 'nano';
 import { errorMessage, redactUrl } from '../core';
 import { couchError, type PicasDb, statusOf } from '../picas/client';
 import { readClaimDesignDoc, readDesignDoc } from '../picas/designDocStore';
+import { type StoredToken, tokenFromDoc } from '../picas/tokenDoc';
 import {
   claimDesignDocId,
   designDocId,
@@ -121,13 +122,14 @@ export async function probeSandbox(
   transfer: TransferOptions,
 ): Promise<Probe> {
   const path = `_design/${encodeURIComponent(type)}/_view/todo`;
-  const answer = await get<{ rows: { doc?: Parameters<typeof sandboxSourceOf>[0] }[] }>(picas, path, {
+  const answer = await get<{ rows: { doc?: StoredToken }[] }>(picas, path, {
     include_docs: true,
     limit: 1,
   });
-  const doc = answer.rows[0]?.doc;
-  if (!doc)
+  const row = answer.rows[0];
+  if (!row?.doc)
     return { ok: true, skipped: true, detail: `no todo token of type ${type} to take a sandbox from` };
+  const doc = tokenFromDoc(row.doc);
   const source = sandboxSourceOf(doc, sandboxBase);
   if (source.kind === 'git') {
     const run = await execa('git', ['ls-remote', '--exit-code', source.url, source.branch ?? 'HEAD'], {

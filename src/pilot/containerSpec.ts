@@ -1,5 +1,5 @@
 import { LrtError } from '../core';
-import type { TokenDoc } from '../picas/client';
+import type { TokenDoc } from '../picas/tokenDoc';
 
 /*
  * The container image a token asks for (`config.json.container.singularity`: SIMG, SIMG_COMMIT),

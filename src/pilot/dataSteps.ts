@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Logger } from '../core';
-import type { TokenDoc } from '../picas/client';
+import { type TokenDoc, tokenToDoc } from '../picas/tokenDoc';
 import { checkLocality, detectLocalityRunner, isStaged, type LocalityRunner } from '../staging';
 import {
   parseStageIn,
@@ -22,7 +22,8 @@ export interface DataPlan {
 }
 
 export function planData(token: TokenDoc): DataPlan {
-  return { stageIn: parseStageIn(token), stageOut: planStageOut(token) };
+  const fields = tokenToDoc(token);
+  return { stageIn: parseStageIn(fields), stageOut: planStageOut(fields) };
 }
 
 export interface DataStepContext {
@@ -95,7 +96,7 @@ export async function stageOutputs(
   if (!out) return {};
   if (out.kind === 'upload') {
     const result = await uploadResults({
-      token,
+      token: tokenToDoc(token),
       jobDir: workDir,
       upload: out.upload,
       options: ctx.transfer,
@@ -106,7 +107,7 @@ export async function stageOutputs(
     return resultsFields(result);
   }
   const result = await stageOutFiles({
-    token,
+    token: tokenToDoc(token),
     jobDir: workDir,
     plan: out,
     options: ctx.transfer,

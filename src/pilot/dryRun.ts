@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { errorMessage, isLrtError, LrtError } from '../core';
-import { couchError, statusOf, type TokenDoc } from '../picas/client';
+import { couchError, statusOf } from '../picas/client';
 import { claimPatch, finishPatch } from '../picas/protocol';
+import { type TokenDoc, tokenFromDoc, tokenToDoc } from '../picas/tokenDoc';
 import { openAttemptLog } from './attemptLog';
 import { createJobDir } from './jobDir';
 import { Failure, type PhaseResult, runPhases } from './phases';
@@ -29,7 +30,7 @@ export async function runDryRun(ctx: TokenRunContext): Promise<DryRunReport> {
   if (!id) throw new LrtError('E_USAGE', '--dry-run needs --token ID');
   let token: TokenDoc;
   try {
-    token = await ctx.picas.db.get(id);
+    token = tokenFromDoc(await ctx.picas.db.get(id));
   } catch (err) {
     if (statusOf(err) === 404)
       throw new LrtError('E_TOKEN_NOT_FOUND', `token ${id} does not exist in ${ctx.picas.name}`);
@@ -81,9 +82,10 @@ export async function runDryRun(ctx: TokenRunContext): Promise<DryRunReport> {
   });
   const after = 'doc' in finished ? finished.doc : base;
   const wouldWrite: Record<string, unknown> = {};
-  for (const [field, value] of Object.entries(after)) {
+  const before = tokenToDoc(token);
+  for (const [field, value] of Object.entries(tokenToDoc(after))) {
     if (field === '_rev' || field === '_attachments') continue;
-    if (JSON.stringify(value) !== JSON.stringify(token[field])) wouldWrite[field] = value;
+    if (JSON.stringify(value) !== JSON.stringify(before[field])) wouldWrite[field] = value;
   }
   return {
     token: id,

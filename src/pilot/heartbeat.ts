@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { errorMessage, isLrtError, type Logger, LrtError } from '../core';
-import { isDbRefusal, type PicasDb, type TokenDoc } from '../picas/client';
+import { isDbRefusal, type PicasDb } from '../picas/client';
 import { fencedUpdate, heartbeatPatch, leaseOf } from '../picas/protocol';
+import type { TokenDoc } from '../picas/tokenDoc';
 import { renewalIntervalMs, renewalRetryMs, renewalTimeoutMs, stopMarginMs } from './leaseTiming';
 
 export interface HeartbeatState {

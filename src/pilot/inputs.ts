@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { LrtError } from '../core';
 import { openAttachmentStream } from '../picas/attachmentStream';
-import { couchError, type PicasDb, type TokenDoc } from '../picas/client';
+import { couchError, type PicasDb } from '../picas/client';
 import type { PicasSettings } from '../picas/connectionSettings';
+import { type TokenDoc, tokenToDoc } from '../picas/tokenDoc';
 import { buildPayloadEnv, type PayloadEnv } from './payloadEnv';
 
 /** GRID_LRT tokens carry their SURL list as this attachment; the pilot always fetches it. */
@@ -54,7 +55,7 @@ export interface InputsOptions {
 export async function prepareInputs(options: InputsOptions): Promise<PayloadEnv> {
   const { token, workDir } = options;
   const payloadEnv = buildPayloadEnv({
-    token,
+    token: tokenToDoc(token),
     jobDir: workDir,
     statusFile: options.statusFile,
     baseEnv: options.baseEnv,

@@ -1,5 +1,5 @@
-import type { TokenDoc } from '../picas/client';
 import { type LogKind, logAttachmentName } from '../picas/logNames';
+import type { TokenDoc } from '../picas/tokenDoc';
 import { type JobDir, readTail } from './jobDir';
 
 /** A log larger than this is attached as its last part (the head is rarely what explains a failure). */

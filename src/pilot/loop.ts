@@ -13,6 +13,7 @@ import {
   newCandidateCache,
   writeClaim,
 } from '../picas/protocol';
+import { type TokenDoc, tokenFromDoc } from '../picas/tokenDoc';
 import { processClaimedToken } from './processToken';
 import type { TokenOutcome, TokenRunContext } from './tokenRun';
 
@@ -79,9 +80,9 @@ async function claimById(
   id: string,
   jobIds: Record<string, string>,
 ): Promise<ClaimedToken> {
-  let doc: Awaited<ReturnType<typeof ctx.picas.db.get>>;
+  let doc: TokenDoc;
   try {
-    doc = await ctx.picas.db.get(id);
+    doc = tokenFromDoc(await ctx.picas.db.get(id));
   } catch (err) {
     if (statusOf(err) === 404)
       throw new LrtError('E_TOKEN_NOT_FOUND', `token ${id} does not exist in ${ctx.picas.name}`);
@@ -154,7 +155,7 @@ export async function runPilotLoop(context: LoopContext): Promise<PilotSummary> 
     ctx.events.emit('claimed', {
       token: claimed.doc._id,
       leaseId: claimed.leaseId,
-      attempt: (claimed.doc.lease as { attempt?: number } | undefined)?.attempt ?? 1,
+      attempt: claimed.doc.lease?.attempt ?? 1,
       reclaimed: claimed.reclaimed,
     });
     const outcome = await processClaimedToken(ctx, claimed);

@@ -1,5 +1,5 @@
-import type { TokenDoc } from '../picas/client';
 import { attemptsOf } from '../picas/protocol';
+import type { TokenDoc } from '../picas/tokenDoc';
 
 /**
  * How long an attempt spent in each phase, kept by the pilot as it goes. The heartbeat records a

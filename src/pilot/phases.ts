@@ -1,8 +1,8 @@
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Logger, sleep } from '../core';
-import type { TokenDoc } from '../picas/client';
 import { withDbRetry } from '../picas/dbRetry';
+import type { TokenDoc } from '../picas/tokenDoc';
 import { containerSpecOf } from './containerSpec';
 import { imageEnv, type PulledImage, pullContainer } from './containerStep';
 import { type DataStepContext, planData, stageInputs, stageOutputs } from './dataSteps';

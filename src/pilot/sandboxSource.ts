@@ -1,5 +1,5 @@
 import { LrtError } from '../core';
-import type { TokenDoc } from '../picas/client';
+import type { TokenDoc } from '../picas/tokenDoc';
 import type { GitSandbox, SandboxSource } from '../sandbox';
 
 /** Where GRID_LRT's relative `SBXloc` values live (the SKSP sandbox area at SURF). */

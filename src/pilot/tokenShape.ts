@@ -1,5 +1,5 @@
 import { LrtError } from '../core';
-import type { TokenDoc } from '../picas/client';
+import type { TokenDoc } from '../picas/tokenDoc';
 
 /*
  * Fields the pilot acts on, checked before anything runs. A token made by hand or by an older tool
@@ -64,7 +64,7 @@ function checkVariables(config: Record<string, unknown>, problems: string[]): vo
 }
 
 /** 0 keeps its old meaning, "the pilot's setting"; a negative or non-numeric limit is a mistake. */
-function seconds(token: TokenDoc, field: string, problems: string[]): void {
+function seconds(token: TokenDoc, field: 'timeout_s' | 'lease_s', problems: string[]): void {
   const value = token[field];
   if (!present(value)) return;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {

@@ -1,6 +1,7 @@
 import { LrtError } from '../core';
 import { type BulkCreateOptions, bulkCreateTokens, type CreateReport } from '../picas/bulkCreate';
 import { couchError, type PicasDb } from '../picas/client';
+import type { TokenStaging } from '../picas/tokenDoc';
 import { buildTokenDoc, type NewToken } from '../picas/tokens';
 import { SRM_ATTACHMENT } from '../srm';
 import type { StageOptions, StagerClient } from './client';
@@ -8,15 +9,6 @@ import type { StageOptions, StagerClient } from './client';
 /** The token field that ties a token to its staging requests. */
 export const STAGING_FIELD = 'staging';
 export const STAGING_STATUS = 'staging';
-
-/** What a staging-gated token carries in `staging`. Times are epoch seconds. */
-export interface TokenStaging {
-  /** The stager request ids holding this token's SURLs. */
-  requests: number[];
-  submitted: number;
-  /** Set when `lrt stage release` moved the token to todo. */
-  released?: number;
-}
 
 /** The SURLs in a text attachment: one a line, blank lines and `#` comments skipped. Pure. */
 export function surlLines(text: string): string[] {

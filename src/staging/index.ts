@@ -10,7 +10,6 @@ export {
   submitAndMarkStaging,
   surlLines,
   surlsOfNewToken,
-  type TokenStaging,
 } from './gatedTokens';
 export {
   detectLocalityRunner,

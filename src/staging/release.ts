@@ -1,10 +1,11 @@
 import { errorMessage, isLrtError, LrtError, mapWithConcurrency } from '../core';
 import { readAttachment } from '../picas/attachments';
-import { couchError, type PicasDb, statusOf, type TokenDoc } from '../picas/client';
+import { couchError, type PicasDb, statusOf } from '../picas/client';
 import { writeSettled } from '../picas/protocol';
 import { typeSource } from '../picas/sources';
+import { type TokenDoc, tokenFromDoc, tokenToDoc } from '../picas/tokenDoc';
 import { assertTokenType } from '../picas/viewDefinitions';
-import { type ResolvedView, viewPages } from '../picas/viewQuery';
+import { type ResolvedView, rowTokens, viewPages } from '../picas/viewQuery';
 import { parseSurl, SRM_ATTACHMENT, type Surl } from '../srm';
 import type { StagerClient } from './client';
 import { formatSeconds } from './formatSeconds';
@@ -61,8 +62,8 @@ function normalizeSurl(text: string): string {
 }
 
 /** A free token in staging of the type: what a pass may release. */
-function isReleasable(doc: TokenDoc | null | undefined, type: string): doc is TokenDoc {
-  return !!doc && doc.type === type && doc.status === STAGING_STATUS && doc.lock === 0 && doc.done === 0;
+function isReleasable(doc: TokenDoc, type: string): boolean {
+  return doc.type === type && doc.status === STAGING_STATUS && doc.lock === 0 && doc.done === 0;
 }
 
 /**
@@ -85,7 +86,7 @@ export async function* stagingTokenPages(
       pageSize,
     })) {
       walked = true;
-      const docs = page.rows.map((r) => r.doc).filter((d) => isReleasable(d, type));
+      const docs = rowTokens(page.rows).filter((d) => isReleasable(d, type));
       if (docs.length > 0) yield docs;
     }
     return;
@@ -116,7 +117,7 @@ export async function releaseToken(
   for (let attempt = 1; ; attempt++) {
     let doc: TokenDoc;
     try {
-      doc = await picas.db.get(id);
+      doc = tokenFromDoc(await picas.db.get(id));
     } catch (err) {
       if (statusOf(err) === 404) return { released: false, reason: 'the token was deleted' };
       throw couchError(picas, `read token ${id}`, err);
@@ -124,7 +125,7 @@ export async function releaseToken(
     const patch = releasePatch(doc, now);
     if ('reason' in patch) return { released: false, reason: patch.reason };
     try {
-      await writeSettled(picas, patch.doc);
+      await writeSettled(picas, tokenToDoc(patch.doc));
       return { released: true };
     } catch (err) {
       if (statusOf(err) === 409 && attempt < MAX_ATTEMPTS) continue;

@@ -1,5 +1,5 @@
-import type { TokenDoc } from '../picas/client';
-import { STAGING_FIELD, STAGING_STATUS, type TokenStaging } from './gatedTokens';
+import type { TokenDoc } from '../picas/tokenDoc';
+import { STAGING_FIELD, STAGING_STATUS } from './gatedTokens';
 
 /**
  * The token moved from `staging` to `todo`, or the reason it must not be: someone else changed
@@ -8,22 +8,20 @@ import { STAGING_FIELD, STAGING_STATUS, type TokenStaging } from './gatedTokens'
 export function releasePatch(doc: TokenDoc, now: number): { doc: TokenDoc } | { reason: string } {
   if (doc.status !== STAGING_STATUS) return { reason: `status is "${String(doc.status)}", not staging` };
   if (doc.lock !== 0 || doc.done !== 0) return { reason: 'the token is locked or done' };
-  const staging = (doc[STAGING_FIELD] ?? {}) as Partial<TokenStaging>;
-  const times =
-    typeof doc.times === 'object' && doc.times !== null ? (doc.times as Record<string, number>) : {};
+  const times = typeof doc.times === 'object' && doc.times !== null ? doc.times : {};
   return {
     doc: {
       ...doc,
       status: 'todo',
       times: { ...times, todo: now },
-      [STAGING_FIELD]: { ...staging, released: now },
+      [STAGING_FIELD]: { ...doc[STAGING_FIELD], released: now },
     },
   };
 }
 
 /** The request ids a staging token names (`staging.requests`). Pure. */
 export function requestIdsOf(doc: TokenDoc): number[] {
-  const staging = doc[STAGING_FIELD] as Partial<TokenStaging> | undefined;
+  const staging = doc[STAGING_FIELD];
   const ids = Array.isArray(staging?.requests) ? staging.requests : [];
   return ids.filter((id): id is number => Number.isSafeInteger(id));
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { TokenDoc } from '../../src/picas/client';
 import { logAttachmentName } from '../../src/picas/logNames';
 import { claimPatch, finishPatch, leaseOf, reclaimPatch, releasePatch } from '../../src/picas/protocol';
+import { type TokenDoc, tokenFromDoc } from '../../src/picas/tokenDoc';
 import { checkChaosInvariants, type FinalToken } from './support/invariants';
 import { CHAOS_FAIL_EXIT, parseLedger } from './support/ledger';
 
@@ -21,7 +21,7 @@ const input = (leaseId: string, now: number) => ({
 });
 
 function fresh(id: string): TokenDoc {
-  return { _id: id, type: 'chaos', lock: 0, done: 0, status: 'todo' };
+  return tokenFromDoc({ _id: id, type: 'chaos', lock: 0, done: 0, status: 'todo' });
 }
 
 function claim(doc: TokenDoc, leaseId: string, now: number): TokenDoc {

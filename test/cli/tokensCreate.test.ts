@@ -146,11 +146,11 @@ describe('lrt tokens create', () => {
     const token = await getToken(picas, ids[0]!);
     expect(token.status).toBe(config.Token.status);
     expect(token.upload).toEqual(config.Token.upload);
-    expect(token.PIPELINE_STEP).toBe(config.Job.variables.PIPELINE_STEP);
-    expect(token.RESULTS_DIR).toBe(config.Job.variables.RESULTS_DIR);
+    expect(token.extra.PIPELINE_STEP).toBe(config.Job.variables.PIPELINE_STEP);
+    expect(token.extra.RESULTS_DIR).toBe(config.Job.variables.RESULTS_DIR);
     // The SURL list's observation, not the config's placeholder OBSID.
     expect(config.Job.variables.OBSID).not.toBe(expected.obsid);
-    expect(token.OBSID).toBe(expected.obsid);
+    expect(token.extra.OBSID).toBe(expected.obsid);
     const configJson = token['config.json'] as { variables: Record<string, unknown> };
     expect(configJson.variables._token_keys).toEqual(config.Token.variables._token_keys);
     expect(configJson.variables._attachments).toEqual(config.Token.variables._attachments);
@@ -293,7 +293,7 @@ describe('lrt tokens create', () => {
     const created: string[] = JSON.parse(res.stdout).created;
     expect(created).toHaveLength(6);
     for (const id of created) {
-      expect((await getToken(picas, id)).PIPELINE).toBe('tutorial1');
+      expect((await getToken(picas, id)).extra.PIPELINE).toBe('tutorial1');
       expect((await getAttachment(picas, id, 'Pre-Facet.parset')).toString()).toBe('msin=foo\n');
     }
   });
@@ -316,7 +316,7 @@ describe('lrt tokens create', () => {
     );
     expect(res.exitCode).toBe(0);
     expect(res.stdout).toContain('1 created');
-    expect((await getToken(picas, 't_demo_manual')).manual_key).toBe('manual_value');
+    expect((await getToken(picas, 't_demo_manual')).extra.manual_key).toBe('manual_value');
     expect(await getAttachment(picas, 't_demo_manual', 'srm_at_token_create.txt')).toEqual(
       readFileSync(join(FIXTURES, 'srm_50_sara.txt')),
     );

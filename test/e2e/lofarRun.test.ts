@@ -6,7 +6,8 @@ import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeDemoSandbox } from '../../src/demo/demoSandbox';
 import { getAttachment } from '../../src/picas/attachments';
-import { openPicas, type TokenDoc } from '../../src/picas/client';
+import { openPicas } from '../../src/picas/client';
+import type { StoredToken } from '../../src/picas/tokenDoc';
 import { listTokens } from '../../src/picas/viewQuery';
 import { adler32 } from '../../src/transfer';
 import { lrtProcess } from '../helpers/cli';
@@ -136,7 +137,7 @@ describe.skipIf(!testbed)('a LOFAR run end to end on the GridFTP test bed', () =
     const picas = openPicas({ url: db.baseUrl, database: db.name, user: db.user, password: db.password });
     const done = await listTokens(picas, type, 'done', { includeDocs: true });
     expect(done.map((r) => r.id).sort()).toHaveLength(3);
-    const tokens = done.map((r) => r.doc as TokenDoc);
+    const tokens = done.map((r) => r.doc as StoredToken);
     const logs = await Promise.all(
       tokens.map(async (t) => (await getAttachment(picas, t._id, 'attempt-1.pilot.log')).toString()),
     );

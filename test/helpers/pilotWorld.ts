@@ -4,8 +4,9 @@ import { join, resolve } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { writeDemoSandbox } from '../../src/demo/demoSandbox';
 import { bulkCreateTokens } from '../../src/picas/bulkCreate';
-import { openPicas, type PicasDb, type TokenDoc } from '../../src/picas/client';
+import { openPicas, type PicasDb } from '../../src/picas/client';
 import { ensureDesignDoc } from '../../src/picas/designDocStore';
+import type { StoredToken } from '../../src/picas/tokenDoc';
 import type { NewToken } from '../../src/picas/tokens';
 import { couchNodeBaseUrl, createTestDatabase, type TestDatabase } from './couch';
 
@@ -26,7 +27,7 @@ export interface PilotWorld {
   startPilot(args?: string[], env?: Record<string, string>): ResultPromise<{ reject: false; all: true }>;
   /** `node dist/pilot.js ARGV` with nothing added (the legacy positional form). */
   startPilotRaw(argv: string[], env?: Record<string, string>): ResultPromise<{ reject: false; all: true }>;
-  token(id: string): Promise<TokenDoc>;
+  token(id: string): Promise<StoredToken>;
   ledgerLines(): Promise<string[]>;
 }
 

@@ -1,4 +1,5 @@
-import { openPicas, type PicasDb, type TokenDoc } from '../../src/picas/client';
+import { openPicas, type PicasDb } from '../../src/picas/client';
+import type { StoredToken } from '../../src/picas/tokenDoc';
 import { designDocId, standardViews, type ViewSource } from '../../src/picas/viewDefinitions';
 import { adminAuthHeader, type TestDatabase, writeQuorumQuery } from './couch';
 import { putClaimDesignDoc, writeCounts } from './tokens';
@@ -44,7 +45,7 @@ export async function putDesignDoc(
 }
 
 /** Free tokens as GRID_LRT creates them (the seed notebook's documents), one per subband. */
-export function tokenDocs(type: string, count: number, extra: Record<string, unknown> = {}): TokenDoc[] {
+export function tokenDocs(type: string, count: number, extra: Record<string, unknown> = {}): StoredToken[] {
   return Array.from({ length: count }, (_, i) => {
     const sb = String(i).padStart(3, '0');
     return {
@@ -94,10 +95,10 @@ export async function seedTokens(
   return docs.map((d) => d._id);
 }
 
-export async function getDoc(t: TestDatabase, id: string, query = ''): Promise<TokenDoc> {
+export async function getDoc(t: TestDatabase, id: string, query = ''): Promise<StoredToken> {
   const res = await fetch(`${docUrl(t, id)}${query}`, { headers: headers() });
   if (!res.ok) throw new Error(`GET ${id}: HTTP ${res.status}`);
-  return (await res.json()) as TokenDoc;
+  return (await res.json()) as StoredToken;
 }
 
 /** PUT as another party would (a login-side reset, a second writer); returns the HTTP status. */
@@ -118,7 +119,7 @@ export async function putDoc(
 export async function updateDoc(
   t: TestDatabase,
   id: string,
-  change: (doc: TokenDoc) => object,
+  change: (doc: StoredToken) => object,
 ): Promise<void> {
   for (;;) {
     const doc = await getDoc(t, id);

@@ -1,4 +1,4 @@
-import type { TokenDoc } from '../../src/picas/client';
+import type { StoredToken } from '../../src/picas/tokenDoc';
 import type { TestDatabase } from './couch';
 import { bulkDocs, putDesignDoc } from './seedTokens';
 
@@ -10,7 +10,7 @@ import { bulkDocs, putDesignDoc } from './seedTokens';
 
 export type Phases = [phase: string, seconds: number][];
 
-function base(type: string, id: string): TokenDoc {
+function base(type: string, id: string): StoredToken {
   return {
     _id: id,
     type,
@@ -37,12 +37,18 @@ export function attemptLogs(attempt: number, stdout: string, stderr = '', pilot 
   };
 }
 
-export function todoToken(type: string, id: string): TokenDoc {
+export function todoToken(type: string, id: string): StoredToken {
   return base(type, id);
 }
 
 /** Finished at `start + sum(phases)`, each phase entered in order after the claim at `start`. */
-export function doneToken(type: string, id: string, start: number, phases: Phases, host = 'wn1'): TokenDoc {
+export function doneToken(
+  type: string,
+  id: string,
+  start: number,
+  phases: Phases,
+  host = 'wn1',
+): StoredToken {
   const times: Record<string, number> = { locked: start };
   let t = start;
   for (const [phase, seconds] of phases) {
@@ -87,7 +93,7 @@ export function errorToken(
     attempts?: number;
     stderrTail?: string;
   },
-): TokenDoc {
+): StoredToken {
   const n = opts.attempts ?? 1;
   const attempts = Array.from({ length: n }, (_, i) => ({
     n: i + 1,
@@ -127,7 +133,7 @@ export function runningToken(
   type: string,
   id: string,
   opts: { claimed: number; expires: number; status?: string; pilot?: string; host?: string },
-): TokenDoc {
+): StoredToken {
   const pilot = opts.pilot ?? 'p9';
   const host = opts.host ?? 'wn9';
   return {
@@ -143,7 +149,7 @@ export function runningToken(
 }
 
 /** `_design/<type>` with the standard views, then the docs (attachments inline) in one `_bulk_docs`. */
-export async function seedStatusTokens(t: TestDatabase, type: string, docs: TokenDoc[]): Promise<void> {
+export async function seedStatusTokens(t: TestDatabase, type: string, docs: StoredToken[]): Promise<void> {
   await putDesignDoc(t, type);
   await bulkDocs(t, docs);
 }

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BulkSource } from '../../src/picas/bulkUpdate';
-import { openPicas, type PicasDb, statusOf, type TokenDoc } from '../../src/picas/client';
+import { openPicas, type PicasDb, statusOf } from '../../src/picas/client';
 import { settled } from '../../src/picas/protocol';
+import type { StoredToken, TokenDoc } from '../../src/picas/tokenDoc';
 import { claimDesignDocId, claimViews, designDocId, standardViews } from '../../src/picas/viewDefinitions';
 import { adminAuthHeader, type TestDatabase, writeQuorumQuery } from './couch';
 
@@ -85,7 +86,7 @@ export function makeTokens(
   state: TokenState,
   extra: Record<string, unknown> = {},
   first = 0,
-): TokenDoc[] {
+): StoredToken[] {
   return Array.from({ length: count }, (_, i) => {
     const sb = String(first + i).padStart(3, '0');
     return {
@@ -97,7 +98,7 @@ export function makeTokens(
       STARTSB: sb,
       ...stateFields(state),
       ...extra,
-    } as unknown as TokenDoc;
+    } as unknown as StoredToken;
   });
 }
 
@@ -117,10 +118,10 @@ export async function insertTokens(t: TestDatabase, docs: object[]): Promise<voi
   }
 }
 
-export async function readToken(t: TestDatabase, id: string): Promise<TokenDoc> {
+export async function readToken(t: TestDatabase, id: string): Promise<StoredToken> {
   const res = await fetch(dbUrl(t, encodeURIComponent(id)), { headers: headers() });
   if (!res.ok) throw new Error(`GET ${id}: HTTP ${res.status}`);
-  return (await res.json()) as TokenDoc;
+  return (await res.json()) as StoredToken;
 }
 
 /** HTTP status of a GET of `id` (404 once deleted). */
@@ -133,10 +134,10 @@ export async function docStatus(t: TestDatabase, id: string): Promise<number> {
 }
 
 /** Every live document (design docs excluded), by id. */
-export async function readAllDocs(t: TestDatabase): Promise<Map<string, TokenDoc>> {
+export async function readAllDocs(t: TestDatabase): Promise<Map<string, StoredToken>> {
   const res = await fetch(dbUrl(t, '_all_docs?include_docs=true'), { headers: headers() });
   if (!res.ok) throw new Error(`_all_docs: HTTP ${res.status}`);
-  const body = (await res.json()) as { rows: { id: string; doc: TokenDoc }[] };
+  const body = (await res.json()) as { rows: { id: string; doc: StoredToken }[] };
   return new Map(body.rows.filter((r) => !r.id.startsWith('_design/')).map((r) => [r.id, r.doc]));
 }
 

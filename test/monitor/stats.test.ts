@@ -11,7 +11,14 @@ import {
   renderStatus,
   throughput,
 } from '../../src/monitor';
-import { attemptLogs, doneToken, errorToken, runningToken } from '../helpers/statusSeed';
+import { tokenFromDoc } from '../../src/picas/tokenDoc';
+import * as seed from '../helpers/statusSeed';
+
+const { attemptLogs } = seed;
+const doneToken = (...args: Parameters<typeof seed.doneToken>) => tokenFromDoc(seed.doneToken(...args));
+const errorToken = (...args: Parameters<typeof seed.errorToken>) => tokenFromDoc(seed.errorToken(...args));
+const runningToken = (...args: Parameters<typeof seed.runningToken>) =>
+  tokenFromDoc(seed.runningToken(...args));
 
 const T = 'demo';
 const NOW = 1_700_000_000;
@@ -36,7 +43,7 @@ describe('token statistics (pure)', () => {
       { phase: 'uploading', seconds: 5 },
     ]);
     // A phase stamped before the last claim (an earlier attempt) is not counted.
-    const retried = { ...doc, times: { ...(doc.times as object), sandbox: NOW - 5000 } };
+    const retried = { ...doc, times: { ...doc.times, sandbox: NOW - 5000 } };
     expect(phaseDurations(retried).map((p) => p.phase)).not.toContain('sandbox');
   });
 
@@ -168,7 +175,7 @@ describe('phase times the pilot recorded on the attempt', () => {
     const withPhases = {
       ...doneToken('demo', 'a', 1_700_000_000, [['running', 1]]),
     };
-    (withPhases.attempts as Record<string, unknown>[])[0]!.phases = {
+    withPhases.attempts![0]!.phases = {
       sandbox: 0.213,
       inputs: 0.04,
       running: 2.5,

@@ -7,6 +7,7 @@ import { isLrtError } from '../../src/core';
 import { openAttachmentStream } from '../../src/picas/attachmentStream';
 import { readAttachment } from '../../src/picas/attachments';
 import { openPicas, type PicasDb } from '../../src/picas/client';
+import type { TokenDoc } from '../../src/picas/tokenDoc';
 import { prepareInputs } from '../../src/pilot/inputs';
 
 /**
@@ -77,7 +78,8 @@ describe('attachment downloads when the connection is reset mid-body', () => {
   });
 
   it("the pilot's inputs step: a transient error it can retry, not a crash", async () => {
-    const token = {
+    const token: TokenDoc = {
+      extra: {},
       _id: 't_r',
       type: 'r',
       lock: 1,

@@ -50,7 +50,7 @@ describe('token attachments', () => {
       { name: 'srm.txt', contentType: 'text/plain', length: bytes.length },
     ]);
     expect(await getAttachment(picas, 't_att_1', 'srm.txt')).toEqual(bytes);
-    expect((await getToken(picas, 't_att_1')).keep).toBe('me');
+    expect((await getToken(picas, 't_att_1')).extra.keep).toBe('me');
   });
 
   it('keeps bytes that are not UTF-8 intact, also under a text/plain content type', async () => {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isLrtError } from '../../src/core';
-import type { PicasDb, TokenDoc } from '../../src/picas/client';
+import type { PicasDb } from '../../src/picas/client';
 import {
   type AttemptRecord,
   type ClaimEvent,
@@ -14,6 +14,7 @@ import {
   newCandidateCache,
   settleWrite,
 } from '../../src/picas/protocol';
+import { type StoredToken, type TokenDoc, tokenToDoc } from '../../src/picas/tokenDoc';
 import {
   claimDesignDocName,
   conditionView,
@@ -163,7 +164,7 @@ describe('a token made by GRID_LRT', () => {
     const fixtures = join(__dirname, '../fixtures/claim');
     const { _rev, _attachments, ...token } = JSON.parse(
       readFileSync(join(fixtures, 'token_tokenset_tutorial_cfg.json'), 'utf8'),
-    ) as TokenDoc;
+    ) as StoredToken;
     const srm = readFileSync(join(fixtures, 'srm_1_sara.txt'));
     const type = token.type;
     await putDesignDoc(t, type);
@@ -313,9 +314,9 @@ describe('replica conflicts (clustered CouchDB)', () => {
     // What a second node accepted at the same time: a sibling of A's revision, claimed by B.
     const base = await getDoc(t, id!, '?revs=true');
     const revs = base._revisions as { start: number; ids: string[] };
-    const sibling: TokenDoc = {
-      ...a!.doc,
-      lease: { ...(a!.doc.lease as Lease), id: 'lease-B', pilot: 'B' },
+    const sibling: StoredToken = {
+      ...tokenToDoc(a!.doc),
+      lease: { ...a!.doc.lease!, id: 'lease-B', pilot: 'B' },
       _rev: `${revs.start}-${'f'.repeat(32)}`,
       _revisions: { start: revs.start, ids: ['f'.repeat(32), ...revs.ids.slice(1)] },
     };

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CouchCluster, startCouchCluster } from '../../src/dbserver';
 import { bulkCreateTokens } from '../../src/picas/bulkCreate';
-import { openPicas, type PicasDb, type TokenDoc } from '../../src/picas/client';
+import { openPicas, type PicasDb } from '../../src/picas/client';
 import { rulesFor } from '../../src/picas/cluster';
 import { splitUrlCredentials } from '../../src/picas/connectionSettings';
 import { ensureDesignDoc } from '../../src/picas/designDocStore';
@@ -20,6 +20,7 @@ import {
   writeClaim,
   writeSettled,
 } from '../../src/picas/protocol';
+import { type StoredToken, tokenFromDoc, tokenToDoc } from '../../src/picas/tokenDoc';
 
 /*
  * The claim and the fenced writes on a 3-node cluster stand-in (docs/cluster-standin.md): each
@@ -60,7 +61,7 @@ async function seed(database: string, count: number, from = 0): Promise<string[]
 }
 
 /** The token as every replica sees it, with its conflicting leaves (after replication settles). */
-async function settledRead(database: string, id: string): Promise<TokenDoc & { _conflicts?: string[] }> {
+async function settledRead(database: string, id: string): Promise<StoredToken & { _conflicts?: string[] }> {
   const picas = picasOn(0, database);
   return picas.db.get(id, { conflicts: true, r: 3 } as never);
 }
@@ -114,7 +115,7 @@ describe('two claims on the same _rev through two nodes', () => {
     const b = picasOn(1, database, setting);
     const outcomes: { id: string; a: boolean; b: boolean; settled: boolean }[] = [];
     for (const id of ids) {
-      const doc = await a.db.get(id);
+      const doc = tokenFromDoc(await a.db.get(id));
       const leaseA = `A-${id}`;
       const leaseB = `B-${id}`;
       const patchA = claimPatch(doc, input(leaseA, 'A'));
@@ -152,7 +153,7 @@ describe('two claims on the same _rev through two nodes', () => {
       expect([o.a, o.b].filter(Boolean), o.id).toHaveLength(1);
       const stored = await settledRead(database, o.id);
       expect(stored._conflicts, o.id).toBeUndefined();
-      expect(leaseOf(stored)?.id).toBe(o.a ? `A-${o.id}` : `B-${o.id}`);
+      expect(leaseOf(tokenFromDoc(stored))?.id).toBe(o.a ? `A-${o.id}` : `B-${o.id}`);
     }
   });
 });
@@ -165,7 +166,7 @@ describe('every write path settles on the cluster', () => {
     const login = picasOn(2, database);
     let lost = 0;
     for (const id of ids) {
-      const doc = await pilot.db.get(id);
+      const doc = tokenFromDoc(await pilot.db.get(id));
       const leaseId = `L-${id}`;
       const patched = claimPatch(doc, input(leaseId, 'P'));
       if (!('doc' in patched)) throw new Error('not claimable');
@@ -176,7 +177,7 @@ describe('every write path settles on the cluster', () => {
       const [beat, resetWrite] = await Promise.allSettled([
         fencedUpdate(pilot, id, leaseId, (d) => heartbeatPatch(d, leaseId, { now: 2, leaseSeconds: 600 })),
         // The reset writes on the same revision the heartbeat reads.
-        writeSettled(login, reset.doc),
+        writeSettled(login, tokenToDoc(reset.doc)),
       ]);
       const stored = await settledRead(database, id);
       expect(stored._conflicts, id).toBeUndefined();
@@ -187,8 +188,8 @@ describe('every write path settles on the cluster', () => {
         expect(String(beat.reason)).toContain('taken away');
       }
       // A reset that counted leaves the token free; one that lost leaves the pilot's lease.
-      if (resetLanded) expect(leaseOf(stored), id).toBeUndefined();
-      else expect(leaseOf(stored)?.id, id).toBe(leaseId);
+      if (resetLanded) expect(leaseOf(tokenFromDoc(stored)), id).toBeUndefined();
+      else expect(leaseOf(tokenFromDoc(stored))?.id, id).toBe(leaseId);
     }
     console.log(`heartbeat vs reset: ${lost} of ${ids.length} heartbeats found the lease gone`);
   });

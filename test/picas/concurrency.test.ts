@@ -1,8 +1,9 @@
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { bulkUpdate } from '../../src/picas/bulkUpdate';
-import type { PicasDb, TokenDoc } from '../../src/picas/client';
+import type { PicasDb } from '../../src/picas/client';
 import { resetPatch } from '../../src/picas/protocol';
 import { viewSource } from '../../src/picas/sources';
+import type { TokenDoc } from '../../src/picas/tokenDoc';
 import { deleteView, resetView } from '../../src/picas/viewOps';
 import { createTestDatabase, type TestDatabase } from '../helpers/couch';
 import {

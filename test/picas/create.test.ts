@@ -112,7 +112,7 @@ describe('bulk token creation', () => {
 
   it('gives each token the skeleton of docs/token-format.md; caller fields win except type, lock, done', async () => {
     const doc = await getToken(picas, 't_bulk_00007');
-    expect(doc).toMatchObject({ type: 'bulk', lock: 0, done: 0, status: 'queued', n: 7 });
+    expect(doc).toMatchObject({ type: 'bulk', lock: 0, done: 0, status: 'queued', extra: { n: 7 } });
     expect(doc).toMatchObject({ hostname: '', scrub_count: 0, output: '', progress: 0, times: {} });
 
     await createToken(picas, 'bulk', {
@@ -131,7 +131,7 @@ describe('bulk token creation', () => {
     expect(report.failed).toEqual([]);
     expect(report.existing.sort()).toEqual(many.map((t) => t.id));
     expect(await revs(picas)).toEqual(before);
-    expect((await getToken(picas, 't_bulk_00003')).n).toBe(3);
+    expect((await getToken(picas, 't_bulk_00003')).extra.n).toBe(3);
     expect(await getAttachment(picas, 't_bulk_00003', 'srm.txt')).toEqual(many[3]!.attachments![0]!.data);
   });
 
@@ -222,7 +222,7 @@ describe('GRID_LRT-style creation helpers', () => {
     expect(report.created).toHaveLength(Object.keys(slices10).length);
     for (const [key, surls] of Object.entries(slices10)) {
       const id = `t_demo_${expected.obsid}_SB${key}`;
-      expect(await getToken(picas, id)).toMatchObject({ STARTSB: key, OBSID: expected.obsid, type: 'demo' });
+      expect(await getToken(picas, id)).toMatchObject({ type: 'demo', extra: { STARTSB: key, OBSID: expected.obsid } });
       expect(
         (await getAttachment(picas, id, 'srm.txt')).toString('utf8').split('\n').filter(Boolean),
       ).toEqual(surls);
@@ -237,7 +237,7 @@ describe('GRID_LRT-style creation helpers', () => {
       { keyName: 'start_SB', fileUpload: 'srm.txt', idAppend: 'L345916' },
     );
     expect(report.created.sort()).toEqual(['t_nb_L345916_SB140', 't_nb_L345916_SB150']);
-    expect((await getToken(picas, 't_nb_L345916_SB150')).start_SB).toBe('150');
+    expect((await getToken(picas, 't_nb_L345916_SB150')).extra.start_SB).toBe('150');
     const text = (await getAttachment(picas, 't_nb_L345916_SB140', 'srm.txt')).toString('utf8');
     expect(text.trimEnd().split('\n')).toEqual(slices10['140']);
   });

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import type { LrtError } from '../../src/core';
-import type { PicasDb, TokenDoc } from '../../src/picas/client';
+import type { PicasDb } from '../../src/picas/client';
 import {
   type ClaimedToken,
   fencedUpdate,
@@ -9,6 +9,7 @@ import {
   type Lease,
   releasePatch,
 } from '../../src/picas/protocol';
+import type { TokenDoc } from '../../src/picas/tokenDoc';
 import { oneClaimedToken } from '../helpers/claimedToken';
 import { adminAuthHeader, createTestDatabase, type TestDatabase } from '../helpers/couch';
 import { failure } from '../helpers/errors';

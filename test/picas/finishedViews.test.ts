@@ -2,10 +2,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readTokenPage } from '../../src/monitor';
-import type { PicasDb, TokenDoc } from '../../src/picas/client';
+import type { PicasDb } from '../../src/picas/client';
 import { ensureDesignDoc } from '../../src/picas/designDocStore';
 import { finishedDesignDocId, tokenOutcome } from '../../src/picas/finishedViews';
 import { applyClaim, finishPatch, heartbeatPatch } from '../../src/picas/protocol';
+import { type StoredToken, tokenFromDoc, tokenToDoc } from '../../src/picas/tokenDoc';
 import {
   conditionView,
   designDocId,
@@ -30,15 +31,17 @@ const NOW = Math.floor(Date.now() / 1000);
 const FIXTURES = join(__dirname, '../fixtures/pythonTools');
 
 /** A fixture document as the tool stored it, in our token type, without revision and stubs. */
-function fixture(name: string, id: string): TokenDoc {
-  const { _rev, _attachments, ...doc } = JSON.parse(readFileSync(join(FIXTURES, name), 'utf8')) as TokenDoc;
+function fixture(name: string, id: string): StoredToken {
+  const { _rev, _attachments, ...doc } = JSON.parse(
+    readFileSync(join(FIXTURES, name), 'utf8'),
+  ) as StoredToken;
   return { ...doc, _id: id, type: T };
 }
 
 const claimInput = { pilot: 'pilot-1', host: 'wn-1', jobIds: {}, leaseSeconds: 600 };
 
-function ours(id: string, ok: boolean): TokenDoc {
-  const claimed = applyClaim(fixture('grid_lrt_token_no_config.json', id), {
+function ours(id: string, ok: boolean): StoredToken {
+  const claimed = applyClaim(tokenFromDoc(fixture('grid_lrt_token_no_config.json', id)), {
     ...claimInput,
     leaseId: `lease-${id}`,
     now: NOW - 900,
@@ -50,26 +53,26 @@ function ours(id: string, ok: boolean): TokenDoc {
     phase: 'running',
   });
   if (!('doc' in patched)) throw new Error('finish refused');
-  return patched.doc;
+  return tokenToDoc(patched.doc);
 }
 
-function oursRunning(id: string): TokenDoc {
-  const claimed = applyClaim(fixture('grid_lrt_token_no_config.json', id), {
+function oursRunning(id: string): StoredToken {
+  const claimed = applyClaim(tokenFromDoc(fixture('grid_lrt_token_no_config.json', id)), {
     ...claimInput,
     leaseId: `lease-${id}`,
     now: NOW - 60,
   });
   const beat = heartbeatPatch(claimed, `lease-${id}`, { now: NOW - 30, leaseSeconds: 600, phase: 'running' });
   if (!('doc' in beat)) throw new Error('renew refused');
-  return beat.doc;
+  return tokenToDoc(beat.doc);
 }
 
 /** picasclient's `_claim_task` lock, then `close` with the example's exit code. */
-function picasFinished(doc: TokenDoc, exitCode: number, lock = NOW - 700): TokenDoc {
+function picasFinished(doc: StoredToken, exitCode: number, lock = NOW - 700): StoredToken {
   return { ...doc, lock, hostname: 'picas-wn-3', exit_code: exitCode, done: lock + 600 };
 }
 
-const TOKENS: Record<string, TokenDoc> = {
+const TOKENS: Record<string, StoredToken> = {
   grid_done: { ...fixture('grid_lrt_token_tutorial_cfg.json', 'grid_done'), lock: NOW - 800, status: 'done' },
   grid_error: {
     ...fixture('grid_lrt_token_tutorial_cfg.json', 'grid_error'),
@@ -99,7 +102,9 @@ const ERROR = ['grid_error', 'ours_error', 'picas_failed', 'picas_task_error'];
 
 describe('tokenOutcome (the views’ own function)', () => {
   it('reads each tool’s finish', () => {
-    const outcome = Object.fromEntries(Object.entries(TOKENS).map(([id, doc]) => [id, tokenOutcome(doc)]));
+    const outcome = Object.fromEntries(
+      Object.entries(TOKENS).map(([id, doc]) => [id, tokenOutcome(tokenFromDoc(doc))]),
+    );
     for (const id of DONE) expect(outcome[id], id).toBe('done');
     for (const id of ERROR) expect(outcome[id], id).toBe('error');
     for (const id of ['todo_fresh', 'running', 'taken']) expect(outcome[id], id).toBeUndefined();
@@ -114,10 +119,10 @@ describe('tokenOutcome (the views’ own function)', () => {
       'picas_task_quick.json',
     ]) {
       const original = fixture(name, 'field_check');
-      const claimed = applyClaim(original, { ...claimInput, leaseId: 'L', now: NOW - 100 });
+      const claimed = applyClaim(tokenFromDoc(original), { ...claimInput, leaseId: 'L', now: NOW - 100 });
       const failed = finishPatch(claimed, 'L', { now: NOW, exitCode: 5, ok: false, phase: 'running' });
       if (!('doc' in failed)) throw new Error('finish refused');
-      const doc = failed.doc;
+      const doc = tokenToDoc(failed.doc);
       for (const [field, value] of Object.entries(original)) {
         if (!protocol.has(field)) expect(doc[field], `${name}: ${field}`).toEqual(value);
       }
@@ -136,7 +141,7 @@ describe('tokenOutcome (the views’ own function)', () => {
       const before = Array.isArray(original.error) ? original.error : [];
       expect((doc.error as unknown[]).slice(0, before.length), name).toEqual(before);
       expect((doc.error as { exit_code: number }[]).at(-1)?.exit_code, name).toBe(5);
-      expect(tokenOutcome(doc), name).toBe('error');
+      expect(tokenOutcome(failed.doc), name).toBe('error');
     }
   });
 });

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import type { TokenDoc } from '../../src/picas/client';
 import { jobIdsFromEnv, primaryJobId } from '../../src/picas/jobIds';
 import {
   type AttemptRecord,
@@ -15,6 +14,7 @@ import {
   releasePatch,
   STDERR_TAIL_CHARS,
 } from '../../src/picas/protocol';
+import { type TokenDoc, tokenFromDoc, tokenToDoc } from '../../src/picas/tokenDoc';
 import { claimViews, SPREAD_VIEW, standardViews } from '../../src/picas/viewDefinitions';
 import { tokenDocs } from '../helpers/seedTokens';
 
@@ -29,7 +29,7 @@ function viewsListing(doc: TokenDoc): string[] {
     const map = new Function('emit', `return (${source.map});`)(() => {
       emitted = true;
     });
-    map(JSON.parse(JSON.stringify(doc)));
+    map(JSON.parse(JSON.stringify(tokenToDoc(doc))));
     if (emitted && !name.startsWith('overview')) listed.push(name);
   }
   // todo_spread lists what todo lists (keyed differently for the claim): shown as todo.
@@ -38,7 +38,7 @@ function viewsListing(doc: TokenDoc): string[] {
 }
 
 function freshToken(extra: Record<string, unknown> = {}): TokenDoc {
-  return { ...tokenDocs(TYPE, 1, extra)[0]!, _rev: '1-abc' };
+  return tokenFromDoc({ ...tokenDocs(TYPE, 1, extra)[0]!, _rev: '1-abc' });
 }
 
 function input(over: Partial<ClaimInput> = {}): ClaimInput {
@@ -59,8 +59,8 @@ function claimed(doc: TokenDoc, over: Partial<ClaimInput> = {}): TokenDoc {
   return result.doc;
 }
 
-const lease = (doc: TokenDoc) => doc.lease as Lease;
-const attempts = (doc: TokenDoc) => doc.attempts as AttemptRecord[];
+const lease = (doc: TokenDoc): Lease => doc.lease!;
+const attempts = (doc: TokenDoc): AttemptRecord[] => doc.attempts!;
 
 describe('claimPatch', () => {
   it('locks a free token under a new lease and moves it from todo to locked', () => {
@@ -125,7 +125,7 @@ describe('claimPatch', () => {
       status: 'todo',
       scrub_count: 1,
     };
-    const second = claimed(reset as TokenDoc, { leaseId: 'lease-B', pilot: 'pilot-B', now: T0 + 50 });
+    const second = claimed(reset, { leaseId: 'lease-B', pilot: 'pilot-B', now: T0 + 50 });
     expect(attempts(second).map((a) => [a.n, a.pilot, a.ended, a.reason])).toEqual([
       [1, 'pilot-A', T0 + 50, 'reset'],
       [2, 'pilot-B', undefined, undefined],
@@ -326,7 +326,7 @@ describe('writes under the lease', () => {
     ];
     for (const write of writes) {
       expect(write(other)).toEqual({ lost: true, holder: 'lease-Z' });
-      expect(write(reset as TokenDoc)).toEqual({ lost: true, holder: undefined });
+      expect(write(reset)).toEqual({ lost: true, holder: undefined });
     }
   });
 });

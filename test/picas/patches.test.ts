@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { changedFields } from '../../src/picas/bulkUpdate';
-import type { TokenDoc } from '../../src/picas/client';
 import {
   attachmentsToDrop,
   deletePatch,
@@ -8,15 +7,16 @@ import {
   resetPatch,
   setStatusPatch,
 } from '../../src/picas/protocol';
+import { type StoredToken, type TokenDoc, tokenFromDoc, tokenToDoc } from '../../src/picas/tokenDoc';
 import { fixtureText, stateFields } from '../helpers/tokens';
 
 // A token as GRID_LRT's TokenSet made it (seed notebook): status "queued", srm.txt attached.
-const fixture = JSON.parse(fixtureText('token_tokenset_tutorial_cfg.json')) as TokenDoc;
-const fixtureTimes = fixture.times as Record<string, number>;
+const fixture = JSON.parse(fixtureText('token_tokenset_tutorial_cfg.json')) as StoredToken;
+const fixtureTimes = fixture.times ?? {};
 const NOW = 1_800_000_000;
 
 function inState(state: Parameters<typeof stateFields>[0], extra: Record<string, unknown> = {}): TokenDoc {
-  return { ...structuredClone(fixture), ...stateFields(state), ...extra } as TokenDoc;
+  return tokenFromDoc({ ...structuredClone(fixture), ...stateFields(state), ...extra });
 }
 
 function patched(result: ReturnType<typeof resetPatch>): TokenDoc {
@@ -42,7 +42,7 @@ describe('resetPatch (docs/protocol.md, Reset)', () => {
     expect(after.times).toEqual({ ...fixtureTimes, reset: NOW });
     // Everything else the token carries stays as it was.
     for (const field of ['PIPELINE', 'RESULTS_DIR', 'LOFAR_PATH', 'SBXloc', 'type', 'STARTSB', '_rev']) {
-      expect(after[field]).toEqual(fixture[field]);
+      expect(tokenToDoc(after)[field]).toEqual(fixture[field]);
     }
     expect(after._attachments).toEqual(fixture._attachments);
   });
@@ -54,8 +54,8 @@ describe('resetPatch (docs/protocol.md, Reset)', () => {
   });
 
   it('changes only status, scrub_count and times on the GRID_LRT "queued" token (already unlocked)', () => {
-    const result = resetPatch(structuredClone(fixture), { now: NOW });
-    expect(Object.keys(changedFields(fixture, patched(result))).sort()).toEqual([
+    const result = resetPatch(tokenFromDoc(structuredClone(fixture)), { now: NOW });
+    expect(Object.keys(changedFields(tokenFromDoc(fixture), patched(result))).sort()).toEqual([
       'scrub_count',
       'status',
       'times',
@@ -70,7 +70,7 @@ describe('resetPatch (docs/protocol.md, Reset)', () => {
 
   it('counts from a missing or textual scrub_count', () => {
     const { scrub_count: _, ...noCount } = inState('error');
-    expect(patched(resetPatch(noCount as TokenDoc, { now: NOW })).scrub_count).toBe(1);
+    expect(patched(resetPatch(noCount, { now: NOW })).scrub_count).toBe(1);
     expect(patched(resetPatch(inState('error', { scrub_count: '4' }), { now: NOW })).scrub_count).toBe(5);
   });
 
@@ -115,7 +115,7 @@ describe('setStatusPatch (GRID_LRT set_view_to_status)', () => {
   it("'locked' locks the token (lock=now) and keeps done at 0", () => {
     const after = patched(setStatusPatch(inState('todo'), 'locked', NOW));
     expect(after).toMatchObject({ status: 'locked', lock: NOW, done: 0 });
-    expect((after.times as Record<string, number>).locked).toBe(NOW);
+    expect(after.times?.locked).toBe(NOW);
   });
 
   it("'locked' on a locked token is skipped, and a pilot's lease is never touched", () => {
@@ -148,14 +148,16 @@ describe('setStatusPatch (GRID_LRT set_view_to_status)', () => {
       status: { before: 'todo', after: 'queued' },
       times: { before: fixture.times, after: { ...fixtureTimes, queued: NOW } },
     });
-    expect(setStatusPatch(structuredClone(fixture), 'queued', NOW)).toHaveProperty('skip');
+    expect(setStatusPatch(tokenFromDoc(structuredClone(fixture)), 'queued', NOW)).toHaveProperty('skip');
   });
 });
 
 describe('deletePatch and changedFields', () => {
   it('makes a tombstone guarded by the rev read', () => {
-    expect(deletePatch(fixture)).toEqual({ doc: { _id: fixture._id, _rev: fixture._rev, _deleted: true } });
-    expect(changedFields(fixture, deletePatch(fixture).doc)).toEqual({
+    expect(deletePatch(tokenFromDoc(fixture))).toEqual({
+      doc: { _id: fixture._id, _rev: fixture._rev, _deleted: true },
+    });
+    expect(changedFields(tokenFromDoc(fixture), deletePatch(tokenFromDoc(fixture)).doc)).toEqual({
       _deleted: { before: false, after: true },
     });
   });
@@ -178,7 +180,7 @@ describe('deletePatch and changedFields', () => {
       'stdout.txt',
       'STDERR',
     ]);
-    expect(attachmentsToDrop(fixture, 'logs')).toEqual([]);
-    expect(attachmentsToDrop(fixture, 'none')).toEqual([]);
+    expect(attachmentsToDrop(tokenFromDoc(fixture), 'logs')).toEqual([]);
+    expect(attachmentsToDrop(tokenFromDoc(fixture), 'none')).toEqual([]);
   });
 });

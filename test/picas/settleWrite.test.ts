@@ -132,7 +132,7 @@ describe('settling a write on a cluster', () => {
 
     // The old winner is now the shorter branch: it lost, and its leaf is deleted.
     const old = await settleWrite(picas, 'grown', winner, { spread: false });
-    expect(old).toMatchObject({ fate: 'lost', winner: { _rev: onLoser.rev, v: 'on the loser' } });
+    expect(old).toMatchObject({ fate: 'lost', winner: { _rev: onLoser.rev, extra: { v: 'on the loser' } } });
     expect(await settled(picas, 'grown', onLoser)).toBe(onLoser.rev);
     const live = (await readLeaves(picas, 'grown')).filter((leaf) => !leaf.deleted);
     expect(live.map((leaf) => leaf.rev)).toEqual([onLoser.rev]);

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isLrtError, type LrtError } from '../../src/core';
-import type { PicasDb, TokenDoc } from '../../src/picas/client';
+import type { PicasDb } from '../../src/picas/client';
 import {
   type ClaimedToken,
   fencedUpdate,
@@ -11,6 +11,7 @@ import {
   setStatusPatch,
 } from '../../src/picas/protocol';
 import { fence, takenOverBy } from '../../src/picas/protocol/leaseRecord';
+import { type TokenDoc, tokenFromDoc } from '../../src/picas/tokenDoc';
 import { oneClaimedToken } from '../helpers/claimedToken';
 import { createTestDatabase, type TestDatabase } from '../helpers/couch';
 import { type PicasWrite, picasClaim, picasClose } from '../helpers/picasclientWorker';
@@ -33,7 +34,7 @@ const lease: Lease = {
   lock: T0,
 };
 const held = (extra: Record<string, unknown> = {}): TokenDoc =>
-  ({
+  tokenFromDoc({
     _id: 't1',
     type: 'x',
     lock: T0,
@@ -42,7 +43,7 @@ const held = (extra: Record<string, unknown> = {}): TokenDoc =>
     status: 'running',
     lease,
     ...extra,
-  }) as TokenDoc;
+  });
 
 describe('the fence (pure)', () => {
   it('passes our own token, renewed and in any phase', () => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isLrtError, silentLogger } from '../../src/core';
-import type { TokenDoc } from '../../src/picas/client';
+import { type TokenDoc, tokenFromDoc } from '../../src/picas/tokenDoc';
 import { containerSpecOf, expectedMd5, imageSources } from '../../src/pilot/containerSpec';
 import { type ContainerStepOptions, imageEnv, pullContainer } from '../../src/pilot/containerStep';
 import { localhostCert } from '../helpers/certs';
@@ -15,7 +15,7 @@ import { type StorageServer, startStorageServer } from '../transfer/storageServe
 const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const tokenWith = (singularity: unknown): TokenDoc =>
-  ({ _id: 't_x_1', type: 'x', 'config.json': { container: { singularity } } }) as unknown as TokenDoc;
+  tokenFromDoc({ _id: 't_x_1', type: 'x', lock: 0, done: 0, 'config.json': { container: { singularity } } });
 
 describe('container spec: the launcher rules', () => {
   it('reads SIMG and SIMG_COMMIT from config.json.container.singularity', () => {
@@ -23,7 +23,9 @@ describe('container spec: the launcher rules', () => {
       simg: 'shub://a/b:c',
       commit: 'abc',
     });
-    expect(containerSpecOf({ _id: 'a', 'config.json': {} } as unknown as TokenDoc)).toBeUndefined();
+    expect(
+      containerSpecOf(tokenFromDoc({ _id: 'a', type: 'x', lock: 0, done: 0, 'config.json': {} })),
+    ).toBeUndefined();
     expect(containerSpecOf(tokenWith({ SIMG: '' }))).toBeUndefined();
     expect(() => containerSpecOf(tokenWith({ SIMG: 5 }))).toThrow(
       /t_x_1: config.json.container.singularity SIMG/,

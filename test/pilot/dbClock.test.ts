@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openPicas, type PicasDb } from '../../src/picas/client';
 import { couchCall } from '../../src/picas/couchHttp';
 import { type AttemptRecord, claimPatch, leaseOf, writeClaim } from '../../src/picas/protocol';
+import { tokenFromDoc } from '../../src/picas/tokenDoc';
 import { createPilotWorld, demoTokens, type PilotWorld } from '../helpers/pilotWorld';
 import { type DateShiftProxy, startDateShiftProxy } from './support/dateShiftProxy';
 import { summaryOf } from './support/leaseWorld';
@@ -28,7 +29,7 @@ async function shiftedProxy(world: PilotWorld, shiftMs: number) {
 /** Locks token `id` as a pilot that claimed it at `claimedAtMs` for `leaseSeconds` and then died. */
 async function lockedByDeadPilot(picas: PicasDb, id: string, claimedAtMs: number, leaseSeconds: number) {
   const leaseId = randomUUID();
-  const patched = claimPatch(await picas.db.get(id), {
+  const patched = claimPatch(tokenFromDoc(await picas.db.get(id)), {
     leaseId,
     pilot: 'dead-pilot',
     host: 'gone.example',

@@ -2,8 +2,9 @@ import { once } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/core';
-import { openPicas, type PicasDb, type TokenDoc } from '../../src/picas/client';
+import { openPicas, type PicasDb } from '../../src/picas/client';
 import { couchCall } from '../../src/picas/couchHttp';
+import type { TokenDoc } from '../../src/picas/tokenDoc';
 import { startHeartbeat } from '../../src/pilot/heartbeat';
 import { waitFor } from '../helpers/pilotWorld';
 
@@ -68,6 +69,7 @@ describe('a hung connection holds no renewal longer than its timeout', () => {
       lock: Math.floor(started / 1000),
       done: 0,
       lease: { id: 'lease-1', pilot: 'p', host: 'h', expires, renewed: expires - 12, attempt: 1 },
+      extra: {},
     };
     let lost: { reason: string; at: number } | undefined;
     const heartbeat = startHeartbeat(

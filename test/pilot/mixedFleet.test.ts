@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, inject, it } from 'vitest';
-import type { TokenDoc } from '../../src/picas/client';
+import type { StoredToken } from '../../src/picas/tokenDoc';
 import { lrt } from '../helpers/cli';
 import { type PicasWrite, runPicasWorker } from '../helpers/picasclientWorker';
 import { createPilotWorld, demoTokens } from '../helpers/pilotWorld';
@@ -23,7 +23,7 @@ const TOKENS = 100;
 
 interface Revision {
   rev: string;
-  doc: TokenDoc;
+  doc: StoredToken;
 }
 
 /** The token's revisions, oldest first, each with its body (nothing is compacted in the test). */
@@ -31,7 +31,7 @@ async function history(python: CouchdbPythonDatabase, id: string): Promise<Revis
   const latest = await python.get(id, { revs: 'true' });
   const revisions = latest?._revisions as { start: number; ids: string[] };
   const revs = revisions.ids.map((hash, k) => `${revisions.start - k}-${hash}`).reverse();
-  return Promise.all(revs.map(async (rev) => ({ rev, doc: (await python.get(id, { rev })) as TokenDoc })));
+  return Promise.all(revs.map(async (rev) => ({ rev, doc: (await python.get(id, { rev })) as StoredToken })));
 }
 
 describe.skipIf(onCluster)('mixed fleet: grid-lrt pilots and picasclient workers on one database', () => {

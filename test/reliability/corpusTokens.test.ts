@@ -2,9 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { getAttachment } from '../../src/picas/attachments';
-import type { TokenDoc } from '../../src/picas/client';
 import { logAttachmentName } from '../../src/picas/logNames';
 import type { TokenErrorEntry } from '../../src/picas/protocol';
+import type { StoredToken } from '../../src/picas/tokenDoc';
 import { NON_UTF8_STDERR, TOKEN_CASES, TOKEN_CORPUS_MASTER } from '../corpus/tokens';
 import { lrt } from '../helpers/cli';
 import { databaseFingerprint } from '../helpers/couch';
@@ -14,7 +14,7 @@ const TYPE = 'tokcorpus';
 /** More than a claim page (10) of tokens whose lock/done are "zero" only by JavaScript `==`. */
 const LOOSE_ZEROS = 12;
 
-function tokenDoc(id: string, fields: Record<string, unknown>, sandboxUrl: string): TokenDoc {
+function tokenDoc(id: string, fields: Record<string, unknown>, sandboxUrl: string): StoredToken {
   const doc: Record<string, unknown> = {
     _id: id,
     type: TYPE,
@@ -27,7 +27,7 @@ function tokenDoc(id: string, fields: Record<string, unknown>, sandboxUrl: strin
     if (value === undefined) delete doc[field];
     else doc[field] = value;
   }
-  return doc as TokenDoc;
+  return doc as StoredToken;
 }
 
 async function text(

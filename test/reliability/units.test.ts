@@ -8,8 +8,8 @@ import {
   redactUrl,
   scrubSecrets,
 } from '../../src/core';
-import type { TokenDoc } from '../../src/picas/client';
 import { claimPatch } from '../../src/picas/protocol';
+import { tokenFromDoc } from '../../src/picas/tokenDoc';
 import {
   diskVerdict,
   formatCheck,
@@ -94,7 +94,7 @@ describe('strict UTF-8', () => {
 
 describe('token shape', () => {
   const token = (fields: Record<string, unknown>) =>
-    ({ _id: 't', type: 'x', lock: 0, done: 0, ...fields }) as TokenDoc;
+    tokenFromDoc({ _id: 't', type: 'x', lock: 0, done: 0, ...fields });
 
   it('accepts what the pilot can act on', () => {
     expect(
@@ -128,12 +128,12 @@ describe('claimable as the views compare (==)', () => {
   const input = { leaseId: 'l', pilot: 'p', host: 'h', jobIds: {}, now: 100, leaseSeconds: 60 };
   it.each([[''], [false], ['00'], [[]]])('lock %j is free', (lock) => {
     expect(
-      claimPatch({ _id: 't', type: 'x', lock: lock as unknown as number, done: 0 }, input),
+      claimPatch(tokenFromDoc({ _id: 't', type: 'x', lock: lock as unknown as number, done: 0 }), input),
     ).toHaveProperty('doc');
   });
   it.each([[null], ['yes'], [true]])('lock %j is not', (lock) => {
     expect(
-      claimPatch({ _id: 't', type: 'x', lock: lock as unknown as number, done: 0 }, input),
+      claimPatch(tokenFromDoc({ _id: 't', type: 'x', lock: lock as unknown as number, done: 0 }), input),
     ).toHaveProperty('skip');
   });
 });

@@ -204,7 +204,7 @@ describe('conflict-aware release', () => {
       released: false,
       reason: 'the token was deleted',
     });
-    expect(releasePatch({ _id: 'x', type, lock: 5, done: 0, status: 'staging' }, 1)).toEqual({
+    expect(releasePatch({ _id: 'x', type, lock: 5, done: 0, status: 'staging', extra: {} }, 1)).toEqual({
       reason: 'the token is locked or done',
     });
   });

@@ -2,7 +2,6 @@ import { join } from 'node:path';
 import { errorMessage } from '../../core';
 import { DEMO_TYPE, type DemoCounts, runDemo, startEmbeddedCouch } from '../../demo/demo';
 import { listTokens, openPicas } from '../../picas';
-import type { TokenErrorEntry } from '../../picas/protocol';
 import { defineCommand } from '../command';
 import { EXIT } from '../exitCodes';
 
@@ -98,8 +97,9 @@ export const demoCommand = defineCommand({
       });
       const failed = server ? await listTokens(picas, DEMO_TYPE, 'error', { includeDocs: true }) : [];
       const failures = failed.map((row) => {
-        const errors = (row.doc?.error as TokenErrorEntry[] | undefined) ?? [];
-        return { token: row.id, message: errors[errors.length - 1]?.message ?? '' };
+        const errors = Array.isArray(row.doc?.error) ? row.doc.error : [];
+        const last = errors.at(-1);
+        return { token: row.id, message: typeof last === 'object' ? (last.message ?? '') : '' };
       });
       const summary = { ...result, failures, ledger: undefined, processed: result.ledger.length };
       if (ctx.out.json) ctx.out.result(summary);

@@ -10,7 +10,7 @@ import {
   renderStatus,
 } from '../../monitor';
 import { readAttachment } from '../../picas/attachments';
-import type { TokenDoc } from '../../picas/client';
+import type { TokenDoc } from '../../picas/tokenDoc';
 import { getToken } from '../../picas/tokens';
 import { assertTokenType } from '../../picas/viewDefinitions';
 import { type ContextWith, defineCommand } from '../command';

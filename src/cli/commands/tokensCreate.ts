@@ -15,6 +15,7 @@ import {
 import { ensureDatabase, ensureDesignDoc } from '../../picas/designDocStore';
 import { overlapsWithExisting } from '../../picas/overlap';
 import { applyFieldOverrides, loadTokenConfigFile, missingTokenKeyFields } from '../../picas/tokenConfig';
+import { tokenToDoc } from '../../picas/tokenDoc';
 import {
   type AttachmentInput,
   buildTokenDoc,
@@ -400,7 +401,7 @@ export const tokensShow = defineCommand({
   options: { ...PICAS_OPTIONS },
   positionals: [{ name: 'id', description: 'token id' }],
   async run(ctx) {
-    const token = await getToken(picasFromContext(ctx), ctx.positionals[0]!);
+    const token = tokenToDoc(await getToken(picasFromContext(ctx), ctx.positionals[0]!));
     ctx.out.result(token);
     ctx.out.line(JSON.stringify(token, null, 2));
     return EXIT.ok;

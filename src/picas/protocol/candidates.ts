@@ -1,7 +1,8 @@
 import { LrtError } from '../../core';
-import { couchError, type PicasDb, statusOf, type TokenDoc } from '../client';
+import { couchError, type PicasDb, statusOf } from '../client';
+import { type TokenDoc, tokenFromDoc } from '../tokenDoc';
 import { claimDesignDocName, customDesignDocName, SPREAD_KEYS, SPREAD_VIEW } from '../viewDefinitions';
-import { fetchView, type ViewRow } from '../viewQuery';
+import { fetchView } from '../viewQuery';
 
 /*
  * The read side of the claim (claim.ts): a page of a token view with the docs, and the candidate
@@ -102,7 +103,7 @@ export async function readView(
     const body = await fetchView(picas, view.designDoc, view.name, { include_docs: true, ...qs }, signal);
     const all = body.rows;
     const last = all[all.length - 1];
-    const rows = all.filter((r): r is ViewRow & { doc: TokenDoc } => !!r.doc);
+    const rows = all.flatMap((r) => (r.doc ? [{ ...r, doc: tokenFromDoc(r.doc) }] : []));
     return {
       rows,
       /** Rows returned, those without a document (deleted since) included. */

@@ -1,11 +1,9 @@
-import type { TokenDoc } from '../client';
 import { type JobIds, primaryJobId } from '../jobIds';
+import { type AttemptRecord, type Lease, type TokenDoc, withFields } from '../tokenDoc';
 import {
-  type AttemptRecord,
   attemptsOf,
   claimBlocker,
   closeAttempt,
-  type Lease,
   lastItems,
   leaseLength,
   MAX_ATTEMPT_RECORDS,
@@ -50,8 +48,7 @@ export function applyClaim(doc: TokenDoc, input: ClaimInput): TokenDoc {
     lock: input.now,
   };
   return {
-    ...doc,
-    ...jobFields,
+    ...withFields(doc, jobFields),
     lock: input.now,
     status: 'locked',
     hostname: input.host,

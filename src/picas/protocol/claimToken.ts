@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { backoffDelay, isLrtError, LrtError, sleep } from '../../core';
-import type { PicasDb, TokenDoc } from '../client';
+import type { PicasDb } from '../client';
 import type { JobIds } from '../jobIds';
+import type { TokenDoc } from '../tokenDoc';
 import { EXPIRED_VIEW, SPREAD_VIEW } from '../viewDefinitions';
 import {
   type CandidateCache,

@@ -1,5 +1,6 @@
-import { couchError, type PicasDb, statusOf, type TokenDoc } from '../client';
+import { couchError, type PicasDb, statusOf } from '../client';
 import { clusterRules } from '../cluster';
+import { type TokenDoc, tokenToDoc } from '../tokenDoc';
 import { leaseOf } from './leaseRecord';
 import { writeDoc } from './quorumWrite';
 import { settleWrite } from './settleWrite';
@@ -26,7 +27,7 @@ export async function writeClaim(
 ): Promise<ClaimWrite> {
   const holdsOurLease = (leaf: TokenDoc) => leaseOf(leaf)?.id === leaseId;
   try {
-    const written = await writeDoc(picas, doc, signal);
+    const written = await writeDoc(picas, tokenToDoc(doc), signal);
     if (!(await clusterRules(picas)).on) return { rev: written.rev, settled: false };
     const outcome = await settleWrite(picas, doc._id, written.rev, { spread: written.uncertain });
     // A claim is kept while the winner still holds our lease; a write that sends the token to error

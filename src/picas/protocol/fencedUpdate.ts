@@ -1,7 +1,8 @@
 import { LrtError } from '../../core';
-import { couchError, type PicasDb, statusOf, type TokenDoc } from '../client';
+import { couchError, type PicasDb, statusOf } from '../client';
 import { clusterRules } from '../cluster';
 import { couchCall, docPath } from '../couchHttp';
+import { type StoredToken, type TokenDoc, tokenFromDoc, tokenToDoc } from '../tokenDoc';
 import { fence, type LeaseLost, leaseOf, type Patched, type Skipped } from './leaseRecord';
 import { writeDoc } from './quorumWrite';
 import { settleWrite } from './settleWrite';
@@ -60,11 +61,13 @@ async function readToken(
   cluster: boolean,
   signal: AbortSignal | undefined,
 ): Promise<TokenDoc> {
-  let doc: TokenDoc & { _conflicts?: string[] };
+  let doc: TokenDoc;
   try {
     // The signal reaches the read too: a renewal abandoned on a hung server frees its connection.
     const qs = cluster ? { conflicts: true } : {};
-    doc = (await couchCall<typeof doc>(picas, { method: 'GET', path: docPath(id), qs, signal })).body;
+    doc = tokenFromDoc(
+      (await couchCall<StoredToken>(picas, { method: 'GET', path: docPath(id), qs, signal })).body,
+    );
   } catch (err) {
     if (signal?.aborted) throw signal.reason;
     if (statusOf(err) === 404) throw leaseLostError(id, leaseId, undefined, true);
@@ -110,7 +113,7 @@ export async function fencedUpdate(
     if ('skip' in result) return { skipped: result.skip, conflicts };
     const next: TokenDoc = { ...result.doc, _id: doc._id, _rev: doc._rev };
     try {
-      const written = await writeDoc(picas, next, options.signal);
+      const written = await writeDoc(picas, tokenToDoc(next), options.signal);
       if (!rules.on) return { doc: { ...next, _rev: written.rev }, conflicts };
       // It counts only on the one live branch; else apply it again on the winner.
       const settled = await settleWrite(picas, id, written.rev, { spread: written.uncertain });
@@ -131,7 +134,7 @@ export async function fencedUpdate(
 
 /** Document content without `_rev` and `_attachments` (stored as stubs), keys sorted. */
 function contentOf(doc: TokenDoc): string {
-  const { _rev, _attachments, ...rest } = doc;
+  const { _rev, _attachments, ...rest } = tokenToDoc(doc);
   return JSON.stringify(rest, (_key, value: unknown) =>
     value && typeof value === 'object' && !Array.isArray(value)
       ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
@@ -155,7 +158,7 @@ async function landedWrite(
       const settled = await settleWrite(picas, id, isSent);
       return settled.fate === 'won' ? settled.doc : undefined;
     }
-    const current = await picas.db.get(id);
+    const current = tokenFromDoc(await picas.db.get(id));
     return isSent(current) ? current : undefined;
   } catch {
     return undefined;

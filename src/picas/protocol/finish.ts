@@ -1,4 +1,4 @@
-import type { TokenDoc } from '../client';
+import { type TokenDoc, type TokenErrorEntry, withFields } from '../tokenDoc';
 import {
   appendError,
   attemptsOf,
@@ -7,7 +7,6 @@ import {
   type LeaseLost,
   type Patched,
   STDERR_TAIL_CHARS,
-  type TokenErrorEntry,
   timesOf,
   withoutLease,
 } from './leaseRecord';
@@ -54,8 +53,7 @@ export function finishPatch(doc: TokenDoc, leaseId: string, input: FinishInput):
     reason: input.ok ? 'done' : message,
   });
   const next: TokenDoc = {
-    ...withoutLease(doc),
-    ...results,
+    ...withFields(withoutLease(doc), results),
     done: input.now,
     status,
     output: input.exitCode,

@@ -1,4 +1,4 @@
-import type { TokenDoc } from '../client';
+import type { TokenDoc } from '../tokenDoc';
 import {
   attemptsOf,
   closeAttempt,

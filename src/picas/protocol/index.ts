@@ -5,6 +5,7 @@
  * a cluster (claimToken, fencedUpdate).
  */
 
+export type { AttemptRecord, Lease, TokenErrorEntry } from '../tokenDoc';
 export {
   CACHED_CLAIM_PAGE_SIZE,
   type CandidateCache,
@@ -35,11 +36,9 @@ export {
 export { type FinishInput, finishPatch } from './finish';
 export { type ReleaseInput, releasePatch } from './giveBack';
 export {
-  type AttemptRecord,
   attemptsOf,
   isClaimable,
   LEASE_EXPIRED,
-  type Lease,
   type LeaseLost,
   leaseLength,
   leaseOf,
@@ -49,7 +48,6 @@ export {
   PROTOCOL_STATUSES,
   type Skipped,
   STDERR_TAIL_CHARS,
-  type TokenErrorEntry,
   type TokenPatch,
 } from './leaseRecord';
 export { type BulkRow, deleteLeaf, type Written, writeAttachment, writeBulk, writeDoc } from './quorumWrite';

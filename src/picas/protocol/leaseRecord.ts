@@ -1,47 +1,18 @@
-import type { TokenDoc } from '../client';
+import {
+  type AttemptRecord,
+  type Lease,
+  type TokenDoc,
+  type TokenErrorEntry,
+  type TokenErrorList,
+  type TokenFields,
+  type Tombstone,
+  withoutFields,
+} from '../tokenDoc';
 
 /*
  * The records a lease leaves on a token (lease, attempts, errors, times) and how to read them;
  * the patches of claimPatch.ts and lease.ts are built from these.
  */
-
-/** Who holds a claimed token and until when (`lease` field). */
-export interface Lease {
-  id: string;
-  pilot: string;
-  host: string;
-  /** Epoch s; after it any pilot may reclaim the token. */
-  expires: number;
-  renewed: number;
-  attempt: number;
-  /**
-   * The `lock` the claim wrote. Another tool that takes the token (picasclient's claim) writes a
-   * new `lock` and `hostname` and leaves `lease` as it was: see takenOverBy.
-   */
-  lock?: number;
-}
-
-/** One claim of a token (`attempts` field, the last MAX_ATTEMPT_RECORDS kept). */
-export interface AttemptRecord {
-  n: number;
-  pilot: string;
-  host: string;
-  jobid?: string;
-  started: number;
-  ended?: number;
-  phase?: string;
-  exit?: number;
-  reason?: string;
-}
-
-/** An entry of the `error` list (SURF picasclient's shape plus exit code and stderr tail). */
-export interface TokenErrorEntry {
-  time: number;
-  message: string;
-  phase?: string;
-  exit_code?: number;
-  stderr_tail?: string;
-}
 
 export const MAX_ATTEMPT_RECORDS = 20;
 export const MAX_ERROR_RECORDS = 20;
@@ -51,9 +22,10 @@ export const LEASE_EXPIRED = 'lease expired';
 export const PROTOCOL_STATUSES = ['todo', 'locked', 'done', 'error', 'staging'];
 
 export type Patched = { doc: TokenDoc };
+export type Deleted = { doc: Tombstone };
 export type Skipped = { skip: string };
 /** A login-side change: the document to write (same `_rev`) or a reason to leave the token alone. */
-export type TokenPatch = (doc: TokenDoc) => Patched | Skipped;
+export type TokenPatch = (doc: TokenDoc) => Patched | Deleted | Skipped;
 /** The token's lease is not ours any more (reset, reclaimed, finished, deleted or taken over). */
 export interface LeaseLost {
   lost: true;
@@ -74,13 +46,15 @@ export function isZero(value: unknown): boolean {
   return value !== null && value !== undefined && Number(value) === 0;
 }
 
-export function leaseOf(doc: TokenDoc): Lease | undefined {
-  const lease = doc.lease as Partial<Lease> | undefined;
+/** The lease on a token, read or stored (it reads nothing else). */
+export function leaseOf(doc: Pick<TokenFields, 'lease'>): Lease | undefined {
+  // Typed as grid-lrt writes it; a token rewritten by hand or another tool may hold anything.
+  const lease = doc.lease;
   if (!lease || typeof lease !== 'object' || typeof lease.id !== 'string') return undefined;
-  return lease as Lease;
+  return lease;
 }
 
-export function attemptsOf(doc: TokenDoc): AttemptRecord[] {
+export function attemptsOf(doc: Pick<TokenFields, 'attempts'>): AttemptRecord[] {
   if (!Array.isArray(doc.attempts)) return [];
   return doc.attempts.filter(
     (a): a is AttemptRecord => !!a && typeof a === 'object' && typeof a.n === 'number',
@@ -89,9 +63,7 @@ export function attemptsOf(doc: TokenDoc): AttemptRecord[] {
 
 export function timesOf(doc: TokenDoc): Record<string, number> {
   const times = doc.times;
-  return times && typeof times === 'object' && !Array.isArray(times)
-    ? { ...(times as Record<string, number>) }
-    : {};
+  return times && typeof times === 'object' && !Array.isArray(times) ? { ...times } : {};
 }
 
 export function scrubCount(doc: TokenDoc): number {
@@ -171,21 +143,15 @@ export function closeAttempt(
   return { attempts: attempts.map((a, i) => (i === index ? closed : a)), closed };
 }
 
-export function appendError(existing: unknown, entry: TokenErrorEntry): unknown[] {
-  let list: unknown[] = [];
+export function appendError(existing: TokenDoc['error'], entry: TokenErrorEntry): TokenErrorList {
+  let list: TokenErrorList = [];
   if (Array.isArray(existing)) list = existing;
   else if (existing !== undefined && existing !== null && existing !== '') list = [existing];
   return lastItems([...list, entry], MAX_ERROR_RECORDS);
 }
 
 export function withoutLease(doc: TokenDoc): TokenDoc {
-  return omitFields(doc, ['lease']);
-}
-
-export function omitFields(doc: TokenDoc, fields: string[]): TokenDoc {
-  const copy: Record<string, unknown> = { ...doc };
-  for (const field of fields) delete copy[field];
-  return copy as TokenDoc;
+  return withoutFields(doc, ['lease']);
 }
 
 /** `times` with `name` set to `now`. */

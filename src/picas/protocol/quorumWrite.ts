@@ -1,6 +1,7 @@
-import type { PicasDb, TokenDoc } from '../client';
+import type { PicasDb } from '../client';
 import { type ClusterRules, clusterRules, writeQuorum } from '../cluster';
 import { couchCall, docPath } from '../couchHttp';
+import type { StoredToken } from '../tokenDoc';
 
 /*
  * The writes of the protocol with the quorum the cluster rules ask for (docs/protocol.md, Cluster
@@ -26,13 +27,13 @@ export interface BulkRow {
 /** PUT the document with the `_rev` it carries (none: a create). Rejects nano-shaped on 4xx/5xx. */
 export async function writeDoc(
   picas: PicasDb,
-  doc: TokenDoc | Record<string, unknown>,
+  doc: StoredToken | Record<string, unknown>,
   signal?: AbortSignal,
 ): Promise<Written> {
   const rules = await clusterRules(picas);
   const reply = await couchCall<{ rev?: string }>(picas, {
     method: 'PUT',
-    path: docPath(doc._id as string),
+    path: docPath(String(doc._id)),
     qs: writeQuorum(rules),
     body: doc,
     signal,
@@ -64,7 +65,7 @@ export async function writeAttachment(
 /** `_bulk_docs` with each doc's `_rev`; `uncertain` when some doc was taken by fewer than `w`. */
 export async function writeBulk(
   picas: PicasDb,
-  docs: Array<TokenDoc | Record<string, unknown>>,
+  docs: Array<StoredToken | Record<string, unknown>>,
 ): Promise<{ rows: BulkRow[]; uncertain: boolean; rules: ClusterRules }> {
   const rules = await clusterRules(picas);
   const reply = await couchCall<BulkRow[]>(picas, {

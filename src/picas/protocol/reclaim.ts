@@ -1,7 +1,6 @@
-import type { TokenDoc } from '../client';
+import type { AttemptRecord, TokenDoc } from '../tokenDoc';
 import { applyClaim, type ClaimInput } from './claim';
 import {
-  type AttemptRecord,
   appendError,
   attemptsOf,
   closeAttempt,

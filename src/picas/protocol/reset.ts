@@ -1,5 +1,5 @@
-import type { TokenDoc } from '../client';
-import { isFreeAtTodo, omitFields, type Patched, type Skipped, scrubCount, withTime } from './leaseRecord';
+import { type TokenDoc, withoutFields } from '../tokenDoc';
+import { isFreeAtTodo, type Patched, type Skipped, scrubCount, withTime } from './leaseRecord';
 
 /*
  * Transition any -> todo from the login side (docs/protocol.md, Reset). A change that is already
@@ -47,7 +47,7 @@ export function resetPatch(doc: TokenDoc, options: ResetOptions): Patched | Skip
   const drop = attachmentsToDrop(doc, options.dropAttachments);
   if (isFreeAtTodo(doc) && drop.length === 0) return { skip: `token ${doc._id} is already free (todo)` };
   const next: TokenDoc = {
-    ...omitFields(doc, ['lease', 'exit_code']),
+    ...withoutFields(doc, ['lease', 'exit_code']),
     lock: 0,
     done: 0,
     status: 'todo',

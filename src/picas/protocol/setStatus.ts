@@ -1,13 +1,5 @@
-import type { TokenDoc } from '../client';
-import {
-  isFreeAtTodo,
-  isPositive,
-  isStrictZero,
-  omitFields,
-  type Patched,
-  type Skipped,
-  withTime,
-} from './leaseRecord';
+import { type TokenDoc, withoutFields } from '../tokenDoc';
+import { isFreeAtTodo, isPositive, isStrictZero, type Patched, type Skipped, withTime } from './leaseRecord';
 
 /* Transition any -> the status asked for, from the login side (docs/protocol.md, Set status). */
 
@@ -33,11 +25,11 @@ export function setStatusPatch(doc: TokenDoc, status: string, now: number): Patc
     }
     case 'todo':
       if (isFreeAtTodo(doc)) return { skip: already };
-      return { doc: { ...omitFields(doc, ['lease']), status, lock: 0, done: 0, times } };
+      return { doc: { ...withoutFields(doc, ['lease']), status, lock: 0, done: 0, times } };
     case 'done':
     case 'error':
       if (doc.status === status && isPositive(doc.done) && doc.lease === undefined) return { skip: already };
-      return { doc: { ...omitFields(doc, ['lease']), status, done: now, times } };
+      return { doc: { ...withoutFields(doc, ['lease']), status, done: now, times } };
     default:
       if (doc.status === status) return { skip: already };
       return { doc: { ...doc, status, times } };

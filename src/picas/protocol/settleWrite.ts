@@ -2,9 +2,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { LrtError } from '../../core/errors';
 import { mapWithConcurrency } from '../../core/pool';
 import { type RevisionHistory, revisionPath, winnerFirst } from '../../core/revisions';
-import { couchError, type PicasDb, statusOf, type TokenDoc } from '../client';
+import { couchError, type PicasDb, statusOf } from '../client';
 import { clusterRules, readQuorum, writeQuorum } from '../cluster';
 import { couchCall, docPath } from '../couchHttp';
+import { type StoredToken, type TokenDoc, tokenFromDoc } from '../tokenDoc';
 import { type BulkRow, deleteLeaf, type Written, writeBulk, writeDoc } from './quorumWrite';
 
 /*
@@ -38,7 +39,7 @@ export type WriteFate =
 /** Which write to look for: its revision, or (no reply came) a test on the live leaf's content. */
 export type OwnWrite = string | ((leaf: TokenDoc) => boolean);
 
-type LeafDoc = TokenDoc & { _deleted?: boolean; _revisions?: RevisionHistory };
+type LeafDoc = StoredToken & { _revisions?: RevisionHistory };
 
 interface Leaf {
   rev: string;
@@ -83,9 +84,10 @@ function ownLeaf(leaves: Leaf[], own: OwnWrite): Leaf | undefined {
   return leaves.find((leaf) => !leaf.deleted && own(withoutTree(leaf.doc)));
 }
 
+/** The leaf as a token, without what open_revs adds (`_revisions`, `_deleted`). */
 function withoutTree(doc: LeafDoc): TokenDoc {
   const { _revisions, _deleted, ...body } = doc;
-  return body as TokenDoc;
+  return tokenFromDoc(body);
 }
 
 const SPREAD_TRIES = 3;
@@ -203,10 +205,13 @@ export async function settled(picas: PicasDb, id: string, written: Written): Pro
  * PUT `doc` with the `_rev` it carries and settle it (see `settled`); a new document answered 201
  * had no branch to lose to. Errors reject as usual.
  */
-export async function writeSettled(picas: PicasDb, doc: TokenDoc | Record<string, unknown>): Promise<string> {
+export async function writeSettled(
+  picas: PicasDb,
+  doc: StoredToken | Record<string, unknown>,
+): Promise<string> {
   const written = await writeDoc(picas, doc);
   if (doc._rev === undefined && !written.uncertain) return written.rev;
-  return settled(picas, doc._id as string, written);
+  return settled(picas, String(doc._id), written);
 }
 
 /** A write that lost its settlement, shaped like the 409 it amounts to (statusOf / couchError). */
@@ -222,7 +227,7 @@ export function lostToRival(id: string): Error {
  */
 export async function writeBulkSettled(
   picas: PicasDb,
-  docs: Array<TokenDoc | Record<string, unknown>>,
+  docs: Array<StoredToken | Record<string, unknown>>,
 ): Promise<BulkRow[]> {
   const { rows, uncertain, rules } = await writeBulk(picas, docs);
   if (!rules.on) return rows;
@@ -245,7 +250,11 @@ const CONVERGE_POLL_MS = 50;
 async function untilOneCopyShows(picas: PicasDb, id: string, rev: string | undefined): Promise<void> {
   const deadline = Date.now() + CONVERGE_WAIT_MS;
   while (Date.now() < deadline) {
-    const current = await couchCall<TokenDoc>(picas, { method: 'GET', path: docPath(id), qs: { r: 1 } }).then(
+    const current = await couchCall<StoredToken>(picas, {
+      method: 'GET',
+      path: docPath(id),
+      qs: { r: 1 },
+    }).then(
       (reply) => reply.body._rev,
       (err: unknown) => {
         if (statusOf(err) === 404) return undefined;

@@ -1,7 +1,8 @@
 import { bulkCreateTokens } from '../../../src/picas/bulkCreate';
-import { openPicas, type PicasDb, type TokenDoc } from '../../../src/picas/client';
+import { openPicas, type PicasDb } from '../../../src/picas/client';
 import { ensureDatabase, ensureDesignDoc } from '../../../src/picas/designDocStore';
 import { logAttachmentName } from '../../../src/picas/logNames';
+import { tokenFromDoc } from '../../../src/picas/tokenDoc';
 import type { NewToken } from '../../../src/picas/tokens';
 import type { FinalToken } from './invariants';
 
@@ -60,9 +61,9 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
 /** Every token with the stdout log of the attempt that finished it (when there is one). */
 export async function readFinalTokens(picas: PicasDb, ids: string[]): Promise<FinalToken[]> {
   const all = await picas.db.fetch({ keys: ids });
-  const docs = all.rows.flatMap((r) => ('doc' in r && r.doc ? [r.doc as TokenDoc] : []));
+  const docs = all.rows.flatMap((r) => ('doc' in r && r.doc ? [tokenFromDoc(r.doc)] : []));
   return mapLimit(docs, 8, async (doc) => {
-    const attempts = Array.isArray(doc.attempts) ? (doc.attempts as { n: number }[]) : [];
+    const attempts = Array.isArray(doc.attempts) ? doc.attempts : [];
     const last = attempts.at(-1);
     const name = last ? logAttachmentName(last.n, 'stdout') : undefined;
     let committedStdout: string | undefined;

@@ -1,6 +1,6 @@
-import type { TokenDoc } from '../../../src/picas/client';
 import { parseLogAttachmentName } from '../../../src/picas/logNames';
 import { type AttemptRecord, attemptsOf, LEASE_EXPIRED } from '../../../src/picas/protocol';
+import type { TokenDoc } from '../../../src/picas/tokenDoc';
 import { CHAOS_FAIL_EXIT, type Ledger, type PayloadRun, runIdInStdout } from './ledger';
 
 /**
