@@ -20,7 +20,8 @@ function timesOf(doc: TokenDoc): Record<string, number> {
   const times = doc.times;
   if (!times || typeof times !== 'object' || Array.isArray(times)) return {};
   const out: Record<string, number> = {};
-  for (const [name, t] of Object.entries(times as Record<string, unknown>)) {
+  // Typed as the pilot writes them; a token edited by hand may hold anything.
+  for (const [name, t] of Object.entries(times)) {
     if (typeof t === 'number' && Number.isFinite(t)) out[name] = t;
   }
   return out;
@@ -34,9 +35,9 @@ function timesOf(doc: TokenDoc): Record<string, number> {
  */
 export function phaseDurations(doc: TokenDoc): { phase: string; seconds: number }[] {
   // The pilot's own account of the last attempt (ms precision), where it left one.
-  const recorded = (attemptsOf(doc).at(-1) as { phases?: unknown } | undefined)?.phases;
+  const recorded = attemptsOf(doc).at(-1)?.phases;
   if (recorded && typeof recorded === 'object' && !Array.isArray(recorded)) {
-    const out = Object.entries(recorded as Record<string, unknown>)
+    const out = Object.entries(recorded)
       .filter((e): e is [string, number] => typeof e[1] === 'number' && Number.isFinite(e[1]) && e[1] >= 0)
       .map(([phase, seconds]) => ({ phase, seconds }));
     if (out.length > 0) return out;

@@ -189,7 +189,7 @@ const KNOWN_FIELDS: Record<keyof TokenFields, true> = {
   stage_out_result: true,
 };
 
-export function isTokenField(name: string): name is keyof TokenFields {
+function isTokenField(name: string): name is keyof TokenFields {
   return Object.hasOwn(KNOWN_FIELDS, name);
 }
 
@@ -216,11 +216,6 @@ export function tokenToDoc(token: TokenDoc): StoredToken {
   const doc: StoredToken = { ...extra, ...known };
   for (const [name, value] of Object.entries(doc)) if (value === undefined) delete doc[name];
   return doc;
-}
-
-/** The value of field `name`, known or not (a variable mapping, `--set`, a template's `$NAME`). */
-export function tokenField(token: TokenDoc, name: string): unknown {
-  return isTokenField(name) ? token[name] : token.extra[name];
 }
 
 /** The token with `fields` set by name, known fields typed and the rest in `extra`. Pure. */

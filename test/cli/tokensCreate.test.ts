@@ -86,7 +86,12 @@ describe('lrt tokens create', () => {
     for (const [key, surls] of Object.entries(slices)) {
       const id = `t_demo_${expected.obsid}_SB${key}`;
       const token = await getToken(picas, id);
-      expect(token).toMatchObject({ type: 'demo', lock: 0, done: 0, STARTSB: key, OBSID: expected.obsid });
+      expect(token).toMatchObject({
+        type: 'demo',
+        lock: 0,
+        done: 0,
+        extra: { STARTSB: key, OBSID: expected.obsid },
+      });
       expect((await getAttachment(picas, id, 'srm.txt')).toString('utf8')).toBe(
         surls.map((s) => `${s}\n`).join(''),
       );
@@ -257,7 +262,7 @@ describe('lrt tokens create', () => {
     expect(await getToken(picas, 't_fromcfg_a')).toMatchObject({
       type: 'fromcfg',
       status: 'queued',
-      manual_int: 0,
+      extra: { manual_int: 0 },
     });
     const locked = await lrt(['tokens', 'create', '--type', 'demo', '--id-suffix', 'b', '--set', 'lock=1'], {
       env: envFor(testDb),

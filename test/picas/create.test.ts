@@ -222,7 +222,10 @@ describe('GRID_LRT-style creation helpers', () => {
     expect(report.created).toHaveLength(Object.keys(slices10).length);
     for (const [key, surls] of Object.entries(slices10)) {
       const id = `t_demo_${expected.obsid}_SB${key}`;
-      expect(await getToken(picas, id)).toMatchObject({ type: 'demo', extra: { STARTSB: key, OBSID: expected.obsid } });
+      expect(await getToken(picas, id)).toMatchObject({
+        type: 'demo',
+        extra: { STARTSB: key, OBSID: expected.obsid },
+      });
       expect(
         (await getAttachment(picas, id, 'srm.txt')).toString('utf8').split('\n').filter(Boolean),
       ).toEqual(surls);

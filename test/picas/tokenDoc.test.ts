@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   type StoredToken,
-  tokenField,
   tokenFromDoc,
   tokenToDoc,
   withFields,
@@ -100,14 +99,6 @@ describe('tokenFromDoc / tokenToDoc', () => {
 });
 
 describe('fields by name', () => {
-  it('reads a known or a user field by its wire name', () => {
-    const token = tokenFromDoc(wire);
-    expect(tokenField(token, 'status')).toBe('running');
-    expect(tokenField(token, 'OBSID')).toBe('L1');
-    expect(tokenField(token, 'extra')).toBe('a user field that happens to be called extra');
-    expect(tokenField(token, 'missing')).toBeUndefined();
-  });
-
   it('sets known fields typed and the rest in extra, and removes either kind', () => {
     const token = withFields(tokenFromDoc(wire), { status: 'done', Results_size: 7, PIPELINE: 'pref' });
     expect(token.status).toBe('done');
