@@ -170,6 +170,30 @@ export function couch3ViewParams(opts: Record<string, unknown>): Record<string, 
 export const LAGGING_VIEWS_OPTION = 'lrt_lagging_views_ms';
 
 /**
+ * The database option with the request timeout of view reads, in ms: a read still waiting for its
+ * index then is answered as CouchDB answers it (HTTP 500 "timeout"), and the build goes on.
+ */
+export const VIEW_TIMEOUT_OPTION = 'lrt_view_timeout_ms';
+
+/** CouchDB's answer to a read that outlived its request timeout, as pouch's errors are shaped. */
+function requestTimeoutError(): Error {
+  return Object.assign(new Error('The request could not be processed in a reasonable amount of time.'), {
+    name: 'timeout',
+    status: 500,
+  });
+}
+
+/** `answer`, or the timeout error once `ms` have passed; the work behind `answer` goes on. */
+function withinRequestTimeout<T>(answer: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, fail) => {
+    timer = setTimeout(() => fail(requestTimeoutError()), ms);
+  });
+  answer.catch(() => undefined); // answered meanwhile by the timeout: its own failure goes nowhere
+  return Promise.race([answer, expired]).finally(() => clearTimeout(timer));
+}
+
+/**
  * View rows with their fields in CouchDB's order (`id`, `key`, `value`, `doc`): pouch builds reduced
  * rows as `{value, key}`, and a script that reads the text sees the difference.
  */
@@ -345,7 +369,9 @@ export function viewEnginePlugin(): { query: unknown; viewCleanup: unknown } {
           : laggingQuery(this as unknown as LaggingSourceDb, fun, options, lagMs, mapper).then(
               (lagging) => lagging ?? ordinary(),
             );
-      return requireCjs('pouchdb-mapreduce-utils').promisedCallback(answer.then(inCouchOrder), callback);
+      const timeoutMs = this.__opts?.[VIEW_TIMEOUT_OPTION];
+      const bounded = typeof timeoutMs === 'number' ? withinRequestTimeout(answer, timeoutMs) : answer;
+      return requireCjs('pouchdb-mapreduce-utils').promisedCallback(bounded.then(inCouchOrder), callback);
     },
     viewCleanup(this: unknown, callback: unknown) {
       return abstract.viewCleanup.call(this, callback);
