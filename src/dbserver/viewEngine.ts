@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import vm from 'node:vm';
 import { type LaggingSourceDb, laggingQuery } from './laggingViews';
+import { type AllDocsDb, readIndexRange } from './rangeRead';
 import {
   builtInReduceName,
   type IndexDb,
@@ -9,6 +10,7 @@ import {
   type ReduceQuery,
   readReduced,
 } from './reduceIndex';
+import { pouchMisreadsRange } from './viewRange';
 
 /*
  * The map/reduce plugin of the embedded server: pouchdb-abstract-mapreduce (the index logic of
@@ -261,6 +263,22 @@ function reduceStateOf(
   return state;
 }
 
+type ViewSource = { map?: unknown; reduce?: unknown };
+
+/** The definition of view `fun` (`ddoc/view`), or undefined (pouch's code reports it missing). */
+async function viewSource(db: SourceDb, fun: string): Promise<ViewSource | undefined> {
+  const [ddocName, viewName] = fun.includes('/') ? fun.split('/') : [fun, fun];
+  return db.get(`_design/${ddocName}`).then(
+    (ddoc) => ddoc.views?.[viewName!],
+    () => undefined,
+  );
+}
+
+/** pouch's index of a view it has opened (keyed by pouch's view signature). */
+async function indexOf(db: SourceDb, source: ViewSource) {
+  return db._cachedViews?.[`${source.map}${source.reduce}undefined`];
+}
+
 /**
  * A reduce read of a whole view with a built-in reduce, answered from chunked reductions
  * (reduceIndex.ts); undefined when the read is not of that kind (pouch's own code answers it).
@@ -275,20 +293,49 @@ async function incrementalReduce(
 ): Promise<unknown | undefined> {
   const query = wholeViewReduce(options);
   if (!query) return undefined;
-  const [ddocName, viewName] = fun.includes('/') ? fun.split('/') : [fun, fun];
-  const source = await db.get(`_design/${ddocName}`).then(
-    (ddoc) => ddoc.views?.[viewName!],
-    () => undefined,
-  );
+  const source = await viewSource(db, fun);
   const reduce = builtInReduceName(source?.reduce);
   if (!source || typeof source.map !== 'string' || !reduce || typeof source.reduce !== 'string')
     return undefined;
   const stale = options.stale === undefined ? {} : { stale: options.stale };
   await abstractQuery.call(db, fun, { ...stale, reduce: false, limit: 0 });
-  const view = await db._cachedViews?.[`${source.map}${source.reduce}undefined`];
+  const view = await indexOf(db, source);
   if (!view) return undefined;
   const fns = { reduce: reducer(source.reduce), sum: builtInSum as (values: unknown[]) => unknown };
   return readReduced(reduceStateOf(db, view, reduce), view.db, query, fns);
+}
+
+/**
+ * A map read whose rows pouch's own code selects otherwise than CouchDB 3 (`startkey_docid`,
+ * `endkey_docid`, `inclusive_end` with `key`: viewRange.ts), answered from pouch's index by the
+ * read's own bounds (rangeRead.ts); undefined when the read is not of that kind. pouch's code
+ * still brings the index up to date (as `stale`/`update` ask), reports a missing view and checks
+ * the key range: it is asked for the same range with `limit=0`, which reads no rows.
+ */
+async function couchRangeRead(
+  db: SourceDb,
+  abstractQuery: AbstractQuery,
+  fun: string,
+  options: Record<string, unknown>,
+): Promise<unknown | undefined> {
+  if (!pouchMisreadsRange(options)) return undefined;
+  const source = await viewSource(db, fun);
+  if (!source || typeof source.map !== 'string') return undefined;
+  if (source.reduce !== undefined && options.reduce !== false && options.reduce !== 'false') return undefined;
+  // An invalid number: pouch's own code answers with the error CouchDB gives.
+  if (wholeNumber(options.skip) === false || wholeNumber(options.limit) === false) return undefined;
+  const {
+    keys: _keys,
+    include_docs: _includeDocs,
+    skip: _skip,
+    update_seq: _updateSeq,
+    ...rangeCheck
+  } = options;
+  await abstractQuery.call(db, fun, { ...rangeCheck, reduce: false, limit: 0 });
+  const view = await indexOf(db, source);
+  if (!view) return undefined;
+  const answer = await readIndexRange(view.db as unknown as AllDocsDb, db as unknown as AllDocsDb, options);
+  return options.update_seq ? { ...answer, update_seq: (view as { seq?: unknown }).seq } : answer;
 }
 
 /**
@@ -334,9 +381,11 @@ export function viewEnginePlugin(): { query: unknown; viewCleanup: unknown } {
       const stale = options.stale === 'ok' || options.stale === 'update_after';
       const ordinary = async () => {
         if (typeof fun !== 'string') return abstract.query.call(this, fun, options);
+        const indexQuery = stale ? staleRead : abstract.query;
         return (
-          (await incrementalReduce(this, stale ? staleRead : abstract.query, fun, options)) ??
-          (stale ? staleRead.call(this, fun, options) : abstract.query.call(this, fun, options))
+          (await incrementalReduce(this, indexQuery, fun, options)) ??
+          (await couchRangeRead(this, indexQuery, fun, options)) ??
+          indexQuery.call(this, fun, options)
         );
       };
       const answer =
