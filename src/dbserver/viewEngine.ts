@@ -274,16 +274,25 @@ async function viewSource(db: SourceDb, fun: string): Promise<ViewSource | undef
   );
 }
 
-/** pouch's index of a view it has opened (keyed by pouch's view signature). */
-async function indexOf(db: SourceDb, source: ViewSource) {
+/**
+ * pouch's index of view `fun` (`source`), brought up to date by pouch's own code as `query` asks
+ * (`stale`/`update`), which also reports a missing view and checks a key range: asked for
+ * `reduce=false&limit=0`, it reads no rows. Undefined when pouch has not opened it.
+ */
+async function pouchIndex(
+  db: SourceDb,
+  abstractQuery: AbstractQuery,
+  fun: string,
+  source: ViewSource,
+  query: Record<string, unknown>,
+) {
+  await abstractQuery.call(db, fun, { ...query, reduce: false, limit: 0 });
   return db._cachedViews?.[`${source.map}${source.reduce}undefined`];
 }
 
 /**
  * A reduce read of a whole view with a built-in reduce, answered from chunked reductions
  * (reduceIndex.ts); undefined when the read is not of that kind (pouch's own code answers it).
- * pouch's code still brings the index up to date (as `stale`/`update` ask) and reports a missing
- * view: it is asked for the same view with `reduce=false&limit=0`, which reads no rows.
  */
 async function incrementalReduce(
   db: SourceDb,
@@ -298,8 +307,7 @@ async function incrementalReduce(
   if (!source || typeof source.map !== 'string' || !reduce || typeof source.reduce !== 'string')
     return undefined;
   const stale = options.stale === undefined ? {} : { stale: options.stale };
-  await abstractQuery.call(db, fun, { ...stale, reduce: false, limit: 0 });
-  const view = await indexOf(db, source);
+  const view = await pouchIndex(db, abstractQuery, fun, source, stale);
   if (!view) return undefined;
   const fns = { reduce: reducer(source.reduce), sum: builtInSum as (values: unknown[]) => unknown };
   return readReduced(reduceStateOf(db, view, reduce), view.db, query, fns);
@@ -308,9 +316,7 @@ async function incrementalReduce(
 /**
  * A map read whose rows pouch's own code selects otherwise than CouchDB 3 (`startkey_docid`,
  * `endkey_docid`, `inclusive_end` with `key`: viewRange.ts), answered from pouch's index by the
- * read's own bounds (rangeRead.ts); undefined when the read is not of that kind. pouch's code
- * still brings the index up to date (as `stale`/`update` ask), reports a missing view and checks
- * the key range: it is asked for the same range with `limit=0`, which reads no rows.
+ * read's own bounds (rangeRead.ts); undefined when the read is not of that kind.
  */
 async function couchRangeRead(
   db: SourceDb,
@@ -331,8 +337,7 @@ async function couchRangeRead(
     update_seq: _updateSeq,
     ...rangeCheck
   } = options;
-  await abstractQuery.call(db, fun, { ...rangeCheck, reduce: false, limit: 0 });
-  const view = await indexOf(db, source);
+  const view = await pouchIndex(db, abstractQuery, fun, source, rangeCheck);
   if (!view) return undefined;
   const answer = await readIndexRange(view.db as unknown as AllDocsDb, db as unknown as AllDocsDb, options);
   return options.update_seq ? { ...answer, update_seq: (view as { seq?: unknown }).seq } : answer;
