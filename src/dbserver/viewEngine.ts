@@ -10,7 +10,7 @@ import {
   type ReduceQuery,
   readReduced,
 } from './reduceIndex';
-import { pouchMisreadsRange } from './viewRange';
+import { isTrue, pouchCollate, pouchMisreadsRange } from './viewRange';
 
 /*
  * The map/reduce plugin of the embedded server: pouchdb-abstract-mapreduce (the index logic of
@@ -240,6 +240,20 @@ function wholeViewReduce(options: Record<string, unknown>): ReduceQuery | undefi
   };
 }
 
+/**
+ * `key=K&group=true` (the count of one state, as `/api/tokens?state=` asks): the grouped reduce
+ * of the whole view, of which K's row is kept. A reduce per key costs the groups, not the rows.
+ */
+function oneGroupReduce(options: Record<string, unknown>): { key: unknown; query: ReduceQuery } | undefined {
+  if (options.key === undefined || !isTrue(options.group) || options.group_level !== undefined)
+    return undefined;
+  // An invalid number: pouch's own code answers with the error CouchDB gives.
+  if (wholeNumber(options.skip) === false || wholeNumber(options.limit) === false) return undefined;
+  const { key, skip: _skip, limit: _limit, ...whole } = options;
+  const query = wholeViewReduce(whole);
+  return query && { key, query };
+}
+
 /** Chunked reductions per view index (reduceIndex.ts), per server (PouchDB constructor). */
 const reduceStates = new WeakMap<object, Map<string, ReduceIndexState>>();
 
@@ -291,8 +305,9 @@ async function pouchIndex(
 }
 
 /**
- * A reduce read of a whole view with a built-in reduce, answered from chunked reductions
- * (reduceIndex.ts); undefined when the read is not of that kind (pouch's own code answers it).
+ * A reduce read of a whole view with a built-in reduce (or of one key of it, grouped), answered
+ * from chunked reductions (reduceIndex.ts); undefined when the read is not of that kind (pouch's
+ * own code answers it).
  */
 async function incrementalReduce(
   db: SourceDb,
@@ -300,7 +315,8 @@ async function incrementalReduce(
   fun: string,
   options: Record<string, unknown>,
 ): Promise<unknown | undefined> {
-  const query = wholeViewReduce(options);
+  const oneGroup = oneGroupReduce(options);
+  const query = oneGroup?.query ?? wholeViewReduce(options);
   if (!query) return undefined;
   const source = await viewSource(db, fun);
   const reduce = builtInReduceName(source?.reduce);
@@ -310,7 +326,12 @@ async function incrementalReduce(
   const view = await pouchIndex(db, abstractQuery, fun, source, stale);
   if (!view) return undefined;
   const fns = { reduce: reducer(source.reduce), sum: builtInSum as (values: unknown[]) => unknown };
-  return readReduced(reduceStateOf(db, view, reduce), view.db, query, fns);
+  const answer = await readReduced(reduceStateOf(db, view, reduce), view.db, query, fns);
+  if (!oneGroup) return answer;
+  const { collate } = pouchCollate();
+  const rows = answer.rows.filter((row) => collate(row.key, oneGroup.key) === 0);
+  const skip = Number(options.skip ?? 0);
+  return { rows: rows.slice(skip, options.limit === undefined ? undefined : skip + Number(options.limit)) };
 }
 
 /**
