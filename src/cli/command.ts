@@ -5,6 +5,7 @@ import {
   defineOptions,
   type OptionSpecs,
   type OptionValues,
+  optionHelpLines,
   parseArgsConfig,
   type RawValues,
 } from './options';
@@ -105,12 +106,7 @@ export function commandHelp(command: Command): string {
     lines.push('', 'Arguments:');
     for (const p of command.positionals) lines.push(`  ${p.name.toUpperCase().padEnd(26)}${p.description}`);
   }
-  lines.push('', 'Options:');
-  for (const [name, spec] of Object.entries(allOptions(command))) {
-    const flag = `${spec.short ? `-${spec.short}, ` : ''}--${name}${spec.type === 'boolean' ? '' : ` ${spec.value ?? 'VALUE'}`}`;
-    const repeat = spec.type === 'string' && spec.multiple ? ' (repeatable)' : '';
-    lines.push(`  ${flag.padEnd(26)}${spec.description}${repeat}`);
-  }
+  lines.push('', 'Options:', ...optionHelpLines(allOptions(command)));
   if (command.json) {
     lines.push('', 'With --json, one JSON object on stdout:');
     for (const line of command.json.split('\n')) lines.push(`  ${line}`);

@@ -35,9 +35,10 @@ export interface IntegerOption extends OptionBase {
   default?: number;
 }
 
-/** A number of seconds > 0, fractions allowed. */
+/** A number of seconds, fractions allowed: >= min when given, else > 0. */
 export interface SecondsOption extends OptionBase {
   type: 'seconds';
+  min?: number;
   default?: number;
 }
 
@@ -88,10 +89,11 @@ function integerValue(name: string, raw: string, min: number): number {
   return n;
 }
 
-function secondsValue(name: string, raw: string): number {
+function secondsValue(name: string, raw: string, min: number | undefined): number {
   const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) {
-    throw new LrtError('E_USAGE', `--${name} must be a number of seconds > 0, got "${raw}"`);
+  if (!Number.isFinite(n) || (min === undefined ? n <= 0 : n < min)) {
+    const bound = min === undefined ? '> 0' : `>= ${min}`;
+    throw new LrtError('E_USAGE', `--${name} must be a number of seconds ${bound}, got "${raw}"`);
   }
   return n;
 }
@@ -106,8 +108,17 @@ function typedValue(name: string, spec: OptionSpec, raw: RawValues[string]): unk
     case 'integer':
       return typeof raw === 'string' ? integerValue(name, raw, spec.min ?? 1) : spec.default;
     case 'seconds':
-      return typeof raw === 'string' ? secondsValue(name, raw) : spec.default;
+      return typeof raw === 'string' ? secondsValue(name, raw, spec.min) : spec.default;
   }
+}
+
+/** The option lines of a --help text: flag and value placeholder, then the description. */
+export function optionHelpLines(options: OptionSpecs): string[] {
+  return Object.entries(options).map(([name, spec]) => {
+    const flag = `${spec.short ? `-${spec.short}, ` : ''}--${name}${spec.type === 'boolean' ? '' : ` ${spec.value ?? 'VALUE'}`}`;
+    const repeat = spec.type === 'string' && spec.multiple ? ' (repeatable)' : '';
+    return `  ${flag.padEnd(26)}${spec.description}${repeat}`;
+  });
 }
 
 /** The typed values of parsed arguments; a value of the wrong kind is an E_USAGE naming the option. */

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { stopLaggingViews } from './laggingViews';
 import { installMemoryCatalog } from './memoryCatalog';
 import { couchRequestForms } from './requestForms';
-import { LAGGING_VIEWS_OPTION, viewEnginePlugin } from './viewEngine';
+import { LAGGING_VIEWS_OPTION, VIEW_TIMEOUT_OPTION, viewEnginePlugin } from './viewEngine';
 import { startViewWarmer, type ViewWarmer, type WarmableDb, writtenDatabase } from './viewWarmer';
 
 /*
@@ -43,6 +43,11 @@ export interface EmbeddedCouchOptions {
    * indexes are built when read.
    */
   warmDesignPrefixes?: string[];
+  /**
+   * How long a view read may wait for its index before it is answered with CouchDB's HTTP 500
+   * "timeout" (the build goes on; the client asks again). Default 60 s, CouchDB's own default.
+   */
+  viewTimeoutMs?: number;
 }
 
 export interface EmbeddedCouch {
@@ -78,6 +83,9 @@ export interface LocalReplication extends PromiseLike<unknown> {
   cancel(): void;
 }
 
+/** CouchDB's default request timeout (`[fabric] request_timeout`). */
+const DEFAULT_VIEW_TIMEOUT_MS = 60_000;
+
 export async function startEmbeddedCouch(options: EmbeddedCouchOptions = {}): Promise<EmbeddedCouch> {
   const host = options.host ?? '127.0.0.1';
   const adminUser = options.adminUser ?? 'admin';
@@ -86,14 +94,16 @@ export async function startEmbeddedCouch(options: EmbeddedCouchOptions = {}): Pr
   if (dataDir) mkdirSync(dataDir, { recursive: true });
 
   const PouchDB = pluggedPouchDB(dataDir ? 'pouchdb-adapter-leveldb' : 'pouchdb-adapter-memory');
-  const lagging =
-    options.laggingViewsMs !== undefined ? { [LAGGING_VIEWS_OPTION]: options.laggingViewsMs } : {};
+  const viewOptions = {
+    [VIEW_TIMEOUT_OPTION]: options.viewTimeoutMs ?? DEFAULT_VIEW_TIMEOUT_MS,
+    ...(options.laggingViewsMs !== undefined ? { [LAGGING_VIEWS_OPTION]: options.laggingViewsMs } : {}),
+  };
   const Pouch = dataDir
-    ? PouchDB.defaults({ adapter: 'leveldb', prefix: `${dataDir}/`, ...lagging })
+    ? PouchDB.defaults({ adapter: 'leveldb', prefix: `${dataDir}/`, ...viewOptions })
     : PouchDB.defaults({
         adapter: 'memory',
         ...(options.memoryPrefix ? { prefix: options.memoryPrefix } : {}),
-        ...lagging,
+        ...viewOptions,
       });
 
   const uninstallCatalog =

@@ -1,4 +1,5 @@
-import { createRequire } from 'node:module';
+import { type AllDocsDb, attachDocs, type ViewRow } from './rangeRead';
+import { isTrue, type KeyRange, pouchCollate, rangesOf } from './viewRange';
 
 /*
  * `lrt db serve --lagging-views MS` (startEmbeddedCouch `laggingViewsMs`): view reads that behave
@@ -19,25 +20,12 @@ import { createRequire } from 'node:module';
  *
  * Map views only: a read that reduces goes to the ordinary (queued, not lagging) engine.
  */
-const requireCjs = createRequire(__filename);
-
-interface Collate {
-  collate(a: unknown, b: unknown): number;
-  normalizeKey(key: unknown): unknown;
-}
-let collation: Collate | undefined;
-const pouchCollate = (): Collate => {
-  collation ??= requireCjs('pouchdb-collate') as Collate;
-  return collation;
-};
-
 /** What of a PouchDB database this uses (pouchdb-core ships no types). */
-export interface LaggingSourceDb {
+export interface LaggingSourceDb extends AllDocsDb {
   name: string;
   constructor: unknown;
   info(): Promise<{ update_seq: number | string }>;
   get(id: string): Promise<{ views?: Record<string, { map?: unknown; reduce?: unknown }> }>;
-  allDocs(opts: Record<string, unknown>): Promise<{ rows: Array<{ id: string; doc?: unknown }> }>;
   changes(opts: Record<string, unknown>): ChangesFeed;
   once(event: string, listener: () => void): void;
 }
@@ -277,66 +265,31 @@ function wantsUpToDate(opts: QueryOptions): boolean {
   return opts.stale !== 'ok' && opts.stale !== 'update_after';
 }
 
-function selectRows(rows: Row[], opts: QueryOptions): { offset: number; rows: Row[] } {
+/** The rows of `range` in a sorted index (compareRows' order): [from, to). */
+function rowsInRange(rows: Row[], range: KeyRange): [number, number] {
   const { collate } = pouchCollate();
-  const descending = opts.descending === true;
-  const first = (name: string, alias: string) => (name in opts ? opts[name] : opts[alias]);
-  let startkey = first('startkey', 'start_key');
-  let endkey = first('endkey', 'end_key');
-  let startDocid = first('startkey_docid', 'start_key_doc_id') as string | undefined;
-  let endDocid = first('endkey_docid', 'end_key_doc_id') as string | undefined;
-  let inclusiveEnd = opts.inclusive_end !== false;
-  if ('key' in opts) {
-    startkey = opts.key;
-    endkey = opts.key;
-    startDocid = undefined;
-    endDocid = undefined;
-    inclusiveEnd = true;
-  }
-  // In ascending terms: the low and high ends of the range.
-  const [lowKey, lowId, highKey, highId] = descending
-    ? [endkey, endDocid, startkey, startDocid]
-    : [startkey, startDocid, endkey, endDocid];
-  const lowInclusive = descending ? inclusiveEnd : true;
-  const highInclusive = descending ? true : inclusiveEnd;
-  let lo = 0;
-  let hi = rows.length;
-  if (lowKey !== undefined) {
-    lo = lowerBound(rows, (r) => {
-      const c = collate(r.key, lowKey);
-      if (c !== 0) return c < 0;
-      if (lowId === undefined) return !lowInclusive;
-      return lowInclusive ? r.id < lowId : r.id <= lowId;
-    });
-  }
-  if (highKey !== undefined) {
-    hi = lowerBound(rows, (r) => {
-      const c = collate(r.key, highKey);
-      if (c !== 0) return c < 0;
-      if (highId === undefined) return highInclusive;
-      return highInclusive ? r.id <= highId : r.id < highId;
-    });
-  }
-  let picked = rows.slice(lo, Math.max(lo, hi));
-  if (descending) picked.reverse();
-  const offset = descending ? rows.length - Math.max(lo, hi) : lo;
-  const skip = Number(opts.skip ?? 0) || 0;
-  const limit = typeof opts.limit === 'number' ? opts.limit : undefined;
-  picked = picked.slice(skip, limit === undefined ? undefined : skip + limit);
-  return { offset: offset + skip, rows: picked };
+  const before = (bound: unknown[]) => (r: Row) => collate([r.key, r.id], bound) < 0;
+  const from = range.low ? lowerBound(rows, before(range.low)) : 0;
+  const to = range.high ? lowerBound(rows, before(range.high)) : rows.length;
+  return [from, Math.max(from, to)];
 }
 
-function rowsForKeys(rows: Row[], keys: unknown[], opts: QueryOptions): Row[] {
-  const out: Row[] = [];
-  for (const key of keys) out.push(...selectRows(rows, { key, descending: opts.descending }).rows);
+/** The rows a read selects (viewRange.ts), with CouchDB's offset: rows before the first one. */
+function selectRows(rows: Row[], opts: QueryOptions): { offset: number; rows: Row[] } {
+  const descending = isTrue(opts.descending);
+  const picked: Row[] = [];
+  let offset: number | undefined;
+  for (const range of rangesOf(opts)) {
+    const [from, to] = rowsInRange(rows, range);
+    const part = rows.slice(from, to);
+    if (descending) part.reverse();
+    offset ??= descending ? rows.length - to : from;
+    picked.push(...part);
+  }
   const skip = Number(opts.skip ?? 0) || 0;
   const limit = typeof opts.limit === 'number' ? opts.limit : undefined;
-  return out.slice(skip, limit === undefined ? undefined : skip + limit);
-}
-
-function docIdOf(row: Row): string {
-  const value = row.value as { _id?: unknown } | null;
-  return value && typeof value === 'object' && typeof value._id === 'string' ? value._id : row.id;
+  const page = picked.slice(skip, limit === undefined ? undefined : skip + limit);
+  return { offset: Array.isArray(opts.keys) ? 0 : (offset ?? 0) + skip, rows: page };
 }
 
 /**
@@ -364,17 +317,11 @@ export async function laggingQuery(
     state.views.set(source.map, view);
   }
   const all = view.rows;
-  const keys = Array.isArray(opts.keys) ? opts.keys : undefined;
-  const selected = keys ? { offset: 0, rows: rowsForKeys(all, keys, opts) } : selectRows(all, opts);
-  const rows: Array<Row & { doc?: unknown }> = selected.rows.map((r) => ({ ...r }));
+  const selected = selectRows(all, opts);
+  const rows: ViewRow[] = selected.rows.map((r) => ({ ...r }));
   const result: Record<string, unknown> = { total_rows: all.length, offset: selected.offset, rows };
   if (opts.update_seq) result.update_seq = state.appliedSeq;
-  if (opts.include_docs && rows.length > 0) {
-    const ids = [...new Set(rows.map(docIdOf))];
-    const found = await db.allDocs({ keys: ids, include_docs: true, conflicts: opts.conflicts });
-    const docs = new Map(found.rows.map((r) => [r.id, r.doc ?? null]));
-    for (const row of rows) row.doc = docs.get(docIdOf(row)) ?? null;
-  }
+  if (opts.include_docs) await attachDocs(db, rows, opts);
   return result;
 }
 

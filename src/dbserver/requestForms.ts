@@ -196,9 +196,25 @@ function parseJsonBody(req: FormRequest, res: FormResponse): Promise<boolean> {
 const MAX_DOCUMENT_BYTES = 4 * 1024 * 1024 * 1024;
 
 /** The middleware; `selfUrl` is this server's base URL (known once it listens). */
+/** View parameters CouchDB takes as plain strings, never as JSON. */
+const DOC_ID_PARAMETERS = ['startkey_docid', 'start_key_doc_id', 'endkey_docid', 'end_key_doc_id'];
+
+/**
+ * express-pouchdb JSON-parses every query value it can (`startkey_docid=123` becomes the number
+ * 123, `"a"` loses its quotes); CouchDB reads a doc id as it was sent: quote it, so that parse
+ * gives it back as sent.
+ */
+function keepDocIdsAsSent(query: Record<string, unknown>): void {
+  for (const name of DOC_ID_PARAMETERS) {
+    const value = query[name];
+    if (typeof value === 'string') query[name] = JSON.stringify(value);
+  }
+}
+
 export function couchRequestForms(selfUrl: () => string) {
   const read = callerReader(selfUrl);
   return (req: FormRequest, res: FormResponse, next: Next): void => {
+    keepDocIdsAsSent(req.query);
     const target = documentTarget(req.path);
     const handled =
       req.method === 'POST' && /^\/[^/_][^/]*\/?$/.test(req.path)

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import vm from 'node:vm';
 import { type LaggingSourceDb, laggingQuery } from './laggingViews';
+import { type AllDocsDb, readIndexRange } from './rangeRead';
 import {
   builtInReduceName,
   type IndexDb,
@@ -9,6 +10,7 @@ import {
   type ReduceQuery,
   readReduced,
 } from './reduceIndex';
+import { isTrue, pouchCollate, pouchMisreadsRange } from './viewRange';
 
 /*
  * The map/reduce plugin of the embedded server: pouchdb-abstract-mapreduce (the index logic of
@@ -170,6 +172,30 @@ export function couch3ViewParams(opts: Record<string, unknown>): Record<string, 
 export const LAGGING_VIEWS_OPTION = 'lrt_lagging_views_ms';
 
 /**
+ * The database option with the request timeout of view reads, in ms: a read still waiting for its
+ * index then is answered as CouchDB answers it (HTTP 500 "timeout"), and the build goes on.
+ */
+export const VIEW_TIMEOUT_OPTION = 'lrt_view_timeout_ms';
+
+/** CouchDB's answer to a read that outlived its request timeout, as pouch's errors are shaped. */
+function requestTimeoutError(): Error {
+  return Object.assign(new Error('The request could not be processed in a reasonable amount of time.'), {
+    name: 'timeout',
+    status: 500,
+  });
+}
+
+/** `answer`, or the timeout error once `ms` have passed; the work behind `answer` goes on. */
+function withinRequestTimeout<T>(answer: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, fail) => {
+    timer = setTimeout(() => fail(requestTimeoutError()), ms);
+  });
+  answer.catch(() => undefined); // answered meanwhile by the timeout: its own failure goes nowhere
+  return Promise.race([answer, expired]).finally(() => clearTimeout(timer));
+}
+
+/**
  * View rows with their fields in CouchDB's order (`id`, `key`, `value`, `doc`): pouch builds reduced
  * rows as `{value, key}`, and a script that reads the text sees the difference.
  */
@@ -238,6 +264,20 @@ function wholeViewReduce(options: Record<string, unknown>): ReduceQuery | undefi
   };
 }
 
+/**
+ * `key=K&group=true` (the count of one state, as `/api/tokens?state=` asks): the grouped reduce
+ * of the whole view, of which K's row is kept. A reduce per key costs the groups, not the rows.
+ */
+function oneGroupReduce(options: Record<string, unknown>): { key: unknown; query: ReduceQuery } | undefined {
+  if (options.key === undefined || !isTrue(options.group) || options.group_level !== undefined)
+    return undefined;
+  // An invalid number: pouch's own code answers with the error CouchDB gives.
+  if (wholeNumber(options.skip) === false || wholeNumber(options.limit) === false) return undefined;
+  const { key, skip: _skip, limit: _limit, ...whole } = options;
+  const query = wholeViewReduce(whole);
+  return query && { key, query };
+}
+
 /** Chunked reductions per view index (reduceIndex.ts), per server (PouchDB constructor). */
 const reduceStates = new WeakMap<object, Map<string, ReduceIndexState>>();
 
@@ -261,11 +301,37 @@ function reduceStateOf(
   return state;
 }
 
+type ViewSource = { map?: unknown; reduce?: unknown };
+
+/** The definition of view `fun` (`ddoc/view`), or undefined (pouch's code reports it missing). */
+async function viewSource(db: SourceDb, fun: string): Promise<ViewSource | undefined> {
+  const [ddocName, viewName] = fun.includes('/') ? fun.split('/') : [fun, fun];
+  return db.get(`_design/${ddocName}`).then(
+    (ddoc) => ddoc.views?.[viewName!],
+    () => undefined,
+  );
+}
+
 /**
- * A reduce read of a whole view with a built-in reduce, answered from chunked reductions
- * (reduceIndex.ts); undefined when the read is not of that kind (pouch's own code answers it).
- * pouch's code still brings the index up to date (as `stale`/`update` ask) and reports a missing
- * view: it is asked for the same view with `reduce=false&limit=0`, which reads no rows.
+ * pouch's index of view `fun` (`source`), brought up to date by pouch's own code as `query` asks
+ * (`stale`/`update`), which also reports a missing view and checks a key range: asked for
+ * `reduce=false&limit=0`, it reads no rows. Undefined when pouch has not opened it.
+ */
+async function pouchIndex(
+  db: SourceDb,
+  abstractQuery: AbstractQuery,
+  fun: string,
+  source: ViewSource,
+  query: Record<string, unknown>,
+) {
+  await abstractQuery.call(db, fun, { ...query, reduce: false, limit: 0 });
+  return db._cachedViews?.[`${source.map}${source.reduce}undefined`];
+}
+
+/**
+ * A reduce read of a whole view with a built-in reduce (or of one key of it, grouped), answered
+ * from chunked reductions (reduceIndex.ts); undefined when the read is not of that kind (pouch's
+ * own code answers it).
  */
 async function incrementalReduce(
   db: SourceDb,
@@ -273,22 +339,53 @@ async function incrementalReduce(
   fun: string,
   options: Record<string, unknown>,
 ): Promise<unknown | undefined> {
-  const query = wholeViewReduce(options);
+  const oneGroup = oneGroupReduce(options);
+  const query = oneGroup?.query ?? wholeViewReduce(options);
   if (!query) return undefined;
-  const [ddocName, viewName] = fun.includes('/') ? fun.split('/') : [fun, fun];
-  const source = await db.get(`_design/${ddocName}`).then(
-    (ddoc) => ddoc.views?.[viewName!],
-    () => undefined,
-  );
+  const source = await viewSource(db, fun);
   const reduce = builtInReduceName(source?.reduce);
   if (!source || typeof source.map !== 'string' || !reduce || typeof source.reduce !== 'string')
     return undefined;
   const stale = options.stale === undefined ? {} : { stale: options.stale };
-  await abstractQuery.call(db, fun, { ...stale, reduce: false, limit: 0 });
-  const view = await db._cachedViews?.[`${source.map}${source.reduce}undefined`];
+  const view = await pouchIndex(db, abstractQuery, fun, source, stale);
   if (!view) return undefined;
   const fns = { reduce: reducer(source.reduce), sum: builtInSum as (values: unknown[]) => unknown };
-  return readReduced(reduceStateOf(db, view, reduce), view.db, query, fns);
+  const answer = await readReduced(reduceStateOf(db, view, reduce), view.db, query, fns);
+  if (!oneGroup) return answer;
+  const { collate } = pouchCollate();
+  const rows = answer.rows.filter((row) => collate(row.key, oneGroup.key) === 0);
+  const skip = Number(options.skip ?? 0);
+  return { rows: rows.slice(skip, options.limit === undefined ? undefined : skip + Number(options.limit)) };
+}
+
+/**
+ * A map read whose rows pouch's own code selects otherwise than CouchDB 3 (`startkey_docid`,
+ * `endkey_docid`, `inclusive_end` with `key`: viewRange.ts), answered from pouch's index by the
+ * read's own bounds (rangeRead.ts); undefined when the read is not of that kind.
+ */
+async function couchRangeRead(
+  db: SourceDb,
+  abstractQuery: AbstractQuery,
+  fun: string,
+  options: Record<string, unknown>,
+): Promise<unknown | undefined> {
+  if (!pouchMisreadsRange(options)) return undefined;
+  const source = await viewSource(db, fun);
+  if (!source || typeof source.map !== 'string') return undefined;
+  if (source.reduce !== undefined && options.reduce !== false && options.reduce !== 'false') return undefined;
+  // An invalid number: pouch's own code answers with the error CouchDB gives.
+  if (wholeNumber(options.skip) === false || wholeNumber(options.limit) === false) return undefined;
+  const {
+    keys: _keys,
+    include_docs: _includeDocs,
+    skip: _skip,
+    update_seq: _updateSeq,
+    ...rangeCheck
+  } = options;
+  const view = await pouchIndex(db, abstractQuery, fun, source, rangeCheck);
+  if (!view) return undefined;
+  const answer = await readIndexRange(view.db as unknown as AllDocsDb, db as unknown as AllDocsDb, options);
+  return options.update_seq ? { ...answer, update_seq: (view as { seq?: unknown }).seq } : answer;
 }
 
 /**
@@ -334,9 +431,11 @@ export function viewEnginePlugin(): { query: unknown; viewCleanup: unknown } {
       const stale = options.stale === 'ok' || options.stale === 'update_after';
       const ordinary = async () => {
         if (typeof fun !== 'string') return abstract.query.call(this, fun, options);
+        const indexQuery = stale ? staleRead : abstract.query;
         return (
-          (await incrementalReduce(this, stale ? staleRead : abstract.query, fun, options)) ??
-          (stale ? staleRead.call(this, fun, options) : abstract.query.call(this, fun, options))
+          (await incrementalReduce(this, indexQuery, fun, options)) ??
+          (await couchRangeRead(this, indexQuery, fun, options)) ??
+          indexQuery.call(this, fun, options)
         );
       };
       const answer =
@@ -345,7 +444,9 @@ export function viewEnginePlugin(): { query: unknown; viewCleanup: unknown } {
           : laggingQuery(this as unknown as LaggingSourceDb, fun, options, lagMs, mapper).then(
               (lagging) => lagging ?? ordinary(),
             );
-      return requireCjs('pouchdb-mapreduce-utils').promisedCallback(answer.then(inCouchOrder), callback);
+      const timeoutMs = this.__opts?.[VIEW_TIMEOUT_OPTION];
+      const bounded = typeof timeoutMs === 'number' ? withinRequestTimeout(answer, timeoutMs) : answer;
+      return requireCjs('pouchdb-mapreduce-utils').promisedCallback(bounded.then(inCouchOrder), callback);
     },
     viewCleanup(this: unknown, callback: unknown) {
       return abstract.viewCleanup.call(this, callback);

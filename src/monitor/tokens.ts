@@ -2,7 +2,14 @@ import { LrtError } from '../core';
 import { couchError, type PicasDb } from '../picas/client';
 import { attemptsOf } from '../picas/protocol';
 import { type StoredToken, type TokenDoc, tokenFromDoc } from '../picas/tokenDoc';
-import { fetchView, queryView, type ResolvedView, resolveView } from '../picas/viewQuery';
+import {
+  fetchView,
+  nextPlace,
+  queryView,
+  type ResolvedView,
+  resolveView,
+  rowsAfter,
+} from '../picas/viewQuery';
 import { chooseLogs } from './logs';
 import { failingToken } from './report';
 
@@ -131,8 +138,6 @@ async function readRows(picas: PicasDb, source: PageSource, params: Record<strin
  * Up to `want` rows from `cursor` on in one direction, the cursor row itself left out, each read
  * starting at the cursor by key (`startkey`, and `startkey_docid` where keys repeat): no `skip`,
  * so a deep page costs what the first does. Rows of other types (`_all_docs`) are passed over.
- * A server that ignores `startkey_docid` (pouchdb-server) starts at the key's first row: the rows
- * up to the cursor row are dropped then.
  */
 async function rowsFrom(
   picas: PicasDb,
@@ -143,11 +148,10 @@ async function rowsFrom(
   want: number,
 ): Promise<TokenRowOf[]> {
   const out: TokenRowOf[] = [];
-  const seen = new Set<string>();
   let from = cursor;
-  let ask = Math.max(want + 1, 50);
+  const ask = Math.max(want + 1, 50) + 1;
   for (;;) {
-    const params: Record<string, unknown> = { ...source.range, include_docs: true, limit: ask + 1 };
+    const params: Record<string, unknown> = { ...source.range, include_docs: true, limit: ask };
     if (descending) params.descending = true;
     if (from) {
       if (source.idKeyed) params.startkey = from.id;
@@ -157,20 +161,14 @@ async function rowsFrom(
       }
     }
     const rows = await readRows(picas, source, params);
-    const at = from ? rows.findIndex((r) => r.id === from!.id) : -1;
-    const fresh = rows.slice(at + 1).filter((r) => !seen.has(r.id));
-    for (const row of fresh) {
-      seen.add(row.id);
+    for (const row of rowsAfter(rows, from)) {
       if (row.doc && row.doc.type === type && !row.id.startsWith('_design/')) {
         out.push({ id: row.id, key: row.key, doc: tokenFromDoc(row.doc) });
       }
       if (out.length >= want) return out;
     }
-    const last = rows.at(-1);
-    if (rows.length < ask + 1 || !last) return out;
-    // Nothing new in a full answer: the server went back to the key's first row; read further.
-    if (fresh.length === 0) ask *= 2;
-    else from = { key: last.key, id: last.id };
+    if (rows.length < ask) return out;
+    from = nextPlace(rows.at(-1), from, `read the tokens of type ${type}`);
   }
 }
 

@@ -1,4 +1,4 @@
-import { Agent, request } from 'undici';
+import { Agent, type Dispatcher, request } from 'undici';
 import type { PicasDb } from './client';
 
 /*
@@ -29,15 +29,44 @@ export function docPath(id: string): string[] {
   return prefix ? [prefix[1]!, prefix[2]!] : [id];
 }
 
-/**
- * Connect, header and body limits: a hung connection must not hold a heartbeat for minutes. Every
- * request of a PicasDb goes through it (openPicas hands it to nano as well).
- */
-export const couchDispatcher = new Agent({
-  connect: { timeout: 10_000 },
-  headersTimeout: 60_000,
-  bodyTimeout: 60_000,
-});
+export interface CouchTimeouts {
+  connectMs: number;
+  /** Headers and body of every request but a view read: a hung connection must not hold a heartbeat. */
+  replyMs: number;
+  /**
+   * Headers of a view read. CouchDB answers a read whose index is still being built with HTTP 500
+   * "timeout" after its own request timeout (60 s by default; docs/couchdb-rules.md rule 19): the
+   * client waits longer, so it hears that answer and waits for the index (dbRetry.ts) instead of
+   * taking the server for hung.
+   */
+  viewHeadersMs: number;
+}
+
+export const COUCH_TIMEOUTS: CouchTimeouts = { connectMs: 10_000, replyMs: 60_000, viewHeadersMs: 150_000 };
+
+/** A request of `_design/<doc>/_view/<view>` (GET, or POST with keys). */
+function isViewRead(path: string): boolean {
+  return /\/_design\/[^/]+\/_view\//.test(path.split('?')[0]!);
+}
+
+/** The dispatcher of PicasDb handles: connect, header and body limits, and view reads' own. */
+export function couchDispatcherWith(timeouts: CouchTimeouts): Dispatcher {
+  const agent = new Agent({
+    connect: { timeout: timeouts.connectMs },
+    headersTimeout: timeouts.replyMs,
+    bodyTimeout: timeouts.replyMs,
+  });
+  return agent.compose(
+    (dispatch) => (options, handler) =>
+      dispatch(
+        isViewRead(options.path) ? { ...options, headersTimeout: timeouts.viewHeadersMs } : options,
+        handler,
+      ),
+  );
+}
+
+/** Every request of a PicasDb goes through it (openPicas hands it to nano as well). */
+export const couchDispatcher = couchDispatcherWith(COUCH_TIMEOUTS);
 
 /** An error shaped like nano's (statusCode, error, reason), so statusOf/couchError apply. */
 function httpError(status: number, body: { error?: unknown; reason?: unknown } | undefined): Error {

@@ -61,6 +61,40 @@ export function indexerProgress(
   return { changesDone, totalChanges };
 }
 
+/** The index builds of one database the server shows, per design document. */
+export interface IndexBuilds {
+  builds: Array<{ designDoc: string; changesDone: number; totalChanges: number }>;
+  /** As IndexProgress's: whether `/_active_tasks` could be read, and listed a build. */
+  source: IndexProgress['source'];
+}
+
+/** The indexer tasks of `database` in `tasks`, summed per design document (pure). */
+export function indexBuildsOf(tasks: readonly IndexerTask[] | 'refused', database: string): IndexBuilds {
+  if (tasks === 'refused') return { builds: [], source: 'refused' };
+  const designDocs = new Set(
+    tasks
+      .filter((t) => t.type === 'indexer' && isTaskOfDatabase(t.database, database))
+      .map((t) => String(t.design_document)),
+  );
+  const builds = [...designDocs].sort().map((designDoc) => ({
+    designDoc,
+    ...indexerProgress(tasks, database, designDoc)!,
+  }));
+  return { builds, source: builds.length > 0 ? 'active_tasks' : 'none' };
+}
+
+/** One line of what `/_active_tasks` says of the builds (pure). */
+export function describeIndexBuilds(found: IndexBuilds): string {
+  if (found.source === 'refused') return '/_active_tasks, which shows the progress, is for server admins';
+  if (found.builds.length === 0) return '/_active_tasks lists no build (yet)';
+  return found.builds
+    .map(({ designDoc, changesDone, totalChanges }) => {
+      const share = totalChanges > 0 ? ` (${Math.floor((100 * changesDone) / totalChanges)}%)` : '';
+      return `${designDoc}: ${changesDone} of ${totalChanges} changes indexed${share}`;
+    })
+    .join('; ');
+}
+
 /** `/_active_tasks`, or 'refused' when this user may not read it (admins only on CouchDB). */
 export async function readActiveTasks(
   picas: PicasDb,
@@ -74,6 +108,11 @@ export async function readActiveTasks(
     if (status === 401 || status === 403 || status === 404) return 'refused';
     throw err;
   }
+}
+
+/** What the server shows of the index builds of this database (`/_active_tasks`). */
+export async function readIndexBuilds(picas: PicasDb, signal?: AbortSignal): Promise<IndexBuilds> {
+  return indexBuildsOf(await readActiveTasks(picas, signal), picas.name);
 }
 
 export interface BuildIndexOptions {

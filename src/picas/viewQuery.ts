@@ -170,12 +170,49 @@ export interface PageOptions {
   key?: unknown;
 }
 
+/** Where a row stands in a view: its key and doc id, where a walk by key goes on from. */
+export interface RowPlace {
+  key: unknown;
+  id: string;
+}
+
+function samePlace(a: RowPlace, b: RowPlace): boolean {
+  return a.id === b.id && JSON.stringify(a.key) === JSON.stringify(b.key);
+}
+
+/**
+ * The rows of a read from `start` (`startkey` + `startkey_docid`) that come after it: CouchDB,
+ * the embedded server and the cluster stand-in start such a read at the start row itself, which
+ * comes back first while it is still in the view (docs/couchdb-rules.md rule 20).
+ */
+export function rowsAfter<R extends RowPlace>(rows: R[], start: RowPlace | undefined): R[] {
+  if (!start) return rows;
+  let i = 0;
+  while (i < rows.length && samePlace(rows[i]!, start)) i++;
+  return rows.slice(i);
+}
+
+/**
+ * Where a walk goes on after a full page ending at `last`. A full page that ends where it started
+ * comes from a server that ignores `startkey_docid` (pouchdb-server): the walk would never end.
+ */
+export function nextPlace(last: RowPlace | undefined, start: RowPlace | undefined, what: string): RowPlace {
+  if (!last || (start && samePlace(last, start))) {
+    throw new LrtError(
+      'E_DB',
+      `${what}: the server answered a full page with no row after key ${JSON.stringify(start?.key)}, ` +
+        `doc ${start?.id}: it ignores startkey_docid (pouchdb-server does); use Apache CouchDB 3 or lrt db serve`,
+    );
+  }
+  return { key: last.key, id: last.id };
+}
+
 /**
  * The rows of a view, page by page, without `skip`: each page starts at the last row's key and
- * doc id (`startkey` + `startkey_docid`), so the cost per page stays flat on 100k tokens and rows
- * that leave the view while we page (because we just reset them) move nothing. A doc is yielded
- * once. pouchdb-server ignores `startkey_docid` and restarts at the first row of the key: when a
- * page repeats more than its start row (a run of equal keys longer than a page), the limit doubles.
+ * doc id (`startkey` + `startkey_docid`), so a page costs the same at the millionth row as at the
+ * first, also inside one key of a million rows, and rows that leave the view while we page
+ * (because we just reset them) move nothing. Only the start row comes again: a doc is yielded
+ * once, and a walk keeps nothing but its place.
  */
 export async function* viewPages(
   picas: PicasDb,
@@ -183,36 +220,22 @@ export async function* viewPages(
   options: PageOptions = {},
 ): AsyncGenerator<ViewPage> {
   const pageSize = Math.max(1, options.pageSize ?? DEFAULT_PAGE_SIZE);
-  // Only rows of the start key can come again (rows sort by key, then id): remember just those,
-  // so a million rows cost no memory.
-  let seen = new Set<string>();
-  let start: { key: unknown; id: string } | undefined;
-  let limit = pageSize;
+  let start: RowPlace | undefined;
   for (;;) {
     // From the second page on, the first row is usually the last one seen: ask for one more.
-    const ask = start ? limit + 1 : limit;
+    const ask = start ? pageSize + 1 : pageSize;
     const params: Record<string, unknown> = { limit: ask, include_docs: options.includeDocs === true };
     if (options.key !== undefined) Object.assign(params, { startkey: options.key, endkey: options.key });
     if (start) Object.assign(params, { startkey: start.key, startkey_docid: start.id });
     const answer = await queryView(picas, resolved, params);
-    const full = answer.rows.length >= ask;
-    const unseen = answer.rows.filter((row) => !seen.has(row.id));
     // The start row may be gone (deleted or changed by the work on the page before): then every
     // row is new, and the one too many waits for the next page, so pages stay pageSize long.
-    const trimmed = start !== undefined && limit === pageSize && unseen.length > pageSize;
-    const fresh = trimmed ? unseen.slice(0, pageSize) : unseen;
-    const last = trimmed ? fresh.at(-1) : answer.rows.at(-1);
-    if (last) {
-      const lastKey = JSON.stringify(last.key);
-      if (start === undefined || JSON.stringify(start.key) !== lastKey) seen = new Set();
-      for (const row of fresh) if (JSON.stringify(row.key) === lastKey) seen.add(row.id);
-    }
-    if (fresh.length > 0) yield { rows: fresh, totalRows: answer.total_rows ?? 0 };
-    if (!full || !last) return;
-    // More than the start row seen again: the server went back to the first row of the key.
-    const repeated = answer.rows.length - fresh.length;
-    limit = fresh.length > 0 && repeated <= 1 ? pageSize : limit * 2;
-    start = { key: last.key, id: last.id };
+    const page = rowsAfter(answer.rows, start).slice(0, pageSize);
+    const full = answer.rows.length >= ask;
+    const next = full ? nextPlace(page.at(-1), start, `read view ${resolved.view}`) : undefined;
+    if (page.length > 0) yield { rows: page, totalRows: answer.total_rows ?? 0 };
+    if (!next) return;
+    start = next;
   }
 }
 

@@ -1,3 +1,4 @@
+import { optionHelpLines } from '../cli/options';
 import { PILOT_OPTIONS } from './settings';
 
 export const PILOT_EXIT_CODES = {
@@ -30,11 +31,7 @@ export function pilotHelp(): string {
     '',
     'Options:',
   ];
-  for (const [name, spec] of Object.entries(PILOT_OPTIONS)) {
-    const value = 'value' in spec ? ` ${spec.value}` : '';
-    const short = 'short' in spec ? `-${spec.short}, ` : '';
-    lines.push(`  ${`${short}--${name}${value}`.padEnd(28)}${spec.help}`);
-  }
+  lines.push(...optionHelpLines(PILOT_OPTIONS));
   lines.push(
     '',
     'Exit codes: 0 finished (tokens that failed are recorded in the database as error), 1 pilot failure,',

@@ -1,6 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { defineOptions, optionValues, parseArgsConfig, type RawValues } from '../cli/options';
 import { LrtError } from '../core';
 import { type PicasSettings, parsePicasrc, resolvePicasSettings } from '../picas/connectionSettings';
 import { cacheDirIn } from '../sandbox/cache';
@@ -56,102 +57,139 @@ function logFormatOf(value: string | undefined): 'pretty' | 'json' | undefined {
   throw new LrtError('E_USAGE', `--log-format must be pretty or json, got "${value}"`);
 }
 
-export const PILOT_OPTIONS = {
-  url: { type: 'string', value: 'URL', help: 'CouchDB URL, may carry user:password (default PICAS_URL)' },
-  db: { type: 'string', value: 'NAME', help: 'PiCaS database (default PICAS_DB)' },
+export const PILOT_OPTIONS = defineOptions({
+  url: {
+    type: 'string',
+    value: 'URL',
+    description: 'CouchDB URL, may carry user:password (default PICAS_URL)',
+  },
+  db: { type: 'string', value: 'NAME', description: 'PiCaS database (default PICAS_DB)' },
   cluster: {
     type: 'string',
     value: 'auto|on|off',
-    help: 'CouchDB cluster rules: w=n writes, 202s settled (default auto: on when the database reports n > 1; PICAS_CLUSTER)',
+    description:
+      'CouchDB cluster rules: w=n writes, 202s settled (default auto: on when the database reports n > 1; PICAS_CLUSTER)',
   },
-  type: { type: 'string', value: 'TYPE', help: 'token type to process (default PICAS_TYPE)' },
+  type: { type: 'string', value: 'TYPE', description: 'token type to process (default PICAS_TYPE)' },
   view: {
     type: 'string',
     value: 'VIEW',
-    help: 'view to claim from (default todo; a custom view is read from _design/views:<type>)',
+    description: 'view to claim from (default todo; a custom view is read from _design/views:<type>)',
   },
   credentials: {
     type: 'string',
     value: 'FILE',
-    help: 'credentials file (mode 0600): user=, password= (and url=, database=) lines',
+    description: 'credentials file (mode 0600): user=, password= (and url=, database=) lines',
   },
   lease: {
-    type: 'string',
+    type: 'seconds',
+    min: 3,
+    default: 600,
     value: 'S',
-    help: 'lease length in seconds (default 600; token lease_s overrides)',
+    description: 'lease length in seconds (default 600; token lease_s overrides)',
   },
   'max-attempts': {
-    type: 'string',
+    type: 'integer',
+    default: 3,
     value: 'N',
-    help: 'attempts before an expired token goes to error (default 3)',
+    description: 'attempts before an expired token goes to error (default 3)',
   },
-  'max-tokens': { type: 'string', value: 'N', help: 'stop after N tokens' },
-  'max-time': { type: 'string', value: 'S', help: 'claim no new token after S seconds' },
-  wait: { type: 'boolean', help: 'keep polling for new work when the view is empty' },
-  poll: { type: 'string', value: 'S', help: 'seconds between polls with --wait (default 30)' },
-  workdir: { type: 'string', value: 'DIR', help: 'where job dirs are made (default $TMPDIR or .)' },
+  'max-tokens': { type: 'integer', value: 'N', description: 'stop after N tokens' },
+  'max-time': { type: 'seconds', min: 0, value: 'S', description: 'claim no new token after S seconds' },
+  wait: { type: 'boolean', description: 'keep polling for new work when the view is empty' },
+  poll: {
+    type: 'seconds',
+    min: 0.1,
+    default: 30,
+    value: 'S',
+    description: 'seconds between polls with --wait (default 30)',
+  },
+  workdir: { type: 'string', value: 'DIR', description: 'where job dirs are made (default $TMPDIR or .)' },
   cache: {
     type: 'string',
     value: 'DIR',
-    help: 'node sandbox cache shared by pilots (default WORKDIR/.lrt-cache; lrt cache list|clean)',
+    description: 'node sandbox cache shared by pilots (default WORKDIR/.lrt-cache; lrt cache list|clean)',
   },
-  'keep-jobdir': { type: 'boolean', help: 'keep every job dir' },
-  'keep-failed': { type: 'boolean', help: 'keep the job dir of failed tokens' },
-  'token-timeout': { type: 'string', value: 'S', help: 'payload time limit (token timeout_s overrides)' },
-  walltime: {
-    type: 'string',
+  'keep-jobdir': { type: 'boolean', description: 'keep every job dir' },
+  'keep-failed': { type: 'boolean', description: 'keep the job dir of failed tokens' },
+  'token-timeout': {
+    type: 'seconds',
+    min: 1,
     value: 'S',
-    help: 'seconds this job may run in all (default: from the batch system)',
+    description: 'payload time limit (token timeout_s overrides)',
+  },
+  walltime: {
+    type: 'seconds',
+    min: 1,
+    value: 'S',
+    description: 'seconds this job may run in all (default: from the batch system)',
   },
   'min-remaining': {
-    type: 'string',
+    type: 'seconds',
+    min: 0,
+    default: 300,
     value: 'S',
-    help: 'claim nothing when less walltime remains (default 300)',
+    description: 'claim nothing when less walltime remains (default 300)',
   },
-  grace: { type: 'string', value: 'S', help: 'seconds between TERM and KILL of a payload (default 30)' },
+  grace: {
+    type: 'seconds',
+    min: 0,
+    default: 30,
+    value: 'S',
+    description: 'seconds between TERM and KILL of a payload (default 30)',
+  },
   'sandbox-base': {
     type: 'string',
     value: 'URL',
-    help: 'base URL of relative SBXloc sandboxes (default the SKSP sandbox area at SURF)',
+    description: 'base URL of relative SBXloc sandboxes (default the SKSP sandbox area at SURF)',
   },
   'shub-mirror': {
     type: 'string',
     value: 'URL',
-    help: 'mirror of shub:// container images (default the LOFAR WebDAV shub mirror at SURF)',
+    description: 'mirror of shub:// container images (default the LOFAR WebDAV shub mirror at SURF)',
   },
   'locality-check': {
     type: 'string',
     value: 'auto|off',
-    help: 'ask gfal if srm:// inputs are on disk first; NEARLINE gives the token back (default auto)',
+    description: 'ask gfal if srm:// inputs are on disk first; NEARLINE gives the token back (default auto)',
   },
   'db-wait': {
-    type: 'string',
+    type: 'seconds',
+    min: 0,
+    default: 900,
     value: 'S',
-    help: 'wait out a database outage this long (default 900); a view index being built is waited for as long as it takes',
+    description:
+      'wait out a database outage this long (default 900); a view index being built is waited for as long as it takes',
   },
-  'export-credentials': { type: 'boolean', help: 'pass PICAS_* credentials to master.sh (off by default)' },
-  token: { type: 'string', value: 'ID', help: 'process this one token (with --dry-run: debug locally)' },
+  'export-credentials': {
+    type: 'boolean',
+    description: 'pass PICAS_* credentials to master.sh (off by default)',
+  },
+  token: {
+    type: 'string',
+    value: 'ID',
+    description: 'process this one token (with --dry-run: debug locally)',
+  },
   'dry-run': {
     type: 'boolean',
-    help: 'with --token: run without claiming or writing, print what would be written',
+    description: 'with --token: run without claiming or writing, print what would be written',
   },
-  log: { type: 'string', value: 'FILE', help: 'append the log to FILE (default: stderr)' },
+  log: { type: 'string', value: 'FILE', description: 'append the log to FILE (default: stderr)' },
   'log-format': {
     type: 'string',
     value: 'pretty|json',
-    help: 'log lines readable (pretty) or one JSON object each (default: pretty on a terminal, else json)',
+    description:
+      'log lines readable (pretty) or one JSON object each (default: pretty on a terminal, else json)',
   },
-  'log-level': { type: 'string', value: 'LEVEL', help: 'trace|debug|info|warn|error (default info)' },
-  json: { type: 'boolean', help: 'print the final summary as JSON on stdout' },
+  'log-level': { type: 'string', value: 'LEVEL', description: 'trace|debug|info|warn|error (default info)' },
+  json: { type: 'boolean', description: 'print the final summary as JSON on stdout' },
   check: {
     type: 'boolean',
-    help: 'preflight only: database, views, tools, proxy lifetime vs --walltime, disk, sandbox; claims nothing',
+    description:
+      'preflight only: database, views, tools, proxy lifetime vs --walltime, disk, sandbox; claims nothing',
   },
-  help: { type: 'boolean', short: 'h', help: 'show this help' },
-} as const satisfies Record<
-  string,
-  { type: 'string' | 'boolean'; help: string; value?: string; short?: string }
->;
+  help: { type: 'boolean', short: 'h', description: 'show this help' },
+});
 
 export interface PilotSettingsSources {
   argv: string[];
@@ -161,24 +199,6 @@ export interface PilotSettingsSources {
   now: number;
   /** Reads a file; injected so tests can exercise the 0600 check on real files. */
   readCredentialsFile?: (path: string) => { text: string; mode: number };
-}
-
-function seconds(raw: string | undefined, name: string, fallback: number | undefined, min = 0) {
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < min) {
-    throw new LrtError('E_USAGE', `--${name} must be a number of seconds >= ${min}, got "${raw}"`);
-  }
-  return value;
-}
-
-function wholeNumber(raw: string | undefined, name: string, fallback: number | undefined) {
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) {
-    throw new LrtError('E_USAGE', `--${name} must be a whole number >= 1, got "${raw}"`);
-  }
-  return value;
 }
 
 function defaultReadCredentials(path: string) {
@@ -237,13 +257,18 @@ export function parsePilotSettings(sources: PilotSettingsSources): PilotSettings
     !sources.argv[3]!.startsWith('-');
   const legacyArgs = looksLegacy ? sources.argv.slice(0, 4) : [];
   const optionArgs = looksLegacy ? sources.argv.slice(4) : sources.argv;
-  let parsed: ReturnType<typeof parseArgs<{ options: typeof PILOT_OPTIONS; allowPositionals: true }>>;
+  let parsed: { values: RawValues; positionals: string[] };
   try {
-    parsed = parseArgs({ args: optionArgs, options: PILOT_OPTIONS, allowPositionals: true, strict: true });
+    parsed = parseArgs({
+      args: optionArgs,
+      options: parseArgsConfig(PILOT_OPTIONS),
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (err) {
     throw new LrtError('E_USAGE', `${(err as Error).message}\nRun 'pilot --help'.`);
   }
-  const v = parsed.values;
+  const v = optionValues(PILOT_OPTIONS, parsed.values);
   if (v.help) return { help: true };
 
   let legacy: { database: string; user: string; password: string; type: string } | undefined;
@@ -296,38 +321,38 @@ export function parsePilotSettings(sources: PilotSettingsSources): PilotSettings
   if (v['dry-run'] && !v.token) throw new LrtError('E_USAGE', '--dry-run needs --token ID');
 
   const workDir = v.workdir ?? sources.env.TMPDIR ?? sources.cwd;
-  const walltime = seconds(v.walltime, 'walltime', undefined, 1);
+  const walltime = v.walltime;
   return {
     picas,
     type,
     view: v.view ?? 'todo',
-    leaseSeconds: seconds(v.lease, 'lease', 600, 3)!,
-    maxAttempts: wholeNumber(v['max-attempts'], 'max-attempts', 3)!,
-    maxTokens: wholeNumber(v['max-tokens'], 'max-tokens', undefined),
-    maxTimeSeconds: seconds(v['max-time'], 'max-time', undefined),
-    wait: v.wait ?? false,
-    pollSeconds: seconds(v.poll, 'poll', 30, 0.1)!,
+    leaseSeconds: v.lease,
+    maxAttempts: v['max-attempts'],
+    maxTokens: v['max-tokens'],
+    maxTimeSeconds: v['max-time'],
+    wait: v.wait,
+    pollSeconds: v.poll,
     workDir,
     cacheDir: v.cache ?? cacheDirIn(workDir),
-    keepJobDir: v['keep-jobdir'] ?? false,
-    keepFailed: v['keep-failed'] ?? false,
-    tokenTimeoutSeconds: seconds(v['token-timeout'], 'token-timeout', undefined, 1),
+    keepJobDir: v['keep-jobdir'],
+    keepFailed: v['keep-failed'],
+    tokenTimeoutSeconds: v['token-timeout'],
     walltimeEnd: walltime !== undefined ? sources.now + walltime * 1000 : walltimeEndFromEnv(sources.env),
-    minRemainingSeconds: seconds(v['min-remaining'], 'min-remaining', 300)!,
-    graceSeconds: seconds(v.grace, 'grace', 30)!,
+    minRemainingSeconds: v['min-remaining'],
+    graceSeconds: v.grace,
     sandboxBase: v['sandbox-base'] ?? DEFAULT_SANDBOX_BASE,
     shubMirror: v['shub-mirror'] ?? DEFAULT_SHUB_MIRROR,
-    dbWaitSeconds: seconds(v['db-wait'], 'db-wait', 900)!,
+    dbWaitSeconds: v['db-wait'],
     transfer: transferOptionsFromEnv(sources.env),
     localityCheck: localityCheckOf(v['locality-check']),
-    exportCredentials: v['export-credentials'] ?? false,
+    exportCredentials: v['export-credentials'],
     tokenId: v.token,
-    dryRun: v['dry-run'] ?? false,
+    dryRun: v['dry-run'],
     logFile: v.log,
     logFormat: logFormatOf(v['log-format']),
     logLevel: v['log-level'] ?? 'info',
-    json: v.json ?? false,
-    check: v.check ?? false,
+    json: v.json,
+    check: v.check,
     warnings,
   };
 }

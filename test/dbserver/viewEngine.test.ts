@@ -81,6 +81,14 @@ describe('the view engine of the embedded server', () => {
         { key: 'done', value: 3 },
         { key: 'todo', value: 4 },
       ]);
+      // One key of the grouped reduce (the count of one state), kept current as the whole.
+      const one = async (query: string) => (await request(`/_design/d/_view/total?${query}`)).body.rows;
+      expect(await one('key="todo"&group=true')).toEqual([{ key: 'todo', value: 4 }]);
+      expect(await one('key="gone"&group=true')).toEqual([]);
+      expect(await one('key="done"&group=true&skip=1')).toEqual([]);
+      await request('/t9', { method: 'PUT', body: JSON.stringify({ state: 'todo', n: 10 }) });
+      expect(await one('key="todo"&group=true')).toEqual([{ key: 'todo', value: 14 }]);
+      expect((await request('/_design/d/_view/total?key="done"&group=true&limit=-1')).status).toBe(400);
     });
 
     it("answers row fields in CouchDB's order, key before value, for map and reduced rows", async () => {

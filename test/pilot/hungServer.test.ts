@@ -93,7 +93,8 @@ describe('a hung connection holds no renewal longer than its timeout', () => {
     const [first, second] = server.requests as [number, number];
     expect(first - started).toBeGreaterThanOrEqual(3900);
     expect(second - first).toBeGreaterThanOrEqual(2400);
-    expect(second - first).toBeLessThan(3200);
+    // Slack for a loaded machine; a retry a whole lease/3 later (the old rule) lands at ~6 s.
+    expect(second - first).toBeLessThan(4500);
     expect(gaveUp.at).toBeLessThanOrEqual(expires * 1000 - 3900);
     expect(gaveUp.reason).toMatch(
       /^token t_hung: lease not renewed for \d+\.\d s \(failed attempts: \d, last: no answer within 2\.0 s\); stopped with 4\.0 s of the lease left/,
@@ -102,7 +103,7 @@ describe('a hung connection holds no renewal longer than its timeout', () => {
     // Nothing in flight holds it: it stops at once.
     const stopping = Date.now();
     await heartbeat.stop();
-    expect(Date.now() - stopping).toBeLessThan(200);
+    expect(Date.now() - stopping).toBeLessThan(1000); // a request in flight would hold it 2 s
     await expect(heartbeat.renewNow()).rejects.toMatchObject({ code: 'E_LEASE_LOST' });
   }, 30_000);
 

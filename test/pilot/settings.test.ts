@@ -69,6 +69,26 @@ describe('pilot settings', () => {
     );
   });
 
+  it('holds each number to its own bound (one declaration: the same rules as lrt submit checks)', () => {
+    const env = { PICAS_URL: 'http://h:1', PICAS_DB: 'd' };
+    const message = (argv: string[]) => {
+      try {
+        parse(['--type', 't', ...argv], env);
+      } catch (err) {
+        return isLrtError(err, 'E_USAGE') ? err.message : `not a usage error: ${String(err)}`;
+      }
+      return 'accepted';
+    };
+    expect(message(['--lease', '2'])).toBe('--lease must be a number of seconds >= 3, got "2"');
+    expect(message(['--poll', '0'])).toBe('--poll must be a number of seconds >= 0.1, got "0"');
+    expect(message(['--max-tokens', '0'])).toBe('--max-tokens must be a whole number >= 1, got "0"');
+    expect(message(['--grace=-1'])).toBe('--grace must be a number of seconds >= 0, got "-1"');
+    const s = parse(['--type', 't', '--grace', '0', '--max-time', '0', '--poll', '0.5'], env);
+    expect([s.graceSeconds, s.maxTimeSeconds, s.pollSeconds, s.minRemainingSeconds]).toEqual([
+      0, 0, 0.5, 300,
+    ]);
+  });
+
   it('maps the grid environment to transfer options and nothing else', () => {
     expect(
       transferOptionsFromEnv({ X509_CERT_DIR: '/c', BEARER_TOKEN: 'tok', GFAL_PYTHONBIN: '/p', HOME: '/h' }),

@@ -8,12 +8,14 @@ import {
   redactUrl,
   scrubSecrets,
 } from '../../src/core';
+import { describeIndexBuilds, indexBuildsOf } from '../../src/picas/indexBuild';
 import { claimPatch } from '../../src/picas/protocol';
 import { tokenFromDoc } from '../../src/picas/tokenDoc';
 import {
   diskVerdict,
   formatCheck,
   formatDuration,
+  indexBuildVerdict,
   parseSize,
   preflightPassed,
   proxyVerdict,
@@ -191,5 +193,46 @@ describe('preflight verdicts', () => {
     expect(formatCheck({ name: 'sandbox', ok: true, skipped: true, detail: 'y' })).toBe('skip sandbox   y');
     expect(preflightPassed([{ name: 'a', ok: true, skipped: true, detail: '' }])).toBe(true);
     expect(preflightPassed([{ name: 'a', ok: false, detail: '' }])).toBe(false);
+  });
+
+  it('a view index being built: what /_active_tasks shows, and when it is not a failure', () => {
+    const db = 'lofar';
+    const tasks = [
+      {
+        type: 'indexer',
+        database: `shards/00000000-7fffffff/${db}.1765000000`,
+        design_document: '_design/t',
+      },
+      {
+        type: 'indexer',
+        database: `shards/80000000-ffffffff/${db}.1765000000`,
+        design_document: '_design/t',
+      },
+      { type: 'indexer', database: 'other', design_document: '_design/t', changes_done: 9, total_changes: 9 },
+      { type: 'replication', database: db },
+    ].map((t, i) => ({
+      ...t,
+      changes_done: t.changes_done ?? 10 * (i + 1),
+      total_changes: t.total_changes ?? 100,
+    }));
+    const found = indexBuildsOf(tasks, db);
+    expect(found).toEqual({
+      builds: [{ designDoc: '_design/t', changesDone: 30, totalChanges: 200 }],
+      source: 'active_tasks',
+    });
+    expect(describeIndexBuilds(found)).toBe('_design/t: 30 of 200 changes indexed (15%)');
+    expect(describeIndexBuilds(indexBuildsOf('refused', db))).toMatch(/is for server admins/);
+    expect(describeIndexBuilds(indexBuildsOf([], db))).toMatch(/lists no build/);
+    // The server said "timeout": a build, whatever /_active_tasks shows.
+    expect(indexBuildVerdict('views', indexBuildsOf('refused', db), true)).toMatchObject({
+      ok: true,
+      detail: expect.stringContaining('not an error of your database'),
+    });
+    expect(indexBuildVerdict('tokens', found, true)).toMatchObject({ ok: true, skipped: true });
+    // A read held past the check's time: a build only when /_active_tasks lists one.
+    expect(indexBuildVerdict('views', indexBuildsOf([], db), false)).toBeUndefined();
+    expect(indexBuildVerdict('views', found, false)?.detail).toContain(
+      'the view read is held while it builds',
+    );
   });
 });

@@ -89,6 +89,19 @@ describe('lrt submit', () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  it("checks the pilot's options by the pilot's own rules before anything is written", async () => {
+    const out = jobDir('badlease');
+    const res = await lrt(
+      ['submit', '--backend', 'slurm', '-n', '2', '--type', T, '--out', out, '--lease', '2'],
+      {
+        env,
+      },
+    );
+    expect(res.exitCode).toBe(2);
+    expect(res.stderr).toContain('--lease must be a number of seconds >= 3, got "2"');
+    expect(existsSync(out)).toBe(false);
+  });
+
   it('submits nothing when the view has no work', async () => {
     const out = jobDir('nowork');
     const res = await lrt(['submit', '--backend', 'slurm', '-n', '2', '--type', 'empty', '--out', out], {

@@ -337,8 +337,11 @@ describe('lrt serve page in headless Chromium', () => {
     } finally {
       await slow.close();
     }
-    // Without the delay, the page keeps its interval and says nothing.
-    const server = await serve(t, T);
+    // Without the delay, the page keeps its interval and says nothing (an interval a loaded
+    // machine's refresh stays well inside: the 0.5 s one is crossed by a refresh of 0.25 s).
+    const picas = openPicas({ url: t.baseUrl, database: t.name, user: t.user, password: t.password });
+    const server = await startStatusServer({ picas, type: T, refreshSeconds: 30 });
+    servers.push(server);
     const page = await browser.newPage();
     await page.goto(server.url);
     await page.waitForSelector('#counts [data-state="done"]');

@@ -32,8 +32,9 @@ export const demoCommand = defineCommand({
       description: 'SURLs per token (default 5: 11 tokens)',
     },
     sleep: {
-      type: 'string',
-      default: '0.2',
+      type: 'seconds',
+      min: 0,
+      default: 0.2,
       value: 'S',
       description: 'seconds of demo work per file (default 0.2)',
     },
@@ -53,12 +54,7 @@ export const demoCommand = defineCommand({
   },
   examples: ['npm run build && node dist/lrt.js demo', 'lrt demo --pilots 8 --per-token 2 --fail-one'],
   async run(ctx) {
-    const sleep = Number(ctx.options.sleep);
-    if (!Number.isFinite(sleep) || sleep < 0) {
-      ctx.out.error(new Error(`--sleep must be a number of seconds >= 0, got "${ctx.options.sleep}"`));
-      return EXIT.usage;
-    }
-    const { 'per-token': perToken, url, db: database } = ctx.options;
+    const { 'per-token': perToken, url, db: database, sleep } = ctx.options;
     const server = url ? undefined : await startEmbeddedCouch();
     const dir = ctx.options.dir ?? join(ctx.cwd, 'lrt-demo');
     const tty = (process.stderr as { isTTY?: boolean }).isTTY === true;

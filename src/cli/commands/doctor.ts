@@ -93,11 +93,14 @@ function preflightSettings(ctx: CommandContext<typeof DOCTOR_OPTIONS>): Prefligh
 export const doctor = defineCommand({
   path: ['doctor'],
   summary: 'preflight of a worker setup: database, views, tokens, sandbox, tools, proxy, disk',
-  json: '{ok, checks: [{name, ok, skipped?, detail}]}',
+  json: '{ok, checks: [{name, ok, skipped?, detail, indexBuild?: {builds, source}}]}',
   description:
     'Looks and claims nothing: no token is locked, nothing is written. One line per check\n' +
     '(ok, FAIL, or skip when what a check needs is missing); the exit code is 1 when a check\n' +
-    "failed. 'pilot --check' runs the same checks with the pilot's settings.",
+    "failed. 'pilot --check' runs the same checks with the pilot's settings.\n" +
+    'A view index the server is still building (it answers "timeout", or holds the read) is\n' +
+    'no failure of the database: the views check says so, with the progress /_active_tasks\n' +
+    'shows (server admins only), and the tokens and sandbox checks are skipped until it is built.',
   options: DOCTOR_OPTIONS,
   examples: [
     'lrt doctor --type sksp_dev --expected-run 86400',

@@ -37,36 +37,35 @@ import {
 } from '../../submit';
 import { type CommandContext, defineCommand } from '../command';
 import { EXIT } from '../exitCodes';
-import { type BooleanOption, defineOptions, type StringOption } from '../options';
+import { defineOptions, type OptionSpec } from '../options';
 import { PICAS_OPTIONS, picasFromContext } from '../picasOptions';
 import { TYPE_OPTION, tokenType } from './status';
 
 const BACKENDS = ['jdl', 'slurm', 'local'] as const;
 type Backend = (typeof BACKENDS)[number];
 
+type PassedName = (typeof PASSED_PILOT_OPTIONS)[number];
+/** Without the pilot's defaults: what the user did not give is left to the pilot. */
 type PassedOptions = {
-  [K in (typeof PASSED_PILOT_OPTIONS)[number]]: (typeof PILOT_OPTIONS)[K]['type'] extends 'boolean'
-    ? BooleanOption
-    : StringOption;
+  [K in PassedName]: Omit<(typeof PILOT_OPTIONS)[K], 'description' | 'default'> & { description: string };
 };
 
-/** The pilot's own options that `lrt submit` passes on, with the pilot's help text. */
+/** The pilot's own options that `lrt submit` passes on: the pilot's declaration, checked here already. */
 const PASSED_OPTIONS = Object.fromEntries(
   PASSED_PILOT_OPTIONS.map((name) => {
-    const spec = PILOT_OPTIONS[name] as { type: 'string' | 'boolean'; help: string; value?: string };
-    return [
-      name,
-      { type: spec.type, description: `pilot: ${spec.help}`, ...(spec.value ? { value: spec.value } : {}) },
-    ];
+    const spec: OptionSpec = PILOT_OPTIONS[name];
+    const passed = { ...spec, description: `pilot: ${spec.description}` };
+    if ('default' in passed) delete passed.default;
+    return [name, passed];
   }),
 ) as PassedOptions;
 
 function passedArgs(ctx: CommandContext<PassedOptions>): string[] {
   const args: string[] = [];
   for (const name of PASSED_PILOT_OPTIONS) {
-    const value = ctx.options[name];
+    const value: unknown = ctx.options[name];
     if (value === true) args.push(`--${name}`);
-    else if (typeof value === 'string') args.push(`--${name}`, value);
+    else if (typeof value === 'string' || typeof value === 'number') args.push(`--${name}`, String(value));
   }
   return args;
 }
