@@ -4,7 +4,8 @@ import { readFinishedDesignDoc } from '../picas/designDocStore';
 import { TAKEN_OVER_VIEW } from '../picas/finishedViews';
 import type { TokenDoc } from '../picas/tokenDoc';
 import { EXPIRED_VIEW } from '../picas/viewDefinitions';
-import { listTokens, queryView, resolveView, rowTokens, tokenOverview } from '../picas/viewQuery';
+import { listTokens, queryView, resolveView, tokenOverview } from '../picas/viewQuery';
+import { rowTokens } from '../picas/viewRead';
 import type { ReadTime, StatusInput } from './report';
 
 export interface ReadStatusOptions {

@@ -2,14 +2,8 @@ import { LrtError } from '../core';
 import { couchError, type PicasDb } from '../picas/client';
 import { attemptsOf } from '../picas/protocol';
 import { type StoredToken, type TokenDoc, tokenFromDoc } from '../picas/tokenDoc';
-import {
-  fetchView,
-  nextPlace,
-  queryView,
-  type ResolvedView,
-  resolveView,
-  rowsAfter,
-} from '../picas/viewQuery';
+import { nextPlace, queryView, type ResolvedView, resolveView, rowsAfter } from '../picas/viewQuery';
+import { fetchView } from '../picas/viewRead';
 import { chooseLogs } from './logs';
 import { failingToken } from './report';
 

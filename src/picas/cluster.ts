@@ -1,5 +1,5 @@
-import { LrtError } from '../core';
 import type { PicasDb } from './client';
+import type { ClusterSetting } from './connectionSettings';
 import { type CouchCall, couchCall } from './couchHttp';
 
 /*
@@ -8,22 +8,11 @@ import { type CouchCall, couchCall } from './couchHttp';
  * counts, settling reads ask every replica (`r=n`).
  */
 
-/** `--cluster`: `auto` reads `cluster.n` from the database info; `on`/`off` decide without it. */
-export type ClusterSetting = 'auto' | 'on' | 'off';
-
-export const CLUSTER_SETTINGS: readonly ClusterSetting[] = ['auto', 'on', 'off'];
-
 export interface ClusterRules {
   /** The cluster rules apply. */
   on: boolean;
   /** Replicas of each document: the `w` and `r` the rules ask for. */
   replicas: number;
-}
-
-export function parseClusterSetting(value: string | undefined): ClusterSetting {
-  if (value === undefined || value === '') return 'auto';
-  if ((CLUSTER_SETTINGS as readonly string[]).includes(value)) return value as ClusterSetting;
-  throw new LrtError('E_USAGE', `--cluster must be one of ${CLUSTER_SETTINGS.join(', ')}, got "${value}"`);
 }
 
 /** The rules when the replica count `n` is known (pure). */

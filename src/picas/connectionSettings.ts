@@ -1,5 +1,15 @@
 import { LrtError } from '../core';
-import { type ClusterSetting, parseClusterSetting } from './cluster';
+
+/** `--cluster`: `auto` reads `cluster.n` from the database info; `on`/`off` decide without it. */
+export type ClusterSetting = 'auto' | 'on' | 'off';
+
+export const CLUSTER_SETTINGS: readonly ClusterSetting[] = ['auto', 'on', 'off'];
+
+export function parseClusterSetting(value: string | undefined): ClusterSetting {
+  if (value === undefined || value === '') return 'auto';
+  if ((CLUSTER_SETTINGS as readonly string[]).includes(value)) return value as ClusterSetting;
+  throw new LrtError('E_USAGE', `--cluster must be one of ${CLUSTER_SETTINGS.join(', ')}, got "${value}"`);
+}
 
 /** Where the PiCaS database is and who we are there. Parsed once at the edge. */
 export interface PicasSettings {

@@ -1,11 +1,18 @@
 import { Agent, type Dispatcher, request } from 'undici';
-import type { PicasDb } from './client';
+import type { PicasSettings } from './connectionSettings';
 
 /*
  * Plain HTTP calls to the PiCaS database for the writes whose HTTP status matters: nano answers a
  * 202 ("accepted by fewer than w replicas") exactly like a 201, and on a CouchDB cluster the
  * difference decides whether a claim is ours (docs/protocol.md, Cluster rules).
  */
+
+/** What a call needs of an open database (a PicasDb is one). */
+export interface CouchEndpoint {
+  settings: Pick<PicasSettings, 'url' | 'user' | 'password'>;
+  name: string;
+  dispatcher: Dispatcher;
+}
 
 export interface CouchCall {
   method: 'GET' | 'PUT' | 'POST' | 'DELETE';
@@ -74,7 +81,7 @@ function httpError(status: number, body: { error?: unknown; reason?: unknown } |
   return Object.assign(new Error(reason), { statusCode: status, error: body?.error, reason });
 }
 
-function urlOf(picas: PicasDb, call: CouchCall): URL {
+function urlOf(picas: CouchEndpoint, call: CouchCall): URL {
   const base = picas.settings.url.replace(/\/+$/, '');
   const path = [picas.name, ...call.path].map(encodeURIComponent).join('/');
   const url = new URL(`${base}/${path}`);
@@ -84,7 +91,7 @@ function urlOf(picas: PicasDb, call: CouchCall): URL {
   return url;
 }
 
-function authHeader(picas: PicasDb): Record<string, string> {
+function authHeader(picas: CouchEndpoint): Record<string, string> {
   const { user, password } = picas.settings;
   if (user === undefined) return {};
   return { authorization: `Basic ${Buffer.from(`${user}:${password ?? ''}`).toString('base64')}` };
@@ -94,7 +101,7 @@ function authHeader(picas: PicasDb): Record<string, string> {
  * One request; resolves with the status and parsed JSON body for 2xx, rejects with a nano-shaped
  * error otherwise (no `statusCode` when the server could not be reached or did not answer).
  */
-export async function couchCall<T>(picas: PicasDb, call: CouchCall): Promise<CouchReply<T>> {
+export async function couchCall<T>(picas: CouchEndpoint, call: CouchCall): Promise<CouchReply<T>> {
   const raw = call.contentType !== undefined;
   const headers: Record<string, string> = { accept: 'application/json', ...authHeader(picas) };
   if (call.body !== undefined) headers['content-type'] = raw ? call.contentType! : 'application/json';

@@ -96,4 +96,5 @@ export {
   type ViewSource,
 } from './viewDefinitions';
 export { deleteView, purgeType, resetView, setViewStatus } from './viewOps';
-export { listTokens, tokenOverview, type ViewRow } from './viewQuery';
+export { listTokens, tokenOverview } from './viewQuery';
+export type { ViewRow } from './viewRead';

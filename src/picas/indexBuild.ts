@@ -1,7 +1,7 @@
 import type nano from 'nano';
 import type { PicasDb } from './client';
 import { statusOf } from './client';
-import { fetchView } from './viewQuery';
+import { fetchView } from './viewRead';
 
 /*
  * Building a view index before anyone needs it, with the progress CouchDB reports in

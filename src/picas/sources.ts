@@ -2,7 +2,8 @@ import type { BulkSource, SourcePage } from './bulkUpdate';
 import { couchError, type PicasDb } from './client';
 import { type StoredToken, type TokenDoc, tokenFromDoc } from './tokenDoc';
 import { assertTokenType } from './viewDefinitions';
-import { DEFAULT_PAGE_SIZE, rereadThroughView, resolveView, rowTokens, viewPages } from './viewQuery';
+import { DEFAULT_PAGE_SIZE, rereadThroughView, resolveView, viewPages } from './viewQuery';
+import { rowTokens } from './viewRead';
 
 export interface SourceOptions {
   /** Tokens per page and per `_bulk_docs` request (default 500). */

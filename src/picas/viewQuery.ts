@@ -1,7 +1,5 @@
-import type nano from 'nano';
 import { LrtError } from '../core';
 import { couchError, type PicasDb, statusOf } from './client';
-import { withDbRetry } from './dbRetry';
 import {
   assertDatabaseExists,
   readCustomDesignDoc,
@@ -9,7 +7,7 @@ import {
   readFinishedDesignDoc,
 } from './designDocStore';
 import { FINISHED_VIEW_NAMES, finishedDesignName } from './finishedViews';
-import { type StoredToken, type TokenDoc, tokenFromDoc } from './tokenDoc';
+import { type TokenDoc, tokenFromDoc } from './tokenDoc';
 import {
   assertTokenType,
   customDesignDocName,
@@ -17,21 +15,9 @@ import {
   designDocId,
   standardViews,
 } from './viewDefinitions';
+import { fetchView, type ViewAnswer, type ViewRow } from './viewRead';
 
 export const DEFAULT_PAGE_SIZE = 500;
-
-/** A row of a view; `doc` with include_docs (null when the document was deleted since). */
-export interface ViewRow {
-  id: string;
-  key: unknown;
-  value: unknown;
-  doc?: StoredToken | null;
-}
-
-/** The tokens of rows read with include_docs; a row whose document is gone is left out. */
-export function rowTokens(rows: readonly ViewRow[]): TokenDoc[] {
-  return rows.flatMap((row) => (row.doc ? [tokenFromDoc(row.doc)] : []));
-}
 
 export interface ResolvedView {
   type: string;
@@ -101,41 +87,6 @@ export async function resolveView(picas: PicasDb, type: string, view: string): P
 async function viewNamesOf(picas: PicasDb, type: string, ddoc: DesignDoc | undefined): Promise<string[]> {
   const custom = await readCustomDesignDoc(picas, type);
   return [...new Set([...Object.keys(ddoc?.views ?? {}), ...Object.keys(custom?.views ?? {})])].sort();
-}
-
-export interface ViewAnswer {
-  total_rows?: number;
-  rows: ViewRow[];
-}
-
-/**
- * GET `_design/<designDoc>/_view/<view>`: every view read goes through here (the claim's too).
- * nano JSON-encodes the key parameters (`startkey`, `key`...). Errors reject as nano's.
- */
-export async function fetchView(
-  picas: PicasDb,
-  designDoc: string,
-  view: string,
-  qs: Record<string, unknown>,
-  signal?: AbortSignal,
-): Promise<ViewAnswer> {
-  const request = () =>
-    picas.server.request({
-      db: picas.name,
-      path: `_design/${encodeURIComponent(designDoc)}/_view/${encodeURIComponent(view)}`,
-      qs,
-      signal,
-    } as nano.RequestOptions) as Promise<Partial<ViewAnswer>>;
-  // An index being built (a new or changed design document) makes CouchDB answer "timeout": wait
-  // for it, saying so (picas.onWait). Outages are the caller's to wait out (maxWaitMs 0).
-  const answer = await withDbRetry(request, {
-    what: `view ${view} of _design/${designDoc}`,
-    maxWaitMs: 0,
-    indexWaitMs: picas.indexWaitMs,
-    onWait: picas.onWait,
-    signal,
-  });
-  return { total_rows: answer.total_rows, rows: answer.rows ?? [] };
 }
 
 /** One view query; a 404 (view removed meanwhile) becomes E_VIEW_NOT_FOUND. */

@@ -6,7 +6,7 @@ import { type EmbeddedCouch, startEmbeddedCouch } from '../../src/dbserver';
 import { openPicas } from '../../src/picas/client';
 import { couchDispatcherWith } from '../../src/picas/couchHttp';
 import type { DbWaitNotice } from '../../src/picas/dbRetry';
-import { fetchView } from '../../src/picas/viewQuery';
+import { fetchView } from '../../src/picas/viewRead';
 
 /*
  * A view read whose index takes longer to build than the server's request timeout: CouchDB answers

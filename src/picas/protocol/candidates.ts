@@ -2,7 +2,7 @@ import { LrtError } from '../../core';
 import { couchError, type PicasDb, statusOf } from '../client';
 import { type TokenDoc, tokenFromDoc } from '../tokenDoc';
 import { claimDesignDocName, customDesignDocName, SPREAD_KEYS, SPREAD_VIEW } from '../viewDefinitions';
-import { fetchView } from '../viewQuery';
+import { fetchView } from '../viewRead';
 
 /*
  * The read side of the claim (claim.ts): a page of a token view with the docs, and the candidate
