@@ -1,5 +1,13 @@
-import { type TokenDoc, withoutFields } from '../tokenDoc';
-import { isFreeAtTodo, isPositive, isStrictZero, type Patched, type Skipped, withTime } from './leaseRecord';
+import type { TokenDoc } from '../tokenDoc';
+import {
+  isFreeAtTodo,
+  isPositive,
+  isStrictZero,
+  type Patched,
+  type Skipped,
+  withoutLease,
+  withTime,
+} from './leaseRecord';
 
 /* Transition any -> the status asked for, from the login side (docs/protocol.md, Set status). */
 
@@ -25,11 +33,11 @@ export function setStatusPatch(doc: TokenDoc, status: string, now: number): Patc
     }
     case 'todo':
       if (isFreeAtTodo(doc)) return { skip: already };
-      return { doc: { ...withoutFields(doc, ['lease']), status, lock: 0, done: 0, times } };
+      return { doc: { ...withoutLease(doc), status, lock: 0, done: 0, times } };
     case 'done':
     case 'error':
       if (doc.status === status && isPositive(doc.done) && doc.lease === undefined) return { skip: already };
-      return { doc: { ...withoutFields(doc, ['lease']), status, done: now, times } };
+      return { doc: { ...withoutLease(doc), status, done: now, times } };
     default:
       if (doc.status === status) return { skip: already };
       return { doc: { ...doc, status, times } };
