@@ -1,4 +1,5 @@
 import { access } from 'node:fs/promises';
+import { constants } from 'node:os';
 import { join } from 'node:path';
 import { type Logger, sleep } from '../core';
 import { withDbRetry } from '../picas/dbRetry';
@@ -15,16 +16,17 @@ import { assertTokenShape } from './tokenShape';
 
 /* The phases of one token, from the sandbox to the stage-out: what the pilot does under a lease. */
 
-/** Exit code of a payload killed by a signal, as a shell reports it. */
-const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
-
-function exitCodeOf(result: PayloadResult): number {
-  if (result.exitCode !== null) return result.exitCode;
-  return 128 + (SIGNAL_NUMBERS[result.signal ?? ''] ?? 0);
+/** The exit code a shell reports for a process killed by `signal`: 128 + its number. */
+function signalExitCode(signal: string | null): number {
+  return 128 + (signal && signal in constants.signals ? constants.signals[signal as NodeJS.Signals] : 0);
 }
 
-/** The signals a batch system's cancel or a node shutdown sends: TERM, INT, HUP. */
-const STOP_EXIT_CODES = new Set([128 + 1, 128 + 2, 128 + 15]);
+function exitCodeOf(result: PayloadResult): number {
+  return result.exitCode ?? signalExitCode(result.signal);
+}
+
+/** Exit codes of the signals a batch system's cancel or a node shutdown sends: TERM, INT, HUP. */
+const STOP_EXIT_CODES = new Set(['SIGTERM', 'SIGINT', 'SIGHUP'].map(signalExitCode));
 
 /**
  * How long a payload that died of a stop signal waits for the pilot's own: scancel (and qdel,
