@@ -1,4 +1,5 @@
 import type nano from 'nano';
+import { sleep } from '../core';
 import type { PicasDb } from './client';
 import { statusOf } from './client';
 import { fetchView } from './viewRead';
@@ -148,18 +149,15 @@ export async function buildIndex(
   const pollMs = options.pollMs ?? 1000;
   let progressReported = false;
   let refused = false;
-  let polling = true;
-  let wakeNow = () => {};
+  // Aborted once the build has answered: ends the poller's wait at once.
+  const answered = new AbortController();
   const poll = async () => {
-    while (polling) {
-      await new Promise<void>((wake) => {
-        const timer = setTimeout(wake, pollMs);
-        wakeNow = () => {
-          clearTimeout(timer);
-          wake();
-        };
-      });
-      if (!polling) return;
+    for (;;) {
+      try {
+        await sleep(pollMs, answered.signal);
+      } catch {
+        return;
+      }
       const elapsedMs = clock() - started;
       let tasks: IndexerTask[] | 'refused' = 'refused';
       if (!refused) {
@@ -170,7 +168,7 @@ export async function buildIndex(
           tasks = [];
         }
       }
-      if (!polling) return;
+      if (answered.signal.aborted) return;
       if (tasks === 'refused') {
         refused = true;
         options.onProgress?.({ elapsedMs, source: 'refused' });
@@ -194,8 +192,7 @@ export async function buildIndex(
       progressReported,
     };
   } finally {
-    polling = false;
-    wakeNow();
+    answered.abort();
     await poller.catch(() => undefined);
   }
 }
