@@ -10,7 +10,7 @@ import {
   type ReduceQuery,
   readReduced,
 } from './reduceIndex';
-import { isTrue, pouchCollate, pouchMisreadsRange } from './viewRange';
+import { isFalse, isTrue, pouchCollate, pouchMisreadsRange } from './viewRange';
 
 /*
  * The map/reduce plugin of the embedded server: pouchdb-abstract-mapreduce (the index logic of
@@ -160,7 +160,7 @@ export function couch3ViewParams(opts: Record<string, unknown>): Record<string, 
   if (!('update' in opts) && !('stable' in opts)) return opts;
   const { update, stable: _stable, ...rest } = opts;
   if (rest.stale !== undefined) return rest;
-  if (update === false || update === 'false') return { ...rest, stale: 'ok' };
+  if (isFalse(update)) return { ...rest, stale: 'ok' };
   if (update === 'lazy') return { ...rest, stale: 'update_after' };
   return rest;
 }
@@ -250,17 +250,17 @@ function wholeNumber(value: unknown): number | undefined | false {
 
 /** The reduce read of the whole view `options` asks for, or undefined when it asks for more. */
 function wholeViewReduce(options: Record<string, unknown>): ReduceQuery | undefined {
-  if (options.reduce === false || options.reduce === 'false') return undefined;
+  if (isFalse(options.reduce)) return undefined;
   if (NOT_WHOLE_VIEW.some((name) => options[name] !== undefined)) return undefined;
   const [groupLevel, skip, limit] = [options.group_level, options.skip, options.limit].map(wholeNumber);
   // An invalid number: pouch's own code answers with the error CouchDB gives.
   if (groupLevel === false || skip === false || limit === false) return undefined;
   return {
-    group: options.group === true || options.group === 'true',
+    group: isTrue(options.group),
     groupLevel,
     skip,
     limit,
-    descending: options.descending === true || options.descending === 'true',
+    descending: isTrue(options.descending),
   };
 }
 
@@ -372,7 +372,7 @@ async function couchRangeRead(
   if (!pouchMisreadsRange(options)) return undefined;
   const source = await viewSource(db, fun);
   if (!source || typeof source.map !== 'string') return undefined;
-  if (source.reduce !== undefined && options.reduce !== false && options.reduce !== 'false') return undefined;
+  if (source.reduce !== undefined && !isFalse(options.reduce)) return undefined;
   // An invalid number: pouch's own code answers with the error CouchDB gives.
   if (wholeNumber(options.skip) === false || wholeNumber(options.limit) === false) return undefined;
   const {

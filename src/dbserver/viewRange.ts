@@ -44,8 +44,13 @@ function option(opts: ViewOptions, name: string, alias: string): unknown {
   return opts[name] !== undefined ? opts[name] : opts[alias];
 }
 
+/** A boolean view parameter as a caller in this process or the query string gives it. */
 export function isTrue(value: unknown): boolean {
   return value === true || value === 'true';
+}
+
+export function isFalse(value: unknown): boolean {
+  return value === false || value === 'false';
 }
 
 function docIdOption(opts: ViewOptions, name: string, alias: string): string | undefined {
@@ -69,7 +74,7 @@ export function rangeOf(opts: ViewOptions): KeyRange {
   const endkey = hasKey ? opts.key : option(opts, 'endkey', 'end_key');
   const startId = docIdOption(opts, 'startkey_docid', 'start_key_doc_id');
   const endId = docIdOption(opts, 'endkey_docid', 'end_key_doc_id');
-  const inclusiveEnd = !(opts.inclusive_end === false || opts.inclusive_end === 'false');
+  const inclusiveEnd = !isFalse(opts.inclusive_end);
   // The start is always taken in; the end as inclusive_end says. Descending, the start is the
   // high end of the range and the end the low one.
   const startAt = (descending: boolean) => startkey !== undefined && end(startkey, startId, descending);
@@ -98,7 +103,7 @@ export function pouchMisreadsRange(opts: ViewOptions): boolean {
   return (
     (startGiven && option(opts, 'startkey_docid', 'start_key_doc_id') !== undefined) ||
     (endGiven && option(opts, 'endkey_docid', 'end_key_doc_id') !== undefined) ||
-    (keyed && (opts.inclusive_end === false || opts.inclusive_end === 'false')) ||
+    (keyed && isFalse(opts.inclusive_end)) ||
     (Array.isArray(opts.keys) && isTrue(opts.descending))
   );
 }
