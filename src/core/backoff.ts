@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 
 /*
- * The one exponential backoff and the one abortable sleep: transfer retries, the claim's wait
+ * The one exponential backoff, the one abortable sleep and the one time limit on a promise: transfer retries, the claim's wait
  * after a contended round, the pilot's database retries and its lease renewals.
  */
 
@@ -43,4 +43,17 @@ export async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   } catch (err) {
     throw signal?.aborted ? signal.reason : err;
   }
+}
+
+/**
+ * `work`, or a rejection with `timeoutError()` once `ms` have passed. The work itself goes on (a
+ * promise cannot be stopped); should it fail after the limit, that failure goes nowhere.
+ */
+export function withTimeout<T>(work: Promise<T>, ms: number, timeoutError: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, fail) => {
+    timer = setTimeout(() => fail(timeoutError()), ms);
+  });
+  work.catch(() => undefined);
+  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
 }

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import vm from 'node:vm';
+import { withTimeout } from '../core/backoff';
 import { type LaggingSourceDb, laggingQuery } from './laggingViews';
 import { type AllDocsDb, readIndexRange } from './rangeRead';
 import {
@@ -183,16 +184,6 @@ function requestTimeoutError(): Error {
     name: 'timeout',
     status: 500,
   });
-}
-
-/** `answer`, or the timeout error once `ms` have passed; the work behind `answer` goes on. */
-function withinRequestTimeout<T>(answer: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, fail) => {
-    timer = setTimeout(() => fail(requestTimeoutError()), ms);
-  });
-  answer.catch(() => undefined); // answered meanwhile by the timeout: its own failure goes nowhere
-  return Promise.race([answer, expired]).finally(() => clearTimeout(timer));
 }
 
 /**
@@ -445,7 +436,8 @@ export function viewEnginePlugin(): { query: unknown; viewCleanup: unknown } {
               (lagging) => lagging ?? ordinary(),
             );
       const timeoutMs = this.__opts?.[VIEW_TIMEOUT_OPTION];
-      const bounded = typeof timeoutMs === 'number' ? withinRequestTimeout(answer, timeoutMs) : answer;
+      const bounded =
+        typeof timeoutMs === 'number' ? withTimeout(answer, timeoutMs, requestTimeoutError) : answer;
       return requireCjs('pouchdb-mapreduce-utils').promisedCallback(bounded.then(inCouchOrder), callback);
     },
     viewCleanup(this: unknown, callback: unknown) {

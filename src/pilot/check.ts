@@ -1,4 +1,4 @@
-import { errorMessage, LrtError } from '../core';
+import { errorMessage, LrtError, withTimeout } from '../core';
 import { openPicas } from '../picas/client';
 import type { PicasSettings } from '../picas/connectionSettings';
 import { isIndexTimeout } from '../picas/dbRetry';
@@ -229,17 +229,6 @@ export function indexBuildVerdict(
 
 // ---------------------------------------------------------------- running them
 
-function withTimeout<T>(work: Promise<T>, ms: number, what: string, onLate = () => {}): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      onLate();
-      reject(new Error(`${what}: no answer within ${formatDuration(ms / 1000)}`));
-    }, ms);
-  });
-  return Promise.race([work, late]).finally(() => clearTimeout(timer));
-}
-
 const skipped = (name: string, detail: string): CheckResult => ({ name, ok: true, skipped: true, detail });
 
 /** Runs every check not in `skip`, in order; never throws (a probe's error is its FAIL line). */
@@ -255,7 +244,10 @@ export async function runPreflight(settings: PreflightSettings): Promise<CheckRe
     try {
       result = {
         name,
-        ...(await withTimeout(probe(AbortSignal.timeout(ms)), ms, name, () => (timedOut = true))),
+        ...(await withTimeout(probe(AbortSignal.timeout(ms)), ms, () => {
+          timedOut = true;
+          return new Error(`${name}: no answer within ${formatDuration(ms / 1000)}`);
+        })),
       };
     } catch (err) {
       // A view read the server gave up on (rule 19), or one still held when the check's time ran
