@@ -44,6 +44,18 @@ export function duplicateSubbandError(
   );
 }
 
+/** E_USAGE unless `perToken` (SURLs per token) is a whole number >= 1. */
+export function assertPerToken(perToken: number): void {
+  if (!Number.isInteger(perToken) || perToken < 1) {
+    throw new LrtError('E_USAGE', `SURLs per token must be a whole number >= 1, got ${perToken}`);
+  }
+}
+
+/** The first subband of the chunk `subband` falls in: chunks are `perToken` wide from `lowest`. */
+export function chunkStart(subband: number, lowest: number, perToken: number): number {
+  return lowest + Math.floor((subband - lowest) / perToken) * perToken;
+}
+
 /**
  * Groups SURLs into chunks of at most `perToken` consecutive subbands, as GRID_LRT's slice_dicts:
  * chunks start at the lowest subband and step by `perToken`; a missing subband leaves a gap (the
@@ -55,9 +67,7 @@ export function sliceBySubband(
   perToken: number,
   pattern: SubbandPattern = DEFAULT_SUBBAND_PATTERN,
 ): Chunk[] {
-  if (!Number.isInteger(perToken) || perToken < 1) {
-    throw new LrtError('E_USAGE', `SURLs per token must be a whole number >= 1, got ${perToken}`);
-  }
+  assertPerToken(perToken);
   const { bySubband, without } = indexSubbands(entries, pattern);
   if (without.length > 0) throw missingSubbandError(without[0]!, without.length, pattern);
   const lowest = bySubband.keys().next().value;
@@ -70,7 +80,7 @@ export function sliceBySubband(
         named.map((e) => e.origin),
         named.map((e) => e.surl),
       );
-    const start = lowest + Math.floor((subband - lowest) / perToken) * perToken;
+    const start = chunkStart(subband, lowest, perToken);
     const chunk = chunks.get(start);
     if (chunk) chunk.push(named[0]!);
     else chunks.set(start, [named[0]!]);

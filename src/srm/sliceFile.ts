@@ -2,7 +2,7 @@ import { LrtError } from '../core';
 import { checkSameList, describeOrigin, type ListEntry, type Origin, parseListLink } from './list';
 import { linkOfLine, SurlLineReader, surlListFileLines } from './parseFile';
 import type { SiteName } from './sites';
-import { duplicateSubbandError, missingSubbandError } from './slice';
+import { assertPerToken, chunkStart, duplicateSubbandError, missingSubbandError } from './slice';
 import { KNOWN_SUBBAND_PATTERNS, mostFound, type SubbandPattern, subbandKey, subbandOf } from './subbands';
 import { parseSurl } from './surl';
 
@@ -114,9 +114,7 @@ export async function sliceSurlListFile(
   options: SliceFileOptions,
 ): Promise<SurlListSlices> {
   const { perToken } = options;
-  if (!Number.isInteger(perToken) || perToken < 1) {
-    throw new LrtError('E_USAGE', `SURLs per token must be a whole number >= 1, got ${perToken}`);
-  }
+  assertPerToken(perToken);
   const forms: FormScan[] = (options.pattern ? [options.pattern] : KNOWN_SUBBAND_PATTERNS).map((pattern) => ({
     pattern,
     subbands: new U32Column(),
@@ -219,7 +217,7 @@ export async function sliceSurlListFile(
   for (const index of order) {
     if (!kept[index]) continue;
     const subband = subbands[index]!;
-    const start = lowest + Math.floor((subband - lowest) / perToken) * perToken;
+    const start = chunkStart(subband, lowest, perToken);
     if (chunkStarts.length === 0 || chunkStarts.get(chunkStarts.length - 1) !== start) {
       chunkStarts.push(start);
       chunkFirst.push(planned);
@@ -247,7 +245,7 @@ export async function sliceSurlListFile(
     firstKey: subbandKey(chunkStarts.get(0)),
     chunkOf(subband) {
       if (subband < lowest) return undefined;
-      const start = lowest + Math.floor((subband - lowest) / perToken) * perToken;
+      const start = chunkStart(subband, lowest, perToken);
       // chunk starts ascend: binary search
       let lo = 0;
       let hi = chunkCount - 1;
