@@ -148,6 +148,18 @@ export function isDbRefusal(err: unknown): err is LrtError {
   return isLrtError(err, 'E_DB_AUTH') || isLrtError(err, 'E_DB_FORBIDDEN');
 }
 
+/** The HTTP status the server answered with: of nano's error, or of one couchError already wrapped. */
 export function statusOf(err: unknown): number | undefined {
+  if (err instanceof LrtError) return typeof err.details.status === 'number' ? err.details.status : undefined;
   return (err as CouchErrorShape | undefined)?.statusCode;
+}
+
+/**
+ * No reply came (refused connection, reset, timeout): the request may or may not have been
+ * carried out. An error of ours that is not about the wire (a settlement that found no end, a
+ * lost lease) is an answer, not a missing one.
+ */
+export function gotNoReply(err: unknown): boolean {
+  if (err instanceof LrtError) return err.code === 'E_DB_UNREACHABLE';
+  return statusOf(err) === undefined;
 }

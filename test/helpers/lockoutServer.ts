@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type HttpFaultProxy, startHttpFaultProxy } from '../chaos/support/httpFaultProxy';
 
 /*
@@ -19,6 +20,11 @@ export interface LockoutServer {
   unlock(user: string): void;
   /** Every request: the Basic user and the status it was answered with. */
   requests: { user: string | undefined; method: string; url: string; status: number }[];
+  /**
+   * Resolves once every request passed on to the server has its reply in `requests`: what was
+   * asked before a `lock()` that follows in the same tick is then counted before it.
+   */
+  settled(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -32,18 +38,23 @@ function basicUser(req: IncomingMessage): string | undefined {
 export async function startLockoutServer(target: string, threshold = 5): Promise<LockoutServer> {
   const failures = new Map<string, number>();
   const requests: LockoutServer['requests'] = [];
+  let passedOn = 0;
   const record = (req: IncomingMessage, status: number) =>
     requests.push({ user: basicUser(req), method: req.method ?? '', url: req.url ?? '', status });
   const proxy: HttpFaultProxy = await startHttpFaultProxy(
     target,
     (req) => {
       const user = basicUser(req);
-      if (user === undefined || (failures.get(user) ?? 0) < threshold) return undefined;
+      if (user === undefined || (failures.get(user) ?? 0) < threshold) {
+        passedOn++;
+        return undefined;
+      }
       record(req, 403);
       return { status: 403, json: { error: 'forbidden', reason: LOCKOUT_REASON } };
     },
     {
       onReply: (req, status) => {
+        passedOn--;
         record(req, status);
         const user = basicUser(req);
         if (status === 401 && user !== undefined) failures.set(user, (failures.get(user) ?? 0) + 1);
@@ -55,6 +66,9 @@ export async function startLockoutServer(target: string, threshold = 5): Promise
     lock: (user) => failures.set(user, threshold),
     unlock: (user) => failures.delete(user),
     requests,
+    settled: async () => {
+      while (passedOn > 0) await sleep(5);
+    },
     close: proxy.close,
   };
 }

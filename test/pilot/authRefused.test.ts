@@ -107,6 +107,8 @@ describe('a pilot refused by the database stops at once and never retries', () =
     });
     const pgid = await payload.started();
     await nextWrite(world, id, (await world.token(id))._rev);
+    // The renewal is over once its last reply is in (on a cluster, that of its settling read).
+    await server.settled();
     const before = server.requests.length;
     server.lock(world.db.user);
 

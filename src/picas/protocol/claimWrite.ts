@@ -1,4 +1,4 @@
-import { couchError, type PicasDb, statusOf } from '../client';
+import { couchError, gotNoReply, type PicasDb, statusOf } from '../client';
 import { clusterRules } from '../cluster';
 import { type TokenDoc, tokenToDoc } from '../tokenDoc';
 import { leaseOf } from './leaseRecord';
@@ -40,7 +40,7 @@ export async function writeClaim(
     const failure = couchError(picas, `claim token ${doc._id}`, err);
     // No reply at all: the claim may have been written. If it was, the token is ours; else it would
     // sit locked under a lease nobody holds until that lease expires.
-    if (status === undefined && !signal?.aborted) {
+    if (gotNoReply(err) && !signal?.aborted) {
       try {
         const outcome = await settleWrite(picas, doc._id, holdsOurLease);
         if (outcome.fate === 'won') return { rev: outcome.doc._rev, settled: true };

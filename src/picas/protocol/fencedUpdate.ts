@@ -1,5 +1,5 @@
 import { LrtError } from '../../core';
-import { couchError, type PicasDb, statusOf } from '../client';
+import { couchError, gotNoReply, type PicasDb, statusOf } from '../client';
 import { clusterRules } from '../cluster';
 import { couchCall, docPath } from '../couchHttp';
 import { type StoredToken, type TokenDoc, tokenFromDoc, tokenToDoc } from '../tokenDoc';
@@ -120,7 +120,7 @@ export async function fencedUpdate(
       if (settled.fate === 'won') return { doc: settled.doc, conflicts };
     } catch (err) {
       const status = statusOf(err);
-      if (status === undefined && !options.signal?.aborted) {
+      if (gotNoReply(err) && !options.signal?.aborted) {
         // No reply: if the write landed, the token now reads as what we sent (a finish has dropped
         // our lease, so trying again would wrongly report the token as taken away).
         const landed = await landedWrite(picas, id, next, rules.on);
