@@ -10,10 +10,11 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSandbox, specFromDir } from '../../src/sandbox/build';
 import { parseClassAd, sbatchDirectives } from '../../src/submit';
-import { lrt } from '../helpers/cli';
+import { DIST_LRT, lrt } from '../helpers/cli';
 import { createTestDatabase, type TestDatabase } from '../helpers/couch';
 import { getDoc, putDesignDoc, seedTokens, viewIds } from '../helpers/seedTokens';
 
@@ -317,3 +318,37 @@ describe('lrt submit', () => {
     expect(doc.status).toBe('done');
   });
 });
+
+describe('Ctrl-C during lrt submit --backend local (dist/lrt.js, a real SIGINT)', () => {
+  it('stops the pilots, says so, writes submission.json and exits 130', async () => {
+    const out = jobDir('local-ctrlc');
+    // A stand-in pilot that runs until it is told to stop, as a pilot polling with --wait does.
+    const pilot = join(scratch, 'waiting-pilot.js');
+    writeFileSync(
+      pilot,
+      'console.log("ready");\nprocess.on("SIGTERM", () => process.exit(143));\nsetInterval(() => {}, 1000);\n',
+    );
+    const args = ['submit', '--backend', 'local', '-n', '2', '--type', T, '--out', out, '--pilot', pilot];
+    const child = execa('node', [DIST_LRT, ...args], {
+      env: { HOME: '/nonexistent-home', ...env },
+      extendEnv: false,
+      reject: false,
+    });
+    const ready = () => [1, 2].every((i) => readFileSafe(join(out, `pilot-${i}.log`)).includes('ready'));
+    for (let i = 0; i < 500 && !ready(); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(ready()).toBe(true);
+    child.kill('SIGINT');
+    const res = await child;
+    expect(res.signal, res.stderr).toBeUndefined();
+    expect(res.exitCode, res.stderr).toBe(130);
+    expect(res.stdout).toMatch(/^pilot 1: exit 143 /m);
+    expect(res.stdout).toMatch(/^pilot 2: exit 143 /m);
+    expect(res.stderr).toContain(`interrupted: 2 pilot(s) stopped by Ctrl-C`);
+    const submission = JSON.parse(readFileSync(join(out, 'submission.json'), 'utf8'));
+    expect(submission).toMatchObject({ backend: 'local', count: 2, type: T });
+  });
+});
+
+function readFileSafe(path: string): string {
+  return existsSync(path) ? readFileSync(path, 'utf8') : '';
+}

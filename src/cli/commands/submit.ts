@@ -39,6 +39,7 @@ import { type CommandContext, defineCommand } from '../command';
 import { EXIT } from '../exitCodes';
 import { defineOptions, type OptionSpec } from '../options';
 import { PICAS_OPTIONS, picasFromContext } from '../picasOptions';
+import { stopOnSignal } from '../stopSignal';
 import { TYPE_OPTION, tokenType } from './status';
 
 const BACKENDS = ['jdl', 'slurm', 'local'] as const;
@@ -215,7 +216,9 @@ const SUBMIT_OPTIONS = defineOptions({
 export const submit = defineCommand({
   path: ['submit'],
   summary: 'launch pilots: a parametric grid JDL, a Slurm array job, or local pilot processes',
-  json: '{backend, dir, submitted, work, file?, tool?, jobIds?: [ID], pilots?, count?, description?, reason?}',
+  json:
+    '{backend, dir, submitted, work, file?, tool?, jobIds?: [ID], pilots?: [{index, pid, log, exitCode, signal}],\n' +
+    ' interrupted? (local, after Ctrl-C), count?, description?, reason?}',
   description:
     'Submits only when the view the pilots claim from (--view, default todo) has tokens (--force:\n' +
     'submit anyway). The PiCaS password never goes into a job description: the pilots read a 0600\n' +
@@ -225,7 +228,8 @@ export const submit = defineCommand({
     'submitted with dirac-wms-job-submit or glite-wms-job-submit when present; a PICAS_URL workers\n' +
     'cannot reach (127.0.0.1, localhost, a single-label name) is refused without --force.\n' +
     "slurm: pilots.slurm with --array 1-N%C running the job folder's copy of pilot.js, submitted with\n" +
-    'sbatch. local: N pilot processes, logs in the job folder as pilot-<i>.log; lrt waits for them.\n' +
+    'sbatch. local: N pilot processes, logs in the job folder as pilot-<i>.log; lrt waits for them\n' +
+    '(Ctrl-C stops them: each gives its token back; exit 130).\n' +
     'Every submission leaves submission.json (backend, job ids, type, time, files) for lrt jobs\n' +
     'status|cancel|logs. --dry-run prints the job description only.',
   options: SUBMIT_OPTIONS,
@@ -424,10 +428,7 @@ async function runLocal(
   await assertPilot(job.pilotPath);
   await placeSharedCredentials(job.source, job.dir);
   const env = withoutPassword(ctx.env);
-  const controller = new AbortController();
-  const stop = () => controller.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  const stop = stopOnSignal();
   try {
     ctx.out.note(`running ${job.count} pilot(s); logs in ${job.dir}`);
     const startedAt = new Date().toISOString();
@@ -438,7 +439,7 @@ async function runLocal(
       node: ctx.options.node,
       dir: job.dir,
       env,
-      signal: controller.signal,
+      signal: stop.signal,
     });
     await writeSubmission({
       version: 1,
@@ -452,17 +453,30 @@ async function runLocal(
       dir: job.dir,
       files: { logs: '.' },
     });
-    ctx.out.result({ backend: 'local', dir: job.dir, submitted: true, work: job.work, pilots });
+    const interrupted = stop.signal.aborted;
+    ctx.out.result({
+      backend: 'local',
+      dir: job.dir,
+      submitted: true,
+      work: job.work,
+      pilots,
+      ...(interrupted ? { interrupted } : {}),
+    });
     for (const p of pilots) {
       ctx.out.line(
         `pilot ${p.index}: ${p.exitCode === 0 ? 'ok' : `exit ${p.exitCode ?? p.signal}`}  ${p.log}`,
       );
     }
+    if (interrupted) {
+      ctx.out.note(
+        `interrupted: ${job.count} pilot(s) stopped by Ctrl-C; a stopped pilot gives its token back to todo (logs and submission.json in ${job.dir})`,
+      );
+      return EXIT.interrupted;
+    }
     const failed = pilots.filter((p) => p.exitCode !== 0).length;
     return failed === 0 ? EXIT.ok : failed === pilots.length ? EXIT.failure : EXIT.partial;
   } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
+    stop.dispose();
   }
 }
 
