@@ -352,3 +352,59 @@ describe('Ctrl-C during lrt submit --backend local (dist/lrt.js, a real SIGINT)'
 function readFileSafe(path: string): string {
   return existsSync(path) ? readFileSync(path, 'utf8') : '';
 }
+
+describe('lrt jobs status|cancel of a local submission (pids are reused)', () => {
+  it('signals only processes that are still pilots of the submission, and says what it did', async () => {
+    const out = jobDir('local-cancel');
+    const pilot = join(scratch, 'quick-pilot.js');
+    writeFileSync(pilot, 'process.exit(0);\n');
+    const ran = await lrt(
+      ['submit', '--backend', 'local', '-n', '1', '--type', T, '--out', out, '--pilot', pilot],
+      {
+        env,
+      },
+    );
+    expect(ran.exitCode, ran.stderr).toBe(0);
+    // The pilot has ended; the system gives its pid to an unrelated process of the same user.
+    const unrelated = execa('sleep', ['30'], { reject: false });
+    // And a pilot of this submission still running (its command line holds the job's work folder).
+    const stillRunning = execa(
+      'node',
+      ['-e', 'setInterval(() => {}, 1000)', '--', '--workdir', join(out, 'work')],
+      {
+        reject: false,
+      },
+    );
+    const file = join(out, 'submission.json');
+    const submission = JSON.parse(readFileSync(file, 'utf8'));
+    writeFileSync(
+      file,
+      JSON.stringify({ ...submission, jobIds: [String(unrelated.pid), String(stillRunning.pid)] }),
+    );
+    try {
+      const status = await lrt(['jobs', 'status', out, '--json']);
+      expect(JSON.parse(status.stdout).jobs.map((j: { state: string }) => j.state)).toEqual([
+        'done',
+        'running',
+      ]);
+
+      const cancel = await lrt(['jobs', 'cancel', out, '--json']);
+      expect(cancel.exitCode, cancel.stderr).toBe(0);
+      expect(JSON.parse(cancel.stdout)).toMatchObject({
+        cancelled: [String(stillRunning.pid)],
+        output: 'SIGTERM sent to 1 local pilot(s) (1 had ended)',
+      });
+      expect((await stillRunning).signal).toBe('SIGTERM');
+      expect(unrelated.exitCode).toBeNull();
+
+      const again = await lrt(['jobs', 'cancel', out]);
+      expect(again.stdout).toBe(
+        'no local pilot of this submission is running (2 ended): nothing to cancel\n',
+      );
+      expect(unrelated.exitCode).toBeNull();
+    } finally {
+      unrelated.kill();
+      stillRunning.kill();
+    }
+  });
+});

@@ -86,20 +86,16 @@ const cancel = defineCommand({
   json: '{dir, backend, cancelled: [ID], output}',
   description:
     'The pilots get SIGTERM and give their tokens back to todo (Slurm sends SIGKILL KillWait\n' +
-    'seconds later; grid middleware has its own grace).',
+    'seconds later; grid middleware has its own grace). Local: only the processes that are still\n' +
+    "pilots of the submission (their command line holds its work folder; pids are reused).",
   options: {},
   positionals: DIR_ARG,
   examples: ['lrt jobs cancel lrt-jobs/pref_cal1-20261206-101500Z'],
   async run(ctx) {
     const submission = await readSubmission(folder(ctx));
-    const said = await cancelJobs(submission, ctx.env);
-    ctx.out.result({
-      dir: submission.dir,
-      backend: submission.backend,
-      cancelled: submission.jobIds,
-      output: said,
-    });
-    ctx.out.line(said);
+    const { cancelled, output } = await cancelJobs(submission, ctx.env);
+    ctx.out.result({ dir: submission.dir, backend: submission.backend, cancelled, output });
+    ctx.out.line(output);
     return EXIT.ok;
   },
 });
