@@ -87,7 +87,7 @@ const cancel = defineCommand({
   description:
     'The pilots get SIGTERM and give their tokens back to todo (Slurm sends SIGKILL KillWait\n' +
     'seconds later; grid middleware has its own grace). Local: only the processes that are still\n' +
-    "pilots of the submission (their command line holds its work folder; pids are reused).",
+    'pilots of the submission (their command line holds its work folder; pids are reused).',
   options: {},
   positionals: DIR_ARG,
   examples: ['lrt jobs cancel lrt-jobs/pref_cal1-20261206-101500Z'],
