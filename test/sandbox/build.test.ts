@@ -202,6 +202,20 @@ describe('sandbox build from a folder', () => {
   });
 });
 
+describe('sandbox build -o that cannot take the tarball', () => {
+  it('names the part of the path that is a file, before any work, and creates nothing', async () => {
+    const place = dir('outfile');
+    const file = join(place, 'results.txt');
+    writeFileSync(file, 'not a folder\n');
+    for (const out of [file, join(file, 'sandboxes')]) {
+      const res = await lrt(['sandbox', 'build', sandboxFolder(), '-o', out, '--no-pilot']);
+      expect(res.exitCode).toBe(1);
+      expect(res.stderr).toBe(`lrt: cannot write the sandbox to ${out}: ${file} is a file, not a folder\n`);
+    }
+    expect(readdirSync(place)).toEqual(['results.txt']);
+  });
+});
+
 describe('sandbox upload', () => {
   it('puts the tarball under its own name in a folder URL and prints where it went', async () => {
     const built = await buildSandbox(specFromDir(sandboxFolder()), { outDir: dir('out'), pilotPath: false });
