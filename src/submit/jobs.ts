@@ -1,7 +1,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { execa } from 'execa';
-import { LrtError } from '../core';
+import { countOf, LrtError } from '../core';
 import {
   type JobStatus,
   parseArcStatus,
@@ -181,7 +181,7 @@ export async function cancelJobs(submission: Submission, env: Env): Promise<Canc
       output:
         cancelled.length === 0
           ? `no local pilot of this submission is running (${ended} ended): nothing to cancel`
-          : `SIGTERM sent to ${cancelled.length} local pilot(s)${ended ? ` (${ended} had ended)` : ''}`,
+          : `SIGTERM sent to ${countOf(cancelled.length, 'local pilot')}${ended ? ` (${ended} had ended)` : ''}`,
     };
   }
   const [file, args] =

@@ -168,6 +168,27 @@ describe('lrt srm slice', () => {
     );
   });
 
+  it('a count of one is singular: 1 chunk, 1 subband, 1 SURL (was "1 chunks ... 1 subbands from 1 SURLs")', async () => {
+    const one = await lrt(['srm', 'slice', '--per-token', '1', 'srm_1_sara.txt'], inFixtures);
+    expect(one.exitCode).toBe(0);
+    expect(one.stderr).toBe(
+      '1 chunk of at most 1 subband from 1 SURL (L229507, sara; form SB<digits>_, found in the file names)\n',
+    );
+    // srm info: one subband missing, one SURL without a subband
+    const dir = await mkdtemp(join(tmpdir(), 'lrt-srm-one-'));
+    try {
+      const lines = fixtureLines('srm_50_sara.txt').filter((l) => !l.includes('_SB102_'));
+      lines.push(lines[0]!.replace(/_SB100_[^/]*$/, '_notes.tar'));
+      await writeFile(join(dir, 'gap.txt'), `${lines.join('\n')}\n`);
+      const info = await lrt(['srm', 'info', 'gap.txt'], { cwd: dir });
+      expect(info.exitCode).toBe(0);
+      expect(info.stdout).toContain('missing    102 (1 subband)\n');
+      expect(info.stdout).toContain('no subband 1 SURL\n');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('--json gives an object with named fields; its chunks are the Python slice_dicts', async () => {
     for (const n of ['1', '50']) {
       const r = await lrtProcess(['srm', 'slice', '--per-token', n, '--json', 'srm_50_sara.txt'], inFixtures);

@@ -121,7 +121,7 @@ describe('lrt submit', () => {
     const res = await lrt([...args, '--pilot', pilot, '--walltime', '2:00:00', '--partition', 'short'], {
       env: { ...env, PATH: `${STANDINS}:${env.PATH}` },
     });
-    expect(res.stderr).toContain('submitted 3 pilot(s) with sbatch');
+    expect(res.stderr).toContain('submitted 3 pilots with sbatch');
     expect(res.exitCode).toBe(0);
     expect(res.stdout.trim()).toBe('4242');
     const script = readFileSync(join(out, 'pilots.slurm'), 'utf8');
@@ -343,7 +343,7 @@ describe('Ctrl-C during lrt submit --backend local (dist/lrt.js, a real SIGINT)'
     expect(res.exitCode, res.stderr).toBe(130);
     expect(res.stdout).toMatch(/^pilot 1: exit 143 /m);
     expect(res.stdout).toMatch(/^pilot 2: exit 143 /m);
-    expect(res.stderr).toContain(`interrupted: 2 pilot(s) stopped by Ctrl-C`);
+    expect(res.stderr).toContain(`interrupted: 2 pilots stopped by Ctrl-C`);
     const submission = JSON.parse(readFileSync(join(out, 'submission.json'), 'utf8'));
     expect(submission).toMatchObject({ backend: 'local', count: 2, type: T });
   });
@@ -392,7 +392,7 @@ describe('lrt jobs status|cancel of a local submission (pids are reused)', () =>
       expect(cancel.exitCode, cancel.stderr).toBe(0);
       expect(JSON.parse(cancel.stdout)).toMatchObject({
         cancelled: [String(stillRunning.pid)],
-        output: 'SIGTERM sent to 1 local pilot(s) (1 had ended)',
+        output: 'SIGTERM sent to 1 local pilot (1 had ended)',
       });
       expect((await stillRunning).signal).toBe('SIGTERM');
       expect(unrelated.exitCode).toBeNull();

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { countOf } from '../../core';
 import {
   cancelJobs,
   countStates,
@@ -39,7 +40,7 @@ const list = defineCommand({
     for (const s of submissions) {
       const ids = s.jobIds.length > 3 ? `${s.jobIds.slice(0, 3).join(' ')} ...` : s.jobIds.join(' ');
       ctx.out.line(
-        `${s.submittedAt}  ${s.backend.padEnd(5)} ${String(s.count).padStart(5)} pilot(s)  ${s.type}  ${s.dir}  ${ids}`,
+        `${s.submittedAt}  ${s.backend.padEnd(5)} ${countOf(s.count, 'pilot').padStart(10)}  ${s.type}  ${s.dir}  ${ids}`,
       );
     }
     if (submissions.length === 0) ctx.out.note(`no job folders with ${SUBMISSION_FILE} under ${root}`);

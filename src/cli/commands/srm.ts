@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { LrtError } from '../../core';
+import { countOf, LrtError } from '../../core';
 import {
   DEFAULT_SUBBAND_PATTERN,
   describePattern,
@@ -126,10 +126,12 @@ export const srmInfo = defineCommand({
       rows.push(['subbands', `${sb.first}-${sb.last} (${sb.count} present; ${describeChoice(chosen)})`]);
       rows.push([
         'missing',
-        sb.missingCount === 0 ? 'none' : `${shownRanges(sb.missing)} (${sb.missingCount} subbands)`,
+        sb.missingCount === 0
+          ? 'none'
+          : `${shownRanges(sb.missing)} (${countOf(sb.missingCount, 'subband')})`,
       ]);
       if (sb.duplicated.length > 0) rows.push(['repeated', sb.duplicated.join(', ')]);
-      if (sb.withoutSubband > 0) rows.push(['no subband', `${sb.withoutSubband} SURLs`]);
+      if (sb.withoutSubband > 0) rows.push(['no subband', countOf(sb.withoutSubband, 'SURL')]);
     }
     for (const [name, value] of rows) ctx.out.line(`${name.padEnd(11)}${value}`);
     return 0;
@@ -207,7 +209,7 @@ export const srmSlice = defineCommand({
     }
     for (const chunk of chunks) ctx.out.line(`${chunk.key}\t${chunk.count}\t${chunk.first}-${chunk.last}`);
     ctx.out.note(
-      `${chunks.length} chunks of at most ${perToken} subbands from ${list.size} SURLs (${list.obsid}, ${list.site}; ${describeChoice(chosen)})`,
+      `${countOf(chunks.length, 'chunk')} of at most ${countOf(perToken, 'subband')} from ${countOf(list.size, 'SURL')} (${list.obsid}, ${list.site}; ${describeChoice(chosen)})`,
     );
     return 0;
   },

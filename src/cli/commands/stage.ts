@@ -87,7 +87,9 @@ const stageSubmit = defineCommand({
     const ids = await stager.stage(list.surls(), { notify: !ctx.options['no-notify'] });
     ctx.out.result({ ids, surls: list.size, obsid: list.obsid, site: list.site });
     for (const id of ids) ctx.out.line(String(id));
-    ctx.out.note(`staging ${list.size} SURLs of ${list.obsid} at ${list.site}: request ${ids.join(', ')}`);
+    ctx.out.note(
+      `staging ${countOf(list.size, 'SURL')} of ${list.obsid} at ${list.site}: request ${ids.join(', ')}`,
+    );
     return EXIT.ok;
   },
 });
@@ -145,7 +147,7 @@ const stageSurls = defineCommand({
     const surls = await (await stagerFromContext(ctx)).stagedSurls(id);
     ctx.out.result({ id, surls });
     for (const surl of surls) ctx.out.line(surl);
-    ctx.out.note(`${surls.length} SURLs of request ${id} online`);
+    ctx.out.note(`${countOf(surls.length, 'SURL')} of request ${id} online`);
     return EXIT.ok;
   },
 });

@@ -1,5 +1,5 @@
 import { basename, join, resolve } from 'node:path';
-import { dropPasswordsFromEnv, LrtError, redactUrl } from '../../core';
+import { countOf, dropPasswordsFromEnv, LrtError, redactUrl } from '../../core';
 import type { PicasDb } from '../../picas/client';
 import { queryView, resolveView } from '../../picas/viewQuery';
 import { PILOT_OPTIONS } from '../../pilot/settings';
@@ -324,7 +324,8 @@ export const submit = defineCommand({
       ctx.out.note(`no tokens of type ${type} in view ${view}: nothing submitted (--force submits anyway)`);
       return EXIT.ok;
     }
-    if (work < count) ctx.out.note(`${count} pilots for ${work} token(s) in view ${view}`);
+    if (work < count)
+      ctx.out.note(`${countOf(count, 'pilot')} for ${countOf(work, 'token')} in view ${view}`);
     if (backend === 'jdl' && !runtime && !node) {
       ctx.out.note(
         'grid workers without node >= 18 end the job with exit 127: --with-runtime ships Node.js with it',
@@ -387,7 +388,7 @@ export const submit = defineCommand({
       submission: record,
     });
     for (const id of outcome.jobIds) ctx.out.line(id);
-    ctx.out.note(`submitted ${count} pilot(s) with ${outcome.tool}; job folder ${dir}`);
+    ctx.out.note(`submitted ${countOf(count, 'pilot')} with ${outcome.tool}; job folder ${dir}`);
     return EXIT.ok;
   },
 });
@@ -430,7 +431,7 @@ async function runLocal(
   const env = withoutPassword(ctx.env);
   const stop = stopOnSignal();
   try {
-    ctx.out.note(`running ${job.count} pilot(s); logs in ${job.dir}`);
+    ctx.out.note(`running ${countOf(job.count, 'pilot')}; logs in ${job.dir}`);
     const startedAt = new Date().toISOString();
     const pilots = await runLocalPilots({
       count: job.count,
@@ -469,7 +470,7 @@ async function runLocal(
     }
     if (interrupted) {
       ctx.out.note(
-        `interrupted: ${job.count} pilot(s) stopped by Ctrl-C; a stopped pilot gives its token back to todo (logs and submission.json in ${job.dir})`,
+        `interrupted: ${countOf(job.count, 'pilot')} stopped by Ctrl-C; a stopped pilot gives its token back to todo (logs and submission.json in ${job.dir})`,
       );
       return EXIT.interrupted;
     }
