@@ -238,6 +238,15 @@ describe('lrt srm state without a usable grid proxy (dist/lrt.js)', () => {
     expect(r.stderr).not.toContain('CGSI');
   });
 
+  it('a bad --tool is a usage error before the proxy is looked at', async () => {
+    const r = await lrtProcess(['srm', 'state', '--tool', 'gfal-ls', 'srm_50_sara.txt'], {
+      cwd: FIXTURES,
+      env: { X509_USER_PROXY: '/nonexistent/x509up' },
+    });
+    expect(r.exitCode).toBe(EXIT.usage);
+    expect(r.stderr).toBe('lrt: --tool must be auto, python or xattr, got "gfal-ls"');
+  });
+
   it.skipIf(!testbed)('an expired proxy: says how long ago it expired', async () => {
     const r = await lrtProcess(['srm', 'state', 'srm_50_sara.txt'], {
       cwd: FIXTURES,
