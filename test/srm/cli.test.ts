@@ -189,6 +189,19 @@ describe('lrt srm slice', () => {
     }
   });
 
+  it('a list whose names have no SB<digits> form: the error names the flags to give the form with', async () => {
+    const r = await lrt(['srm', 'slice', 'dysco_test.txt'], inFixtures);
+    expect(r.exitCode).toBe(EXIT.invalidInput);
+    expect(r.stderr).toMatch(
+      /^lrt: dysco_test\.txt line 1: no subband SB<digits>_ in the file name of ".*GSM_CAL_L640667_ABN_314\.tar\.gz" \(and 24 more SURLs\); give the form the file names use with --sb-prefix \/ --sb-suffix\n$/,
+    );
+    const fixed = await lrt(
+      ['srm', 'slice', '--sb-prefix', 'ABN_', '--sb-suffix', '.', 'dysco_test.txt'],
+      inFixtures,
+    );
+    expect(fixed.exitCode, fixed.stderr).toBe(0);
+  });
+
   it('--json gives an object with named fields; its chunks are the Python slice_dicts', async () => {
     for (const n of ['1', '50']) {
       const r = await lrtProcess(['srm', 'slice', '--per-token', n, '--json', 'srm_50_sara.txt'], inFixtures);
