@@ -102,6 +102,10 @@ describe('lrt srm info', () => {
     const missing = await lrt(['srm', 'info', 'nope.txt'], inFixtures);
     expect(missing.exitCode).toBe(EXIT.notFound);
     expect(missing.stderr).toContain('SURL list nope.txt not found');
+    // a folder given for the list (tab completion stops at the folder): said so, not 'EISDIR'
+    const folder = await lrt(['srm', 'links', 'spider'], inFixtures);
+    expect(folder.exitCode).toBe(EXIT.usage);
+    expect(folder.stderr).toBe('lrt: SURL list spider is a folder: give the file in it\n');
   });
 
   it('has --help and needs FILE', async () => {
