@@ -88,6 +88,10 @@ describe('lrt submit', () => {
       expect(parsed.attributes.InputSandbox).toContain(join(out, 'pilot.js'));
     }
     expect(existsSync(out)).toBe(false);
+    // The test database is on 127.0.0.1: the real submission would be refused, and the dry run says so.
+    expect(res.stderr).toContain(
+      `warning: PICAS_URL ${t.baseUrl}/ cannot be reached from grid worker nodes: 127.0.0.1 is a loopback address; the submission is refused without --force`,
+    );
   });
 
   it("checks the pilot's options by the pilot's own rules before anything is written", async () => {

@@ -300,13 +300,18 @@ export const submit = defineCommand({
     const description =
       jdl?.text ?? slurm?.text ?? `${localCommand!.map(shellQuote).join(' ')}\n`.repeat(count);
 
+    const unreachable = unreachableFromWorkers(settings.url);
     if (ctx.options['dry-run']) {
       ctx.out.result({ backend, dir, count, description });
       ctx.out.line(description.replace(/\n$/, ''));
+      // The job described would not reach the database: say so now, not first at the real submit.
+      if (unreachable && backend === 'jdl' && !ctx.options.force)
+        ctx.out.note(
+          `warning: PICAS_URL ${redactUrl(settings.url)} cannot be reached from grid worker nodes: ${unreachable}; the submission is refused without --force (use the database's public URL, --url)`,
+        );
       return EXIT.ok;
     }
 
-    const unreachable = unreachableFromWorkers(settings.url);
     if (unreachable && backend === 'jdl' && !ctx.options.force) {
       throw new LrtError(
         'E_CONFIG',
