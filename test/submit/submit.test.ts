@@ -137,6 +137,22 @@ describe('lrt submit', () => {
     expect(readFileSync(join(out, 'sbatch.args'), 'utf8')).toBe(`--parsable\n${join(out, 'pilots.slurm')}\n`);
   });
 
+  it('lrt jobs on a job folder written with --no-submit says it was not submitted', async () => {
+    const out = jobDir('nosubmit');
+    const res = await lrt(
+      ['submit', '--backend', 'slurm', '-n', '2', '--type', T, '--out', out, '--no-submit'],
+      {
+        env,
+      },
+    );
+    expect(res.exitCode, res.stderr).toBe(0);
+    const status = await lrt(['jobs', 'status', out]);
+    expect(status.exitCode).toBe(5);
+    expect(status.stderr).toBe(
+      `lrt: ${join(out, 'submission.json')}: no such file: lrt submit wrote pilots.slurm here but did not submit it (--no-submit, or no submission tool), so there are no job ids to follow\n`,
+    );
+  });
+
   it('says where the job is when no submission tool is installed', async () => {
     const out = jobDir('notool');
     const pilot = join(scratch, 'pilot.js');
