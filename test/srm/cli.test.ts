@@ -108,6 +108,15 @@ describe('lrt srm info', () => {
     expect(folder.stderr).toBe('lrt: SURL list spider is a folder: give the file in it\n');
   });
 
+  it('--json of a list whose names have no subband in the form tried: first and last are null, as --help says', async () => {
+    const r = await lrt(['srm', 'info', '--json', 'dysco_test.txt'], inFixtures);
+    expect(r.exitCode).toBe(0);
+    const { subbands } = JSON.parse(r.stdout);
+    expect(subbands).toMatchObject({ first: null, last: null, count: 0, withoutSubband: 25 });
+    const help = await lrt(['srm', 'info', '--help']);
+    expect(help.stdout).toContain('first, last (null when no file name has one)');
+  });
+
   it('has --help and needs FILE', async () => {
     const help = await lrt(['srm', 'info', '--help']);
     expect(help.exitCode).toBe(0);

@@ -87,7 +87,8 @@ export const srmInfo = defineCommand({
   summary: 'show the OBSID, LTA site, count and subband range of a SURL list',
   json:
     '{source, obsid, site, count, duplicatesDropped, subbands: {pattern: {prefix, suffix}, form,\n' +
-    ' detected, first, last, count, missing: [{from, to}], missingCount, duplicated: [N], withoutSubband}}',
+    ' detected, first, last (null when no file name has one), count, missing: [{from, to}],\n' +
+    ' missingCount, duplicated: [N], withoutSubband}}',
   description:
     'Checks the whole list (one OBSID, one site, every line a SURL) and reports every bad line\n' +
     'with its number. Duplicates are dropped and counted.',
@@ -106,7 +107,14 @@ export const srmInfo = defineCommand({
         site: list.site,
         count: list.size,
         duplicatesDropped: list.duplicates.length,
-        subbands: { pattern, form: describePattern(pattern), detected: chosen.detected, ...sb },
+        subbands: {
+          pattern,
+          form: describePattern(pattern),
+          detected: chosen.detected,
+          ...sb,
+          first: sb.first ?? null,
+          last: sb.last ?? null,
+        },
       });
       return 0;
     }
