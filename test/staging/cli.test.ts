@@ -166,6 +166,21 @@ describe('lrt stage against the local stager', () => {
       /LtaStager\.getstatus failed at the LTA stager: No staging request with ID 4242/,
     );
   });
+
+  it('a bad stager URL is named by where it came from: the flag or LTA_STAGER_URL', async () => {
+    const account = { LOFAR_LTA_USER: 'u', LOFAR_LTA_PWD: 'p' };
+    const fromEnv = await lrt(['stage', 'list'], {
+      env: { ...account, LTA_STAGER_URL: 'webportal.astron.nl' },
+    });
+    expect(fromEnv.exitCode).toBe(EXIT.invalidInput);
+    expect(fromEnv.stderr).toBe('lrt: LTA_STAGER_URL webportal.astron.nl is not a valid URL\n');
+    const fromFlag = await lrt(['stage', 'list', '--stager-url', 'ftp://webportal.astron.nl/x'], {
+      env: account,
+    });
+    expect(fromFlag.stderr).toBe(
+      'lrt: --stager-url must be https:// (or http:// for a local server), got ftp:\n',
+    );
+  });
 });
 
 describe('lrt srm state with the real gfal tools (mock plugin)', () => {
