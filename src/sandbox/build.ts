@@ -1,21 +1,9 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import {
-  access,
-  chmod,
-  constants,
-  cp,
-  lstat,
-  mkdir,
-  mkdtemp,
-  rename,
-  rm,
-  stat,
-  writeFile,
-} from 'node:fs/promises';
+import { chmod, cp, lstat, mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import { errorMessage, LrtError, redactUrl } from '../core';
+import { errorMessage, LrtError, outputFolderProblem, redactUrl } from '../core';
 import { checkout } from './checkout';
 import { parseSandboxConfig, type SandboxRepo, type SandboxSpec, specFromDir } from './config';
 import { listSandbox, sandboxProblems } from './inspect';
@@ -89,30 +77,11 @@ function pilotMissing(path: string): LrtError {
   );
 }
 
-/**
- * Why the tarball cannot be written under `dir`, or undefined: the first part of the path that
- * exists must be a writable folder. Creates nothing; run before the repositories are cloned.
- */
-async function outDirProblem(dir: string): Promise<string | undefined> {
-  for (let path = dir; ; path = dirname(path)) {
-    const info = await stat(path).catch((err: NodeJS.ErrnoException) => err);
-    if (info instanceof Error) {
-      if ((info.code === 'ENOENT' || info.code === 'ENOTDIR') && dirname(path) !== path) continue;
-      return `${path}: ${info.code ?? info.message}`;
-    }
-    if (!info.isDirectory()) return `${path} is a file, not a folder`;
-    return access(path, constants.W_OK).then(
-      () => undefined,
-      () => `${path} is not writable`,
-    );
-  }
-}
-
 /** Builds `<outDir>/<name>-<sha256:16>.tar.gz` from `spec`. */
 export async function buildSandbox(spec: SandboxSpec, options: BuildOptions): Promise<BuildResult> {
   const pilot = options.pilotPath === false ? undefined : resolve(options.pilotPath ?? defaultPilotPath());
   if (pilot && !existsSync(pilot)) throw pilotMissing(pilot);
-  const outProblem = await outDirProblem(options.outDir);
+  const outProblem = await outputFolderProblem(options.outDir);
   if (outProblem) {
     throw new LrtError('E_IO', `cannot write the sandbox to ${options.outDir}: ${outProblem}`, {
       details: { outDir: options.outDir },

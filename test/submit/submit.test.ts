@@ -107,6 +107,30 @@ describe('lrt submit', () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  it('a missing --pilot or an --out that is a file: refused before anything is written (no credentials file left)', async () => {
+    const out = jobDir('nopilot');
+    const missing = join(scratch, 'no-such-pilot.js');
+    const res = await lrt(
+      ['submit', '--backend', 'slurm', '--type', T, '--out', out, '--pilot', missing, '--no-submit'],
+      { env },
+    );
+    expect(res.exitCode).toBe(5);
+    expect(res.stderr).toContain(`the pilot bundle ${missing} does not exist`);
+    expect(existsSync(out)).toBe(false);
+
+    const file = join(scratch, 'a-file');
+    writeFileSync(file, 'x\n');
+    for (const backend of ['slurm', 'local']) {
+      const bad = await lrt(['submit', '--backend', backend, '--type', T, '--out', join(file, 'job')], {
+        env,
+      });
+      expect(bad.exitCode).toBe(1);
+      expect(bad.stderr).toContain(
+        `lrt: cannot write the job folder ${join(file, 'job')}: ${file} is a file, not a folder`,
+      );
+    }
+  });
+
   it('submits nothing when the view has no work', async () => {
     const out = jobDir('nowork');
     const res = await lrt(['submit', '--backend', 'slurm', '-n', '2', '--type', 'empty', '--out', out], {

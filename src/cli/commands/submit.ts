@@ -1,5 +1,5 @@
 import { basename, join, resolve } from 'node:path';
-import { countOf, dropPasswordsFromEnv, LrtError, redactUrl } from '../../core';
+import { countOf, dropPasswordsFromEnv, LrtError, outputFolderProblem, redactUrl } from '../../core';
 import type { PicasDb } from '../../picas/client';
 import { queryView, resolveView } from '../../picas/viewQuery';
 import { PILOT_OPTIONS } from '../../pilot/settings';
@@ -337,6 +337,13 @@ export const submit = defineCommand({
       );
     }
 
+    // Nothing is written (not even the credentials file) until the pilot and the folder are known good.
+    await assertPilot(pilotPath);
+    const folderProblem = await outputFolderProblem(dir);
+    if (folderProblem)
+      throw new LrtError('E_IO', `cannot write the job folder ${dir}: ${folderProblem}`, {
+        details: { dir },
+      });
     if (backend === 'local') return runLocal(ctx, { dir, count, launch, pilotPath, source, work });
     await placeSharedCredentialsFor(backend, source, dir);
     const job = (jdl ?? slurm)!;
