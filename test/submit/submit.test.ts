@@ -131,6 +131,25 @@ describe('lrt submit', () => {
     }
   });
 
+  it('--mem that Slurm cannot read is a usage error before anything is written', async () => {
+    const out = jobDir('badmem');
+    const res = await lrt(
+      ['submit', '--backend', 'slurm', '--type', T, '--out', out, '--mem', '8GiB', '--dry-run'],
+      {
+        env,
+      },
+    );
+    expect(res.exitCode).toBe(2);
+    expect(res.stderr).toBe('lrt: --mem must be a size as Slurm reads it (e.g. 8G, 500M), got "8GiB"\n');
+    const ok = await lrt(
+      ['submit', '--backend', 'slurm', '--type', T, '--out', out, '--mem', '8GB', '--dry-run'],
+      {
+        env,
+      },
+    );
+    expect(sbatchDirectives(ok.stdout).mem).toBe('8GB');
+  });
+
   it('submits nothing when the view has no work', async () => {
     const out = jobDir('nowork');
     const res = await lrt(['submit', '--backend', 'slurm', '-n', '2', '--type', 'empty', '--out', out], {
