@@ -13,18 +13,22 @@ export function serveUntilStopped(close: () => Promise<void>): Promise<void> {
 
 /**
  * An AbortSignal for the first SIGINT or SIGTERM, for commands that stop cleanly between steps
- * and report what they did; a second Ctrl-C finds no handler and ends the process at once.
+ * and report what they did; a second Ctrl-C ends the process at once.
+ * The listener stays registered until dispose (no `once`): execa's child cleanup (signal-exit)
+ * re-raises a signal it finds no other listener for, which killed lrt before its summary.
  */
 export function stopOnSignal(): { signal: AbortSignal; dispose(): void } {
   const controller = new AbortController();
-  const stop = () => controller.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  return {
-    signal: controller.signal,
-    dispose() {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-    },
+  const dispose = () => {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
   };
+  function stop(name: NodeJS.Signals) {
+    if (!controller.signal.aborted) return controller.abort();
+    dispose();
+    process.kill(process.pid, name);
+  }
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  return { signal: controller.signal, dispose };
 }

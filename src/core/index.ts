@@ -3,6 +3,7 @@ export * from './clockOffset';
 export * from './closedPipe';
 export * from './errors';
 export * from './logger';
+export * from './outputFolder';
 export * from './pool';
 export * from './redact';
 export * from './serverClock';

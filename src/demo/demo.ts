@@ -31,6 +31,8 @@ export interface DemoOptions {
   database: string;
   pilotPath?: string;
   onCounts?: (counts: DemoCounts) => void;
+  /** Ctrl-C: the pilots get SIGTERM (each gives its token back) and the demo ends with them. */
+  signal?: AbortSignal;
 }
 
 export interface DemoCounts {
@@ -54,6 +56,8 @@ export interface DemoResult {
   /** The result tarballs the pilots uploaded (file:// stage-out into `<dir>/results`). */
   results: string[];
   resultsDir: string;
+  /** Stopped by `signal` before every token was done or in error. */
+  interrupted: boolean;
 }
 
 export const DEMO_TYPE = 'demo';
@@ -132,7 +136,13 @@ export async function runDemo(options: DemoOptions, server?: EmbeddedCouch): Pro
           '--log',
           join(logsDir, `pilot-${i}.log`),
         ],
-        { env, extendEnv: false, reject: false, stdin: 'ignore' },
+        {
+          env,
+          extendEnv: false,
+          reject: false,
+          stdin: 'ignore',
+          ...(options.signal ? { cancelSignal: options.signal } : {}),
+        },
       ),
     );
   }
@@ -165,6 +175,7 @@ export async function runDemo(options: DemoOptions, server?: EmbeddedCouch): Pro
     ledger: processed,
     results: (await readdir(resultsDir)).sort(),
     resultsDir,
+    interrupted: options.signal?.aborted ?? false,
   };
 }
 

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { chmod, cp, lstat, mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import { errorMessage, LrtError, redactUrl } from '../core';
+import { errorMessage, LrtError, outputFolderProblem, redactUrl } from '../core';
 import { checkout } from './checkout';
 import { parseSandboxConfig, type SandboxRepo, type SandboxSpec, specFromDir } from './config';
 import { listSandbox, sandboxProblems } from './inspect';
@@ -81,6 +81,12 @@ function pilotMissing(path: string): LrtError {
 export async function buildSandbox(spec: SandboxSpec, options: BuildOptions): Promise<BuildResult> {
   const pilot = options.pilotPath === false ? undefined : resolve(options.pilotPath ?? defaultPilotPath());
   if (pilot && !existsSync(pilot)) throw pilotMissing(pilot);
+  const outProblem = await outputFolderProblem(options.outDir);
+  if (outProblem) {
+    throw new LrtError('E_IO', `cannot write the sandbox to ${options.outDir}: ${outProblem}`, {
+      details: { outDir: options.outDir },
+    });
+  }
   const work = await mkdtemp(join(options.tmpDir ?? tmpdir(), 'lrt-sandbox-'));
   const root = join(work, 'root');
   const warnings = [...spec.warnings];

@@ -183,6 +183,12 @@ function openError(err: unknown, shownAs: string): LrtError {
       details: { source: shownAs },
     });
   }
+  if (code === 'EISDIR') {
+    return new LrtError('E_USAGE', `SURL list ${shownAs} is a folder: give the file in it`, {
+      cause: err,
+      details: { source: shownAs },
+    });
+  }
   return new LrtError('E_IO', `cannot read SURL list ${shownAs}: ${code ?? (err as Error).message}`, {
     cause: err,
     details: { source: shownAs },

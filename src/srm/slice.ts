@@ -1,4 +1,4 @@
-import { LrtError } from '../core';
+import { countOf, LrtError } from '../core';
 import { describeOrigin, type ListEntry, type Origin } from './list';
 import {
   DEFAULT_SUBBAND_PATTERN,
@@ -20,11 +20,11 @@ export interface Chunk {
 
 /** E_SURL_LIST: `count` SURLs (the first is `first`) name no subband under `pattern`. */
 export function missingSubbandError(first: ListEntry, count: number, pattern: SubbandPattern): LrtError {
-  const more = count > 1 ? ` (and ${count - 1} more SURLs)` : '';
+  const more = count > 1 ? ` (and ${countOf(count - 1, 'more SURL')})` : '';
   return new LrtError(
     'E_SURL_LIST',
     `${describeOrigin(first.origin)}: no subband ${describePattern(pattern)} in the file name of ` +
-      `${quoteLink(first.given)}${more}; set the subband prefix/suffix to match the file names`,
+      `${quoteLink(first.given)}${more}; give the form the file names use with --sb-prefix / --sb-suffix`,
     { details: { ...first.origin, pattern, count } },
   );
 }

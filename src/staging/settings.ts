@@ -108,23 +108,24 @@ export function resolveCredentials(layers: readonly CredentialLayer[]): StagerCr
   return { user, password: withPassword.password, source };
 }
 
-function stagerUrl(raw: string): string {
+/** The endpoint, checked; `from` names where it came from (the flag or the variable) in errors. */
+function stagerUrl(raw: string, from: string): string {
   let parsed: URL;
   try {
     parsed = new URL(raw);
   } catch {
-    throw new LrtError('E_CONFIG', `the stager URL ${redactUrl(raw)} is not a valid URL`);
+    throw new LrtError('E_CONFIG', `${from} ${redactUrl(raw)} is not a valid URL`);
   }
   if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
     throw new LrtError(
       'E_CONFIG',
-      `the stager URL must be https:// (or http:// for a local server), got ${parsed.protocol}`,
+      `${from} must be https:// (or http:// for a local server), got ${parsed.protocol}`,
     );
   }
   if (parsed.username || parsed.password) {
     throw new LrtError(
       'E_CONFIG',
-      `the stager URL ${redactUrl(raw)} holds credentials: give them in LOFAR_LTA_USER / LOFAR_LTA_PWD or a credentials file instead`,
+      `${from} ${redactUrl(raw)} holds credentials: give them in LOFAR_LTA_USER / LOFAR_LTA_PWD or a credentials file instead`,
     );
   }
   return parsed.toString();
@@ -133,7 +134,11 @@ function stagerUrl(raw: string): string {
 /** Settings for the stager client: endpoint from --stager-url, LTA_STAGER_URL, the default. */
 export function resolveStagerSettings(sources: StagerSettingsSources): StagerSettings {
   const env = sources.env ?? {};
-  const url = stagerUrl(sources.flags?.url || env.LTA_STAGER_URL || DEFAULT_STAGER_URL);
+  const url = sources.flags?.url
+    ? stagerUrl(sources.flags.url, '--stager-url')
+    : env.LTA_STAGER_URL
+      ? stagerUrl(env.LTA_STAGER_URL, 'LTA_STAGER_URL')
+      : stagerUrl(DEFAULT_STAGER_URL, 'the default stager URL');
   return {
     url,
     ...resolveCredentials(credentialLayers(sources)),

@@ -1,7 +1,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { execa } from 'execa';
-import { LrtError } from '../core';
+import { countOf, LrtError } from '../core';
 import {
   type JobStatus,
   parseArcStatus,
@@ -10,6 +10,7 @@ import {
   parseSacct,
   parseSqueue,
 } from './jobStates';
+import { localPilotWorkdir } from './local';
 import type { Submission } from './submission';
 
 /**
@@ -127,14 +128,24 @@ async function slurmStatus(submission: Submission, env: Env): Promise<JobsStatus
   return { jobs: [], source: 'squeue', gone: submission.jobIds };
 }
 
-/** Local pilots ran under lrt submit; a pid still alive is a pilot still running. */
+/**
+ * Whether `pid` is still a pilot of the submission: its command line holds the submission's work
+ * folder. A pid alone is not enough: the system gives the pids of ended pilots to new processes.
+ */
+async function isLocalPilotOf(pid: string, submission: Submission): Promise<boolean> {
+  if (!/^\d+$/.test(pid)) return false;
+  const args = await readFile(`/proc/${pid}/cmdline`, 'utf8').then(
+    (text) => text.split('\0'),
+    () => [] as string[],
+  );
+  return args.includes(localPilotWorkdir(submission.dir));
+}
+
+/** Local pilots ran under lrt submit; a pid that is still one of its pilots is running. */
 async function localStatus(submission: Submission): Promise<JobsStatus> {
   const jobs: JobStatus[] = [];
   for (const pid of submission.jobIds) {
-    const alive = await stat(`/proc/${pid}`).then(
-      () => true,
-      () => false,
-    );
+    const alive = await isLocalPilotOf(pid, submission);
     jobs.push({
       id: pid,
       state: alive ? 'running' : 'done',
@@ -144,17 +155,34 @@ async function localStatus(submission: Submission): Promise<JobsStatus> {
   return { jobs, source: 'process table', gone: [] };
 }
 
-/** Cancels every job of the submission; returns the tool's words. */
-export async function cancelJobs(submission: Submission, env: Env): Promise<string> {
+export interface CancelResult {
+  /** The jobs the cancel reached (local: the pilots still running). */
+  cancelled: string[];
+  /** The tool's words, or what was done. */
+  output: string;
+}
+
+/** Cancels every job of the submission. */
+export async function cancelJobs(submission: Submission, env: Env): Promise<CancelResult> {
   if (submission.backend === 'local') {
+    const cancelled: string[] = [];
     for (const pid of submission.jobIds) {
+      if (!(await isLocalPilotOf(pid, submission))) continue;
       try {
         process.kill(Number(pid), 'SIGTERM');
+        cancelled.push(pid);
       } catch {
-        // already gone
+        // ended meanwhile
       }
     }
-    return `SIGTERM sent to ${submission.jobIds.length} local pilot(s)`;
+    const ended = submission.jobIds.length - cancelled.length;
+    return {
+      cancelled,
+      output:
+        cancelled.length === 0
+          ? `no local pilot of this submission is running (${ended} ended): nothing to cancel`
+          : `SIGTERM sent to ${countOf(cancelled.length, 'local pilot')}${ended ? ` (${ended} had ended)` : ''}`,
+    };
   }
   const [file, args] =
     submission.backend === 'slurm'
@@ -162,7 +190,10 @@ export async function cancelJobs(submission: Submission, env: Env): Promise<stri
       : [gridTool(submission).cancel, [...gridTool(submission).cancelArgs, ...submission.jobIds]];
   const result = await run(file, args, env);
   if (result.exitCode !== 0) throw failed(file, result);
-  return (result.stdout.trim() || `${file}: ${submission.jobIds.join(' ')}`).trim();
+  return {
+    cancelled: submission.jobIds,
+    output: (result.stdout.trim() || `${file}: ${submission.jobIds.join(' ')}`).trim(),
+  };
 }
 
 export interface PilotLog {

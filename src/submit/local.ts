@@ -27,6 +27,11 @@ export interface LocalPilotResult {
   signal: string | undefined;
 }
 
+/** The work folder the local pilots of a job folder share (their --workdir). */
+export function localPilotWorkdir(dir: string): string {
+  return join(dir, 'work');
+}
+
 /** The command line of local pilot `index` (1-based): its own work dir under the run folder. */
 export function localPilotCommand(
   options: Pick<LocalPilotsOptions, 'launch' | 'node' | 'pilotPath' | 'dir'>,
@@ -36,7 +41,7 @@ export function localPilotCommand(
     options.pilotPath,
     ...pilotArgs(options.launch),
     '--workdir',
-    join(options.dir, 'work'),
+    localPilotWorkdir(options.dir),
   ];
 }
 
@@ -45,7 +50,7 @@ export function localPilotCommand(
  * and waits for all. Each writes stdout and stderr to `<dir>/pilot-<i>.log`.
  */
 export async function runLocalPilots(options: LocalPilotsOptions): Promise<LocalPilotResult[]> {
-  await mkdir(join(options.dir, 'work'), { recursive: true });
+  await mkdir(localPilotWorkdir(options.dir), { recursive: true });
   const [file, ...args] = localPilotCommand(options);
   const runs = Array.from({ length: options.count }, (_, i) => {
     const index = i + 1;

@@ -7,6 +7,7 @@ import { type JdlOptions, jdlDescription, PILOT_FILE, START_SCRIPT, startScript 
 import type { PilotLaunch } from './pilotArgs';
 import { type NodeRuntime, RUNTIME_FILE } from './runtime';
 import { type SlurmOptions, slurmScript } from './slurm';
+import { JOB_FILES } from './submission';
 
 /** Where the pilots' credentials come from: the login settings, or a file the user made. */
 export type CredentialsSource = { settings: PicasSettings } | { file: string };
@@ -80,7 +81,7 @@ export function jdlFor(
       ...(runtime ? { runtime: join(dir, RUNTIME_FILE) } : {}),
     },
   });
-  return { dir, file: join(dir, 'pilots.jdl'), text, runtime };
+  return { dir, file: join(dir, JOB_FILES.jdl), text, runtime };
 }
 
 /** Writes the JDL job folder. The launch must name the credentials file as CREDENTIALS_FILE. */
@@ -118,7 +119,7 @@ export function slurmFor(
   const pilotPath = join(dir, PILOT_FILE);
   const shipped = runtime ? { path: join(dir, RUNTIME_FILE), sha256: runtime.sha256 } : undefined;
   const text = slurmScript({ ...rest, logDir, pilotPath, runtime: shipped });
-  return { dir, file: join(dir, 'pilots.slurm'), text, logDir, runtime };
+  return { dir, file: join(dir, JOB_FILES.slurm), text, logDir, runtime };
 }
 
 export async function writeSlurmJob(job: SlurmJob, pilotPath: string): Promise<void> {

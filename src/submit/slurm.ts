@@ -65,6 +65,13 @@ export function slurmScript(options: SlurmOptions): string {
       `the number of pilot jobs must be a whole number >= 1, got ${options.count}`,
     );
   }
+  // Slurm reads --mem as megabytes, or with a K, M, G or T suffix (a B after it allowed); else sbatch fails.
+  if (options.mem !== undefined && !/^\d+([KMGT]B?)?$/i.test(options.mem)) {
+    throw new LrtError(
+      'E_USAGE',
+      `--mem must be a size as Slurm reads it (e.g. 8G, 500M), got "${options.mem}"`,
+    );
+  }
   const array = `1-${options.count}${options.concurrent ? `%${options.concurrent}` : ''}`;
   const directives: [string, string | undefined][] = [
     ['job-name', options.jobName ?? `lrt-${options.launch.type}`],

@@ -1,9 +1,13 @@
+import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LrtError } from '../core';
 
 /** The record every submission leaves in its job folder, read back by `lrt jobs`. */
 export const SUBMISSION_FILE = 'submission.json';
+
+/** The job description lrt submit writes in the job folder, per backend. */
+export const JOB_FILES = { jdl: 'pilots.jdl', slurm: 'pilots.slurm' } as const;
 
 export const SUBMISSION_BACKENDS = ['jdl', 'slurm', 'local'] as const;
 export type SubmissionBackend = (typeof SUBMISSION_BACKENDS)[number];
@@ -47,9 +51,7 @@ export async function readSubmission(dir: string): Promise<Submission> {
     const code = (err as NodeJS.ErrnoException).code;
     throw new LrtError(
       'E_NOT_FOUND',
-      code === 'ENOENT'
-        ? `${path}: no such file (not a job folder written by lrt submit)`
-        : `${path}: cannot read it (${code})`,
+      code === 'ENOENT' ? noSubmission(dir) : `${path}: cannot read it (${code})`,
     );
   }
   let value: unknown;
@@ -61,6 +63,15 @@ export async function readSubmission(dir: string): Promise<Submission> {
   const problem = submissionProblem(value);
   if (problem) throw new LrtError('E_CONFIG', `${path}: ${problem}`);
   return value as Submission;
+}
+
+/** Why a folder has no submission.json: a job written but never submitted, or no job folder at all. */
+function noSubmission(dir: string): string {
+  const written = Object.values(JOB_FILES).find((file) => existsSync(join(dir, file)));
+  return written
+    ? `${join(dir, SUBMISSION_FILE)}: no such file: lrt submit wrote ${written} here but did not submit it ` +
+        '(--no-submit, or no submission tool), so there are no job ids to follow'
+    : `${join(dir, SUBMISSION_FILE)}: no such file (not a job folder written by lrt submit)`;
 }
 
 function submissionProblem(value: unknown): string | undefined {

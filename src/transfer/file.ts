@@ -56,7 +56,10 @@ async function copyLocal(from: string, to: string, url: string, options: Transfe
   }
   const adler32 = sum.hex();
   await verifyAdler32(url, adler32, options.expectedAdler32, part);
-  await finishPart(part, to);
+  await finishPart(part, to).catch(async (err: unknown) => {
+    await removeQuietly(part);
+    throw err;
+  });
   return { bytes: sum.bytes, adler32 };
 }
 
@@ -73,6 +76,15 @@ export const fileMover: Mover = {
 
   async put(src: string, url: string, options: TransferOptions = {}): Promise<PutResult> {
     const to = localPathOf(url);
+    if (await isDirectory(to)) {
+      await requireLocalFile(src);
+      throw transferFailure({
+        code: 'E_TRANSFER',
+        action: 'upload to',
+        url,
+        reason: 'the destination is a folder, not a file name (a folder URL ends in /)',
+      });
+    }
     if (options.createDirs) await ensureParentDir(to);
     else if (!(await isDirectory(dirname(to)))) {
       await requireLocalFile(src);

@@ -91,7 +91,7 @@ describe('lrt cache list|clean', () => {
     expect(JSON.parse(spared.stdout).removed).toEqual([]);
     await rm(lock);
     const all = await lrt(['cache', 'clean', '--cache', cacheDir, '--all']);
-    expect(all.stdout).toContain('removed 1 entries');
+    expect(all.stdout).toContain('removed 1 entry');
     expect((await list()).entries).toEqual([]);
     const bad = await lrt(['cache', 'clean', '--cache', cacheDir, '--older-than', 'soon']);
     expect(bad.exitCode).toBe(2);

@@ -123,7 +123,7 @@ export const SURL_LIST_CASES: InputCase[] = [
     name: 'a directory instead of a file',
     file: 'a-directory',
     content: 'directory',
-    expect: { exit: 1, code: 'E_IO', includes: ['EISDIR'] },
+    expect: { exit: 2, code: 'E_USAGE', includes: ['is a folder: give the file in it'] },
   },
   {
     name: 'missing file',

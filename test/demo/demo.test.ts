@@ -1,10 +1,11 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { DEMO_SURLS } from '../../src/demo/demoSurls';
-import { lrt } from '../helpers/cli';
+import { DIST_LRT, lrt } from '../helpers/cli';
 
 describe('lrt demo (the README main job)', () => {
   it('drains every token of the sliced SURL list with real pilot processes; --fail-one leaves exactly one error', async () => {
@@ -49,5 +50,43 @@ describe('lrt demo (the README main job)', () => {
   it('lrt pilot passes its arguments to the pilot (same code as dist/pilot.js)', async () => {
     const result = await lrt(['pilot', '--type']);
     expect(result.exitCode).toBe(2);
+  });
+});
+
+/** Processes whose command line names `text` (read from /proc). */
+function processesNaming(text: string): string[] {
+  return readdirSync('/proc')
+    .filter((pid) => /^\d+$/.test(pid))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(text);
+      } catch {
+        return false;
+      }
+    });
+}
+
+describe('Ctrl-C during lrt demo (dist/lrt.js, SIGINT to the process group as a terminal sends it)', () => {
+  it('stops the pilots, gives their tokens back, prints the counts and exits 130, leaving no process behind', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lrt-demo-ctrlc-'));
+    const child = execa('node', [DIST_LRT, 'demo', '--dir', dir, '--pilots', '2', '--sleep', '5'], {
+      env: { PATH: process.env.PATH, HOME: dir },
+      extendEnv: false,
+      reject: false,
+      detached: true,
+    });
+    const log = join(dir, 'logs', 'pilot-1.log');
+    const claimed = () => existsSync(log) && readFileSync(log, 'utf8').includes('"claimed"');
+    for (let i = 0; i < 1500 && !claimed(); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(claimed()).toBe(true);
+    process.kill(-child.pid!, 'SIGINT');
+    const res = await child;
+    expect(res.signal, res.stderr).toBeUndefined();
+    expect(res.exitCode, res.stderr).toBe(130);
+    expect(res.stdout).toMatch(/^tokens 11: done 0, error 0, left 11$/m);
+    expect(res.stderr).toContain(
+      'interrupted: the pilots were stopped by Ctrl-C and gave their tokens back to todo; 0 done, 0 in error, 11 left',
+    );
+    expect(processesNaming(dir)).toEqual([]);
   });
 });

@@ -3,6 +3,7 @@ import {
   chmodSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   symlinkSync,
@@ -10,7 +11,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -201,6 +202,20 @@ describe('sandbox build from a folder', () => {
   });
 });
 
+describe('sandbox build -o that cannot take the tarball', () => {
+  it('names the part of the path that is a file, before any work, and creates nothing', async () => {
+    const place = dir('outfile');
+    const file = join(place, 'results.txt');
+    writeFileSync(file, 'not a folder\n');
+    for (const out of [file, join(file, 'sandboxes')]) {
+      const res = await lrt(['sandbox', 'build', sandboxFolder(), '-o', out, '--no-pilot']);
+      expect(res.exitCode).toBe(1);
+      expect(res.stderr).toBe(`lrt: cannot write the sandbox to ${out}: ${file} is a file, not a folder\n`);
+    }
+    expect(readdirSync(place)).toEqual(['results.txt']);
+  });
+});
+
 describe('sandbox upload', () => {
   it('puts the tarball under its own name in a folder URL and prints where it went', async () => {
     const built = await buildSandbox(specFromDir(sandboxFolder()), { outDir: dir('out'), pilotPath: false });
@@ -217,6 +232,31 @@ describe('sandbox upload', () => {
     expect(missing.stderr).toContain(`the destination directory does not exist: ${store}/absent`);
     expect(missing.stderr).toContain('create it, or pass --create-dirs');
     expect(missing.stderr).not.toContain('createDirs');
+  });
+
+  it('a folder URL without its final /: says so, and leaves nothing behind', async () => {
+    const built = await buildSandbox(specFromDir(sandboxFolder()), { outDir: dir('out'), pilotPath: false });
+    const store = dir('store');
+    const res = await lrt(['sandbox', 'upload', built.file, `file://${store}`]);
+    expect(res.exitCode).toBe(1);
+    expect(res.stderr).toBe(
+      `lrt: upload to file://${store} failed: the destination is a folder, not a file name (a folder URL ends in /)\n`,
+    );
+    expect(readdirSync(dirname(store)).filter((f) => f.endsWith('.part'))).toEqual([]);
+  });
+
+  it('--bearer-token-file that is missing or empty: named as the flag, nothing sent', async () => {
+    const built = await buildSandbox(specFromDir(sandboxFolder()), { outDir: dir('out'), pilotPath: false });
+    const target = 'https://127.0.0.1:9/sandboxes/';
+    const absent = join(dir('tokens'), 'absent.token');
+    const missing = await lrt(['sandbox', 'upload', built.file, target, '--bearer-token-file', absent]);
+    expect(missing.exitCode).toBe(5);
+    expect(missing.stderr).toBe(`lrt: --bearer-token-file ${absent}: no such file\n`);
+    const empty = join(dir('tokens'), 'empty.token');
+    writeFileSync(empty, '\n');
+    const blank = await lrt(['sandbox', 'upload', built.file, target, '--bearer-token-file', empty]);
+    expect(blank.exitCode).toBe(7);
+    expect(blank.stderr).toBe(`lrt: --bearer-token-file ${empty} is empty\n`);
   });
 });
 

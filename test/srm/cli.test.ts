@@ -102,6 +102,19 @@ describe('lrt srm info', () => {
     const missing = await lrt(['srm', 'info', 'nope.txt'], inFixtures);
     expect(missing.exitCode).toBe(EXIT.notFound);
     expect(missing.stderr).toContain('SURL list nope.txt not found');
+    // a folder given for the list (tab completion stops at the folder): said so, not 'EISDIR'
+    const folder = await lrt(['srm', 'links', 'spider'], inFixtures);
+    expect(folder.exitCode).toBe(EXIT.usage);
+    expect(folder.stderr).toBe('lrt: SURL list spider is a folder: give the file in it\n');
+  });
+
+  it('--json of a list whose names have no subband in the form tried: first and last are null, as --help says', async () => {
+    const r = await lrt(['srm', 'info', '--json', 'dysco_test.txt'], inFixtures);
+    expect(r.exitCode).toBe(0);
+    const { subbands } = JSON.parse(r.stdout);
+    expect(subbands).toMatchObject({ first: null, last: null, count: 0, withoutSubband: 25 });
+    const help = await lrt(['srm', 'info', '--help']);
+    expect(help.stdout).toContain('first, last (null when no file name has one)');
   });
 
   it('has --help and needs FILE', async () => {
@@ -166,6 +179,40 @@ describe('lrt srm slice', () => {
     expect(r.stderr).toContain(
       '6 chunks of at most 10 subbands from 51 SURLs (L229507, sara; form SB<digits>_, found in the file names)',
     );
+  });
+
+  it('a count of one is singular: 1 chunk, 1 subband, 1 SURL (was "1 chunks ... 1 subbands from 1 SURLs")', async () => {
+    const one = await lrt(['srm', 'slice', '--per-token', '1', 'srm_1_sara.txt'], inFixtures);
+    expect(one.exitCode).toBe(0);
+    expect(one.stderr).toBe(
+      '1 chunk of at most 1 subband from 1 SURL (L229507, sara; form SB<digits>_, found in the file names)\n',
+    );
+    // srm info: one subband missing, one SURL without a subband
+    const dir = await mkdtemp(join(tmpdir(), 'lrt-srm-one-'));
+    try {
+      const lines = fixtureLines('srm_50_sara.txt').filter((l) => !l.includes('_SB102_'));
+      lines.push(lines[0]!.replace(/_SB100_[^/]*$/, '_notes.tar'));
+      await writeFile(join(dir, 'gap.txt'), `${lines.join('\n')}\n`);
+      const info = await lrt(['srm', 'info', 'gap.txt'], { cwd: dir });
+      expect(info.exitCode).toBe(0);
+      expect(info.stdout).toContain('missing    102 (1 subband)\n');
+      expect(info.stdout).toContain('no subband 1 SURL\n');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a list whose names have no SB<digits> form: the error names the flags to give the form with', async () => {
+    const r = await lrt(['srm', 'slice', 'dysco_test.txt'], inFixtures);
+    expect(r.exitCode).toBe(EXIT.invalidInput);
+    expect(r.stderr).toMatch(
+      /^lrt: dysco_test\.txt line 1: no subband SB<digits>_ in the file name of ".*GSM_CAL_L640667_ABN_314\.tar\.gz" \(and 24 more SURLs\); give the form the file names use with --sb-prefix \/ --sb-suffix\n$/,
+    );
+    const fixed = await lrt(
+      ['srm', 'slice', '--sb-prefix', 'ABN_', '--sb-suffix', '.', 'dysco_test.txt'],
+      inFixtures,
+    );
+    expect(fixed.exitCode, fixed.stderr).toBe(0);
   });
 
   it('--json gives an object with named fields; its chunks are the Python slice_dicts', async () => {

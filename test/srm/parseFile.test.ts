@@ -184,10 +184,10 @@ describe('readSurlListFile errors', () => {
     expect(err.message).toBe('SURL list nope.txt not found');
   });
 
-  it('a directory is E_IO', async () => {
+  it('a directory is a usage error that says it is a folder', async () => {
     const err = await failure(readSurlListFile(dir, 'somedir'));
-    expect(err.code).toBe('E_IO');
-    expect(err.message).toContain('cannot read SURL list somedir');
+    expect(err.code).toBe('E_USAGE');
+    expect(err.message).toBe('SURL list somedir is a folder: give the file in it');
   });
 
   it('reads a file written here, and names it in line errors', async () => {

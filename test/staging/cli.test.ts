@@ -1,6 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Command } from '../../src/cli/command';
 import { makeSrmStateCommand } from '../../src/cli/commands/srmState';
@@ -10,7 +11,7 @@ import { runCli } from '../../src/cli/run';
 import { ensureDesignDoc } from '../../src/picas/designDocStore';
 import { subbandOf } from '../../src/srm';
 import { createStagerClient, isStaged, resolveStagerSettings, submitAndMarkStaging } from '../../src/staging';
-import { lrt, lrtProcess } from '../helpers/cli';
+import { DIST_LRT, lrt, lrtProcess } from '../helpers/cli';
 import { createTestDatabase, type TestDatabase } from '../helpers/couch';
 import { gridftpTestbed } from '../helpers/gridftp';
 import { picasFor, viewIds } from '../helpers/seedTokens';
@@ -165,6 +166,21 @@ describe('lrt stage against the local stager', () => {
       /LtaStager\.getstatus failed at the LTA stager: No staging request with ID 4242/,
     );
   });
+
+  it('a bad stager URL is named by where it came from: the flag or LTA_STAGER_URL', async () => {
+    const account = { LOFAR_LTA_USER: 'u', LOFAR_LTA_PWD: 'p' };
+    const fromEnv = await lrt(['stage', 'list'], {
+      env: { ...account, LTA_STAGER_URL: 'webportal.astron.nl' },
+    });
+    expect(fromEnv.exitCode).toBe(EXIT.invalidInput);
+    expect(fromEnv.stderr).toBe('lrt: LTA_STAGER_URL webportal.astron.nl is not a valid URL\n');
+    const fromFlag = await lrt(['stage', 'list', '--stager-url', 'ftp://webportal.astron.nl/x'], {
+      env: account,
+    });
+    expect(fromFlag.stderr).toBe(
+      'lrt: --stager-url must be https:// (or http:// for a local server), got ftp:\n',
+    );
+  });
 });
 
 describe('lrt srm state with the real gfal tools (mock plugin)', () => {
@@ -237,6 +253,15 @@ describe('lrt srm state without a usable grid proxy (dist/lrt.js)', () => {
     expect(r.stderr).not.toContain('CGSI');
   });
 
+  it('a bad --tool is a usage error before the proxy is looked at', async () => {
+    const r = await lrtProcess(['srm', 'state', '--tool', 'gfal-ls', 'srm_50_sara.txt'], {
+      cwd: FIXTURES,
+      env: { X509_USER_PROXY: '/nonexistent/x509up' },
+    });
+    expect(r.exitCode).toBe(EXIT.usage);
+    expect(r.stderr).toBe('lrt: --tool must be auto, python or xattr, got "gfal-ls"');
+  });
+
   it.skipIf(!testbed)('an expired proxy: says how long ago it expired', async () => {
     const r = await lrtProcess(['srm', 'state', 'srm_50_sara.txt'], {
       cwd: FIXTURES,
@@ -291,6 +316,28 @@ describe('lrt stage release', () => {
     expect(r.stderr).toMatch(/pass \d+: released \d+, waiting 0/);
   });
 
+  it('--watch: Ctrl-C between passes says what was released and that the same command goes on, exits 130', async () => {
+    const s = await double({ phaseMs: 60_000 });
+    const { type } = await stagingTokens(s);
+    const passes = () => s.calls.filter((c) => c.method === 'LtaStager.getstagedurls').length;
+    const res = await interrupted(
+      ['stage', 'release', '--type', type, '--watch', '--interval', '0.05', '--json'],
+      { ...picasEnv(), ...stagerEnv(s) },
+      () => passes() >= 2,
+    );
+    expect(res.signal, res.stderr).toBeUndefined();
+    expect(res.exitCode, res.stderr).toBe(130);
+    const out = JSON.parse(res.stdout);
+    expect(out).toMatchObject({ type, interrupted: true, released: [] });
+    expect(out.passes).toBeGreaterThanOrEqual(1);
+    expect(res.stderr).toMatch(
+      new RegExp(
+        `interrupted after \\d+ pass(es)?: 0 tokens released in all, ${out.waiting.length} still in staging; the same command goes on`,
+      ),
+    );
+    expect(await viewIds(db, type, 'todo')).toEqual([]);
+  });
+
   it('tokens create --stage, then release --watch: staging -> todo end to end', async () => {
     const s = await double({ phaseMs: 30, fileMs: 3 });
     const type = `e2e${++n}`;
@@ -334,5 +381,44 @@ describe('lrt stage release', () => {
     expect(out.released).toEqual(ids.slice(0, 2));
     expect(out.unknown).toEqual([{ id: ids.at(-1), reason: expect.stringMatching(/errno 2/) }]);
     expect(out.waiting.map((w: { id: string }) => w.id)).toEqual(ids.slice(2, -1));
+  });
+});
+
+/** Runs dist/lrt.js ARGS, sends SIGINT (Ctrl-C) once `ready()` holds, and resolves with how it ended. */
+async function interrupted(args: string[], env: Record<string, string>, ready: () => boolean) {
+  const child = execa('node', [DIST_LRT, ...args], {
+    cwd: FIXTURES,
+    env: { HOME: '/nonexistent-home', PATH: process.env.PATH, ...env },
+    extendEnv: false,
+    reject: false,
+  });
+  for (let i = 0; i < 500 && !ready(); i++) await new Promise((r) => setTimeout(r, 20));
+  expect(ready()).toBe(true);
+  child.kill('SIGINT');
+  return child;
+}
+
+describe('Ctrl-C during lrt stage wait and stage release --watch (dist/lrt.js)', () => {
+  it('stage wait: says where the request stands and how to wait again, exits 130', async () => {
+    const s = await double({ phaseMs: 60_000 });
+    const [id] = await createStagerClient(
+      resolveStagerSettings({
+        flags: { url: s.url },
+        env: { LOFAR_LTA_USER: s.user, LOFAR_LTA_PWD: s.password },
+      }),
+    ).stage(SURLS);
+    const polls = () => s.calls.filter((c) => c.method === 'LtaStager.getstatus').length;
+    const res = await interrupted(
+      ['stage', 'wait', String(id), '--interval', '0.05'],
+      stagerEnv(s),
+      () => polls() >= 2,
+    );
+    expect(res.signal, res.stderr).toBeUndefined();
+    expect(res.exitCode, res.stderr).toBe(130);
+    expect(res.stderr).toContain(
+      `interrupted: stopped waiting; request ${id} is "new" (0/${SURLS.length} files online) and goes on at the stager; 'lrt stage wait ${id}' waits again`,
+    );
+    // The request itself is left alone.
+    expect(s.calls.map((c) => c.method)).not.toContain('LtaStager.abort');
   });
 });

@@ -10,10 +10,11 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSandbox, specFromDir } from '../../src/sandbox/build';
 import { parseClassAd, sbatchDirectives } from '../../src/submit';
-import { lrt } from '../helpers/cli';
+import { DIST_LRT, lrt } from '../helpers/cli';
 import { createTestDatabase, type TestDatabase } from '../helpers/couch';
 import { getDoc, putDesignDoc, seedTokens, viewIds } from '../helpers/seedTokens';
 
@@ -87,6 +88,10 @@ describe('lrt submit', () => {
       expect(parsed.attributes.InputSandbox).toContain(join(out, 'pilot.js'));
     }
     expect(existsSync(out)).toBe(false);
+    // The test database is on 127.0.0.1: the real submission would be refused, and the dry run says so.
+    expect(res.stderr).toContain(
+      `warning: PICAS_URL ${t.baseUrl}/ cannot be reached from grid worker nodes: 127.0.0.1 is a loopback address; the submission is refused without --force`,
+    );
   });
 
   it("checks the pilot's options by the pilot's own rules before anything is written", async () => {
@@ -100,6 +105,49 @@ describe('lrt submit', () => {
     expect(res.exitCode).toBe(2);
     expect(res.stderr).toContain('--lease must be a number of seconds >= 3, got "2"');
     expect(existsSync(out)).toBe(false);
+  });
+
+  it('a missing --pilot or an --out that is a file: refused before anything is written (no credentials file left)', async () => {
+    const out = jobDir('nopilot');
+    const missing = join(scratch, 'no-such-pilot.js');
+    const res = await lrt(
+      ['submit', '--backend', 'slurm', '--type', T, '--out', out, '--pilot', missing, '--no-submit'],
+      { env },
+    );
+    expect(res.exitCode).toBe(5);
+    expect(res.stderr).toContain(`the pilot bundle ${missing} does not exist`);
+    expect(existsSync(out)).toBe(false);
+
+    const file = join(scratch, 'a-file');
+    writeFileSync(file, 'x\n');
+    for (const backend of ['slurm', 'local']) {
+      const bad = await lrt(['submit', '--backend', backend, '--type', T, '--out', join(file, 'job')], {
+        env,
+      });
+      expect(bad.exitCode).toBe(1);
+      expect(bad.stderr).toContain(
+        `lrt: cannot write the job folder ${join(file, 'job')}: ${file} is a file, not a folder`,
+      );
+    }
+  });
+
+  it('--mem that Slurm cannot read is a usage error before anything is written', async () => {
+    const out = jobDir('badmem');
+    const res = await lrt(
+      ['submit', '--backend', 'slurm', '--type', T, '--out', out, '--mem', '8GiB', '--dry-run'],
+      {
+        env,
+      },
+    );
+    expect(res.exitCode).toBe(2);
+    expect(res.stderr).toBe('lrt: --mem must be a size as Slurm reads it (e.g. 8G, 500M), got "8GiB"\n');
+    const ok = await lrt(
+      ['submit', '--backend', 'slurm', '--type', T, '--out', out, '--mem', '8GB', '--dry-run'],
+      {
+        env,
+      },
+    );
+    expect(sbatchDirectives(ok.stdout).mem).toBe('8GB');
   });
 
   it('submits nothing when the view has no work', async () => {
@@ -120,7 +168,7 @@ describe('lrt submit', () => {
     const res = await lrt([...args, '--pilot', pilot, '--walltime', '2:00:00', '--partition', 'short'], {
       env: { ...env, PATH: `${STANDINS}:${env.PATH}` },
     });
-    expect(res.stderr).toContain('submitted 3 pilot(s) with sbatch');
+    expect(res.stderr).toContain('submitted 3 pilots with sbatch');
     expect(res.exitCode).toBe(0);
     expect(res.stdout.trim()).toBe('4242');
     const script = readFileSync(join(out, 'pilots.slurm'), 'utf8');
@@ -130,6 +178,22 @@ describe('lrt submit', () => {
     expect(statSync(credentials).mode & 0o777).toBe(0o600);
     expect(readFileSync(credentials, 'utf8')).toContain(`password=${t.password}`);
     expect(readFileSync(join(out, 'sbatch.args'), 'utf8')).toBe(`--parsable\n${join(out, 'pilots.slurm')}\n`);
+  });
+
+  it('lrt jobs on a job folder written with --no-submit says it was not submitted', async () => {
+    const out = jobDir('nosubmit');
+    const res = await lrt(
+      ['submit', '--backend', 'slurm', '-n', '2', '--type', T, '--out', out, '--no-submit'],
+      {
+        env,
+      },
+    );
+    expect(res.exitCode, res.stderr).toBe(0);
+    const status = await lrt(['jobs', 'status', out]);
+    expect(status.exitCode).toBe(5);
+    expect(status.stderr).toBe(
+      `lrt: ${join(out, 'submission.json')}: no such file: lrt submit wrote pilots.slurm here but did not submit it (--no-submit, or no submission tool), so there are no job ids to follow\n`,
+    );
   });
 
   it('says where the job is when no submission tool is installed', async () => {
@@ -315,5 +379,95 @@ describe('lrt submit', () => {
     expect((await viewIds(t, type, 'done')).sort()).toEqual([...ids].sort());
     const doc = await getDoc(t, ids[0]!);
     expect(doc.status).toBe('done');
+  });
+});
+
+describe('Ctrl-C during lrt submit --backend local (dist/lrt.js, a real SIGINT)', () => {
+  it('stops the pilots, says so, writes submission.json and exits 130', async () => {
+    const out = jobDir('local-ctrlc');
+    // A stand-in pilot that runs until it is told to stop, as a pilot polling with --wait does.
+    const pilot = join(scratch, 'waiting-pilot.js');
+    writeFileSync(
+      pilot,
+      'console.log("ready");\nprocess.on("SIGTERM", () => process.exit(143));\nsetInterval(() => {}, 1000);\n',
+    );
+    const args = ['submit', '--backend', 'local', '-n', '2', '--type', T, '--out', out, '--pilot', pilot];
+    const child = execa('node', [DIST_LRT, ...args], {
+      env: { HOME: '/nonexistent-home', ...env },
+      extendEnv: false,
+      reject: false,
+    });
+    const ready = () => [1, 2].every((i) => readFileSafe(join(out, `pilot-${i}.log`)).includes('ready'));
+    for (let i = 0; i < 500 && !ready(); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(ready()).toBe(true);
+    child.kill('SIGINT');
+    const res = await child;
+    expect(res.signal, res.stderr).toBeUndefined();
+    expect(res.exitCode, res.stderr).toBe(130);
+    expect(res.stdout).toMatch(/^pilot 1: exit 143 /m);
+    expect(res.stdout).toMatch(/^pilot 2: exit 143 /m);
+    expect(res.stderr).toContain(`interrupted: 2 pilots stopped by Ctrl-C`);
+    const submission = JSON.parse(readFileSync(join(out, 'submission.json'), 'utf8'));
+    expect(submission).toMatchObject({ backend: 'local', count: 2, type: T });
+  });
+});
+
+function readFileSafe(path: string): string {
+  return existsSync(path) ? readFileSync(path, 'utf8') : '';
+}
+
+describe('lrt jobs status|cancel of a local submission (pids are reused)', () => {
+  it('signals only processes that are still pilots of the submission, and says what it did', async () => {
+    const out = jobDir('local-cancel');
+    const pilot = join(scratch, 'quick-pilot.js');
+    writeFileSync(pilot, 'process.exit(0);\n');
+    const ran = await lrt(
+      ['submit', '--backend', 'local', '-n', '1', '--type', T, '--out', out, '--pilot', pilot],
+      {
+        env,
+      },
+    );
+    expect(ran.exitCode, ran.stderr).toBe(0);
+    // The pilot has ended; the system gives its pid to an unrelated process of the same user.
+    const unrelated = execa('sleep', ['30'], { reject: false });
+    // And a pilot of this submission still running (its command line holds the job's work folder).
+    const stillRunning = execa(
+      'node',
+      ['-e', 'setInterval(() => {}, 1000)', '--', '--workdir', join(out, 'work')],
+      {
+        reject: false,
+      },
+    );
+    const file = join(out, 'submission.json');
+    const submission = JSON.parse(readFileSync(file, 'utf8'));
+    writeFileSync(
+      file,
+      JSON.stringify({ ...submission, jobIds: [String(unrelated.pid), String(stillRunning.pid)] }),
+    );
+    try {
+      const status = await lrt(['jobs', 'status', out, '--json']);
+      expect(JSON.parse(status.stdout).jobs.map((j: { state: string }) => j.state)).toEqual([
+        'done',
+        'running',
+      ]);
+
+      const cancel = await lrt(['jobs', 'cancel', out, '--json']);
+      expect(cancel.exitCode, cancel.stderr).toBe(0);
+      expect(JSON.parse(cancel.stdout)).toMatchObject({
+        cancelled: [String(stillRunning.pid)],
+        output: 'SIGTERM sent to 1 local pilot (1 had ended)',
+      });
+      expect((await stillRunning).signal).toBe('SIGTERM');
+      expect(unrelated.exitCode).toBeNull();
+
+      const again = await lrt(['jobs', 'cancel', out]);
+      expect(again.stdout).toBe(
+        'no local pilot of this submission is running (2 ended): nothing to cancel\n',
+      );
+      expect(unrelated.exitCode).toBeNull();
+    } finally {
+      unrelated.kill();
+      stillRunning.kill();
+    }
   });
 });

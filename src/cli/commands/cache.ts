@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import { LrtError } from '../../core';
+import { countOf, LrtError } from '../../core';
 import { cacheDirIn } from '../../sandbox/cache';
 import {
   entriesToClean,
@@ -49,7 +49,7 @@ export const cacheList = defineCommand({
         `${e.kind.padEnd(7)}  ${e.key.slice(0, 12)}  ${e.created}  ${mb(e.bytes).padStart(9)}  ${e.source}${flags ? `  (${flags})` : ''}`,
       );
     }
-    ctx.out.line(`${entries.length} entries in ${dir}`);
+    ctx.out.line(`${countOf(entries.length, 'entry', 'entries')} in ${dir}`);
     return EXIT.ok;
   },
 });
@@ -113,7 +113,7 @@ export const cacheClean = defineCommand({
     for (const e of doomed)
       ctx.out.line(`${dryRun ? 'would remove' : 'removed'} ${e.key.slice(0, 12)}  ${e.source}`);
     ctx.out.line(
-      `${dryRun ? 'would remove' : 'removed'} ${doomed.length} entries (${mb(bytes)}) from ${dir}` +
+      `${dryRun ? 'would remove' : 'removed'} ${countOf(doomed.length, 'entry', 'entries')} (${mb(bytes)}) from ${dir}` +
         (leftovers.length ? `, and ${leftovers.length} leftovers of dead pilots` : '') +
         (images.length ? `; ${images.length} image files no entry uses` : ''),
     );

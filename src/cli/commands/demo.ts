@@ -4,6 +4,7 @@ import { DEMO_TYPE, type DemoCounts, runDemo, startEmbeddedCouch } from '../../d
 import { listTokens, openPicas } from '../../picas';
 import { defineCommand } from '../command';
 import { EXIT } from '../exitCodes';
+import { stopOnSignal } from '../stopSignal';
 
 const BAR = 30;
 
@@ -18,11 +19,12 @@ export const demoCommand = defineCommand({
   summary: 'run the whole chain locally: embedded CouchDB, tokens from a SURL list, pilots, live counts',
   json:
     '{url, database, type, tokens, counts: {todo, locked, done, error, total}, seconds,\n' +
-    ' pilotExitCodes: [N], logsDir, failures: [{token, message}], processed}',
+    ' pilotExitCodes: [N], logsDir, failures: [{token, message}], processed, interrupted}',
   description:
     'Starts the embedded CouchDB-API server, slices a 51-subband LOFAR SURL list into tokens with\n' +
     'srm.txt attachments, builds a demo sandbox whose master.sh works through each srm.txt, and runs\n' +
-    'several dist/pilot.js processes until every token is done or in error. Needs `npm run build`.',
+    'several dist/pilot.js processes until every token is done or in error. Needs `npm run build`.\n' +
+    'Ctrl-C stops the pilots (each gives its token back), prints the counts and exits 130.',
   options: {
     pilots: { type: 'integer', default: 4, value: 'N', description: 'pilot processes (default 4)' },
     'per-token': {
@@ -59,6 +61,7 @@ export const demoCommand = defineCommand({
     const dir = ctx.options.dir ?? join(ctx.cwd, 'lrt-demo');
     const tty = (process.stderr as { isTTY?: boolean }).isTTY === true;
     let lastLine = '';
+    const stop = stopOnSignal();
     try {
       if (!ctx.out.json) {
         ctx.out.line(
@@ -74,6 +77,7 @@ export const demoCommand = defineCommand({
           failSubband: ctx.options['fail-one'] ? '150' : undefined,
           url,
           database,
+          signal: stop.signal,
           onCounts: (counts) => {
             const line = countsLine(counts);
             if (line === lastLine) return;
@@ -103,7 +107,7 @@ export const demoCommand = defineCommand({
       ctx.out.line(`tokens ${result.tokens}: done ${c.done}, error ${c.error}, left ${c.todo + c.locked}`);
       for (const f of failures) ctx.out.line(`  error ${f.token}: ${f.message}`);
       ctx.out.line(
-        `time ${result.seconds.toFixed(1)} s, ${(result.tokens / result.seconds).toFixed(1)} tokens/s with ${result.pilotExitCodes.length} pilots (exit codes ${result.pilotExitCodes.join(' ')})`,
+        `time ${result.seconds.toFixed(1)} s, ${((c.done + c.error) / result.seconds).toFixed(1)} tokens/s with ${result.pilotExitCodes.length} pilots (exit codes ${result.pilotExitCodes.join(' ')})`,
       );
       ctx.out.line(`payload runs recorded: ${result.ledger.length} (${join(dir, 'processed.txt')})`);
       ctx.out.line(
@@ -113,11 +117,20 @@ export const demoCommand = defineCommand({
       ctx.out.line(
         `pilot logs: ${result.logsDir}/pilot-*.log; each token carries its stdout, stderr and pilot log as attachments`,
       );
+      if (result.interrupted) {
+        ctx.out.note(
+          `interrupted: the pilots were stopped by Ctrl-C and gave their tokens back to todo; ${c.done} done, ${c.error} in error, ${c.todo + c.locked} left`,
+        );
+        return EXIT.interrupted;
+      }
       if (server && ctx.options.keep) {
         ctx.out.line(
           `server still running: ${server.urlWithCredentials}  (PICAS_DB=${database}; Ctrl-C stops)`,
         );
-        await new Promise<void>((done) => process.once('SIGINT', () => done()));
+        stop.dispose();
+        const keep = stopOnSignal();
+        await new Promise<void>((done) => keep.signal.addEventListener('abort', () => done()));
+        keep.dispose();
       }
       const allAccounted = c.todo + c.locked === 0 && result.pilotExitCodes.every((code) => code === 0);
       return allAccounted ? EXIT.ok : EXIT.failure;
@@ -125,6 +138,7 @@ export const demoCommand = defineCommand({
       ctx.out.error(new Error(`demo failed: ${errorMessage(err)}`));
       return EXIT.failure;
     } finally {
+      stop.dispose();
       await server?.close();
     }
   },

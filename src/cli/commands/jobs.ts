@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { countOf } from '../../core';
 import {
   cancelJobs,
   countStates,
@@ -39,7 +40,7 @@ const list = defineCommand({
     for (const s of submissions) {
       const ids = s.jobIds.length > 3 ? `${s.jobIds.slice(0, 3).join(' ')} ...` : s.jobIds.join(' ');
       ctx.out.line(
-        `${s.submittedAt}  ${s.backend.padEnd(5)} ${String(s.count).padStart(5)} pilot(s)  ${s.type}  ${s.dir}  ${ids}`,
+        `${s.submittedAt}  ${s.backend.padEnd(5)} ${countOf(s.count, 'pilot').padStart(10)}  ${s.type}  ${s.dir}  ${ids}`,
       );
     }
     if (submissions.length === 0) ctx.out.note(`no job folders with ${SUBMISSION_FILE} under ${root}`);
@@ -86,20 +87,16 @@ const cancel = defineCommand({
   json: '{dir, backend, cancelled: [ID], output}',
   description:
     'The pilots get SIGTERM and give their tokens back to todo (Slurm sends SIGKILL KillWait\n' +
-    'seconds later; grid middleware has its own grace).',
+    'seconds later; grid middleware has its own grace). Local: only the processes that are still\n' +
+    'pilots of the submission (their command line holds its work folder; pids are reused).',
   options: {},
   positionals: DIR_ARG,
   examples: ['lrt jobs cancel lrt-jobs/pref_cal1-20261206-101500Z'],
   async run(ctx) {
     const submission = await readSubmission(folder(ctx));
-    const said = await cancelJobs(submission, ctx.env);
-    ctx.out.result({
-      dir: submission.dir,
-      backend: submission.backend,
-      cancelled: submission.jobIds,
-      output: said,
-    });
-    ctx.out.line(said);
+    const { cancelled, output } = await cancelJobs(submission, ctx.env);
+    ctx.out.result({ dir: submission.dir, backend: submission.backend, cancelled, output });
+    ctx.out.line(output);
     return EXIT.ok;
   },
 });

@@ -5,7 +5,7 @@ import { buildSandboxFrom } from '../../sandbox/build';
 import { inspectSandbox, modeString } from '../../sandbox/inspect';
 import { ensureNodeRuntime, NODE_RUNTIME, RUNTIME_FILE } from '../../submit';
 import { putUrl, safeUrl } from '../../transfer';
-import { defineCommand } from '../command';
+import { type CommandContext, defineCommand } from '../command';
 import { EXIT } from '../exitCodes';
 
 export const sandboxBuild = defineCommand({
@@ -113,6 +113,24 @@ export const sandboxInspect = defineCommand({
   },
 });
 
+/** The token of --bearer-token-file; a file that is missing, unreadable or empty is named as the flag. */
+async function readBearerTokenFile(ctx: CommandContext, file: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(resolve(ctx.cwd, file), 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new LrtError(
+      code === 'ENOENT' ? 'E_NOT_FOUND' : 'E_IO',
+      `--bearer-token-file ${file}: ${code === 'ENOENT' ? 'no such file' : `cannot read it (${code})`}`,
+      { cause: err },
+    );
+  }
+  const token = text.trim();
+  if (!token) throw new LrtError('E_CONFIG', `--bearer-token-file ${file} is empty`);
+  return token;
+}
+
 export const sandboxUpload = defineCommand({
   path: ['sandbox', 'upload'],
   summary: 'upload a sandbox tarball to storage (gsiftp://, srm://, https://, davs://, file://)',
@@ -138,10 +156,7 @@ export const sandboxUpload = defineCommand({
     const [file, target] = ctx.positionals as [string, string];
     const url = target.endsWith('/') ? `${target}${basename(file)}` : target;
     const tokenFile = ctx.options['bearer-token-file'];
-    let bearerToken: string | undefined;
-    if (tokenFile) {
-      bearerToken = (await readFile(resolve(ctx.cwd, tokenFile), 'utf8')).trim();
-    }
+    const bearerToken = tokenFile ? await readBearerTokenFile(ctx, tokenFile) : undefined;
     const proxy = ctx.options.proxy ?? ctx.env.X509_USER_PROXY;
     const result = await putUrl(resolve(ctx.cwd, file), url, {
       createDirs: ctx.options['create-dirs'],

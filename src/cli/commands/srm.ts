@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { LrtError } from '../../core';
+import { countOf, LrtError } from '../../core';
 import {
   DEFAULT_SUBBAND_PATTERN,
   describePattern,
@@ -87,7 +87,8 @@ export const srmInfo = defineCommand({
   summary: 'show the OBSID, LTA site, count and subband range of a SURL list',
   json:
     '{source, obsid, site, count, duplicatesDropped, subbands: {pattern: {prefix, suffix}, form,\n' +
-    ' detected, first, last, count, missing: [{from, to}], missingCount, duplicated: [N], withoutSubband}}',
+    ' detected, first, last (null when no file name has one), count, missing: [{from, to}],\n' +
+    ' missingCount, duplicated: [N], withoutSubband}}',
   description:
     'Checks the whole list (one OBSID, one site, every line a SURL) and reports every bad line\n' +
     'with its number. Duplicates are dropped and counted.',
@@ -106,7 +107,14 @@ export const srmInfo = defineCommand({
         site: list.site,
         count: list.size,
         duplicatesDropped: list.duplicates.length,
-        subbands: { pattern, form: describePattern(pattern), detected: chosen.detected, ...sb },
+        subbands: {
+          pattern,
+          form: describePattern(pattern),
+          detected: chosen.detected,
+          ...sb,
+          first: sb.first ?? null,
+          last: sb.last ?? null,
+        },
       });
       return 0;
     }
@@ -126,10 +134,12 @@ export const srmInfo = defineCommand({
       rows.push(['subbands', `${sb.first}-${sb.last} (${sb.count} present; ${describeChoice(chosen)})`]);
       rows.push([
         'missing',
-        sb.missingCount === 0 ? 'none' : `${shownRanges(sb.missing)} (${sb.missingCount} subbands)`,
+        sb.missingCount === 0
+          ? 'none'
+          : `${shownRanges(sb.missing)} (${countOf(sb.missingCount, 'subband')})`,
       ]);
       if (sb.duplicated.length > 0) rows.push(['repeated', sb.duplicated.join(', ')]);
-      if (sb.withoutSubband > 0) rows.push(['no subband', `${sb.withoutSubband} SURLs`]);
+      if (sb.withoutSubband > 0) rows.push(['no subband', countOf(sb.withoutSubband, 'SURL')]);
     }
     for (const [name, value] of rows) ctx.out.line(`${name.padEnd(11)}${value}`);
     return 0;
@@ -207,7 +217,7 @@ export const srmSlice = defineCommand({
     }
     for (const chunk of chunks) ctx.out.line(`${chunk.key}\t${chunk.count}\t${chunk.first}-${chunk.last}`);
     ctx.out.note(
-      `${chunks.length} chunks of at most ${perToken} subbands from ${list.size} SURLs (${list.obsid}, ${list.site}; ${describeChoice(chosen)})`,
+      `${countOf(chunks.length, 'chunk')} of at most ${countOf(perToken, 'subband')} from ${countOf(list.size, 'SURL')} (${list.obsid}, ${list.site}; ${describeChoice(chosen)})`,
     );
     return 0;
   },

@@ -88,6 +88,7 @@ export function makeSrmStateCommand(deps: LocalityDeps = {}) {
     examples: ['lrt srm state srm.txt', 'lrt srm state --concurrency 16 --json srm.txt'],
     async run(ctx) {
       const file = ctx.positionals[0]!;
+      const tool = parseGfalTool(ctx.options.tool);
       const list = await readSurlListFile(resolve(ctx.cwd, file), file);
       if (list.site && !localitySupported(list.site) && !ctx.options['any-site']) {
         throw new LrtError(
@@ -101,7 +102,7 @@ export function makeSrmStateCommand(deps: LocalityDeps = {}) {
       const first = list.surls()[0];
       if (first && /^(srm|gsiftp):/.test((deps.linkOf ?? gfalLink)(parseSurl(first))))
         await requireGridProxy(ctx, file);
-      const runner = await detectLocalityRunner(parseGfalTool(ctx.options.tool), { env: ctx.env });
+      const runner = await detectLocalityRunner(tool, { env: ctx.env });
       const progress = ctx.out.progress('checking locality', list.size);
       const results = await checkLocality(list.surls(), {
         runner,

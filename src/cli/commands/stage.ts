@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { LrtError } from '../../core';
+import { countOf, LrtError, sleep } from '../../core';
 import { readSurlListFile } from '../../srm';
 import {
   createStagerClient,
@@ -12,6 +12,7 @@ import {
   parseRequestId,
   progressTable,
   type ReleaseOptions,
+  type ReleaseReport,
   readCredentialFiles,
   releaseStagedTokens,
   resolveStagerSettings,
@@ -23,6 +24,7 @@ import { type Command, type ContextWith, defineCommand } from '../command';
 import { EXIT } from '../exitCodes';
 import { defineOptions, type OptionValues } from '../options';
 import { PICAS_OPTIONS, picasFromContext } from '../picasOptions';
+import { stopOnSignal } from '../stopSignal';
 import { LOCALITY_OPTIONS } from './srmState';
 
 /** The flags of every command that talks to the LTA stager. Passwords never come from flags. */
@@ -85,7 +87,9 @@ const stageSubmit = defineCommand({
     const ids = await stager.stage(list.surls(), { notify: !ctx.options['no-notify'] });
     ctx.out.result({ ids, surls: list.size, obsid: list.obsid, site: list.site });
     for (const id of ids) ctx.out.line(String(id));
-    ctx.out.note(`staging ${list.size} SURLs of ${list.obsid} at ${list.site}: request ${ids.join(', ')}`);
+    ctx.out.note(
+      `staging ${countOf(list.size, 'SURL')} of ${list.obsid} at ${list.site}: request ${ids.join(', ')}`,
+    );
     return EXIT.ok;
   },
 });
@@ -143,7 +147,7 @@ const stageSurls = defineCommand({
     const surls = await (await stagerFromContext(ctx)).stagedSurls(id);
     ctx.out.result({ id, surls });
     for (const surl of surls) ctx.out.line(surl);
-    ctx.out.note(`${surls.length} SURLs of request ${id} online`);
+    ctx.out.note(`${countOf(surls.length, 'SURL')} of request ${id} online`);
     return EXIT.ok;
   },
 });
@@ -168,7 +172,9 @@ function simpleCall(name: 'abort' | 'reschedule', summary: string, done: string)
 const stageWait = defineCommand({
   path: ['stage', 'wait'],
   summary: 'wait for a staging request to finish (progress bar), then summarise what is online',
-  json: '{id, status, fileCount, online: [SURL], flaggedAbort, total, missing: [SURL]}',
+  json:
+    '{id, status, fileCount, online: [SURL], flaggedAbort, total, missing: [SURL]}; after Ctrl-C:\n' +
+    ' {id, status, fileCount, filesDone, interrupted: true}',
   options: {
     interval: { type: 'seconds', default: 30, value: 'S', description: 'seconds between polls (default 30)' },
     timeout: {
@@ -193,19 +199,38 @@ const stageWait = defineCommand({
     let bar: ReturnType<typeof ctx.out.progress> | undefined;
     let shown = 0;
     let lastStatus = '';
-    const result = await waitForRequest(stager, id, {
-      intervalMs: ctx.options.interval * 1000,
-      timeoutMs: ctx.options.timeout * 1000,
-      onPoll: (status, request) => {
-        if (status !== lastStatus && status === 'on hold')
-          ctx.out.note(`request ${id} is on hold: 'lrt stage reschedule ${id}'`);
-        lastStatus = status;
-        if (!request) return;
-        bar ??= ctx.out.progress(`staging ${id}`, request.fileCount);
-        bar.tick(request.filesDone - shown);
-        shown = request.filesDone;
-      },
-    });
+    let fileCount: number | undefined;
+    // Ctrl-C stops the waiting, not the staging: say where the request stands and how to wait again.
+    const stop = stopOnSignal();
+    let result: Awaited<ReturnType<typeof waitForRequest>>;
+    try {
+      result = await waitForRequest(stager, id, {
+        intervalMs: ctx.options.interval * 1000,
+        timeoutMs: ctx.options.timeout * 1000,
+        sleep: (ms) => sleep(ms, stop.signal),
+        onPoll: (status, request) => {
+          if (status !== lastStatus && status === 'on hold')
+            ctx.out.note(`request ${id} is on hold: 'lrt stage reschedule ${id}'`);
+          lastStatus = status;
+          if (!request) return;
+          fileCount = request.fileCount;
+          bar ??= ctx.out.progress(`staging ${id}`, request.fileCount);
+          bar.tick(request.filesDone - shown);
+          shown = request.filesDone;
+        },
+      });
+    } catch (err) {
+      if (!stop.signal.aborted) throw err;
+      bar?.done();
+      ctx.out.result({ id, status: lastStatus, fileCount, filesDone: shown, interrupted: true });
+      const files = fileCount === undefined ? '' : ` (${shown}/${fileCount} files online)`;
+      ctx.out.note(
+        `interrupted: stopped waiting; request ${id} is "${lastStatus}"${files} and goes on at the stager; 'lrt stage wait ${id}' waits again`,
+      );
+      return EXIT.interrupted;
+    } finally {
+      stop.dispose();
+    }
     // A finished request has left the progress list: the bar ends at what is online.
     bar?.tick(result.online.length - shown);
     bar?.done();
@@ -225,13 +250,52 @@ const stageWait = defineCommand({
   },
 });
 
+/**
+ * `stage release --watch`: the passes until no token is left in staging, or the exit code after
+ * Ctrl-C, which stops it between passes (tokens released so far stay released) with a summary.
+ */
+async function watchUntilStopped(
+  ctx: ContextWith<{ interval: number; timeout: number }>,
+  picas: ReturnType<typeof picasFromContext>,
+  type: string,
+  options: ReleaseOptions,
+): Promise<ReleaseReport[] | number> {
+  const stop = stopOnSignal();
+  const passes: ReleaseReport[] = [];
+  try {
+    return await watchRelease(picas, type, {
+      ...options,
+      intervalMs: ctx.options.interval * 1000,
+      timeoutMs: ctx.options.timeout * 1000,
+      sleep: (ms) => sleep(ms, stop.signal),
+      onPass: (r, n) => {
+        passes.push(r);
+        for (const id of r.released) ctx.out.line(id);
+        ctx.out.note(`pass ${n}: ${describeReleasePass(r)}`);
+      },
+    });
+  } catch (err) {
+    const last = passes.at(-1);
+    if (!stop.signal.aborted || !last) throw err;
+    const released = passes.flatMap((p) => p.released);
+    ctx.out.result({ type, via: options.via, passes: passes.length, ...last, released, interrupted: true });
+    ctx.out.note(
+      `interrupted after ${countOf(passes.length, 'pass', 'passes')}: ${countOf(released.length, 'token')} released in all, ` +
+        `${last.waiting.length + last.unknown.length} still in staging; the same command goes on`,
+    );
+    return EXIT.interrupted;
+  } finally {
+    stop.dispose();
+  }
+}
+
 function stageRelease(deps: LocalityDeps) {
   return defineCommand({
     path: ['stage', 'release'],
     summary: 'move staging tokens to todo as soon as all of their SURLs are online',
     json:
       '{type, via, passes, staging, released: [ID], waiting: [{id, ...}], unknown: [{id, reason}],\n' +
-      ' skipped: [{id, reason}]}',
+      ' skipped: [{id, reason}], interrupted? (true after Ctrl-C with --watch)}',
     description:
       'Finds the tokens of the type in status staging, reads their srm.txt, asks the stager\n' +
       '(getstagedurls of their requests; default) or gfal (--via gfal: user.status of each SURL)\n' +
@@ -277,16 +341,9 @@ function stageRelease(deps: LocalityDeps) {
           : { runner: await detectLocalityRunner(parseGfalTool(ctx.options.tool), { env: ctx.env }) }),
       };
       const passes = watch
-        ? await watchRelease(picas, type, {
-            ...options,
-            intervalMs: ctx.options.interval * 1000,
-            timeoutMs: ctx.options.timeout * 1000,
-            onPass: (r, n) => {
-              for (const id of r.released) ctx.out.line(id);
-              ctx.out.note(`pass ${n}: ${describeReleasePass(r)}`);
-            },
-          })
+        ? await watchUntilStopped(ctx, picas, type, options)
         : [await releaseStagedTokens(picas, type, options)];
+      if (typeof passes === 'number') return passes;
       const last = passes.at(-1)!;
       if (!watch) {
         for (const id of last.released) ctx.out.line(id);

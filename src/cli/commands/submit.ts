@@ -1,5 +1,5 @@
 import { basename, join, resolve } from 'node:path';
-import { dropPasswordsFromEnv, LrtError, redactUrl } from '../../core';
+import { countOf, dropPasswordsFromEnv, LrtError, outputFolderProblem, redactUrl } from '../../core';
 import type { PicasDb } from '../../picas/client';
 import { queryView, resolveView } from '../../picas/viewQuery';
 import { PILOT_OPTIONS } from '../../pilot/settings';
@@ -39,6 +39,7 @@ import { type CommandContext, defineCommand } from '../command';
 import { EXIT } from '../exitCodes';
 import { defineOptions, type OptionSpec } from '../options';
 import { PICAS_OPTIONS, picasFromContext } from '../picasOptions';
+import { stopOnSignal } from '../stopSignal';
 import { TYPE_OPTION, tokenType } from './status';
 
 const BACKENDS = ['jdl', 'slurm', 'local'] as const;
@@ -215,7 +216,9 @@ const SUBMIT_OPTIONS = defineOptions({
 export const submit = defineCommand({
   path: ['submit'],
   summary: 'launch pilots: a parametric grid JDL, a Slurm array job, or local pilot processes',
-  json: '{backend, dir, submitted, work, file?, tool?, jobIds?: [ID], pilots?, count?, description?, reason?}',
+  json:
+    '{backend, dir, submitted, work, file?, tool?, jobIds?: [ID], pilots?: [{index, pid, log, exitCode, signal}],\n' +
+    ' interrupted? (local, after Ctrl-C), count?, description?, reason?}',
   description:
     'Submits only when the view the pilots claim from (--view, default todo) has tokens (--force:\n' +
     'submit anyway). The PiCaS password never goes into a job description: the pilots read a 0600\n' +
@@ -225,7 +228,8 @@ export const submit = defineCommand({
     'submitted with dirac-wms-job-submit or glite-wms-job-submit when present; a PICAS_URL workers\n' +
     'cannot reach (127.0.0.1, localhost, a single-label name) is refused without --force.\n' +
     "slurm: pilots.slurm with --array 1-N%C running the job folder's copy of pilot.js, submitted with\n" +
-    'sbatch. local: N pilot processes, logs in the job folder as pilot-<i>.log; lrt waits for them.\n' +
+    'sbatch. local: N pilot processes, logs in the job folder as pilot-<i>.log; lrt waits for them\n' +
+    '(Ctrl-C stops them: each gives its token back; exit 130).\n' +
     'Every submission leaves submission.json (backend, job ids, type, time, files) for lrt jobs\n' +
     'status|cancel|logs. --dry-run prints the job description only.',
   options: SUBMIT_OPTIONS,
@@ -296,13 +300,18 @@ export const submit = defineCommand({
     const description =
       jdl?.text ?? slurm?.text ?? `${localCommand!.map(shellQuote).join(' ')}\n`.repeat(count);
 
+    const unreachable = unreachableFromWorkers(settings.url);
     if (ctx.options['dry-run']) {
       ctx.out.result({ backend, dir, count, description });
       ctx.out.line(description.replace(/\n$/, ''));
+      // The job described would not reach the database: say so now, not first at the real submit.
+      if (unreachable && backend === 'jdl' && !ctx.options.force)
+        ctx.out.note(
+          `warning: PICAS_URL ${redactUrl(settings.url)} cannot be reached from grid worker nodes: ${unreachable}; the submission is refused without --force (use the database's public URL, --url)`,
+        );
       return EXIT.ok;
     }
 
-    const unreachable = unreachableFromWorkers(settings.url);
     if (unreachable && backend === 'jdl' && !ctx.options.force) {
       throw new LrtError(
         'E_CONFIG',
@@ -320,13 +329,21 @@ export const submit = defineCommand({
       ctx.out.note(`no tokens of type ${type} in view ${view}: nothing submitted (--force submits anyway)`);
       return EXIT.ok;
     }
-    if (work < count) ctx.out.note(`${count} pilots for ${work} token(s) in view ${view}`);
+    if (work < count)
+      ctx.out.note(`${countOf(count, 'pilot')} for ${countOf(work, 'token')} in view ${view}`);
     if (backend === 'jdl' && !runtime && !node) {
       ctx.out.note(
         'grid workers without node >= 18 end the job with exit 127: --with-runtime ships Node.js with it',
       );
     }
 
+    // Nothing is written (not even the credentials file) until the pilot and the folder are known good.
+    await assertPilot(pilotPath);
+    const folderProblem = await outputFolderProblem(dir);
+    if (folderProblem)
+      throw new LrtError('E_IO', `cannot write the job folder ${dir}: ${folderProblem}`, {
+        details: { dir },
+      });
     if (backend === 'local') return runLocal(ctx, { dir, count, launch, pilotPath, source, work });
     await placeSharedCredentialsFor(backend, source, dir);
     const job = (jdl ?? slurm)!;
@@ -383,7 +400,7 @@ export const submit = defineCommand({
       submission: record,
     });
     for (const id of outcome.jobIds) ctx.out.line(id);
-    ctx.out.note(`submitted ${count} pilot(s) with ${outcome.tool}; job folder ${dir}`);
+    ctx.out.note(`submitted ${countOf(count, 'pilot')} with ${outcome.tool}; job folder ${dir}`);
     return EXIT.ok;
   },
 });
@@ -424,12 +441,9 @@ async function runLocal(
   await assertPilot(job.pilotPath);
   await placeSharedCredentials(job.source, job.dir);
   const env = withoutPassword(ctx.env);
-  const controller = new AbortController();
-  const stop = () => controller.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  const stop = stopOnSignal();
   try {
-    ctx.out.note(`running ${job.count} pilot(s); logs in ${job.dir}`);
+    ctx.out.note(`running ${countOf(job.count, 'pilot')}; logs in ${job.dir}`);
     const startedAt = new Date().toISOString();
     const pilots = await runLocalPilots({
       count: job.count,
@@ -438,7 +452,7 @@ async function runLocal(
       node: ctx.options.node,
       dir: job.dir,
       env,
-      signal: controller.signal,
+      signal: stop.signal,
     });
     await writeSubmission({
       version: 1,
@@ -452,17 +466,30 @@ async function runLocal(
       dir: job.dir,
       files: { logs: '.' },
     });
-    ctx.out.result({ backend: 'local', dir: job.dir, submitted: true, work: job.work, pilots });
+    const interrupted = stop.signal.aborted;
+    ctx.out.result({
+      backend: 'local',
+      dir: job.dir,
+      submitted: true,
+      work: job.work,
+      pilots,
+      ...(interrupted ? { interrupted } : {}),
+    });
     for (const p of pilots) {
       ctx.out.line(
         `pilot ${p.index}: ${p.exitCode === 0 ? 'ok' : `exit ${p.exitCode ?? p.signal}`}  ${p.log}`,
       );
     }
+    if (interrupted) {
+      ctx.out.note(
+        `interrupted: ${countOf(job.count, 'pilot')} stopped by Ctrl-C; a stopped pilot gives its token back to todo (logs and submission.json in ${job.dir})`,
+      );
+      return EXIT.interrupted;
+    }
     const failed = pilots.filter((p) => p.exitCode !== 0).length;
     return failed === 0 ? EXIT.ok : failed === pilots.length ? EXIT.failure : EXIT.partial;
   } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
+    stop.dispose();
   }
 }
 
