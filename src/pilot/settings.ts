@@ -57,6 +57,14 @@ function logFormatOf(value: string | undefined): 'pretty' | 'json' | undefined {
   throw new LrtError('E_USAGE', `--log-format must be pretty or json, got "${value}"`);
 }
 
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'silent'];
+
+function logLevelOf(value: string | undefined): string {
+  if (value === undefined) return 'info';
+  if (LOG_LEVELS.includes(value)) return value;
+  throw new LrtError('E_USAGE', `--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${value}"`);
+}
+
 export const PILOT_OPTIONS = defineOptions({
   url: {
     type: 'string',
@@ -181,7 +189,11 @@ export const PILOT_OPTIONS = defineOptions({
     description:
       'log lines readable (pretty) or one JSON object each (default: pretty on a terminal, else json)',
   },
-  'log-level': { type: 'string', value: 'LEVEL', description: 'trace|debug|info|warn|error (default info)' },
+  'log-level': {
+    type: 'string',
+    value: 'LEVEL',
+    description: `${LOG_LEVELS.join('|')} (default info)`,
+  },
   json: { type: 'boolean', description: 'print the final summary as JSON on stdout' },
   check: {
     type: 'boolean',
@@ -350,7 +362,7 @@ export function parsePilotSettings(sources: PilotSettingsSources): PilotSettings
     dryRun: v['dry-run'],
     logFile: v.log,
     logFormat: logFormatOf(v['log-format']),
-    logLevel: v['log-level'] ?? 'info',
+    logLevel: logLevelOf(v['log-level']),
     json: v.json,
     check: v.check,
     warnings,
