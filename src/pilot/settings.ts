@@ -180,7 +180,8 @@ export const PILOT_OPTIONS = defineOptions({
   },
   'dry-run': {
     type: 'boolean',
-    description: 'with --token: run without claiming or writing, print what would be written',
+    description:
+      'with --token: run without claiming or writing (no token write, no upload of results), print what would be written',
   },
   log: { type: 'string', value: 'FILE', description: 'append the log to FILE (default: stderr)' },
   'log-format': {
