@@ -1,6 +1,7 @@
 import { startStatusServer } from '../../web';
 import { defineCommand } from '../command';
 import { EXIT } from '../exitCodes';
+import { listenError } from '../listen';
 import { PICAS_OPTIONS, picasFromContext } from '../picasOptions';
 import { serveUntilStopped } from '../stopSignal';
 import { TYPE_OPTION, tokenType } from './status';
@@ -18,6 +19,7 @@ export const serve = defineCommand({
     port: {
       type: 'integer',
       min: 0,
+      max: 65535,
       default: 8080,
       value: 'N',
       description: 'port (default 8080; 0 picks a free one)',
@@ -53,6 +55,8 @@ export const serve = defineCommand({
       refreshSeconds: ctx.options.refresh,
       maxDocs: ctx.options['max-docs'],
       onRefused: (err) => ctx.out.error(err),
+    }).catch((err) => {
+      throw listenError(err, ctx.options.host);
     });
     ctx.out.result({ url: server.url, type });
     ctx.out.line(server.url);
