@@ -112,7 +112,10 @@ export function proxyVerdict(
   }
   const needs = `the run needs ${formatDuration(expectedRunSeconds)}`;
   if (secondsLeft < expectedRunSeconds) {
-    return { ok: false, detail: `${file} expires in ${formatDuration(secondsLeft)}, ${needs}` };
+    return {
+      ok: false,
+      detail: `${file} expires in ${formatDuration(secondsLeft)}, ${needs}: run ${VOMS_PROXY_INIT}`,
+    };
   }
   return { ok: true, detail: `${file} valid for ${formatDuration(secondsLeft)}, ${needs}` };
 }

@@ -246,6 +246,21 @@ describe('lrt doctor', () => {
     expect(views).toMatch(/^FAIL .*lacks todo, locked, done, error, overview_total, expired/);
   });
 
+  it('proxy: a missing proxy file says the command that makes one', async () => {
+    const w = await world('docnoproxy');
+    const skips = ['--skip', 'tools', '--skip', 'views', '--skip', 'tokens', '--skip', 'sandbox'];
+    const unset = await lrt(['doctor', ...skips], { env: { ...w.env, X509_USER_PROXY: undefined } });
+    const given = await lrt(['doctor', ...skips], {
+      env: { ...w.env, X509_USER_PROXY: join(w.dir, 'no-such-proxy') },
+    });
+    for (const result of [unset, given]) {
+      expect(result.exitCode).toBe(1);
+      expect(lines(result.stdout).get('proxy')).toMatch(
+        /^FAIL .*: run voms-proxy-init --voms lofar:\/lofar\/user/,
+      );
+    }
+  });
+
   it('sandbox: a missing tarball fails naming the token; a git sandbox is asked with ls-remote', async () => {
     const w = await world('docsbx', { SBXloc: 'file:///nonexistent/sandbox.tar.gz' });
     const missing = await lrt(['doctor', '--type', 'docsbx', '--skip', 'proxy', '--skip', 'tools'], {
