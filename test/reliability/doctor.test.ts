@@ -246,6 +246,27 @@ describe('lrt doctor', () => {
     expect(views).toMatch(/^FAIL .*lacks todo, locked, done, error, overview_total, expired/);
   });
 
+  it('a type without views: one FAIL (views), the checks that read those views are skipped', async () => {
+    const w = await world('docnoviews');
+    const result = await lrt(['doctor', '--type', 'nokind', '--skip', 'proxy', '--skip', 'tools', '--json'], {
+      env: w.env,
+    });
+    expect(result.exitCode).toBe(1);
+    const checks = JSON.parse(result.stdout).checks as {
+      name: string;
+      ok: boolean;
+      skipped?: boolean;
+      detail: string;
+    }[];
+    expect(checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(['views']);
+    for (const name of ['tokens', 'sandbox']) {
+      expect(checks.find((c) => c.name === name)).toMatchObject({
+        skipped: true,
+        detail: 'the views check failed',
+      });
+    }
+  });
+
   it('proxy: a missing proxy file says the command that makes one', async () => {
     const w = await world('docnoproxy');
     const skips = ['--skip', 'tools', '--skip', 'views', '--skip', 'tokens', '--skip', 'sandbox'];
