@@ -227,9 +227,10 @@ export const tokensCreate = defineCommand({
   summary: 'create tokens: one per chunk of a SURL list (with its srm.txt), or one named token',
   json:
     '{database, url, type, created: [ID], existing: [ID], failed: [{id, error}], counts: {created,\n' +
-    ' existing, failed}, dataMovement} (+ interrupted, notSent\n' +
-    'after Ctrl-C); with --dry-run: {dryRun: true, type, tokens: [{id, fields, attachments: [{name,\n' +
-    ' contentType, length}]}]}',
+    ' existing, failed}, dataMovement} (+ interrupted, notSent after Ctrl-C);\n' +
+    'with --dry-run: {dryRun: true, type, tokens: [{id, fields, attachments: [{name, contentType,\n' +
+    ' length}]}], dataMovement}. dataMovement is what the pilots move for the tokens created:\n' +
+    ' {stageIn?: {tokens, files, from, schemes}, stageOut?: {tokens, to}, notes: [TEXT]}',
   description:
     'Ids are deterministic (t_<type>_<OBSID>_SB<nnn>, or t_<type>_<suffix>), so running the same\n' +
     'command again creates only what is missing and reports the rest as existing; an existing\n' +
