@@ -96,3 +96,8 @@ export function closestName(word: string, known: readonly string[]): string | un
   }
   return best?.name;
 }
+
+/** A count with its noun, `1 token` and `2 tokens` (not `1 tokens`); `plural` for irregular nouns. */
+export function countOf(n: number, noun: string, plural = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : plural}`;
+}

@@ -45,7 +45,7 @@ describe('lrt tokens update', () => {
     ];
     const dry = await lrt([...args, '--dry-run'], { env });
     expect(dry.exitCode).toBe(0);
-    expect(dry.stdout).toContain('would update 4 tokens in view todo');
+    expect(dry.stdout).toContain('would update 4 tokens of type sksp_upd in view todo');
     expect(dry.stdout).toContain('progress: 0 -> (none); SBXloc: "v1.tar" -> "v2.tar"');
     expect((await readAllDocs(t)).get(todo[0]!)?.SBXloc).toBe('v1.tar');
     const res = await lrt([...args, '--json'], { env });
@@ -64,7 +64,7 @@ describe('lrt tokens update', () => {
       { env, cwd: dir },
     );
     expect(res.exitCode).toBe(6);
-    expect(res.stdout).toContain('update: 1 token of 2 id(s)');
+    expect(res.stdout).toContain('update: 1 token of the 2 ids given');
     expect(res.stderr).toContain(`failed: t_${TYPE}_none: no token of type ${TYPE}`);
     expect(Object.keys((await readAllDocs(t)).get(errors[0]!)?._attachments ?? {})).toEqual(['cal.parset']);
   });

@@ -74,7 +74,7 @@ describe('lrt status', () => {
     expect(out).toContain('downloading 1m 00s'); // median of 30, 60, 90 s
     expect(out).toContain('running 6m 40s'); // median of 300, 400, 500 s
     expect(out).toMatch(
-      /t_err_1 +\[running, exit 99 \(pipeline failure\), 2 attempt\(s\)\] +demo failure requested for subband 7\n {6}stderr\| noise\n {6}stderr\| noise\n {6}stderr\| processing 1\/3\n {6}stderr\| DPPP: MS has no data\n {6}stderr\| boom: exit 99\n/,
+      /t_err_1 +\[running, exit 99 \(pipeline failure\), 2 attempts\] +demo failure requested for subband 7\n {6}stderr\| noise\n {6}stderr\| noise\n {6}stderr\| processing 1\/3\n {6}stderr\| DPPP: MS has no data\n {6}stderr\| boom: exit 99\n/,
     );
     expect(out).toMatch(/t_run_dead +pilot pilot-dead on wn-lost, attempt 1, expired 30m \d\ds ago/);
     expect(out).not.toMatch(/t_run_live +pilot/);

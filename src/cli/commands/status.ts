@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LrtError } from '../../core';
+import { countOf, LrtError } from '../../core';
 import {
   buildStatusReport,
   chooseLogs,
@@ -161,7 +161,7 @@ export const logs = defineCommand({
         'E_ATTACHMENT',
         `token ${id} has no log attachments${what}${only ? ` named ${only}` : ''}${known}` +
           (tried.length && !known
-            ? ` (it had ${tried.length} attempt(s); logs are attached when an attempt ends)`
+            ? ` (it had ${countOf(tried.length, 'attempt')}; logs are attached when an attempt ends)`
             : ''),
         { details: { token: id, attempts: choice.attempts } },
       );

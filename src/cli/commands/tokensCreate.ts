@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { LrtError } from '../../core';
+import { countOf, LrtError } from '../../core';
 import { addAttachment, attachmentNameFor, contentTypeFor, readAttachment } from '../../picas/attachments';
 import { bulkCreateTokens, DEFAULT_BATCH_SIZE } from '../../picas/bulkCreate';
 import type { PicasDb } from '../../picas/client';
@@ -384,13 +384,15 @@ async function dryRun(ctx: CommandContext, type: string, planned: Planned): Prom
       contentType: a.contentType,
       length: a.data.length,
     }));
-    ctx.out.line(`${t.id}  ${attachments.map((a) => `${a.name} (${a.length} B)`).join(', ')}`);
+    ctx.out.line([t.id, ...attachments.map((a) => `${a.name} (${a.length} B)`)].join('  '));
     // The --json answer is one object: it lists the tokens (the text output above streams).
     if (ctx.out.json) shown.push({ id: t.id, fields: t.fields, attachments });
   }
   const dataMovement = movement.summary();
   ctx.out.result({ dryRun: true, type, tokens: shown, dataMovement });
-  ctx.out.line(`dry run: ${planned.count} tokens of type ${type} would be created; nothing written`);
+  ctx.out.line(
+    `dry run: ${countOf(planned.count, 'token')} of type ${type} would be created; nothing written`,
+  );
   for (const line of describeDataMovement(dataMovement)) ctx.out.line(line);
   return EXIT.ok;
 }

@@ -1,4 +1,4 @@
-import { LrtError } from '../../core';
+import { countOf, LrtError } from '../../core';
 import type { BulkProgress, BulkUpdateReport } from '../../picas/bulkUpdate';
 import type { PicasDb } from '../../picas/client';
 import { assertTokenType } from '../../picas/viewDefinitions';
@@ -86,7 +86,7 @@ export function bulkOptions(
 }
 
 function tokens(n: number): string {
-  return `${n} token${n === 1 ? '' : 's'}`;
+  return countOf(n, 'token');
 }
 
 function show(value: unknown): string {

@@ -1,4 +1,4 @@
-import { LrtError } from '../../core';
+import { countOf, LrtError } from '../../core';
 import type { PicasDb } from '../../picas/client';
 import {
   addView,
@@ -145,7 +145,7 @@ export const viewsAdd = defineCommand({
     const what = !res.changed ? 'already defined as given' : res.replaced ? 'replaced' : 'added';
     const built = res.builds.at(-1);
     ctx.out.line(
-      `view ${name} of ${res.id}: ${what}${built ? `, index built in ${(built.elapsedMs / 1000).toFixed(1)} s (${built.rows} rows)` : ''}`,
+      `view ${name} of ${res.id}: ${what}${built ? `, index built in ${(built.elapsedMs / 1000).toFixed(1)} s (${countOf(built.rows, 'row')})` : ''}`,
     );
     if (res.legacy.length > 0) {
       ctx.out.note(
@@ -247,7 +247,7 @@ export const viewsClear = defineCommand({
     const where = ctx.options.all ? `_design/${type} and _design/views:${type}` : `_design/views:${type}`;
     ctx.out.line(
       res.removed.length
-        ? `removed ${res.removed.length} views from ${where}: ${res.removed.join(', ')}`
+        ? `removed ${countOf(res.removed.length, 'view')} from ${where}: ${res.removed.join(', ')}`
         : `${where}: no views to remove`,
     );
     if (res.legacyRemoved.length > 0) {
