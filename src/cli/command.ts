@@ -25,6 +25,8 @@ export interface CommandContext<O extends OptionSpecs = OptionSpecs> {
   env: Record<string, string | undefined>;
   cwd: string;
   home: string;
+  /** The command's words after `lrt` (`tokens set-status`), for "Run 'lrt ... --help'". */
+  command: string;
 }
 
 export interface Command<O extends OptionSpecs = OptionSpecs> {
@@ -47,6 +49,18 @@ export interface Command<O extends OptionSpecs = OptionSpecs> {
  * commands share, e.g. `ContextWith<{ type?: string }>`.
  */
 export type ContextWith<V> = CommandContext & { options: V };
+
+/** The value of a string option the command cannot do without; missing, a usage error naming it. */
+export function requiredOption<K extends string>(
+  ctx: ContextWith<{ [name in K]?: string }>,
+  name: K,
+): string {
+  const value = ctx.options[name];
+  if (value === undefined || value === '') {
+    throw new LrtError('E_USAGE', `--${name} is required. Run 'lrt ${ctx.command} --help'.`);
+  }
+  return value;
+}
 
 /** A command whose `run` reads its options typed as `options` declares them. */
 export function defineCommand<const O extends OptionSpecs>(command: Command<O>): Command<O> {

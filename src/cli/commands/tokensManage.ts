@@ -4,7 +4,7 @@ import type { PicasDb } from '../../picas/client';
 import { assertTokenType } from '../../picas/viewDefinitions';
 import { deleteView, purgeType, resetView, setViewStatus, type ViewOpOptions } from '../../picas/viewOps';
 import { resolveView, tokenOverview, viewRows } from '../../picas/viewQuery';
-import { type CommandContext, type ContextWith, defineCommand } from '../command';
+import { type CommandContext, type ContextWith, defineCommand, requiredOption } from '../command';
 import { EXIT } from '../exitCodes';
 import { defineOptions } from '../options';
 import type { Progress } from '../output';
@@ -24,16 +24,8 @@ const BULK = defineOptions({
 });
 const MAX_FAILURES_SHOWN = 20;
 
-function required<K extends string>(ctx: ContextWith<{ [name in K]?: string }>, name: K): string {
-  const value = ctx.options[name];
-  if (value === undefined || value === '') {
-    throw new LrtError('E_USAGE', `--${name} is required. Run 'lrt tokens --help'.`);
-  }
-  return value;
-}
-
 function open(ctx: ContextWith<{ type?: string } & PicasValues>): { picas: PicasDb; type: string } {
-  const type = required(ctx, 'type');
+  const type = requiredOption(ctx, 'type');
   assertTokenType(type);
   return { picas: picasFromContext(ctx), type };
 }
@@ -216,9 +208,9 @@ export const tokensSetStatus = defineCommand({
   },
   examples: ['lrt tokens set-status --type sksp_dev --view error --status todo --dry-run'],
   async run(ctx) {
+    const view = requiredOption(ctx, 'view');
+    const status = requiredOption(ctx, 'status');
     const { picas, type } = open(ctx);
-    const view = required(ctx, 'view');
-    const status = required(ctx, 'status');
     const result = await withBulk(ctx, `set ${status}`, (options) =>
       setViewStatus(picas, type, view, status, options),
     );
@@ -262,7 +254,6 @@ export const tokensReset = defineCommand({
     'lrt tokens reset --type sksp_dev --view locked --force',
   ],
   async run(ctx) {
-    const { picas, type } = open(ctx);
     const { view } = ctx.options;
     if (!view) {
       throw new LrtError(
@@ -271,6 +262,7 @@ export const tokensReset = defineCommand({
           "pilots that died; --force takes live ones too). Run 'lrt tokens reset --help'.",
       );
     }
+    const { picas, type } = open(ctx);
     const dropAttachments = ctx.options['drop-attachments'] ? ('logs' as const) : ('none' as const);
     // A 409 re-decides a token: keep one entry per id.
     const held = new Map<string, string>();
@@ -334,8 +326,8 @@ export const tokensDelete = defineCommand({
     'lrt tokens delete --type sksp_dev --view error --yes',
   ],
   async run(ctx) {
+    const view = requiredOption(ctx, 'view');
     const { picas, type } = open(ctx);
-    const view = required(ctx, 'view');
     const where = `of type ${type} in view ${view} of database ${picas.name}`;
     if (!ctx.options.yes && !ctx.options['dry-run']) {
       const preview = await deleteView(picas, type, view, {

@@ -14,7 +14,7 @@ import {
 import { finishedDesignDocId } from '../../picas/finishedViews';
 import type { BuiltIndex } from '../../picas/indexBuild';
 import { assertTokenType } from '../../picas/viewDefinitions';
-import { type CommandContext, type ContextWith, defineCommand } from '../command';
+import { type CommandContext, type ContextWith, defineCommand, requiredOption } from '../command';
 import { EXIT } from '../exitCodes';
 import type { Progress } from '../output';
 import { PICAS_OPTIONS, type PicasValues, picasFromContext } from '../picasOptions';
@@ -23,18 +23,10 @@ const TYPE_OPTION = {
   type: { type: 'string' as const, value: 'T', description: 'token type (design document _design/T)' },
 };
 
-function required<K extends string>(ctx: ContextWith<{ [name in K]?: string }>, name: K): string {
-  const value = ctx.options[name];
-  if (value === undefined || value === '') {
-    throw new LrtError('E_USAGE', `--${name} is required. Run 'lrt views --help'.`);
-  }
-  return value;
-}
-
 async function openFor(
   ctx: ContextWith<{ type?: string } & PicasValues>,
 ): Promise<{ picas: PicasDb; type: string }> {
-  const type = required(ctx, 'type');
+  const type = requiredOption(ctx, 'type');
   assertTokenType(type);
   const picas = picasFromContext(ctx);
   await assertDatabaseExists(picas);
@@ -137,8 +129,8 @@ export const viewsAdd = defineCommand({
   },
   examples: ["lrt views add --type demo --name demo_view --condition 'doc.manual_int == 0'"],
   async run(ctx) {
-    const name = required(ctx, 'name');
-    const condition = required(ctx, 'condition');
+    const name = requiredOption(ctx, 'name');
+    const condition = requiredOption(ctx, 'condition');
     const { picas, type } = await openFor(ctx);
     const res = await withBuildProgress(ctx, (o) => addView(picas, type, name, condition, o));
     ctx.out.result({ type, ...res, builds: buildsJson(res.builds) });
@@ -172,7 +164,7 @@ export const viewsRemove = defineCommand({
   },
   examples: ['lrt views remove --type demo --name demo_view'],
   async run(ctx) {
-    const name = required(ctx, 'name');
+    const name = requiredOption(ctx, 'name');
     const { picas, type } = await openFor(ctx);
     const res = await withBuildProgress(ctx, (o) => removeView(picas, type, name, o));
     ctx.out.result({ type, ...res, builds: buildsJson(res.builds) });
