@@ -1,4 +1,4 @@
-import { countOf, LrtError } from '../../core';
+import { countOf } from '../../core';
 import type { PicasDb } from '../../picas/client';
 import {
   addView,
