@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { countOf, LrtError } from '../../core';
+import { countOf, fileProblem, LrtError } from '../../core';
 import { addAttachment, attachmentNameFor, contentTypeFor, readAttachment } from '../../picas/attachments';
 import { bulkCreateTokens, DEFAULT_BATCH_SIZE } from '../../picas/bulkCreate';
 import type { PicasDb } from '../../picas/client';
@@ -46,7 +46,9 @@ export async function readAttachFlag(ctx: CommandContext, spec: string): Promise
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const errorCode = code === 'ENOENT' ? 'E_NOT_FOUND' : 'E_IO';
-    throw new LrtError(errorCode, `--attach ${spec}: cannot read ${file} (${code})`, { cause: err });
+    throw new LrtError(errorCode, `--attach ${spec}: cannot read ${file}: ${fileProblem(err)}`, {
+      cause: err,
+    });
   }
 }
 
@@ -461,7 +463,7 @@ export const tokensGetAttachment = defineCommand({
     if (output && output !== '-') {
       const path = resolve(ctx.cwd, output);
       await writeFile(path, data).catch((err: NodeJS.ErrnoException) => {
-        throw new LrtError('E_IO', `cannot write ${output}: ${err.code ?? err.message}`, { cause: err });
+        throw new LrtError('E_IO', `cannot write ${output}: ${fileProblem(err, 'write')}`, { cause: err });
       });
       ctx.out.result({ token: id, ...info, file: path });
       ctx.out.note(`wrote ${data.length} bytes to ${output}`);
