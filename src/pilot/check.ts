@@ -88,9 +88,9 @@ export function formatBytes(bytes: number): string {
 }
 
 /** `10G`, `500M`, `1.5T`, `4096` (bytes), binary units. */
-export function parseSize(text: string): number {
+export function parseSize(text: string, option: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([KMGTP]?)i?B?\s*$/i.exec(text);
-  if (!m) throw new LrtError('E_USAGE', `"${text}" is not a size (e.g. 500M, 10G, 1T)`);
+  if (!m) throw new LrtError('E_USAGE', `${option} must be a size (e.g. 500M, 10G, 1T), got "${text}"`);
   const power = ' KMGTP'.indexOf((m[2] || ' ').toUpperCase());
   return Math.round(Number(m[1]) * 1024 ** power);
 }

@@ -196,7 +196,9 @@ describe('lrt doctor', () => {
     });
     expect(result.exitCode).toBe(1);
     expect(lines(result.stdout).get('disk')).toMatch(/^FAIL .* free in .*need 1\.0 PiB/);
-    expect((await lrt(['doctor', '--min-free', 'lots'], { env: w.env })).exitCode).toBe(2);
+    const lots = await lrt(['doctor', '--min-free', 'lots'], { env: w.env });
+    expect(lots.exitCode).toBe(2);
+    expect(lots.stderr).toContain('--min-free must be a size (e.g. 500M, 10G, 1T), got "lots"');
     expect((await lrt(['doctor', '--skip', 'nosuch'], { env: w.env })).exitCode).toBe(2);
   });
 
