@@ -54,12 +54,17 @@ describe('lrt db serve / lrt serve: a port they cannot use', () => {
     const taken = await serve([]);
     try {
       const port = new URL(taken.url).port;
+      // lrt serve reads the type before it listens: give it one to read.
+      const env = { PICAS_URL: taken.url, PICAS_DB: 'ports' };
+      expect(
+        (await lrtProcess(['tokens', 'create', '--type', 'demo', '--id-suffix', 'a'], { env })).exitCode,
+      ).toBe(0);
       for (const args of [
         ['db', 'serve', '--port', port],
         ['db', 'serve', '--nodes', '2', '--port', port],
         ['serve', '--type', 'demo', '--port', port],
       ]) {
-        const result = await lrtProcess(args, { env: { PICAS_URL: 'http://127.0.0.1:9', PICAS_DB: 'x' } });
+        const result = await lrtProcess(args, { env });
         expect(result.exitCode, `${args.join(' ')}: ${result.stderr}`).toBe(1);
         expect(result.stderr).toContain(
           `cannot listen on 127.0.0.1:${port}: the port is in use; pick another --port`,
