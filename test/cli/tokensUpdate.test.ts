@@ -66,6 +66,9 @@ describe('lrt tokens update', () => {
     expect(res.exitCode).toBe(6);
     expect(res.stdout).toContain('update: 1 token of the 2 ids given');
     expect(res.stderr).toContain(`failed: t_${TYPE}_none: no token of type ${TYPE}`);
+    // Running again cannot make an unknown id appear: the note says to check it instead.
+    expect(res.stderr).toContain('1 id given named no token: running the command again does not change that');
+    expect(res.stderr).not.toContain('running the command again retries them');
     expect(Object.keys((await readAllDocs(t)).get(errors[0]!)?._attachments ?? {})).toEqual(['cal.parset']);
   });
 

@@ -120,7 +120,13 @@ export function report(
   for (const f of result.failed.slice(0, MAX_FAILURES_SHOWN)) out.note(`failed: ${f.id}: ${f.error}`);
   if (result.failed.length > MAX_FAILURES_SHOWN)
     out.note(`... and ${result.failed.length - MAX_FAILURES_SHOWN} more`);
-  out.note(`${tokens(result.failed.length)} failed; running the command again retries them`);
+  const retried = result.failed.filter((f) => !f.notFound).length;
+  if (retried > 0) out.note(`${tokens(retried)} failed; running the command again retries them`);
+  const unknown = result.failed.length - retried;
+  if (unknown > 0)
+    out.note(
+      `${countOf(unknown, 'id')} given named no token: running the command again does not change that`,
+    );
   return EXIT.partial;
 }
 

@@ -30,7 +30,7 @@ export const tokensUpdate = defineCommand({
   path: ['tokens', 'update'],
   summary: 'change fields and attachments of existing tokens, in bulk and conflict-aware',
   json:
-    '{type, changed, skipped, conflictsRetried, failed: [{id, error}], ids: [ID],\n' +
+    '{type, changed, skipped, conflictsRetried, failed: [{id, error, notFound?}], ids: [ID],\n' +
     ' dryRun, preview?: [{id, fields: {FIELD: {before, after}}}]}',
   description:
     'Selects the tokens of --type: all of them, those of --view V, or those of --ids. Each token\n' +
