@@ -150,6 +150,16 @@ describe('lrt logs', () => {
     );
     const first = await lrt(['logs', 't_err_1', '--attempt', '1', '--name', 'attempt-1.stderr.log'], { env });
     expect(first.stdout).toBe('==> attempt-1.stderr.log <==\nfirst try err\n');
+    // The name says its attempt: no --attempt needed for an older one.
+    const byName = await lrt(['logs', 't_err_1', '--name', 'attempt-1.stderr.log'], { env });
+    expect(byName.exitCode, byName.stderr).toBe(0);
+    expect(byName.stdout).toBe('==> attempt-1.stderr.log <==\nfirst try err\n');
+    // A name it does not have: the error lists the log names it has.
+    const typo = await lrt(['logs', 't_err_1', '--name', 'attempt-1.err.log'], { env });
+    expect(typo.exitCode).toBe(5);
+    expect(typo.stderr).toContain(
+      'no log attachments named attempt-1.err.log; its logs: attempt-1.stdout.log',
+    );
   });
 
   it('--list shows every attempt with its pilot, host, time, exit code and logs', async () => {
