@@ -39,6 +39,8 @@ export interface Command<O extends OptionSpecs = OptionSpecs> {
   examples?: string[];
   /** The shape of the --json output, shown in --help (`{field, field: [...]}`). */
   json?: string;
+  /** --json prints one such object per line (NDJSON), not one object. */
+  jsonLines?: boolean;
   /** Hand every argument to run() untouched (commands with their own parser, e.g. `lrt pilot`). */
   passthrough?: boolean;
   run(ctx: CommandContext<O>): Promise<number>;
@@ -122,7 +124,12 @@ export function commandHelp(command: Command): string {
   }
   lines.push('', 'Options:', ...optionHelpLines(allOptions(command)));
   if (command.json) {
-    lines.push('', 'With --json, one JSON object on stdout:');
+    lines.push(
+      '',
+      command.jsonLines
+        ? 'With --json, one JSON object per line on stdout (NDJSON):'
+        : 'With --json, one JSON object on stdout:',
+    );
     for (const line of command.json.split('\n')) lines.push(`  ${line}`);
     lines.push('On failure: {"error": {code, message, ...details}} and the exit code below.');
   }

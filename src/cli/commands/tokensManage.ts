@@ -133,7 +133,8 @@ export function report(
 export const tokensList = defineCommand({
   path: ['tokens', 'list'],
   summary: 'list the tokens of a view (ids; whole documents with --json, one per line)',
-  json: '{_id, _rev, type, lock, done, status, ...}: one token document per line (NDJSON), as the view is read',
+  json: '{_id, _rev, type, lock, done, status, ...}: one token document per line, as the view is read',
+  jsonLines: true,
   description:
     'Reads the view a page at a time (by key, never skip) and prints each token as it comes, so a\n' +
     'million tokens list in flat memory. With --json the output is NDJSON, as `lrt status --watch\n' +

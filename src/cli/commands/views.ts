@@ -282,7 +282,7 @@ export const viewsList = defineCommand({
 export const viewsFinished = defineCommand({
   path: ['views', 'finished'],
   summary: 'write _design/finished:<type>: done, error and overview as every tool writes them',
-  json: '{type, id, changed, rev}',
+  json: '{type, id, changed, rev, builds: [...]}',
   description:
     'The views of done and error tokens as GRID_LRT (status), picasclient (a done epoch and\n' +
     'exit_code) and grid-lrt write them, the overview built on them, and tokens another tool took\n' +
