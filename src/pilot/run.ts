@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, openSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
-import { dropPasswordsFromEnv, errorMessage, isLrtError, scrubSecrets } from '../core';
+import { dropPasswordsFromEnv, errorMessage, fileProblem, isLrtError, scrubSecrets } from '../core';
 import { isDbRefusal, openPicas } from '../picas/client';
 import { type LogSink, pilotLogger } from './attemptLog';
 import { slurmWalltimeEnd } from './batchWalltime';
@@ -72,9 +72,18 @@ export async function pilotMain(io: PilotIo): Promise<number> {
   }
   if (settings.check) return runPilotCheck(settings, io.env, io.stdout);
   const secrets = [settings.picas.password];
-  const logTo: NodeJS.WritableStream = settings.logFile
-    ? createWriteStream(settings.logFile, { flags: 'a' })
-    : io.stderr;
+  let logTo: NodeJS.WritableStream = io.stderr;
+  if (settings.logFile) {
+    // Opened now: a stream that fails to open later throws an unhandled 'error' and a stack trace.
+    let fd: number;
+    try {
+      fd = openSync(settings.logFile, 'a');
+    } catch (err) {
+      io.stderr.write(`pilot: cannot open --log ${settings.logFile}: ${fileProblem(err, 'write')}\n`);
+      return PILOT_EXIT_CODES.usage;
+    }
+    logTo = createWriteStream('', { fd });
+  }
   const pretty =
     settings.logFormat === 'pretty' ||
     (settings.logFormat === undefined && !settings.logFile && io.stderr.isTTY === true);

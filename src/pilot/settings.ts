@@ -2,7 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { defineOptions, optionValues, parseArgsConfig, type RawValues } from '../cli/options';
-import { LrtError } from '../core';
+import { fileProblem, LrtError } from '../core';
 import { type PicasSettings, parsePicasrc, resolvePicasSettings } from '../picas/connectionSettings';
 import { cacheDirIn } from '../sandbox/cache';
 import type { TransferOptions } from '../transfer';
@@ -215,7 +215,13 @@ export interface PilotSettingsSources {
 }
 
 function defaultReadCredentials(path: string) {
-  return { text: readFileSync(path, 'utf8'), mode: statSync(path).mode };
+  try {
+    return { text: readFileSync(path, 'utf8'), mode: statSync(path).mode };
+  } catch (err) {
+    throw new LrtError('E_CONFIG', `--credentials ${path}: cannot read it: ${fileProblem(err)}`, {
+      cause: err,
+    });
+  }
 }
 
 /** Epoch ms of the batch job's end from what the batch system exports, when it does. */
