@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, openSync } from 'node:fs';
+import { constants, createWriteStream, openSync } from 'node:fs';
+import { access, mkdir } from 'node:fs/promises';
 import { homedir, hostname } from 'node:os';
 import { dropPasswordsFromEnv, errorMessage, fileProblem, isLrtError, scrubSecrets } from '../core';
 import { isDbRefusal, openPicas } from '../picas/client';
@@ -71,6 +72,16 @@ export async function pilotMain(io: PilotIo): Promise<number> {
     if (batch?.note) settings.warnings.push(batch.note);
   }
   if (settings.check) return runPilotCheck(settings, io.env, io.stdout);
+  // Before any claim: a job dir that cannot be made would leave the claimed token locked.
+  try {
+    await mkdir(settings.workDir, { recursive: true });
+    await access(settings.workDir, constants.W_OK);
+  } catch (err) {
+    io.stderr.write(
+      `pilot: cannot use the work dir ${settings.workDir} (--workdir): ${fileProblem(err, 'write')}\n`,
+    );
+    return PILOT_EXIT_CODES.usage;
+  }
   const secrets = [settings.picas.password];
   let logTo: NodeJS.WritableStream = io.stderr;
   if (settings.logFile) {

@@ -1,6 +1,7 @@
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createPilotWorld } from '../helpers/pilotWorld';
+import { createPilotWorld, demoTokens } from '../helpers/pilotWorld';
 
 /*
  * A pilot given a file it cannot use (a log in a folder that does not exist, a credentials file
@@ -19,5 +20,19 @@ describe('pilot: --log and --credentials files it cannot use', () => {
     const credentials = await world.startPilot(['--credentials', missing]);
     expect(credentials.exitCode).toBe(2);
     expect(credentials.stderr).toBe(`pilot: --credentials ${missing}: cannot read it: no such file`);
+  });
+
+  it('a --workdir it cannot make is refused before a token is claimed (none is left locked)', async () => {
+    const world = await createPilotWorld({ type: 'badwork', tokens: demoTokens('badwork', 2) });
+    const file = join(world.dir, 'a-file');
+    await writeFile(file, 'not a folder\n');
+    const result = await world.startPilotRaw(['--type', 'badwork', '--workdir', join(file, 'jobs')]);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toBe(
+      `pilot: cannot use the work dir ${join(file, 'jobs')} (--workdir): a part of its path is not a folder`,
+    );
+    for (const id of ['t_badwork_L1_SB000', 't_badwork_L1_SB001']) {
+      expect(await world.token(id)).toMatchObject({ lock: 0, done: 0 });
+    }
   });
 });
