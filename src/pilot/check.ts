@@ -296,7 +296,10 @@ export async function runPreflight(settings: PreflightSettings): Promise<CheckRe
   await run('proxy', async (signal) => {
     const file = settings.transfer.proxy ?? settings.defaultProxy;
     const left = await probeProxy(file, settings.transfer, !settings.transfer.proxy, signal);
-    if ('problem' in left) return { ok: false, detail: left.problem };
+    if ('problem' in left) {
+      // No proxy at all: say how to make one, as the other proxy failures do.
+      return { ok: false, detail: left.missing ? `${left.problem}: run ${VOMS_PROXY_INIT}` : left.problem };
+    }
     const lifetime = proxyVerdict(file, left.secondsLeft, settings.expectedRunSeconds);
     if (!lifetime.ok) return lifetime;
     const facts = await probeProxyKind(file, settings.transfer, signal);

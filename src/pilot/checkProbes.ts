@@ -18,7 +18,7 @@ import {
 import { tokenOverview } from '../picas/viewQuery';
 import { statUrl, type TransferOptions } from '../transfer';
 import type { CheckResult } from './checkResult';
-import { certificateKind, type ProxyFacts, parseVomsInfo, VOMS_PROXY_INIT } from './proxyKind';
+import { certificateKind, type ProxyFacts, parseVomsInfo } from './proxyKind';
 import { sandboxSourceOf } from './sandboxSource';
 
 /** The I/O behind each check of check.ts: reads only, every answer a line of what was seen. */
@@ -186,15 +186,16 @@ export async function probeProxy(
   transfer: TransferOptions,
   isDefault: boolean,
   signal: AbortSignal,
-): Promise<{ secondsLeft: number } | { problem: string }> {
+): Promise<{ secondsLeft: number } | { problem: string; missing?: true }> {
   let mode: number;
   try {
     mode = (await stat(file)).mode;
   } catch {
     return {
       problem: isDefault
-        ? `no proxy: X509_USER_PROXY is not set and ${file} does not exist: run ${VOMS_PROXY_INIT}`
-        : `${file} (X509_USER_PROXY) does not exist: run ${VOMS_PROXY_INIT}, or point X509_USER_PROXY at your proxy`,
+        ? `no proxy: X509_USER_PROXY is not set and ${file} does not exist`
+        : `${file} (X509_USER_PROXY) does not exist`,
+      missing: true,
     };
   }
   if ((mode & 0o077) !== 0) {
