@@ -25,6 +25,8 @@ export interface CommandContext<O extends OptionSpecs = OptionSpecs> {
   env: Record<string, string | undefined>;
   cwd: string;
   home: string;
+  /** The command's words after `lrt` (`tokens set-status`), for "Run 'lrt ... --help'". */
+  command: string;
 }
 
 export interface Command<O extends OptionSpecs = OptionSpecs> {
@@ -37,6 +39,8 @@ export interface Command<O extends OptionSpecs = OptionSpecs> {
   examples?: string[];
   /** The shape of the --json output, shown in --help (`{field, field: [...]}`). */
   json?: string;
+  /** --json prints one such object per line (NDJSON), not one object. */
+  jsonLines?: boolean;
   /** Hand every argument to run() untouched (commands with their own parser, e.g. `lrt pilot`). */
   passthrough?: boolean;
   run(ctx: CommandContext<O>): Promise<number>;
@@ -47,6 +51,18 @@ export interface Command<O extends OptionSpecs = OptionSpecs> {
  * commands share, e.g. `ContextWith<{ type?: string }>`.
  */
 export type ContextWith<V> = CommandContext & { options: V };
+
+/** The value of a string option the command cannot do without; missing, a usage error naming it. */
+export function requiredOption<K extends string>(
+  ctx: ContextWith<{ [name in K]?: string }>,
+  name: K,
+): string {
+  const value = ctx.options[name];
+  if (value === undefined || value === '') {
+    throw new LrtError('E_USAGE', `--${name} is required. Run 'lrt ${ctx.command} --help'.`);
+  }
+  return value;
+}
 
 /** A command whose `run` reads its options typed as `options` declares them. */
 export function defineCommand<const O extends OptionSpecs>(command: Command<O>): Command<O> {
@@ -108,7 +124,12 @@ export function commandHelp(command: Command): string {
   }
   lines.push('', 'Options:', ...optionHelpLines(allOptions(command)));
   if (command.json) {
-    lines.push('', 'With --json, one JSON object on stdout:');
+    lines.push(
+      '',
+      command.jsonLines
+        ? 'With --json, one JSON object per line on stdout (NDJSON):'
+        : 'With --json, one JSON object on stdout:',
+    );
     for (const line of command.json.split('\n')) lines.push(`  ${line}`);
     lines.push('On failure: {"error": {code, message, ...details}} and the exit code below.');
   }

@@ -28,10 +28,11 @@ export interface StringListOption extends OptionBase {
   multiple: true;
 }
 
-/** A whole number >= min (default 1). */
+/** A whole number >= min (default 1), and <= max when given. */
 export interface IntegerOption extends OptionBase {
   type: 'integer';
   min?: number;
+  max?: number;
   default?: number;
 }
 
@@ -81,10 +82,11 @@ export function parseArgsConfig(options: OptionSpecs) {
   );
 }
 
-function integerValue(name: string, raw: string, min: number): number {
+function integerValue(name: string, raw: string, min: number, max: number | undefined): number {
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) {
-    throw new LrtError('E_USAGE', `--${name} must be a whole number >= ${min}, got "${raw}"`);
+  if (!Number.isInteger(n) || n < min || (max !== undefined && n > max)) {
+    const range = max === undefined ? `>= ${min}` : `from ${min} to ${max}`;
+    throw new LrtError('E_USAGE', `--${name} must be a whole number ${range}, got "${raw}"`);
   }
   return n;
 }
@@ -106,7 +108,7 @@ function typedValue(name: string, spec: OptionSpec, raw: RawValues[string]): unk
       if (spec.multiple) return Array.isArray(raw) ? raw : [];
       return typeof raw === 'string' ? raw : spec.default;
     case 'integer':
-      return typeof raw === 'string' ? integerValue(name, raw, spec.min ?? 1) : spec.default;
+      return typeof raw === 'string' ? integerValue(name, raw, spec.min ?? 1, spec.max) : spec.default;
     case 'seconds':
       return typeof raw === 'string' ? secondsValue(name, raw, spec.min) : spec.default;
   }

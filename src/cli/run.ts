@@ -60,6 +60,18 @@ export async function runCli(
     const groupPrefix = argv.filter((a) => !a.startsWith('-'));
     const isGroup = groupPrefix.length > 0 && commands.some((c) => c.path[0] === groupPrefix[0]);
     const asksHelp = argv.length === 0 || argv.includes('--help') || argv.includes('-h');
+    const word = argv[1];
+    if (isGroup && !asksHelp && word !== undefined && !word.startsWith('-')) {
+      // `lrt tokens lst`: say which word is wrong, not only print the group's help.
+      const known = commands.filter((c) => c.path[0] === argv[0]).map((c) => c.path.slice(1).join(' '));
+      out.error(
+        new LrtError(
+          'E_USAGE',
+          `unknown command "${argv[0]} ${word}": the ${argv[0]} commands are ${known.join(', ')}. Run 'lrt ${argv[0]} --help'.`,
+        ),
+      );
+      return EXIT.usage;
+    }
     if (asksHelp || isGroup) {
       environment.stdout.write(`${overviewHelp(commands, isGroup ? [groupPrefix[0]!] : [])}\n`);
       return asksHelp ? EXIT.ok : EXIT.usage;
@@ -76,6 +88,7 @@ export async function runCli(
         env: environment.env,
         cwd: environment.cwd,
         home: environment.home,
+        command: command.path.join(' '),
       };
       return await command.run(ctx);
     }
@@ -92,6 +105,7 @@ export async function runCli(
       env: environment.env,
       cwd: environment.cwd,
       home: environment.home,
+      command: command.path.join(' '),
     };
     return await command.run(ctx);
   } catch (err) {

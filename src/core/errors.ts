@@ -69,3 +69,16 @@ export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
 }
+
+/**
+ * A file system error in words for a message naming the file (`ENOENT` means nothing to most
+ * users): no such file (for a write: its folder), a directory, no permission; else its message.
+ */
+export function fileProblem(err: unknown, action: 'read' | 'write' = 'read'): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return action === 'read' ? 'no such file' : 'its folder does not exist';
+  if (code === 'EISDIR') return 'it is a directory';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'ENOTDIR') return 'a part of its path is not a folder';
+  return errorMessage(err);
+}

@@ -1,3 +1,4 @@
+import { countOf } from '../core';
 import type { AttemptLogs } from './logs';
 import type { StatusReport } from './report';
 
@@ -80,14 +81,16 @@ export function renderStatus(report: StatusReport, options: RenderOptions = {}):
     );
   }
   if (report.attempt) {
-    lines.push(`Median attempt ${formatDuration(report.attempt.median)} over ${report.attempt.n} attempts`);
+    lines.push(
+      `Median attempt ${formatDuration(report.attempt.median)} over ${countOf(report.attempt.n, 'attempt')}`,
+    );
   }
   if (report.failing.length > 0) {
     lines.push(`Failing tokens (${report.failing.length}, newest first):`);
     for (const f of report.failing.slice(0, maxRows)) {
       const exit =
         f.exit === undefined ? undefined : `exit ${f.exit}${f.exitMeaning ? ` (${f.exitMeaning})` : ''}`;
-      const where = [f.phase, exit, `${f.attempts} attempt(s)`].filter(Boolean).join(', ');
+      const where = [f.phase, exit, countOf(f.attempts, 'attempt')].filter(Boolean).join(', ');
       lines.push(`  ${f.id}  [${where}]  ${oneLine(f.message, 100)}`);
       for (const line of f.stderrTail ?? []) lines.push(`      stderr| ${line}`);
     }

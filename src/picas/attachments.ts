@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
-import { LrtError } from '../core';
+import { fileProblem, LrtError } from '../core';
 import { openAttachmentStream } from './attachmentStream';
 import { couchError, type PicasDb, statusOf } from './client';
 import { settled, writeAttachment } from './protocol';
@@ -77,10 +77,13 @@ async function readSource(path: string, tokenId: string, name: string): Promise<
   try {
     return await readFile(path);
   } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'E_NOT_FOUND' : 'E_IO';
     throw new LrtError(
-      'E_IO',
-      `cannot read ${path} to attach as ${name} to token ${tokenId}: ${(err as NodeJS.ErrnoException).code ?? err}`,
-      { cause: err },
+      code,
+      `cannot read ${path} to attach as ${name} to token ${tokenId}: ${fileProblem(err)}`,
+      {
+        cause: err,
+      },
     );
   }
 }

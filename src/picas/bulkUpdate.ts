@@ -46,7 +46,8 @@ export interface BulkUpdateReport {
   skipped: number;
   /** 409 rows that were re-read and tried again. */
   conflictsRetried: number;
-  failed: { id: string; error: string }[];
+  /** `notFound`: an id given by hand that names no token; running again does not help. */
+  failed: { id: string; error: string; notFound?: true }[];
   /** Ids of the changed tokens. */
   ids: string[];
   dryRun: boolean;

@@ -119,6 +119,8 @@ export class DataMovementTally {
 
   summary(): DataMovementSummary {
     const summary: DataMovementSummary = { notes: [] };
+    // No token created (all existed): nothing to say about what the pilots move.
+    if (this.#first === undefined) return summary;
     if (this.#inTokens > 0) {
       const schemes = [...this.#schemes].sort();
       summary.stageIn = { tokens: this.#inTokens, files: this.#files, from: this.#listName, schemes };

@@ -116,7 +116,11 @@ export async function updateTokens(
   const patch = fieldsPatch(changes, { includeRunning: options.includeRunning });
   const report = await bulkUpdate(picas, source, patch, options);
   for (const id of byIds?.missing ?? []) {
-    report.failed.push({ id, error: `no token of type ${type} with this id in ${picas.name}` });
+    report.failed.push({
+      id,
+      error: `no token of type ${type} with this id in ${picas.name}`,
+      notFound: true,
+    });
   }
   return report;
 }

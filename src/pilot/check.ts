@@ -88,9 +88,9 @@ export function formatBytes(bytes: number): string {
 }
 
 /** `10G`, `500M`, `1.5T`, `4096` (bytes), binary units. */
-export function parseSize(text: string): number {
+export function parseSize(text: string, option: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([KMGTP]?)i?B?\s*$/i.exec(text);
-  if (!m) throw new LrtError('E_USAGE', `"${text}" is not a size (e.g. 500M, 10G, 1T)`);
+  if (!m) throw new LrtError('E_USAGE', `${option} must be a size (e.g. 500M, 10G, 1T), got "${text}"`);
   const power = ' KMGTP'.indexOf((m[2] || ' ').toUpperCase());
   return Math.round(Number(m[1]) * 1024 ** power);
 }
@@ -112,7 +112,10 @@ export function proxyVerdict(
   }
   const needs = `the run needs ${formatDuration(expectedRunSeconds)}`;
   if (secondsLeft < expectedRunSeconds) {
-    return { ok: false, detail: `${file} expires in ${formatDuration(secondsLeft)}, ${needs}` };
+    return {
+      ok: false,
+      detail: `${file} expires in ${formatDuration(secondsLeft)}, ${needs}: run ${VOMS_PROXY_INIT}`,
+    };
   }
   return { ok: true, detail: `${file} valid for ${formatDuration(secondsLeft)}, ${needs}` };
 }
@@ -271,11 +274,14 @@ export async function runPreflight(settings: PreflightSettings): Promise<CheckRe
     return probeDatabase(picas, signal);
   });
   const type = settings.type;
+  let views: CheckResult | undefined;
   for (const name of ['views', 'tokens', 'sandbox'] as const) {
     if (skip.has(name)) continue;
     if (!picas || (db && !db.ok)) results.push(skipped(name, 'the database check failed'));
     else if (!type) results.push(skipped(name, 'no token type given (--type)'));
-    else if (name === 'views') await run(name, () => probeViews(picas, type));
+    else if (name === 'views') views = await run(name, () => probeViews(picas, type));
+    // Counting and sandbox reads go through those views: one cause, one FAIL.
+    else if (views && !views.ok) results.push(skipped(name, 'the views check failed'));
     else if (name === 'tokens') await run(name, () => probeTokens(picas, type));
     else
       await run(name, (signal) =>
@@ -290,7 +296,10 @@ export async function runPreflight(settings: PreflightSettings): Promise<CheckRe
   await run('proxy', async (signal) => {
     const file = settings.transfer.proxy ?? settings.defaultProxy;
     const left = await probeProxy(file, settings.transfer, !settings.transfer.proxy, signal);
-    if ('problem' in left) return { ok: false, detail: left.problem };
+    if ('problem' in left) {
+      // No proxy at all: say how to make one, as the other proxy failures do.
+      return { ok: false, detail: left.missing ? `${left.problem}: run ${VOMS_PROXY_INIT}` : left.problem };
+    }
     const lifetime = proxyVerdict(file, left.secondsLeft, settings.expectedRunSeconds);
     if (!lifetime.ok) return lifetime;
     const facts = await probeProxyKind(file, settings.transfer, signal);

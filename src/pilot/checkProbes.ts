@@ -186,7 +186,7 @@ export async function probeProxy(
   transfer: TransferOptions,
   isDefault: boolean,
   signal: AbortSignal,
-): Promise<{ secondsLeft: number } | { problem: string }> {
+): Promise<{ secondsLeft: number } | { problem: string; missing?: true }> {
   let mode: number;
   try {
     mode = (await stat(file)).mode;
@@ -195,6 +195,7 @@ export async function probeProxy(
       problem: isDefault
         ? `no proxy: X509_USER_PROXY is not set and ${file} does not exist`
         : `${file} (X509_USER_PROXY) does not exist`,
+      missing: true,
     };
   }
   if ((mode & 0o077) !== 0) {

@@ -12,6 +12,7 @@ import {
   stageInUrls,
   stageOutFiles,
   type TransferOptions,
+  uploadDestination,
   uploadResults,
 } from '../transfer';
 
@@ -83,6 +84,16 @@ export async function stageInputs(plan: DataPlan, workDir: string, ctx: DataStep
     { files: result.files.length, bytes: result.bytes, seconds: result.seconds },
     'stage-in done',
   );
+}
+
+/** Where the stage-out would put the results, in words (for a dry run, which uploads nothing). */
+export function describeStageOut(plan: DataPlan, token: TokenDoc): string | undefined {
+  const out = plan.stageOut;
+  if (!out) return undefined;
+  if (out.kind === 'upload')
+    return `Output/ as ${uploadDestination(out.upload, tokenToDoc(token), new Date()).url}`;
+  if (out.kind === 'files') return `${out.files.length} file(s) of stage_out.files`;
+  return `${out.dir}/ to ${out.to}`;
 }
 
 /** Stage-out after a successful payload; returns the fields to record in the token. */

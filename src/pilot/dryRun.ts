@@ -47,6 +47,7 @@ export async function runDryRun(ctx: TokenRunContext): Promise<DryRunReport> {
         log.logger.info({ phase: next }, `phase ${next}`);
       },
       report: ({ statusLine }) => log.logger.info({ status: statusLine }, 'payload status'),
+      dryRun: true,
     });
   } catch (err) {
     const exitCode =

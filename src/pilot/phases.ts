@@ -6,7 +6,7 @@ import { withDbRetry } from '../picas/dbRetry';
 import type { TokenDoc } from '../picas/tokenDoc';
 import { containerSpecOf } from './containerSpec';
 import { imageEnv, type PulledImage, pullContainer } from './containerStep';
-import { type DataStepContext, planData, stageInputs, stageOutputs } from './dataSteps';
+import { type DataStepContext, describeStageOut, planData, stageInputs, stageOutputs } from './dataSteps';
 import { prepareInputs } from './inputs';
 import type { JobDir } from './jobDir';
 import { type PayloadResult, runPayload } from './payload';
@@ -79,6 +79,8 @@ export interface PhaseHooks {
   enter: (phase: string) => void;
   report: (state: { statusLine?: string }) => void;
   lease?: LeaseGuard;
+  /** `pilot --token ID --dry-run`: the results are not uploaded (the storage is not written). */
+  dryRun?: boolean;
 }
 
 export async function runPhases(
@@ -87,7 +89,7 @@ export async function runPhases(
   dir: JobDir,
   logger: Logger,
   signal: AbortSignal,
-  { enter, report, lease }: PhaseHooks,
+  { enter, report, lease, dryRun }: PhaseHooks,
 ): Promise<PhaseResult> {
   // Read what the token asks to move before anything runs: a bad spec fails in seconds.
   assertTokenShape(token);
@@ -199,7 +201,9 @@ export async function runPhases(
   }
   const ok = reason === 'exited' && exitCode === 0;
   let fields: Record<string, unknown> = {};
-  if (ok && data.stageOut) {
+  if (ok && data.stageOut && dryRun) {
+    logger.info({ wouldUpload: describeStageOut(data, token) }, 'dry run: results not uploaded');
+  } else if (ok && data.stageOut) {
     enter('uploading');
     // Results land where the rightful holder's would: upload only under a lease renewed just now
     // (renewals go on during the upload, and the lease guard aborts it like the payload).

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { constants, createWriteStream, openSync } from 'node:fs';
+import { access, mkdir } from 'node:fs/promises';
 import { homedir, hostname } from 'node:os';
-import { dropPasswordsFromEnv, errorMessage, isLrtError, scrubSecrets } from '../core';
+import { dropPasswordsFromEnv, errorMessage, fileProblem, isLrtError, scrubSecrets } from '../core';
 import { isDbRefusal, openPicas } from '../picas/client';
 import { type LogSink, pilotLogger } from './attemptLog';
 import { slurmWalltimeEnd } from './batchWalltime';
@@ -71,10 +72,29 @@ export async function pilotMain(io: PilotIo): Promise<number> {
     if (batch?.note) settings.warnings.push(batch.note);
   }
   if (settings.check) return runPilotCheck(settings, io.env, io.stdout);
+  // Before any claim: a job dir that cannot be made would leave the claimed token locked.
+  try {
+    await mkdir(settings.workDir, { recursive: true });
+    await access(settings.workDir, constants.W_OK);
+  } catch (err) {
+    io.stderr.write(
+      `pilot: cannot use the work dir ${settings.workDir} (--workdir): ${fileProblem(err, 'write')}\n`,
+    );
+    return PILOT_EXIT_CODES.usage;
+  }
   const secrets = [settings.picas.password];
-  const logTo: NodeJS.WritableStream = settings.logFile
-    ? createWriteStream(settings.logFile, { flags: 'a' })
-    : io.stderr;
+  let logTo: NodeJS.WritableStream = io.stderr;
+  if (settings.logFile) {
+    // Opened now: a stream that fails to open later throws an unhandled 'error' and a stack trace.
+    let fd: number;
+    try {
+      fd = openSync(settings.logFile, 'a');
+    } catch (err) {
+      io.stderr.write(`pilot: cannot open --log ${settings.logFile}: ${fileProblem(err, 'write')}\n`);
+      return PILOT_EXIT_CODES.usage;
+    }
+    logTo = createWriteStream('', { fd });
+  }
   const pretty =
     settings.logFormat === 'pretty' ||
     (settings.logFormat === undefined && !settings.logFile && io.stderr.isTTY === true);

@@ -2,7 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { defineOptions, optionValues, parseArgsConfig, type RawValues } from '../cli/options';
-import { LrtError } from '../core';
+import { fileProblem, LrtError } from '../core';
 import { type PicasSettings, parsePicasrc, resolvePicasSettings } from '../picas/connectionSettings';
 import { cacheDirIn } from '../sandbox/cache';
 import type { TransferOptions } from '../transfer';
@@ -55,6 +55,14 @@ export interface PilotSettings {
 function logFormatOf(value: string | undefined): 'pretty' | 'json' | undefined {
   if (value === undefined || value === 'pretty' || value === 'json') return value;
   throw new LrtError('E_USAGE', `--log-format must be pretty or json, got "${value}"`);
+}
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'silent'];
+
+function logLevelOf(value: string | undefined): string {
+  if (value === undefined) return 'info';
+  if (LOG_LEVELS.includes(value)) return value;
+  throw new LrtError('E_USAGE', `--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${value}"`);
 }
 
 export const PILOT_OPTIONS = defineOptions({
@@ -172,7 +180,8 @@ export const PILOT_OPTIONS = defineOptions({
   },
   'dry-run': {
     type: 'boolean',
-    description: 'with --token: run without claiming or writing, print what would be written',
+    description:
+      'with --token: run without claiming or writing (no token write, no upload of results), print what would be written',
   },
   log: { type: 'string', value: 'FILE', description: 'append the log to FILE (default: stderr)' },
   'log-format': {
@@ -181,7 +190,11 @@ export const PILOT_OPTIONS = defineOptions({
     description:
       'log lines readable (pretty) or one JSON object each (default: pretty on a terminal, else json)',
   },
-  'log-level': { type: 'string', value: 'LEVEL', description: 'trace|debug|info|warn|error (default info)' },
+  'log-level': {
+    type: 'string',
+    value: 'LEVEL',
+    description: `${LOG_LEVELS.join('|')} (default info)`,
+  },
   json: { type: 'boolean', description: 'print the final summary as JSON on stdout' },
   check: {
     type: 'boolean',
@@ -202,7 +215,13 @@ export interface PilotSettingsSources {
 }
 
 function defaultReadCredentials(path: string) {
-  return { text: readFileSync(path, 'utf8'), mode: statSync(path).mode };
+  try {
+    return { text: readFileSync(path, 'utf8'), mode: statSync(path).mode };
+  } catch (err) {
+    throw new LrtError('E_CONFIG', `--credentials ${path}: cannot read it: ${fileProblem(err)}`, {
+      cause: err,
+    });
+  }
 }
 
 /** Epoch ms of the batch job's end from what the batch system exports, when it does. */
@@ -350,7 +369,7 @@ export function parsePilotSettings(sources: PilotSettingsSources): PilotSettings
     dryRun: v['dry-run'],
     logFile: v.log,
     logFormat: logFormatOf(v['log-format']),
-    logLevel: v['log-level'] ?? 'info',
+    logLevel: logLevelOf(v['log-level']),
     json: v.json,
     check: v.check,
     warnings,

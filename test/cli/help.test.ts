@@ -10,14 +10,18 @@ describe('--help documents the --json shape of every command', () => {
   it.each(own.map((c) => [c.path.join(' '), c] as const))('lrt %s --help', async (_name, command) => {
     const res = await lrt([...command.path, '--help']);
     expect(res.exitCode).toBe(0);
-    expect(res.stdout).toContain('With --json, one JSON object on stdout:');
+    expect(res.stdout).toContain(
+      command.jsonLines
+        ? 'With --json, one JSON object per line on stdout (NDJSON):'
+        : 'With --json, one JSON object on stdout:',
+    );
     expect(command.json, 'json shape').toMatch(/^(\{|the token document)/);
   });
 
   it('shows the shape through dist/lrt.js as a user reads it', async () => {
     const res = await lrtProcess(['tokens', 'list', '--help']);
     expect(res.stdout).toMatch(
-      /With --json, one JSON object on stdout:\n {2}\{_id, _rev, type, lock, done, status, \.\.\.\}: one token document per line \(NDJSON\), as the view is read\n/,
+      /With --json, one JSON object per line on stdout \(NDJSON\):\n {2}\{_id, _rev, type, lock, done, status, \.\.\.\}: one token document per line, as the view is read\n/,
     );
   });
 });

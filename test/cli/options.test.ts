@@ -151,7 +151,7 @@ describe('the lrt commands', () => {
     expect(port.exitCode).toBe(EXIT.usage);
     expect(JSON.parse(port.stdout).error).toMatchObject({
       code: 'E_USAGE',
-      message: '--port must be a whole number >= 0, got "-5"',
+      message: '--port must be a whole number from 0 to 65535, got "-5"',
     });
   });
 });

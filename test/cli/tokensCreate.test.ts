@@ -182,6 +182,17 @@ describe('lrt tokens create', () => {
     });
     expect(text.stdout).toContain('the pilot stages in 51 file(s) for 6 token(s)');
     expect(text.stdout).toContain('the pilot stages out the results of 6 token(s)');
+
+    // Run again: every token exists, none is created. The summary must not claim the pilots of
+    // these staged tokens move nothing ("no stage-in: the payload fetches its own inputs").
+    const again = await lrt([...example, '--type', 'moved', '--config', 'cal_pref3.json', '--json'], {
+      env: envFor(testDb),
+      cwd: FIXTURES,
+    });
+    expect(again.exitCode).toBe(0);
+    const rerun = JSON.parse(again.stdout);
+    expect(rerun.counts).toMatchObject({ created: 0, existing: 6 });
+    expect(rerun.dataMovement).toEqual({ notes: [] });
   });
 
   it('--payload-moves-data, --payload-moves-inputs/results and a field set by hand turn the defaults off', async () => {

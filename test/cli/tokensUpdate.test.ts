@@ -45,7 +45,7 @@ describe('lrt tokens update', () => {
     ];
     const dry = await lrt([...args, '--dry-run'], { env });
     expect(dry.exitCode).toBe(0);
-    expect(dry.stdout).toContain('would update 4 tokens in view todo');
+    expect(dry.stdout).toContain('would update 4 tokens of type sksp_upd in view todo');
     expect(dry.stdout).toContain('progress: 0 -> (none); SBXloc: "v1.tar" -> "v2.tar"');
     expect((await readAllDocs(t)).get(todo[0]!)?.SBXloc).toBe('v1.tar');
     const res = await lrt([...args, '--json'], { env });
@@ -64,8 +64,11 @@ describe('lrt tokens update', () => {
       { env, cwd: dir },
     );
     expect(res.exitCode).toBe(6);
-    expect(res.stdout).toContain('update: 1 token of 2 id(s)');
+    expect(res.stdout).toContain('update: 1 token of the 2 ids given');
     expect(res.stderr).toContain(`failed: t_${TYPE}_none: no token of type ${TYPE}`);
+    // Running again cannot make an unknown id appear: the note says to check it instead.
+    expect(res.stderr).toContain('1 id given named no token: running the command again does not change that');
+    expect(res.stderr).not.toContain('running the command again retries them');
     expect(Object.keys((await readAllDocs(t)).get(errors[0]!)?._attachments ?? {})).toEqual(['cal.parset']);
   });
 

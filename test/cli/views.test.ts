@@ -45,7 +45,7 @@ describe('lrt views', () => {
     );
     expect(res.exitCode).toBe(0);
     expect(res.stdout).toContain('demo_view');
-    expect(res.stdout).toMatch(/index built in [0-9.]+ s \(1 rows\)/);
+    expect(res.stdout).toMatch(/index built in [0-9.]+ s \(1 row\)/);
     const rows = await picas.db.view('views:demo', 'demo_view');
     expect(rows.rows.map((r) => r.id)).toEqual(['t_demo_zero']);
     // tokens list --view finds it in its own design document.

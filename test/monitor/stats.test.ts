@@ -126,9 +126,7 @@ describe('token statistics (pure)', () => {
     const text = renderStatus(report).join('\n');
     expect(text).toContain(progressBar(5 / 13));
     expect(text).toContain('5/13 finished (3 done, 2 error)');
-    expect(text).toMatch(
-      /e_new +\[uploading, exit 99 \(pipeline failure\), 3 attempt\(s\)\] +upload refused/,
-    );
+    expect(text).toMatch(/e_new +\[uploading, exit 99 \(pipeline failure\), 3 attempts\] +upload refused/);
     expect(text).toContain('s1  pilot px on wnx, attempt 1, expired 5m 00s ago');
     expect(text).toContain('downloading 20s');
   });

@@ -74,7 +74,7 @@ describe('lrt status', () => {
     expect(out).toContain('downloading 1m 00s'); // median of 30, 60, 90 s
     expect(out).toContain('running 6m 40s'); // median of 300, 400, 500 s
     expect(out).toMatch(
-      /t_err_1 +\[running, exit 99 \(pipeline failure\), 2 attempt\(s\)\] +demo failure requested for subband 7\n {6}stderr\| noise\n {6}stderr\| noise\n {6}stderr\| processing 1\/3\n {6}stderr\| DPPP: MS has no data\n {6}stderr\| boom: exit 99\n/,
+      /t_err_1 +\[running, exit 99 \(pipeline failure\), 2 attempts\] +demo failure requested for subband 7\n {6}stderr\| noise\n {6}stderr\| noise\n {6}stderr\| processing 1\/3\n {6}stderr\| DPPP: MS has no data\n {6}stderr\| boom: exit 99\n/,
     );
     expect(out).toMatch(/t_run_dead +pilot pilot-dead on wn-lost, attempt 1, expired 30m \d\ds ago/);
     expect(out).not.toMatch(/t_run_live +pilot/);
@@ -150,6 +150,16 @@ describe('lrt logs', () => {
     );
     const first = await lrt(['logs', 't_err_1', '--attempt', '1', '--name', 'attempt-1.stderr.log'], { env });
     expect(first.stdout).toBe('==> attempt-1.stderr.log <==\nfirst try err\n');
+    // The name says its attempt: no --attempt needed for an older one.
+    const byName = await lrt(['logs', 't_err_1', '--name', 'attempt-1.stderr.log'], { env });
+    expect(byName.exitCode, byName.stderr).toBe(0);
+    expect(byName.stdout).toBe('==> attempt-1.stderr.log <==\nfirst try err\n');
+    // A name it does not have: the error lists the log names it has.
+    const typo = await lrt(['logs', 't_err_1', '--name', 'attempt-1.err.log'], { env });
+    expect(typo.exitCode).toBe(5);
+    expect(typo.stderr).toContain(
+      'no log attachments named attempt-1.err.log; its logs: attempt-1.stdout.log',
+    );
   });
 
   it('--list shows every attempt with its pilot, host, time, exit code and logs', async () => {

@@ -25,7 +25,7 @@ describe('lrt status after real pilots', () => {
     expect(res.stdout).toMatch(/^Median time per phase: sandbox [\d.]+s, inputs [\d.]+s, running [\d.]+s$/m);
     expect(res.stdout).not.toMatch(/Median time per phase: locked/);
     expect(res.stdout).toMatch(
-      /t_phased_L1_SB003 +\[running, exit 99 \(pipeline failure\), 1 attempt\(s\)\] +master\.sh exited with code 99\n +stderr\| demo failure requested for subband 003/,
+      /t_phased_L1_SB003 +\[running, exit 99 \(pipeline failure\), 1 attempt\] +master\.sh exited with code 99\n +stderr\| demo failure requested for subband 003/,
     );
 
     const report = JSON.parse((await lrtProcess(['status', '--type', 'phased', '--json'], { env })).stdout);

@@ -108,7 +108,7 @@ describe('token attachments', () => {
     const noFile = await addAttachment(picas, 't_att_1', 'x.txt', { path: join(dir, 'absent') }).catch(
       (e) => e,
     );
-    expect(isLrtError(noFile, 'E_IO')).toBe(true);
+    expect(isLrtError(noFile, 'E_NOT_FOUND')).toBe(true);
     expect((noFile as Error).message).toContain(join(dir, 'absent'));
 
     const noDb = openPicas({ ...picas.settings, database: `${testDb.name}_absent` });

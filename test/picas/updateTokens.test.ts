@@ -104,7 +104,11 @@ describe('updateTokens', () => {
     const report = await updateTokens(picas, TYPE, { ids: [todo[0]!, 't_lofar_upd_nope'] }, changes());
     expect(report.changed).toBe(1);
     expect(report.failed).toEqual([
-      { id: 't_lofar_upd_nope', error: `no token of type ${TYPE} with this id in ${picas.name}` },
+      {
+        id: 't_lofar_upd_nope',
+        error: `no token of type ${TYPE} with this id in ${picas.name}`,
+        notFound: true,
+      },
     ]);
     for (const field of ['status', 'lock', 'lease', '_rev']) {
       const err = await updateTokens(picas, TYPE, { all: true }, changes({ set: { [field]: 1 } })).catch(

@@ -143,16 +143,23 @@ describe('lrt commands refused by the database', () => {
     }
   });
 
-  it('lrt serve asks once: page refreshes after a refusal do not add failed logins', async () => {
+  it('lrt serve asks once: refused at start it ends; refused while serving, refreshes do not ask again', async () => {
     const world = await createPilotWorld({ type: 'servelock', tokens: demoTokens('servelock', 1) });
     const server = await lockoutIn(world.db.baseUrl);
+    const env = (url: string) => ({ PICAS_URL: url, PICAS_DB: world.db.name });
+
+    // A wrong password: one failed login, before it listens, and one line saying so.
+    const wrong = await lrtProcess(['serve', '--type', 'servelock', '--port', '0'], {
+      env: env(withPassword(server.via(world.env.PICAS_URL!), 'wrong')),
+    });
+    expect(wrong.exitCode).toBe(4);
+    expect(wrong.stdout).toBe('');
+    expect(server.requests.filter((r) => r.status === 401)).toHaveLength(1);
+    expect(wrong.stderr.split('\n').filter((l) => l.startsWith('lrt: '))).toHaveLength(1);
+
+    // The account locked while the page is served: the page says so, refreshes do not ask again.
     const serve = execa('node', [DIST_LRT, 'serve', '--type', 'servelock', '--port', '0'], {
-      env: {
-        HOME: '/nonexistent-home',
-        PATH: process.env.PATH,
-        PICAS_URL: withPassword(server.via(world.env.PICAS_URL!), 'wrong'),
-        PICAS_DB: world.db.name,
-      },
+      env: { HOME: '/nonexistent-home', PATH: process.env.PATH, ...env(server.via(world.env.PICAS_URL!)) },
       extendEnv: false,
       reject: false,
     });
@@ -163,13 +170,16 @@ describe('lrt commands refused by the database', () => {
           if (line) found(line[0]);
         }),
       );
-      const answers = [];
-      for (let i = 0; i < 5; i++) answers.push(await fetch(new URL('api/status', url)));
-      expect(answers.map((a) => a.status)).toEqual(Array(5).fill(answers[0]!.status));
+      server.lock(world.db.user);
+      const first = await fetch(new URL('api/status', url));
+      const asked = server.requests.length;
+      const answers = [first];
+      for (let i = 0; i < 4; i++) answers.push(await fetch(new URL('api/status', url)));
+      expect(answers.map((a) => a.status)).toEqual(Array(5).fill(first.status));
       const body = (await answers[4]!.json()) as { error: { code: string; message: string } };
       expect(body.error.code).toBe('E_DB_AUTH');
       expect(body.error.message).toContain("Not asked again: restart 'lrt serve'");
-      expect(server.requests.filter((r) => r.status === 401)).toHaveLength(1);
+      expect(server.requests).toHaveLength(asked);
     } finally {
       serve.kill('SIGINT');
     }

@@ -38,4 +38,14 @@ describe('pilot log format', () => {
     const help = await world.startPilotRaw(['--help']);
     expect(help.stdout).toMatch(/--log-format pretty\|json +.*default: pretty on a terminal, else json/);
   });
+
+  it('refuses an unknown --log-level with a usage error naming the levels, not a stack trace', async () => {
+    const world = await createPilotWorld({ type: 'loglevel', tokens: [] });
+    const bad = await world.startPilot(['--log-level', 'loud']);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toContain(
+      '--log-level must be one of trace, debug, info, warn, error, silent, got "loud"',
+    );
+    expect(bad.stderr).not.toMatch(/internal error|\n\s+at /);
+  });
 });

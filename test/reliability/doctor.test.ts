@@ -196,7 +196,9 @@ describe('lrt doctor', () => {
     });
     expect(result.exitCode).toBe(1);
     expect(lines(result.stdout).get('disk')).toMatch(/^FAIL .* free in .*need 1\.0 PiB/);
-    expect((await lrt(['doctor', '--min-free', 'lots'], { env: w.env })).exitCode).toBe(2);
+    const lots = await lrt(['doctor', '--min-free', 'lots'], { env: w.env });
+    expect(lots.exitCode).toBe(2);
+    expect(lots.stderr).toContain('--min-free must be a size (e.g. 500M, 10G, 1T), got "lots"');
     expect((await lrt(['doctor', '--skip', 'nosuch'], { env: w.env })).exitCode).toBe(2);
   });
 
@@ -244,6 +246,42 @@ describe('lrt doctor', () => {
     });
     const views = lines(cleared.stdout).get('views')!;
     expect(views).toMatch(/^FAIL .*lacks todo, locked, done, error, overview_total, expired/);
+  });
+
+  it('a type without views: one FAIL (views), the checks that read those views are skipped', async () => {
+    const w = await world('docnoviews');
+    const result = await lrt(['doctor', '--type', 'nokind', '--skip', 'proxy', '--skip', 'tools', '--json'], {
+      env: w.env,
+    });
+    expect(result.exitCode).toBe(1);
+    const checks = JSON.parse(result.stdout).checks as {
+      name: string;
+      ok: boolean;
+      skipped?: boolean;
+      detail: string;
+    }[];
+    expect(checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(['views']);
+    for (const name of ['tokens', 'sandbox']) {
+      expect(checks.find((c) => c.name === name)).toMatchObject({
+        skipped: true,
+        detail: 'the views check failed',
+      });
+    }
+  });
+
+  it('proxy: a missing proxy file says the command that makes one', async () => {
+    const w = await world('docnoproxy');
+    const skips = ['--skip', 'tools', '--skip', 'views', '--skip', 'tokens', '--skip', 'sandbox'];
+    const unset = await lrt(['doctor', ...skips], { env: { ...w.env, X509_USER_PROXY: undefined } });
+    const given = await lrt(['doctor', ...skips], {
+      env: { ...w.env, X509_USER_PROXY: join(w.dir, 'no-such-proxy') },
+    });
+    for (const result of [unset, given]) {
+      expect(result.exitCode).toBe(1);
+      expect(lines(result.stdout).get('proxy')).toMatch(
+        /^FAIL .*: run voms-proxy-init --voms lofar:\/lofar\/user/,
+      );
+    }
   });
 
   it('sandbox: a missing tarball fails naming the token; a git sandbox is asked with ls-remote', async () => {

@@ -156,20 +156,23 @@ describe('preflight verdicts', () => {
       '24 h',
       '5 d',
     ]);
-    expect(['4096', '500M', '10G', '1.5T', '2GiB'].map(parseSize)).toEqual([
+    expect(['4096', '500M', '10G', '1.5T', '2GiB'].map((size) => parseSize(size, '--min-free'))).toEqual([
       4096,
       500 * 1024 ** 2,
       10 * 1024 ** 3,
       1.5 * 1024 ** 4,
       2 * 1024 ** 3,
     ]);
-    expect(() => parseSize('lots')).toThrow(/not a size/);
+    expect(() => parseSize('lots', '--min-free')).toThrow(
+      '--min-free must be a size (e.g. 500M, 10G, 1T), got "lots"',
+    );
   });
 
   it('compares the proxy lifetime with the run', () => {
     expect(proxyVerdict('/p', 300, 7200)).toEqual({
       ok: false,
-      detail: '/p expires in 5 min, the run needs 2 h',
+      detail:
+        '/p expires in 5 min, the run needs 2 h: run voms-proxy-init --voms lofar:/lofar/user --valid 168:00',
     });
     expect(proxyVerdict('/p', 86_400, 7200)).toMatchObject({ ok: true });
     expect(proxyVerdict('/p', -3600, undefined)).toMatchObject({

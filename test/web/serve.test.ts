@@ -368,5 +368,16 @@ describe('lrt serve page in headless Chromium', () => {
     const res = await lrt(['serve'], { env: { PICAS_URL: t.baseUrl, PICAS_DB: t.name } });
     expect(res.exitCode).toBe(2);
     expect(res.stderr).toContain('--type');
+    // A mistyped type or a database that is down: said at once, no page served for nothing.
+    const typo = await lrt(['serve', '--type', 'nosuchtype', '--port', '0'], {
+      env: { PICAS_URL: t.serverUrl, PICAS_DB: t.name },
+    });
+    expect(typo.exitCode).toBe(5);
+    expect(typo.stderr).toContain('_design/nosuchtype does not exist');
+    expect(typo.stdout).toBe('');
+    const down = await lrt(['serve', '--type', T, '--port', '0'], {
+      env: { PICAS_URL: 'http://127.0.0.1:9', PICAS_DB: t.name },
+    });
+    expect(down.exitCode).toBe(3);
   });
 });

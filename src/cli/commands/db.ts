@@ -2,6 +2,7 @@ import { LrtError } from '../../core';
 import { startCouchCluster, startEmbeddedCouch } from '../../dbserver';
 import { CLAIM_DESIGN_PREFIX } from '../../picas/viewDefinitions';
 import { type CommandContext, defineCommand } from '../command';
+import { listenError } from '../listen';
 import { defineOptions } from '../options';
 import { serveUntilStopped } from '../stopSignal';
 
@@ -9,6 +10,7 @@ const SERVE_OPTIONS = defineOptions({
   port: {
     type: 'integer',
     min: 0,
+    max: 65535,
     value: 'N',
     description: 'port to listen on; node i of a cluster on N+i-1 (default: free ports)',
   },
@@ -90,6 +92,8 @@ async function serveOne(ctx: ServeContext): Promise<number> {
     laggingViewsMs: lagMs,
     // A lagging server's index trails the writes on purpose: warming it would catch it up.
     warmDesignPrefixes: lagMs === undefined ? [`_design/${CLAIM_DESIGN_PREFIX}`] : [],
+  }).catch((err) => {
+    throw listenError(err, ctx.options.host);
   });
   if (ctx.out.json) {
     ctx.out.result({ url: server.urlWithCredentials, data: data ?? null });
@@ -118,6 +122,8 @@ async function serveCluster(ctx: ServeContext, nodes: number): Promise<number> {
     adminUser: ctx.options['admin-user'],
     adminPassword: ctx.env.LRT_DB_ADMIN_PASSWORD,
     jitterMs: ctx.options['jitter-ms'],
+  }).catch((err) => {
+    throw listenError(err, ctx.options.host);
   });
   if (ctx.out.json) {
     ctx.out.result({ url: cluster.urls[0], urls: cluster.urls, nodes });

@@ -83,7 +83,7 @@ function preflightSettings(ctx: CommandContext<typeof DOCTOR_OPTIONS>): Prefligh
     sandboxBase: ctx.options['sandbox-base'] ?? DEFAULT_SANDBOX_BASE,
     transfer: transferOptionsFromEnv(ctx.env),
     ...(expected !== undefined ? { expectedRunSeconds: expected } : {}),
-    minFreeBytes: minFree === undefined ? DEFAULT_MIN_FREE_BYTES : parseSize(minFree),
+    minFreeBytes: minFree === undefined ? DEFAULT_MIN_FREE_BYTES : parseSize(minFree, '--min-free'),
     path: ctx.env.PATH ?? '',
     defaultProxy: defaultProxyPath(),
     skip,

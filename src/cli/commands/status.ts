@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LrtError } from '../../core';
+import { countOf, LrtError } from '../../core';
 import {
   buildStatusReport,
   chooseLogs,
@@ -10,6 +10,8 @@ import {
   renderStatus,
 } from '../../monitor';
 import { readAttachment } from '../../picas/attachments';
+import { parseLogAttachmentName } from '../../picas/logNames';
+import { isLogAttachment } from '../../picas/protocol';
 import type { TokenDoc } from '../../picas/tokenDoc';
 import { getToken } from '../../picas/tokens';
 import { assertTokenType } from '../../picas/viewDefinitions';
@@ -148,20 +150,29 @@ export const logs = defineCommand({
     const picas = picasFromContext(ctx);
     const doc = await getToken(picas, id);
     if (ctx.options.list) return listLogs(ctx, doc);
-    const wanted = ctx.options.attempt;
+    const only = ctx.options.name;
+    // --name attempt-1.stderr.log names its attempt: look there, not in the latest attempt.
+    const wanted = ctx.options.attempt ?? (only ? parseLogAttachmentName(only)?.attempt : undefined);
     const choice = chooseLogs(doc, wanted);
     let names = choice.names;
-    const only = ctx.options.name;
     if (only) names = names.filter((n) => n === only);
     if (names.length === 0) {
-      const known = choice.attempts.length ? `; attempts with logs: ${choice.attempts.join(', ')}` : '';
+      const logNames = Object.keys(doc._attachments ?? {}).filter(
+        (n) => parseLogAttachmentName(n) !== undefined || isLogAttachment(n),
+      );
+      const known =
+        only && logNames.length
+          ? `; its logs: ${logNames.join(', ')}`
+          : choice.attempts.length
+            ? `; attempts with logs: ${choice.attempts.join(', ')}`
+            : '';
       const tried = knownAttempts(doc);
       const what = wanted !== undefined ? ` for attempt ${wanted}` : '';
       throw new LrtError(
         'E_ATTACHMENT',
         `token ${id} has no log attachments${what}${only ? ` named ${only}` : ''}${known}` +
           (tried.length && !known
-            ? ` (it had ${tried.length} attempt(s); logs are attached when an attempt ends)`
+            ? ` (it had ${countOf(tried.length, 'attempt')}; logs are attached when an attempt ends)`
             : ''),
         { details: { token: id, attempts: choice.attempts } },
       );

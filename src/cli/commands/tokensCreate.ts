@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { LrtError } from '../../core';
+import { countOf, fileProblem, LrtError } from '../../core';
 import { addAttachment, attachmentNameFor, contentTypeFor, readAttachment } from '../../picas/attachments';
 import { bulkCreateTokens, DEFAULT_BATCH_SIZE } from '../../picas/bulkCreate';
 import type { PicasDb } from '../../picas/client';
@@ -46,7 +46,9 @@ export async function readAttachFlag(ctx: CommandContext, spec: string): Promise
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const errorCode = code === 'ENOENT' ? 'E_NOT_FOUND' : 'E_IO';
-    throw new LrtError(errorCode, `--attach ${spec}: cannot read ${file} (${code})`, { cause: err });
+    throw new LrtError(errorCode, `--attach ${spec}: cannot read ${file}: ${fileProblem(err)}`, {
+      cause: err,
+    });
   }
 }
 
@@ -227,9 +229,10 @@ export const tokensCreate = defineCommand({
   summary: 'create tokens: one per chunk of a SURL list (with its srm.txt), or one named token',
   json:
     '{database, url, type, created: [ID], existing: [ID], failed: [{id, error}], counts: {created,\n' +
-    ' existing, failed}, dataMovement} (+ interrupted, notSent\n' +
-    'after Ctrl-C); with --dry-run: {dryRun: true, type, tokens: [{id, fields, attachments: [{name,\n' +
-    ' contentType, length}]}]}',
+    ' existing, failed}, dataMovement} (+ interrupted, notSent after Ctrl-C);\n' +
+    'with --dry-run: {dryRun: true, type, tokens: [{id, fields, attachments: [{name, contentType,\n' +
+    ' length}]}], dataMovement}. dataMovement is what the pilots move for the tokens created:\n' +
+    ' {stageIn?: {tokens, files, from, schemes}, stageOut?: {tokens, to}, notes: [TEXT]}',
   description:
     'Ids are deterministic (t_<type>_<OBSID>_SB<nnn>, or t_<type>_<suffix>), so running the same\n' +
     'command again creates only what is missing and reports the rest as existing; an existing\n' +
@@ -383,13 +386,15 @@ async function dryRun(ctx: CommandContext, type: string, planned: Planned): Prom
       contentType: a.contentType,
       length: a.data.length,
     }));
-    ctx.out.line(`${t.id}  ${attachments.map((a) => `${a.name} (${a.length} B)`).join(', ')}`);
+    ctx.out.line([t.id, ...attachments.map((a) => `${a.name} (${a.length} B)`)].join('  '));
     // The --json answer is one object: it lists the tokens (the text output above streams).
     if (ctx.out.json) shown.push({ id: t.id, fields: t.fields, attachments });
   }
   const dataMovement = movement.summary();
   ctx.out.result({ dryRun: true, type, tokens: shown, dataMovement });
-  ctx.out.line(`dry run: ${planned.count} tokens of type ${type} would be created; nothing written`);
+  ctx.out.line(
+    `dry run: ${countOf(planned.count, 'token')} of type ${type} would be created; nothing written`,
+  );
   for (const line of describeDataMovement(dataMovement)) ctx.out.line(line);
   return EXIT.ok;
 }
@@ -458,7 +463,7 @@ export const tokensGetAttachment = defineCommand({
     if (output && output !== '-') {
       const path = resolve(ctx.cwd, output);
       await writeFile(path, data).catch((err: NodeJS.ErrnoException) => {
-        throw new LrtError('E_IO', `cannot write ${output}: ${err.code ?? err.message}`, { cause: err });
+        throw new LrtError('E_IO', `cannot write ${output}: ${fileProblem(err, 'write')}`, { cause: err });
       });
       ctx.out.result({ token: id, ...info, file: path });
       ctx.out.note(`wrote ${data.length} bytes to ${output}`);

@@ -1,10 +1,10 @@
-import { LrtError } from '../../core';
+import { countOf, LrtError } from '../../core';
 import type { BulkProgress, BulkUpdateReport } from '../../picas/bulkUpdate';
 import type { PicasDb } from '../../picas/client';
 import { assertTokenType } from '../../picas/viewDefinitions';
 import { deleteView, purgeType, resetView, setViewStatus, type ViewOpOptions } from '../../picas/viewOps';
 import { resolveView, tokenOverview, viewRows } from '../../picas/viewQuery';
-import { type CommandContext, type ContextWith, defineCommand } from '../command';
+import { type CommandContext, type ContextWith, defineCommand, requiredOption } from '../command';
 import { EXIT } from '../exitCodes';
 import { defineOptions } from '../options';
 import type { Progress } from '../output';
@@ -24,16 +24,8 @@ const BULK = defineOptions({
 });
 const MAX_FAILURES_SHOWN = 20;
 
-function required<K extends string>(ctx: ContextWith<{ [name in K]?: string }>, name: K): string {
-  const value = ctx.options[name];
-  if (value === undefined || value === '') {
-    throw new LrtError('E_USAGE', `--${name} is required. Run 'lrt tokens --help'.`);
-  }
-  return value;
-}
-
 function open(ctx: ContextWith<{ type?: string } & PicasValues>): { picas: PicasDb; type: string } {
-  const type = required(ctx, 'type');
+  const type = requiredOption(ctx, 'type');
   assertTokenType(type);
   return { picas: picasFromContext(ctx), type };
 }
@@ -86,7 +78,7 @@ export function bulkOptions(
 }
 
 function tokens(n: number): string {
-  return `${n} token${n === 1 ? '' : 's'}`;
+  return countOf(n, 'token');
 }
 
 function show(value: unknown): string {
@@ -128,14 +120,21 @@ export function report(
   for (const f of result.failed.slice(0, MAX_FAILURES_SHOWN)) out.note(`failed: ${f.id}: ${f.error}`);
   if (result.failed.length > MAX_FAILURES_SHOWN)
     out.note(`... and ${result.failed.length - MAX_FAILURES_SHOWN} more`);
-  out.note(`${tokens(result.failed.length)} failed; running the command again retries them`);
+  const retried = result.failed.filter((f) => !f.notFound).length;
+  if (retried > 0) out.note(`${tokens(retried)} failed; running the command again retries them`);
+  const unknown = result.failed.length - retried;
+  if (unknown > 0)
+    out.note(
+      `${countOf(unknown, 'id')} given named no token: running the command again does not change that`,
+    );
   return EXIT.partial;
 }
 
 export const tokensList = defineCommand({
   path: ['tokens', 'list'],
   summary: 'list the tokens of a view (ids; whole documents with --json, one per line)',
-  json: '{_id, _rev, type, lock, done, status, ...}: one token document per line (NDJSON), as the view is read',
+  json: '{_id, _rev, type, lock, done, status, ...}: one token document per line, as the view is read',
+  jsonLines: true,
   description:
     'Reads the view a page at a time (by key, never skip) and prints each token as it comes, so a\n' +
     'million tokens list in flat memory. With --json the output is NDJSON, as `lrt status --watch\n' +
@@ -216,9 +215,9 @@ export const tokensSetStatus = defineCommand({
   },
   examples: ['lrt tokens set-status --type sksp_dev --view error --status todo --dry-run'],
   async run(ctx) {
+    const view = requiredOption(ctx, 'view');
+    const status = requiredOption(ctx, 'status');
     const { picas, type } = open(ctx);
-    const view = required(ctx, 'view');
-    const status = required(ctx, 'status');
     const result = await withBulk(ctx, `set ${status}`, (options) =>
       setViewStatus(picas, type, view, status, options),
     );
@@ -262,7 +261,6 @@ export const tokensReset = defineCommand({
     'lrt tokens reset --type sksp_dev --view locked --force',
   ],
   async run(ctx) {
-    const { picas, type } = open(ctx);
     const { view } = ctx.options;
     if (!view) {
       throw new LrtError(
@@ -271,6 +269,7 @@ export const tokensReset = defineCommand({
           "pilots that died; --force takes live ones too). Run 'lrt tokens reset --help'.",
       );
     }
+    const { picas, type } = open(ctx);
     const dropAttachments = ctx.options['drop-attachments'] ? ('logs' as const) : ('none' as const);
     // A 409 re-decides a token: keep one entry per id.
     const held = new Map<string, string>();
@@ -334,8 +333,8 @@ export const tokensDelete = defineCommand({
     'lrt tokens delete --type sksp_dev --view error --yes',
   ],
   async run(ctx) {
+    const view = requiredOption(ctx, 'view');
     const { picas, type } = open(ctx);
-    const view = required(ctx, 'view');
     const where = `of type ${type} in view ${view} of database ${picas.name}`;
     if (!ctx.options.yes && !ctx.options['dry-run']) {
       const preview = await deleteView(picas, type, view, {

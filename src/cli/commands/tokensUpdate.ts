@@ -1,4 +1,4 @@
-import { LrtError } from '../../core';
+import { countOf, LrtError } from '../../core';
 import { applyFieldOverrides } from '../../picas/tokenConfig';
 import { type TokenSelection, updateTokens } from '../../picas/updateTokens';
 import { assertTokenType } from '../../picas/viewDefinitions';
@@ -8,25 +8,29 @@ import { readAttachFlag } from './tokensCreate';
 import { bulkOptions, report } from './tokensManage';
 
 function selectionOf(
+  type: string,
   view: string | undefined,
   idLists: string[],
 ): { selection: TokenSelection; where: string } {
   const ids = idLists.flatMap((list) => list.split(','));
   if (view !== undefined && ids.length > 0) throw new LrtError('E_USAGE', 'give --view or --ids, not both');
-  if (view !== undefined) return { selection: { view }, where: `in view ${view}` };
+  if (view !== undefined) return { selection: { view }, where: `of type ${type} in view ${view}` };
   if (ids.length > 0) {
     const empty = ids.find((id) => id.trim() === '');
     if (empty !== undefined) throw new LrtError('E_USAGE', '--ids holds an empty id');
-    return { selection: { ids: ids.map((id) => id.trim()) }, where: `of ${ids.length} id(s)` };
+    return {
+      selection: { ids: ids.map((id) => id.trim()) },
+      where: `of the ${countOf(ids.length, 'id')} given`,
+    };
   }
-  return { selection: { all: true }, where: 'of the type' };
+  return { selection: { all: true }, where: `of type ${type}` };
 }
 
 export const tokensUpdate = defineCommand({
   path: ['tokens', 'update'],
   summary: 'change fields and attachments of existing tokens, in bulk and conflict-aware',
   json:
-    '{type, changed, skipped, conflictsRetried, failed: [{id, error}], ids: [ID],\n' +
+    '{type, changed, skipped, conflictsRetried, failed: [{id, error, notFound?}], ids: [ID],\n' +
     ' dryRun, preview?: [{id, fields: {FIELD: {before, after}}}]}',
   description:
     'Selects the tokens of --type: all of them, those of --view V, or those of --ids. Each token\n' +
@@ -74,7 +78,7 @@ export const tokensUpdate = defineCommand({
     const { type, set, unset, attach } = ctx.options;
     if (!type) throw new LrtError('E_USAGE', "--type is required. Run 'lrt tokens update --help'.");
     assertTokenType(type);
-    const { selection, where } = selectionOf(ctx.options.view, ctx.options.ids);
+    const { selection, where } = selectionOf(type, ctx.options.view, ctx.options.ids);
     const changes = {
       set: applyFieldOverrides({}, set),
       unset,

@@ -1,4 +1,4 @@
-import { LrtError } from '../../core';
+import { countOf } from '../../core';
 import type { PicasDb } from '../../picas/client';
 import {
   addView,
@@ -14,7 +14,7 @@ import {
 import { finishedDesignDocId } from '../../picas/finishedViews';
 import type { BuiltIndex } from '../../picas/indexBuild';
 import { assertTokenType } from '../../picas/viewDefinitions';
-import { type CommandContext, type ContextWith, defineCommand } from '../command';
+import { type CommandContext, type ContextWith, defineCommand, requiredOption } from '../command';
 import { EXIT } from '../exitCodes';
 import type { Progress } from '../output';
 import { PICAS_OPTIONS, type PicasValues, picasFromContext } from '../picasOptions';
@@ -23,18 +23,10 @@ const TYPE_OPTION = {
   type: { type: 'string' as const, value: 'T', description: 'token type (design document _design/T)' },
 };
 
-function required<K extends string>(ctx: ContextWith<{ [name in K]?: string }>, name: K): string {
-  const value = ctx.options[name];
-  if (value === undefined || value === '') {
-    throw new LrtError('E_USAGE', `--${name} is required. Run 'lrt views --help'.`);
-  }
-  return value;
-}
-
 async function openFor(
   ctx: ContextWith<{ type?: string } & PicasValues>,
 ): Promise<{ picas: PicasDb; type: string }> {
-  const type = required(ctx, 'type');
+  const type = requiredOption(ctx, 'type');
   assertTokenType(type);
   const picas = picasFromContext(ctx);
   await assertDatabaseExists(picas);
@@ -137,15 +129,15 @@ export const viewsAdd = defineCommand({
   },
   examples: ["lrt views add --type demo --name demo_view --condition 'doc.manual_int == 0'"],
   async run(ctx) {
-    const name = required(ctx, 'name');
-    const condition = required(ctx, 'condition');
+    const name = requiredOption(ctx, 'name');
+    const condition = requiredOption(ctx, 'condition');
     const { picas, type } = await openFor(ctx);
     const res = await withBuildProgress(ctx, (o) => addView(picas, type, name, condition, o));
     ctx.out.result({ type, ...res, builds: buildsJson(res.builds) });
     const what = !res.changed ? 'already defined as given' : res.replaced ? 'replaced' : 'added';
     const built = res.builds.at(-1);
     ctx.out.line(
-      `view ${name} of ${res.id}: ${what}${built ? `, index built in ${(built.elapsedMs / 1000).toFixed(1)} s (${built.rows} rows)` : ''}`,
+      `view ${name} of ${res.id}: ${what}${built ? `, index built in ${(built.elapsedMs / 1000).toFixed(1)} s (${countOf(built.rows, 'row')})` : ''}`,
     );
     if (res.legacy.length > 0) {
       ctx.out.note(
@@ -172,7 +164,7 @@ export const viewsRemove = defineCommand({
   },
   examples: ['lrt views remove --type demo --name demo_view'],
   async run(ctx) {
-    const name = required(ctx, 'name');
+    const name = requiredOption(ctx, 'name');
     const { picas, type } = await openFor(ctx);
     const res = await withBuildProgress(ctx, (o) => removeView(picas, type, name, o));
     ctx.out.result({ type, ...res, builds: buildsJson(res.builds) });
@@ -247,7 +239,7 @@ export const viewsClear = defineCommand({
     const where = ctx.options.all ? `_design/${type} and _design/views:${type}` : `_design/views:${type}`;
     ctx.out.line(
       res.removed.length
-        ? `removed ${res.removed.length} views from ${where}: ${res.removed.join(', ')}`
+        ? `removed ${countOf(res.removed.length, 'view')} from ${where}: ${res.removed.join(', ')}`
         : `${where}: no views to remove`,
     );
     if (res.legacyRemoved.length > 0) {
@@ -290,7 +282,7 @@ export const viewsList = defineCommand({
 export const viewsFinished = defineCommand({
   path: ['views', 'finished'],
   summary: 'write _design/finished:<type>: done, error and overview as every tool writes them',
-  json: '{type, id, changed, rev}',
+  json: '{type, id, changed, rev, builds: [...]}',
   description:
     'The views of done and error tokens as GRID_LRT (status), picasclient (a done epoch and\n' +
     'exit_code) and grid-lrt write them, the overview built on them, and tokens another tool took\n' +

@@ -59,9 +59,31 @@ export async function startCouchCluster(options: CouchClusterOptions = {}): Prom
   const mesh = new ReplicationMesh(nodes);
   const context = { nodes: nodes.map((node) => nodeAddress(node.url)), agent, fanOut, mesh };
   const port = options.port ?? 0;
-  const fronts = await Promise.all(
+  const started = await Promise.allSettled(
     nodes.map((_, i) => startCoordinator(context, i, host, port ? port + i : 0)),
   );
+  const fronts = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const closeAll = async () => {
+    await Promise.all(
+      fronts.map(
+        (front) =>
+          new Promise<void>((done) => {
+            front.closeAllConnections();
+            front.close(() => done());
+          }),
+      ),
+    );
+    await fanOut.drain();
+    await mesh.close();
+    await Promise.all(nodes.map((node) => node.close()));
+    agent.destroy();
+  };
+  const refused = started.find((s) => s.status === 'rejected');
+  if (refused) {
+    // A port in use: nothing started may keep the process alive after the error.
+    await closeAll();
+    throw refused.reason;
+  }
 
   const urlsWithoutCredentials = fronts.map(
     (front) => `http://${host}:${(front.address() as AddressInfo).port}`,
@@ -74,21 +96,7 @@ export async function startCouchCluster(options: CouchClusterOptions = {}): Prom
     adminPassword,
     pauseReplication: () => mesh.pause(),
     resumeReplication: () => mesh.resume(),
-    async close() {
-      await Promise.all(
-        fronts.map(
-          (front) =>
-            new Promise<void>((done) => {
-              front.closeAllConnections();
-              front.close(() => done());
-            }),
-        ),
-      );
-      await fanOut.drain();
-      await mesh.close();
-      await Promise.all(nodes.map((node) => node.close()));
-      agent.destroy();
-    },
+    close: closeAll,
   };
 }
 

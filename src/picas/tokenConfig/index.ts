@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { decodeUtf8, errorMessage, LrtError } from '../../core';
+import { decodeUtf8, fileProblem, LrtError } from '../../core';
 import { type ConfigSyntax, parseConfigText } from './jsonOrYaml';
 import {
   legacySandboxTemplate,
@@ -116,10 +116,7 @@ export async function loadTokenConfigFile(
   try {
     bytes = await readFile(path);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : errorMessage(err);
-    throw new LrtError('E_CONFIG', `cannot read token config ${path}: ${why}`, {
+    throw new LrtError('E_CONFIG', `cannot read token config ${path}: ${fileProblem(err)}`, {
       cause: err,
       details: { file: path },
     });
