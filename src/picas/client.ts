@@ -83,6 +83,18 @@ interface CouchErrorShape {
 }
 
 /**
+ * What went wrong on the connection, without nano's wrapping ("error happened in your connection.
+ * Reason: Error: connect ECONNREFUSED ..."). Node's fetch, which nano uses, refuses the ports the
+ * fetch standard blocks (1, 9, 6000 ...) before connecting and says only "bad port".
+ */
+function connectionProblem(detail: string): string {
+  const cause = detail.replace(/^error happened in your connection\. Reason: (?:\w*Error: )?/, '');
+  return cause === 'bad port'
+    ? "bad port: Node's fetch refuses this port (one the fetch standard blocks); run the server on another port"
+    : cause;
+}
+
+/**
  * Turns whatever nano threw into an LrtError that says what failed, where, and why, with the
  * password scrubbed. `what` names the operation ("create tokens in sksp_dev").
  */
@@ -101,9 +113,11 @@ export function couchError(picas: PicasDb, what: string, err: unknown): LrtError
     ...(e.error ? { error: e.error } : {}),
   };
   if (status === undefined) {
-    return new LrtError('E_DB_UNREACHABLE', `${what}: cannot reach the PiCaS server at ${where}: ${detail}`, {
-      details,
-    });
+    return new LrtError(
+      'E_DB_UNREACHABLE',
+      `${what}: cannot reach the PiCaS server at ${where}: ${connectionProblem(detail)}`,
+      { details },
+    );
   }
   const who = picas.settings.user ? `user "${picas.settings.user}"` : 'no credentials';
   if (status === 401) {

@@ -385,7 +385,18 @@ describe('lrt tokens create', () => {
     const res = await lrt(example, { env: { PICAS_URL: url, PICAS_DB: 'anything' }, cwd: FIXTURES });
     expect(res.exitCode).toBe(3);
     expect(res.stderr).toContain(`http://127.0.0.1:${port}`);
+    // The cause in the network's words, not nano's wrapping of it.
+    expect(res.stderr).toContain(`: connect ECONNREFUSED 127.0.0.1:${port}`);
+    expect(res.stderr).not.toContain('error happened in your connection');
     expect(res.stderr).not.toContain(password);
+
+    // A port Node's fetch refuses to connect to is said to be one, not just "bad port".
+    const barred = await lrt(example, {
+      env: { PICAS_URL: 'http://127.0.0.1:6000', PICAS_DB: 'anything' },
+      cwd: FIXTURES,
+    });
+    expect(barred.exitCode).toBe(3);
+    expect(barred.stderr).toContain("bad port: Node's fetch refuses this port");
   });
 
   it('usage errors exit 2; a bad SURL list exits 7 naming the file', async () => {
