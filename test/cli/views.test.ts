@@ -127,7 +127,13 @@ describe('lrt views', () => {
     await lrt(['views', 'add', '--type', 'demo', '--name', 'demo_view', '--condition', 'true'], {
       env: envFor(testDb),
     });
-    const cleared = await lrt(['views', 'clear', '--type', 'demo', '--all', '--json'], {
+    // --all stops the fleet: it asks for --yes, and without it nothing is removed.
+    const unasked = await lrt(['views', 'clear', '--type', 'demo', '--all'], { env: envFor(testDb) });
+    expect(unasked.exitCode).toBe(2);
+    expect(unasked.stderr).toContain('refusing to remove every view without --yes');
+    expect(Object.keys((await readDesignDoc(picas, 'demo'))?.views ?? {})).toContain('todo');
+
+    const cleared = await lrt(['views', 'clear', '--type', 'demo', '--all', '--yes', '--json'], {
       env: envFor(testDb),
     });
     expect(cleared.exitCode).toBe(0);

@@ -240,7 +240,9 @@ describe('lrt doctor', () => {
     expect(lines(ready.stdout).get('views')).toMatch(
       /^ok .*claims read todo_spread of _design\/claim:docviews/,
     );
-    expect((await lrt(['views', 'clear', '--all', '--type', 'docviews'], { env: w.env })).exitCode).toBe(0);
+    expect(
+      (await lrt(['views', 'clear', '--all', '--yes', '--type', 'docviews'], { env: w.env })).exitCode,
+    ).toBe(0);
     const cleared = await lrt(['doctor', '--type', 'docviews', '--skip', 'proxy', '--skip', 'tools'], {
       env: w.env,
     });

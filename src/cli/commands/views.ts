@@ -1,4 +1,4 @@
-import { countOf } from '../../core';
+import { countOf, LrtError } from '../../core';
 import type { PicasDb } from '../../picas/client';
 import {
   addView,
@@ -221,13 +221,23 @@ export const viewsClear = defineCommand({
     'Empties _design/views:<type>, and removes custom views an older version left in _design/<type>\n' +
     "through a staged copy, so todo keeps answering. With --all, GRID_LRT's clear_all_views: every\n" +
     "view of _design/<type>, standard ones too, and the claim's todo_spread; tokens stay, and pilots\n" +
-    "find no todo view until the standard views are back ('lrt tokens create --type T' restores them).",
+    "find no todo view until the standard views are back ('lrt tokens create --type T' restores them),\n" +
+    'so --all asks for --yes.',
   options: {
     ...TYPE_OPTION,
     all: { type: 'boolean', description: 'every view, standard and custom: the pilots stop claiming' },
+    yes: { type: 'boolean', short: 'y', description: 'really remove every view (required with --all)' },
     ...PICAS_OPTIONS,
   },
+  examples: ['lrt views clear --type sksp_dev', 'lrt views clear --type sksp_dev --all --yes'],
   async run(ctx) {
+    if (ctx.options.all && !ctx.options.yes) {
+      throw new LrtError(
+        'E_USAGE',
+        'refusing to remove every view without --yes: with --all the pilots of the type stop claiming ' +
+          "until 'lrt tokens create --type T' puts the standard views back",
+      );
+    }
     const { picas, type } = await openFor(ctx);
     const progress = buildProgress(ctx);
     const res = await clearViews(picas, type, {
