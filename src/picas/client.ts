@@ -162,6 +162,17 @@ export function isDbRefusal(err: unknown): err is LrtError {
   return isLrtError(err, 'E_DB_AUTH') || isLrtError(err, 'E_DB_FORBIDDEN');
 }
 
+/**
+ * What a 404 says is missing, by CouchDB 3's reasons ("Database does not exist.", "missing",
+ * "missing_named_view") and the embedded server's ("no_db_file", "ddoc ... has no view named").
+ */
+export function missingOf(err: unknown): 'database' | 'document' | 'view' {
+  const reason = (err as CouchErrorShape | undefined)?.reason ?? '';
+  if (/database does not exist|no_db_file/i.test(reason)) return 'database';
+  if (/missing_named_view|has no view named/i.test(reason)) return 'view';
+  return 'document';
+}
+
 /** The HTTP status the server answered with: of nano's error, or of one couchError already wrapped. */
 export function statusOf(err: unknown): number | undefined {
   if (err instanceof LrtError) return typeof err.details.status === 'number' ? err.details.status : undefined;

@@ -36,3 +36,22 @@ describe('pilot: --log and --credentials files it cannot use', () => {
     }
   });
 });
+
+describe('pilot: a view that is not there', () => {
+  it('names what is missing: the view in a design document that exists, or the design document', async () => {
+    const world = await createPilotWorld({ type: 'badview', tokens: demoTokens('badview', 1) });
+    const noView = await world.startPilot(['--view', 'nope']);
+    expect(noView.exitCode, noView.all).toBe(1);
+    expect(noView.stderr).toContain(
+      "_design/badview has no view named nope; 'lrt views list --type badview' lists the views there",
+    );
+    expect(noView.stderr).not.toContain('create the views of token type');
+
+    const noType = await world.startPilotRaw(['--type', 'nosuchtype']);
+    expect(noType.exitCode).toBe(1);
+    expect(noType.stderr).toContain(
+      '_design/nosuchtype does not exist: create the views of token type nosuchtype first',
+    );
+    expect(await world.token('t_badview_L1_SB000')).toMatchObject({ lock: 0, done: 0 });
+  });
+});

@@ -1,5 +1,5 @@
 import { LrtError } from '../../core';
-import { couchError, type PicasDb, statusOf } from '../client';
+import { couchError, missingOf, type PicasDb, statusOf } from '../client';
 import { type TokenDoc, tokenFromDoc } from '../tokenDoc';
 import { claimDesignDocName, customDesignDocName, SPREAD_KEYS, SPREAD_VIEW } from '../viewDefinitions';
 import { fetchView } from '../viewRead';
@@ -114,9 +114,16 @@ export async function readView(
   } catch (err) {
     if (signal?.aborted) throw signal.reason;
     if (statusOf(err) === 404) {
+      const missing = missingOf(err);
+      const fix =
+        missing === 'view'
+          ? `_design/${view.designDoc} has no view named ${view.name}; 'lrt views list --type ${view.type}' lists the views there, 'lrt views add' makes one`
+          : missing === 'database'
+            ? `database ${picas.name} does not exist`
+            : `_design/${view.designDoc} does not exist: create the views of token type ${view.type} first (lrt tokens create)`;
       throw new LrtError(
-        'E_VIEW_NOT_FOUND',
-        `view ${view.name} of _design/${view.designDoc} not found in ${picas.name} (HTTP 404: no such view, design document or database): create the views of token type ${view.type} first (lrt tokens create)`,
+        missing === 'database' ? 'E_DB_NOT_FOUND' : 'E_VIEW_NOT_FOUND',
+        `view ${view.name} of _design/${view.designDoc} not found in ${picas.name} (HTTP 404): ${fix}`,
         {
           details: { database: picas.name, type: view.type, designDoc: view.designDoc, view: view.name },
           cause: err,
