@@ -412,6 +412,46 @@ describe('Ctrl-C during lrt submit --backend local (dist/lrt.js, a real SIGINT)'
   });
 });
 
+describe('lrt jobs status|cancel while lrt submit --backend local waits for its pilots', () => {
+  it('submission.json is there once the pilots run: another terminal sees them running and cancels them', async () => {
+    const out = jobDir('local-live');
+    const pilot = join(scratch, 'waiting-pilot-live.js');
+    writeFileSync(
+      pilot,
+      'console.log("ready");\nprocess.on("SIGTERM", () => process.exit(143));\nsetInterval(() => {}, 1000);\n',
+    );
+    const args = ['submit', '--backend', 'local', '-n', '2', '--type', T, '--out', out, '--pilot', pilot];
+    const submit = execa('node', [DIST_LRT, ...args], {
+      env: { HOME: '/nonexistent-home', ...env },
+      extendEnv: false,
+      reject: false,
+    });
+    try {
+      const file = join(out, 'submission.json');
+      const ready = () =>
+        existsSync(file) && [1, 2].every((i) => readFileSafe(join(out, `pilot-${i}.log`)).includes('ready'));
+      for (let i = 0; i < 500 && !ready(); i++) await new Promise((r) => setTimeout(r, 20));
+      expect(ready(), 'submission.json written while the pilots run').toBe(true);
+
+      const status = await lrt(['jobs', 'status', out, '--json']);
+      expect(status.exitCode, status.stderr).toBe(0);
+      expect(JSON.parse(status.stdout).jobs.map((j: { state: string }) => j.state)).toEqual([
+        'running',
+        'running',
+      ]);
+      const cancel = await lrt(['jobs', 'cancel', out]);
+      expect(cancel.exitCode, cancel.stderr).toBe(0);
+      expect(cancel.stdout).toContain('SIGTERM sent to 2 local pilots');
+
+      const res = await submit;
+      expect(res.stdout).toMatch(/^pilot 1: exit 143 /m);
+      expect(res.stdout).toMatch(/^pilot 2: exit 143 /m);
+    } finally {
+      submit.kill('SIGKILL');
+    }
+  });
+});
+
 function readFileSafe(path: string): string {
   return existsSync(path) ? readFileSync(path, 'utf8') : '';
 }

@@ -231,7 +231,8 @@ export const submit = defineCommand({
     'sbatch. local: N pilot processes, logs in the job folder as pilot-<i>.log; lrt waits for them\n' +
     '(Ctrl-C stops them: each gives its token back; exit 130).\n' +
     'Every submission leaves submission.json (backend, job ids, type, time, files) for lrt jobs\n' +
-    'status|cancel|logs. --dry-run prints the job description only.',
+    'status|cancel|logs; a local one as soon as its pilots have started, so those work from another\n' +
+    'terminal while lrt waits. --dry-run prints the job description only.',
   options: SUBMIT_OPTIONS,
   examples: [
     'lrt submit --backend jdl -n 50 --type pref_cal1 --dry-run',
@@ -445,6 +446,11 @@ async function runLocal(
   try {
     ctx.out.note(`running ${countOf(job.count, 'pilot')}; logs in ${job.dir}`);
     const startedAt = new Date().toISOString();
+    // Written as soon as every pilot has its pid, so 'lrt jobs status|cancel' of this folder
+    // (from another terminal) reach the pilots while lrt still waits for them.
+    const pids: string[] = [];
+    let started = 0;
+    let recorded: Promise<unknown> | undefined;
     const pilots = await runLocalPilots({
       count: job.count,
       launch: job.launch,
@@ -453,19 +459,25 @@ async function runLocal(
       dir: job.dir,
       env,
       signal: stop.signal,
+      onStart: ({ pid }) => {
+        if (pid !== undefined) pids.push(String(pid));
+        if (++started === job.count) {
+          recorded = writeSubmission({
+            version: 1,
+            backend: 'local',
+            jobIds: pids,
+            count: job.count,
+            type: job.launch.type,
+            database: job.launch.database,
+            url: job.launch.url,
+            submittedAt: startedAt,
+            dir: job.dir,
+            files: { logs: '.' },
+          });
+        }
+      },
     });
-    await writeSubmission({
-      version: 1,
-      backend: 'local',
-      jobIds: pilots.map((p) => String(p.pid ?? '')).filter(Boolean),
-      count: job.count,
-      type: job.launch.type,
-      database: job.launch.database,
-      url: job.launch.url,
-      submittedAt: startedAt,
-      dir: job.dir,
-      files: { logs: '.' },
-    });
+    await recorded;
     const interrupted = stop.signal.aborted;
     ctx.out.result({
       backend: 'local',
