@@ -19,6 +19,8 @@ export interface DryRunReport {
   logs: { stdout: string; stderr: string; pilot: string };
   /** The fields the pilot would have written to the token at the end (protocol fields included). */
   wouldWrite: Record<string, unknown>;
+  /** Why a real pilot would not claim this token (it is done, or held): then it writes nothing. */
+  notClaimable?: string;
 }
 
 /**
@@ -97,5 +99,6 @@ export async function runDryRun(ctx: TokenRunContext): Promise<DryRunReport> {
     jobDir: dir.root,
     logs: { stdout: dir.stdout, stderr: dir.stderr, pilot: dir.pilotLog },
     wouldWrite,
+    ...('skip' in claimed ? { notClaimable: `${claimed.skip}: a pilot would not claim it` } : {}),
   };
 }

@@ -181,7 +181,7 @@ export const PILOT_OPTIONS = defineOptions({
   'dry-run': {
     type: 'boolean',
     description:
-      'with --token: run without claiming or writing (no token write, no upload of results), print what would be written',
+      'with --token: run without claiming or writing (no token write, no upload of results), print what would be written (notClaimable: why a pilot would not claim it)',
   },
   log: { type: 'string', value: 'FILE', description: 'append the log to FILE (default: stderr)' },
   'log-format': {

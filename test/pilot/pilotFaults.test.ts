@@ -250,6 +250,17 @@ exit 3
     const after = await world.token('t_dry_L1_SB000');
     expect(after._rev).toBe(before._rev);
     expect(await world.ledgerLines()).toEqual(['t_dry_L1_SB000']);
+    expect(report).not.toHaveProperty('notClaimable');
+
+    // Once the token is done, a dry run still runs it, and says a pilot would not claim it.
+    expect((await world.startPilot(['--token', 't_dry_L1_SB000'])).exitCode).toBe(0);
+    const done = await world.startPilot(['--token', 't_dry_L1_SB000', '--dry-run']);
+    const doneReport = JSON.parse(done.stdout) as {
+      wouldWrite: Record<string, unknown>;
+      notClaimable?: string;
+    };
+    expect(doneReport.wouldWrite).toEqual({});
+    expect(doneReport.notClaimable).toMatch(/^token t_dry_L1_SB000 .*: a pilot would not claim it$/);
   });
 
   it('credentials: a world-readable --credentials file is refused; the legacy DB USER PWD TYPE form warns', async () => {
