@@ -130,6 +130,16 @@ describe('lrt status', () => {
     await updateDoc(t, 't_todo_3', () => ({ lock: 0, done: 0, status: 'todo', times: {} }));
   });
 
+  it('--rounds and --interval without --watch are usage errors, not repeated reports', async () => {
+    for (const flag of ['--rounds', '--interval']) {
+      const res = await lrt(['status', '--type', T, flag, '2', '--json'], { env });
+      expect(res.exitCode, res.stdout).toBe(2);
+      expect(JSON.parse(res.stdout).error.message).toBe(
+        `${flag} is for --watch: add --watch, or leave it out for one report`,
+      );
+    }
+  });
+
   it('names the missing type and the missing token type flag', async () => {
     const missing = await lrt(['status', '--type', 'nosuchtype'], { env });
     expect(missing.exitCode).toBe(5);

@@ -73,6 +73,13 @@ export const status = defineCommand({
     const type = tokenType(ctx);
     const picas = picasFromContext(ctx);
     const { watch } = ctx.options;
+    if (!watch && (ctx.options.rounds !== undefined || ctx.options.interval !== undefined)) {
+      // Without --watch there is one report: repeating it would print JSON documents back to back.
+      throw new LrtError(
+        'E_USAGE',
+        `${ctx.options.rounds !== undefined ? '--rounds' : '--interval'} is for --watch: add --watch, or leave it out for one report`,
+      );
+    }
     const interval = ctx.options.interval ?? 5;
     const rounds = ctx.options.rounds ?? (watch ? Number.POSITIVE_INFINITY : 1);
     const maxDocs = ctx.options['max-docs'] ?? 5000;
