@@ -32,4 +32,4 @@ export {
   type Throughput,
   throughput,
 } from './stats';
-export { readTokenPage, type TokenPage, type TokenRow, tokenRow } from './tokens';
+export { readTokenPage, TOKEN_PAGE_MAX, type TokenPage, type TokenRow, tokenRow } from './tokens';

@@ -172,12 +172,15 @@ async function rowsFrom(
  * All tokens come from `_all_docs` by id, todo/locked/done/error from their views (keyed by id),
  * a running phase from `overview_total` (keyed by state, then id).
  */
+/** The most rows one page of the token table holds. */
+export const TOKEN_PAGE_MAX = 500;
+
 export async function readTokenPage(
   picas: PicasDb,
   type: string,
   options: { state?: string; after?: string; before?: string; limit?: number } = {},
 ): Promise<TokenPage> {
-  const limit = Math.min(500, Math.max(1, options.limit ?? 100));
+  const limit = Math.min(TOKEN_PAGE_MAX, Math.max(1, options.limit ?? 100));
   const overview = await resolveView(picas, type, 'overview_total');
   const source = await pageSource(picas, type, options.state);
   const backwards = options.before !== undefined;

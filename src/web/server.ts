@@ -1,7 +1,13 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { errorMessage, isLrtError, LrtError } from '../core';
-import { buildStatusReport, readStatusInput, readTokenPage, type StatusReport } from '../monitor';
+import {
+  buildStatusReport,
+  readStatusInput,
+  readTokenPage,
+  type StatusReport,
+  TOKEN_PAGE_MAX,
+} from '../monitor';
 import { readAttachment } from '../picas/attachments';
 import { isDbRefusal, type PicasDb } from '../picas/client';
 import { parseLogAttachmentName } from '../picas/logNames';
@@ -56,10 +62,13 @@ function httpStatusOf(err: unknown): number {
   return 502;
 }
 
-function intParam(url: URL, name: string, fallback: number): number {
+/** A whole-number query parameter from `min` to `max`: outside it a 400, never a silent clamp. */
+function intParam(url: URL, name: string, fallback: number, min: number, max: number): number {
   const raw = url.searchParams.get(name);
   const n = raw === null ? fallback : Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new LrtError('E_USAGE', `${name} must be a whole number >= 0`);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new LrtError('E_USAGE', `${name} must be a whole number from ${min} to ${max}, got ${raw}`);
+  }
   return n;
 }
 
@@ -111,7 +120,7 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
           ...(state ? { state } : {}),
           ...(after ? { after } : {}),
           ...(before ? { before } : {}),
-          limit: intParam(url, 'limit', 50),
+          limit: intParam(url, 'limit', 50, 1, TOKEN_PAGE_MAX),
         });
         return sendJson(res, 200, tokenPage);
       }

@@ -113,4 +113,15 @@ describe('/api/tokens pages by key', () => {
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('E_USAGE');
   });
+
+  it('refuses a limit it would not honour (0, above a page, not a number) instead of clamping it', async () => {
+    for (const limit of ['0', '501', 'ten']) {
+      const res = await fetch(`${server.url}api/tokens?limit=${limit}`);
+      expect(res.status, limit).toBe(400);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toBe(
+        `limit must be a whole number from 1 to 500, got ${limit}`,
+      );
+    }
+    expect((await fetch(`${server.url}api/tokens?limit=500`)).status).toBe(200);
+  });
 });
