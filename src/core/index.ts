@@ -1,6 +1,7 @@
 export * from './backoff';
 export * from './clockOffset';
 export * from './closedPipe';
+export * from './durations';
 export * from './errors';
 export * from './logger';
 export * from './outputFolder';

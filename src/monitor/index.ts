@@ -2,7 +2,6 @@ export { exitMeaning } from './exitMeanings';
 export { type AttemptLogs, chooseLogs, knownAttempts, type LogChoice, listAttemptLogs } from './logs';
 export { DEFAULT_MAX_DOCS, type ReadStatusOptions, readStatusInput } from './read';
 export {
-  formatDuration,
   progressBar,
   type RenderOptions,
   renderAttemptLogs,

@@ -1,22 +1,6 @@
-import { countOf } from '../core';
+import { countOf, durationCompact } from '../core';
 import type { AttemptLogs } from './logs';
 import type { StatusReport } from './report';
-
-/** `3725` -> `1h 02m`; `65` -> `1m 05s`; `4` -> `4s`; `2.345` -> `2.3s`; `0.042` -> `0.04s`. */
-export function formatDuration(seconds: number): string {
-  // Short phases (a cached sandbox, a local input) keep their fraction: `0s` would hide them.
-  if (seconds > 0 && seconds < 10) return `${Number(seconds.toFixed(seconds < 1 ? 2 : 1))}s`;
-  const s = Math.max(0, Math.round(seconds));
-  const d = Math.floor(s / 86400);
-  const h = Math.floor((s % 86400) / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = s % 60;
-  const pad = (n: number) => String(n).padStart(2, '0');
-  if (d > 0) return `${d}d ${pad(h)}h`;
-  if (h > 0) return `${h}h ${pad(m)}m`;
-  if (m > 0) return `${m}m ${pad(sec)}s`;
-  return `${sec}s`;
-}
 
 export function progressBar(fraction: number, width = 40): string {
   const f = Math.min(1, Math.max(0, Number.isFinite(fraction) ? fraction : 0));
@@ -61,7 +45,7 @@ export function renderStatus(report: StatusReport, options: RenderOptions = {}):
   const rate = report.throughput;
   const rateText = rate
     ? `${rate.perHour < 10 ? rate.perHour.toFixed(1) : Math.round(rate.perHour)} tokens/h ` +
-      `(${rate.basis === 'recent' ? `last ${formatDuration(rate.windowSeconds)}` : `over ${formatDuration(rate.windowSeconds)}`})`
+      `(${rate.basis === 'recent' ? `last ${durationCompact(rate.windowSeconds)}` : `over ${durationCompact(rate.windowSeconds)}`})`
     : 'no token finished yet';
   const etaText =
     report.total === 0
@@ -70,19 +54,19 @@ export function renderStatus(report: StatusReport, options: RenderOptions = {}):
         ? 'unknown'
         : report.etaSeconds === 0
           ? 'all finished'
-          : formatDuration(report.etaSeconds);
+          : durationCompact(report.etaSeconds);
   lines.push(`Throughput ${rateText}   ETA ${etaText}`);
   if (report.sample.read < report.sample.of) {
     lines.push(`  (times from ${report.sample.read} of ${report.sample.of} finished tokens)`);
   }
   if (report.phases.length > 0) {
     lines.push(
-      `Median time per phase: ${report.phases.map((p) => `${p.phase} ${formatDuration(p.median)}`).join(', ')}`,
+      `Median time per phase: ${report.phases.map((p) => `${p.phase} ${durationCompact(p.median)}`).join(', ')}`,
     );
   }
   if (report.attempt) {
     lines.push(
-      `Median attempt ${formatDuration(report.attempt.median)} over ${countOf(report.attempt.n, 'attempt')}`,
+      `Median attempt ${durationCompact(report.attempt.median)} over ${countOf(report.attempt.n, 'attempt')}`,
     );
   }
   if (report.failing.length > 0) {
@@ -102,7 +86,7 @@ export function renderStatus(report: StatusReport, options: RenderOptions = {}):
     );
     for (const s of report.stale.slice(0, maxRows)) {
       lines.push(
-        `  ${s.id}  pilot ${s.pilot ?? '?'} on ${s.host ?? '?'}, attempt ${s.attempt ?? '?'}, expired ${formatDuration(s.expiredFor)} ago`,
+        `  ${s.id}  pilot ${s.pilot ?? '?'} on ${s.host ?? '?'}, attempt ${s.attempt ?? '?'}, expired ${durationCompact(s.expiredFor)} ago`,
       );
     }
     if (report.stale.length > maxRows) lines.push(`  ... ${report.stale.length - maxRows} more (--json)`);
@@ -141,7 +125,7 @@ export function renderAttemptLogs(attempts: readonly AttemptLogs[], unnumbered: 
     const when =
       a.started === undefined
         ? ''
-        : `  ${utc(a.started)}${a.ended !== undefined ? `, ${formatDuration(a.ended - a.started)}` : ', running or cut off'}`;
+        : `  ${utc(a.started)}${a.ended !== undefined ? `, ${durationCompact(a.ended - a.started)}` : ', running or cut off'}`;
     const end =
       a.ended === undefined
         ? ''

@@ -1,4 +1,4 @@
-import { errorMessage, LrtError, withTimeout } from '../core';
+import { durationInWords, errorMessage, LrtError, withTimeout } from '../core';
 import { openPicas } from '../picas/client';
 import type { PicasSettings } from '../picas/connectionSettings';
 import { isIndexTimeout } from '../picas/dbRetry';
@@ -60,22 +60,6 @@ export interface PreflightSettings {
 
 // ---------------------------------------------------------------- pure: wording and verdicts
 
-/** `45 s`, `5 min`, `2 h 10 min`, `3 d 4 h`. */
-export function formatDuration(seconds: number): string {
-  const s = Math.max(0, Math.round(seconds));
-  if (s < 60) return `${s} s`;
-  // Round once to the unit shown, then split: 86399 s is 24 h 0 min, never 23 h 60 min.
-  const minutes = Math.round(s / 60);
-  if (minutes < 60) return `${minutes} min`;
-  if (minutes < 48 * 60) {
-    const min = minutes % 60;
-    return min ? `${Math.floor(minutes / 60)} h ${min} min` : `${Math.floor(minutes / 60)} h`;
-  }
-  const hours = Math.round(s / 3600);
-  const d = Math.floor(hours / 24);
-  return hours % 24 ? `${d} d ${hours % 24} h` : `${d} d`;
-}
-
 export function formatBytes(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
   let value = bytes;
@@ -101,23 +85,23 @@ export function proxyVerdict(
   expectedRunSeconds: number | undefined,
 ): Omit<CheckResult, 'name'> {
   if (secondsLeft <= 0) {
-    const ago = secondsLeft < 0 ? ` ${formatDuration(-secondsLeft)} ago` : '';
+    const ago = secondsLeft < 0 ? ` ${durationInWords(-secondsLeft)} ago` : '';
     return { ok: false, detail: `${file} expired${ago}: run ${VOMS_PROXY_INIT}` };
   }
   if (expectedRunSeconds === undefined) {
     return {
       ok: true,
-      detail: `${file} valid for ${formatDuration(secondsLeft)} (no walltime given to compare)`,
+      detail: `${file} valid for ${durationInWords(secondsLeft)} (no walltime given to compare)`,
     };
   }
-  const needs = `the run needs ${formatDuration(expectedRunSeconds)}`;
+  const needs = `the run needs ${durationInWords(expectedRunSeconds)}`;
   if (secondsLeft < expectedRunSeconds) {
     return {
       ok: false,
-      detail: `${file} expires in ${formatDuration(secondsLeft)}, ${needs}: run ${VOMS_PROXY_INIT}`,
+      detail: `${file} expires in ${durationInWords(secondsLeft)}, ${needs}: run ${VOMS_PROXY_INIT}`,
     };
   }
-  return { ok: true, detail: `${file} valid for ${formatDuration(secondsLeft)}, ${needs}` };
+  return { ok: true, detail: `${file} valid for ${durationInWords(secondsLeft)}, ${needs}` };
 }
 
 /**
@@ -166,11 +150,11 @@ export function proxyKindVerdict(
     if (expectedRunSeconds !== undefined && ac.secondsLeft < expectedRunSeconds) {
       return {
         ok: false,
-        detail: `the VOMS attributes of ${ac.vo} in ${file} end in ${formatDuration(ac.secondsLeft)}, the run needs ${formatDuration(expectedRunSeconds)}: run ${VOMS_PROXY_INIT}`,
+        detail: `the VOMS attributes of ${ac.vo} in ${file} end in ${durationInWords(ac.secondsLeft)}, the run needs ${durationInWords(expectedRunSeconds)}: run ${VOMS_PROXY_INIT}`,
         notes,
       };
     }
-    notes.push(`VOMS ${fqan} for ${formatDuration(ac.secondsLeft)}`);
+    notes.push(`VOMS ${fqan} for ${durationInWords(ac.secondsLeft)}`);
   }
   return { ok: true, detail: '', notes };
 }
@@ -249,7 +233,7 @@ export async function runPreflight(settings: PreflightSettings): Promise<CheckRe
         name,
         ...(await withTimeout(probe(AbortSignal.timeout(ms)), ms, () => {
           timedOut = true;
-          return new Error(`${name}: no answer within ${formatDuration(ms / 1000)}`);
+          return new Error(`${name}: no answer within ${durationInWords(ms / 1000)}`);
         })),
       };
     } catch (err) {

@@ -1,6 +1,5 @@
 import { type Dispatcher, request } from 'undici';
-import { type Logger, LrtError, scrubSecrets, silentLogger } from '../core';
-import { formatSeconds } from './formatSeconds';
+import { formatSeconds, type Logger, LrtError, scrubSecrets, silentLogger } from '../core';
 import { parseProgress, planStageRequests, requestIdOf, type StageRequest } from './requests';
 import type { StagerSettings } from './settings';
 import {

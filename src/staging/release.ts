@@ -1,4 +1,4 @@
-import { errorMessage, isLrtError, LrtError, mapWithConcurrency } from '../core';
+import { errorMessage, formatSeconds, isLrtError, LrtError, mapWithConcurrency } from '../core';
 import { readAttachment } from '../picas/attachments';
 import { couchError, type PicasDb, statusOf } from '../picas/client';
 import { writeSettled } from '../picas/protocol';
@@ -9,7 +9,6 @@ import { type ResolvedView, viewPages } from '../picas/viewQuery';
 import { rowTokens } from '../picas/viewRead';
 import { parseSurl, SRM_ATTACHMENT, type Surl } from '../srm';
 import type { StagerClient } from './client';
-import { formatSeconds } from './formatSeconds';
 import { STAGING_STATUS, surlLines } from './gatedTokens';
 import { checkLocality, type LocalityRunner } from './locality';
 import { releasePatch, requestIdsOf, tokenReadiness } from './releasePatch';

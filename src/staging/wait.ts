@@ -1,6 +1,5 @@
-import { LrtError } from '../core';
+import { formatSeconds, LrtError } from '../core';
 import type { StagerClient } from './client';
-import { formatSeconds } from './formatSeconds';
 import { isFinishedStatus, type StageRequest } from './requests';
 
 export interface WaitOptions {

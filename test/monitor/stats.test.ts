@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { durationCompact } from '../../src/core';
 import {
   buildStatusReport,
   chooseLogs,
   eta,
   exitMeaning,
-  formatDuration,
   median,
   phaseDurations,
   progressBar,
@@ -132,10 +132,10 @@ describe('token statistics (pure)', () => {
   });
 
   it('formats durations and bars', () => {
-    expect(formatDuration(4)).toBe('4s');
-    expect(formatDuration(65)).toBe('1m 05s');
-    expect(formatDuration(3725)).toBe('1h 02m');
-    expect(formatDuration(90000)).toBe('1d 01h');
+    expect(durationCompact(4)).toBe('4s');
+    expect(durationCompact(65)).toBe('1m 05s');
+    expect(durationCompact(3725)).toBe('1h 02m');
+    expect(durationCompact(90000)).toBe('1d 01h');
     expect(progressBar(0.5, 10)).toBe('[#####-----]');
   });
 
@@ -189,6 +189,12 @@ describe('phase times the pilot recorded on the attempt', () => {
       { phase: 'locked', seconds: 0 },
       { phase: 'running', seconds: 30 },
     ]);
-    expect([0.213, 0.04, 2.5, 61, 4].map(formatDuration)).toEqual(['0.21s', '0.04s', '2.5s', '1m 01s', '4s']);
+    expect([0.213, 0.04, 2.5, 61, 4].map(durationCompact)).toEqual([
+      '0.21s',
+      '0.04s',
+      '2.5s',
+      '1m 01s',
+      '4s',
+    ]);
   });
 });

@@ -3,6 +3,7 @@ import { secretsInEnv } from '../../src/cli/secrets';
 import {
   decodeUtf8,
   dropPasswordsFromEnv,
+  durationInWords,
   firstNonUtf8Byte,
   isLrtError,
   redactUrl,
@@ -14,7 +15,6 @@ import { tokenFromDoc } from '../../src/picas/tokenDoc';
 import {
   diskVerdict,
   formatCheck,
-  formatDuration,
   indexBuildVerdict,
   parseSize,
   preflightPassed,
@@ -142,7 +142,7 @@ describe('claimable as the views compare (==)', () => {
 
 describe('preflight verdicts', () => {
   it('words durations and sizes', () => {
-    expect([45, 300, 7200, 7260, 200_000].map(formatDuration)).toEqual([
+    expect([45, 300, 7200, 7260, 200_000].map(durationInWords)).toEqual([
       '45 s',
       '5 min',
       '2 h',
@@ -150,7 +150,7 @@ describe('preflight verdicts', () => {
       '2 d 8 h', // 55.6 h
     ]);
     // Rounded once: a minute short of the hour, or seconds short of a day, is the whole unit.
-    expect([3599, 86_399, 86_370, 5 * 86_400 - 1].map(formatDuration)).toEqual([
+    expect([3599, 86_399, 86_370, 5 * 86_400 - 1].map(durationInWords)).toEqual([
       '1 h',
       '24 h',
       '24 h',

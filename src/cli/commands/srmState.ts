@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
-import { LrtError } from '../../core';
-import { defaultProxyPath, formatDuration } from '../../pilot/check';
+import { durationInWords, LrtError } from '../../core';
+import { defaultProxyPath } from '../../pilot/check';
 import { probeProxy } from '../../pilot/checkProbes';
 import { gfalLink, parseSurl, readSurlListFile } from '../../srm';
 import {
@@ -57,7 +57,7 @@ async function requireGridProxy(ctx: CommandContext, file: string): Promise<void
   if (left.secondsLeft <= 0) {
     throw new LrtError(
       'E_TRANSFER_AUTH',
-      `${file}: nothing checked, the grid proxy ${proxy} expired ${formatDuration(-left.secondsLeft)} ago; ${fix}`,
+      `${file}: nothing checked, the grid proxy ${proxy} expired ${durationInWords(-left.secondsLeft)} ago; ${fix}`,
       { details: { proxy } },
     );
   }
