@@ -2,8 +2,24 @@
 // - dist/pilot.js: everything inlined, runs with plain `node` on a worker node without node_modules.
 // - dist/lrt.js: the login-node CLI; the embedded CouchDB server (express-pouchdb, native LevelDB)
 //   stays external and is loaded from the installed package's node_modules.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
+
+// `lrt --version`, `pilot --version` and the pilot's start line (src/core/version.ts).
+function buildVersion() {
+  const { version } = JSON.parse(readFileSync('package.json', 'utf8'));
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    })
+      .toString()
+      .trim();
+    return commit ? `${version} (${commit})` : version;
+  } catch {
+    return version;
+  }
+}
 
 const common = {
   bundle: true,
@@ -13,6 +29,7 @@ const common = {
   sourcemap: false,
   legalComments: 'none',
   logLevel: 'warning',
+  define: { LRT_BUILD_VERSION: JSON.stringify(buildVersion()) },
 };
 
 const serverPackages = [

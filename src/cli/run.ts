@@ -1,4 +1,4 @@
-import { isLrtError, LrtError } from '../core';
+import { isLrtError, LrtError, TOOL_VERSION } from '../core';
 import {
   type Command,
   type CommandContext,
@@ -40,7 +40,7 @@ export function overviewHelp(commands: Command[], prefix: string[] = []): string
     ...shown.map((c) => `  ${c.path.join(' ').padEnd(width)}${c.summary}`),
     '',
     ...(prefix[0] && GROUP_HELP[prefix[0]] ? [GROUP_HELP[prefix[0]]!, ''] : []),
-    `Run 'lrt COMMAND --help' for the options of one command.`,
+    `Run 'lrt COMMAND --help' for the options of one command, 'lrt --version' for the version.`,
     '',
     EXIT_CODE_HELP,
   ];
@@ -53,6 +53,10 @@ export async function runCli(
   argv: string[],
   environment: RunEnvironment,
 ): Promise<number> {
+  if (argv.length === 1 && argv[0] === '--version') {
+    environment.stdout.write(`lrt (grid-lrt) ${TOOL_VERSION}\n`);
+    return EXIT.ok;
+  }
   const wantsJson = argv.includes('--json');
   const out = createOutput(wantsJson, { ...environment, secrets: secretsInEnv(environment.env) });
   const { command, rest } = findCommand(commands, argv);

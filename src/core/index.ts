@@ -9,3 +9,4 @@ export * from './pool';
 export * from './redact';
 export * from './serverClock';
 export * from './text';
+export * from './version';

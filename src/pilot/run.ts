@@ -2,7 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { constants, createWriteStream, openSync } from 'node:fs';
 import { access, mkdir } from 'node:fs/promises';
 import { homedir, hostname } from 'node:os';
-import { dropPasswordsFromEnv, errorMessage, fileProblem, isLrtError, scrubSecrets } from '../core';
+import {
+  dropPasswordsFromEnv,
+  errorMessage,
+  fileProblem,
+  isLrtError,
+  scrubSecrets,
+  TOOL_VERSION,
+} from '../core';
 import { isDbRefusal, openPicas } from '../picas/client';
 import { type LogSink, pilotLogger } from './attemptLog';
 import { slurmWalltimeEnd } from './batchWalltime';
@@ -63,6 +70,10 @@ export async function pilotMain(io: PilotIo): Promise<number> {
   }
   if ('help' in settings) {
     io.stdout.write(`${pilotHelp()}\n`);
+    return PILOT_EXIT_CODES.ok;
+  }
+  if ('version' in settings) {
+    io.stdout.write(`grid-lrt pilot ${TOOL_VERSION}\n`);
     return PILOT_EXIT_CODES.ok;
   }
   hideCredentials(io, legacyPassword(io.argv));
@@ -140,7 +151,10 @@ export async function pilotMain(io: PilotIo): Promise<number> {
       io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       return report.ok ? PILOT_EXIT_CODES.ok : PILOT_EXIT_CODES.failure;
     }
-    logger.info({ db: picas.name, type: settings.type, view: settings.view }, 'pilot started');
+    logger.info(
+      { db: picas.name, type: settings.type, view: settings.view, version: TOOL_VERSION },
+      'pilot started',
+    );
     const summary = await runPilotLoop(context);
     // `pilot` is on every log line already.
     const { tokens, pilot: _pilot, ...counts } = summary;

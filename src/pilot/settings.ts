@@ -202,6 +202,7 @@ export const PILOT_OPTIONS = defineOptions({
       'preflight only: database, views, tools, proxy lifetime vs --walltime, disk, sandbox; claims nothing',
   },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
+  version: { type: 'boolean', description: 'print the version of this pilot.js and exit' },
 });
 
 export interface PilotSettingsSources {
@@ -266,7 +267,9 @@ function localityCheckOf(raw: string | undefined): 'auto' | 'off' {
   throw new LrtError('E_USAGE', `--locality-check must be auto or off, got "${raw}"`);
 }
 
-export function parsePilotSettings(sources: PilotSettingsSources): PilotSettings | { help: true } {
+export function parsePilotSettings(
+  sources: PilotSettingsSources,
+): PilotSettings | { help: true } | { version: true } {
   const warnings: string[] = [];
   // LOFAR's old JDLs run `pilot.js DB USER PWD TYPE`: taken verbatim before option parsing, so a
   // password that starts with '-' is not read as an option. Accepted, with a warning.
@@ -289,6 +292,7 @@ export function parsePilotSettings(sources: PilotSettingsSources): PilotSettings
   }
   const v = optionValues(PILOT_OPTIONS, parsed.values);
   if (v.help) return { help: true };
+  if (v.version) return { version: true };
 
   let legacy: { database: string; user: string; password: string; type: string } | undefined;
   if (looksLegacy) {

@@ -46,6 +46,8 @@ describe('pilot: a view that is not there', () => {
       "_design/badview has no view named nope; 'lrt views list --type badview' lists the views there",
     );
     expect(noView.stderr).not.toContain('create the views of token type');
+    // The start line says which build of pilot.js runs (src/core/version.ts).
+    expect(noView.all).toMatch(/"version":"\d+\.\d+\.\d+[^"]*","msg":"pilot started"/);
 
     const noType = await world.startPilotRaw(['--type', 'nosuchtype']);
     expect(noType.exitCode).toBe(1);

@@ -151,7 +151,7 @@ describe('parametric JDL', () => {
         mode: statSync(join(job, path)).mode,
       }),
     });
-    if ('help' in settings) throw new Error('help');
+    if ('help' in settings || 'version' in settings) throw new Error('help or version');
     expect(settings.picas).toEqual(SETTINGS);
     expect(settings.type).toBe('pref_cal1');
     expect(settings.maxTokens).toBe(3);

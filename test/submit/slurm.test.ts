@@ -95,7 +95,7 @@ describe('Slurm array script', () => {
     expect(argv).not.toContain('--walltime');
 
     const settings = parsePilotSettings({ argv, env: {}, home: '/nonexistent', cwd: dir, now: 1_000_000 });
-    if ('help' in settings) throw new Error('help');
+    if ('help' in settings || 'version' in settings) throw new Error('help or version');
     expect(settings.picas).toEqual(SETTINGS);
     expect(settings.walltimeEnd).toBeUndefined();
     expect(settings.leaseSeconds).toBe(900);
