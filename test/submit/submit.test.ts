@@ -382,26 +382,35 @@ describe('lrt submit', () => {
   });
 });
 
+/**
+ * `lrt submit --backend local -n 2` (dist/lrt.js) of stand-in pilots that run until told to stop,
+ * as a pilot polling with --wait does; resolves once both pilots run (and `also` holds).
+ */
+async function submitWaitingPilots(name: string, also: (out: string) => boolean = () => true) {
+  const out = jobDir(name);
+  const pilot = join(scratch, `${name}-pilot.js`);
+  writeFileSync(
+    pilot,
+    'console.log("ready");\nprocess.on("SIGTERM", () => process.exit(143));\nsetInterval(() => {}, 1000);\n',
+  );
+  const args = ['submit', '--backend', 'local', '-n', '2', '--type', T, '--out', out, '--pilot', pilot];
+  const submit = execa('node', [DIST_LRT, ...args], {
+    env: { HOME: '/nonexistent-home', ...env },
+    extendEnv: false,
+    reject: false,
+  });
+  const ready = () =>
+    [1, 2].every((i) => readFileSafe(join(out, `pilot-${i}.log`)).includes('ready')) && also(out);
+  for (let i = 0; i < 500 && !ready(); i++) await new Promise((r) => setTimeout(r, 20));
+  return { out, submit, ready: ready() };
+}
+
 describe('Ctrl-C during lrt submit --backend local (dist/lrt.js, a real SIGINT)', () => {
   it('stops the pilots, says so, writes submission.json and exits 130', async () => {
-    const out = jobDir('local-ctrlc');
-    // A stand-in pilot that runs until it is told to stop, as a pilot polling with --wait does.
-    const pilot = join(scratch, 'waiting-pilot.js');
-    writeFileSync(
-      pilot,
-      'console.log("ready");\nprocess.on("SIGTERM", () => process.exit(143));\nsetInterval(() => {}, 1000);\n',
-    );
-    const args = ['submit', '--backend', 'local', '-n', '2', '--type', T, '--out', out, '--pilot', pilot];
-    const child = execa('node', [DIST_LRT, ...args], {
-      env: { HOME: '/nonexistent-home', ...env },
-      extendEnv: false,
-      reject: false,
-    });
-    const ready = () => [1, 2].every((i) => readFileSafe(join(out, `pilot-${i}.log`)).includes('ready'));
-    for (let i = 0; i < 500 && !ready(); i++) await new Promise((r) => setTimeout(r, 20));
-    expect(ready()).toBe(true);
-    child.kill('SIGINT');
-    const res = await child;
+    const { out, submit, ready } = await submitWaitingPilots('local-ctrlc');
+    expect(ready).toBe(true);
+    submit.kill('SIGINT');
+    const res = await submit;
     expect(res.signal, res.stderr).toBeUndefined();
     expect(res.exitCode, res.stderr).toBe(130);
     expect(res.stdout).toMatch(/^pilot 1: exit 143 /m);
@@ -414,25 +423,11 @@ describe('Ctrl-C during lrt submit --backend local (dist/lrt.js, a real SIGINT)'
 
 describe('lrt jobs status|cancel while lrt submit --backend local waits for its pilots', () => {
   it('submission.json is there once the pilots run: another terminal sees them running and cancels them', async () => {
-    const out = jobDir('local-live');
-    const pilot = join(scratch, 'waiting-pilot-live.js');
-    writeFileSync(
-      pilot,
-      'console.log("ready");\nprocess.on("SIGTERM", () => process.exit(143));\nsetInterval(() => {}, 1000);\n',
+    const { out, submit, ready } = await submitWaitingPilots('local-live', (dir) =>
+      existsSync(join(dir, 'submission.json')),
     );
-    const args = ['submit', '--backend', 'local', '-n', '2', '--type', T, '--out', out, '--pilot', pilot];
-    const submit = execa('node', [DIST_LRT, ...args], {
-      env: { HOME: '/nonexistent-home', ...env },
-      extendEnv: false,
-      reject: false,
-    });
     try {
-      const file = join(out, 'submission.json');
-      const ready = () =>
-        existsSync(file) && [1, 2].every((i) => readFileSafe(join(out, `pilot-${i}.log`)).includes('ready'));
-      for (let i = 0; i < 500 && !ready(); i++) await new Promise((r) => setTimeout(r, 20));
-      expect(ready(), 'submission.json written while the pilots run').toBe(true);
-
+      expect(ready, 'submission.json written while the pilots run').toBe(true);
       const status = await lrt(['jobs', 'status', out, '--json']);
       expect(status.exitCode, status.stderr).toBe(0);
       expect(JSON.parse(status.stdout).jobs.map((j: { state: string }) => j.state)).toEqual([
