@@ -442,7 +442,9 @@ describe('lrt jobs status|cancel while lrt submit --backend local waits for its 
       expect(res.stdout).toMatch(/^pilot 1: exit 143 /m);
       expect(res.stdout).toMatch(/^pilot 2: exit 143 /m);
     } finally {
-      submit.kill('SIGKILL');
+      // Should the test fail early: Ctrl-C, so lrt stops its pilots rather than leaving them behind.
+      submit.kill('SIGINT');
+      await submit;
     }
   });
 });
