@@ -82,3 +82,9 @@ export function fileProblem(err: unknown, action: 'read' | 'write' = 'read'): st
   if (code === 'ENOTDIR') return 'a part of its path is not a folder';
   return errorMessage(err);
 }
+
+/** `value` when it is one of `choices`; else a usage error naming `option` and the choices. */
+export function choiceOf<T extends string>(option: string, choices: readonly T[], value: string): T {
+  if ((choices as readonly string[]).includes(value)) return value as T;
+  throw new LrtError('E_USAGE', `${option} must be one of ${choices.join(', ')}, got "${value}"`);
+}

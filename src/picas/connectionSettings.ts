@@ -1,4 +1,4 @@
-import { LrtError } from '../core';
+import { choiceOf, LrtError } from '../core';
 
 /** `--cluster`: `auto` reads `cluster.n` from the database info; `on`/`off` decide without it. */
 export type ClusterSetting = 'auto' | 'on' | 'off';
@@ -7,8 +7,7 @@ export const CLUSTER_SETTINGS: readonly ClusterSetting[] = ['auto', 'on', 'off']
 
 export function parseClusterSetting(value: string | undefined): ClusterSetting {
   if (value === undefined || value === '') return 'auto';
-  if ((CLUSTER_SETTINGS as readonly string[]).includes(value)) return value as ClusterSetting;
-  throw new LrtError('E_USAGE', `--cluster must be one of ${CLUSTER_SETTINGS.join(', ')}, got "${value}"`);
+  return choiceOf('--cluster', CLUSTER_SETTINGS, value);
 }
 
 /** Where the PiCaS database is and who we are there. Parsed once at the edge. */

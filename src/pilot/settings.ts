@@ -2,7 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { defineOptions, optionValues, parseArgsConfig, type RawValues } from '../cli/options';
-import { fileProblem, LrtError } from '../core';
+import { choiceOf, fileProblem, LrtError } from '../core';
 import { type PicasSettings, parsePicasrc, resolvePicasSettings } from '../picas/connectionSettings';
 import { cacheDirIn } from '../sandbox/cache';
 import type { TransferOptions } from '../transfer';
@@ -57,13 +57,7 @@ function logFormatOf(value: string | undefined): 'pretty' | 'json' | undefined {
   throw new LrtError('E_USAGE', `--log-format must be pretty or json, got "${value}"`);
 }
 
-const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'silent'];
-
-function logLevelOf(value: string | undefined): string {
-  if (value === undefined) return 'info';
-  if (LOG_LEVELS.includes(value)) return value;
-  throw new LrtError('E_USAGE', `--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${value}"`);
-}
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'silent'] as const;
 
 export const PILOT_OPTIONS = defineOptions({
   url: {
@@ -373,7 +367,7 @@ export function parsePilotSettings(
     dryRun: v['dry-run'],
     logFile: v.log,
     logFormat: logFormatOf(v['log-format']),
-    logLevel: logLevelOf(v['log-level']),
+    logLevel: v['log-level'] === undefined ? 'info' : choiceOf('--log-level', LOG_LEVELS, v['log-level']),
     json: v.json,
     check: v.check,
     warnings,
