@@ -474,6 +474,8 @@ async function runLocal(
             dir: job.dir,
             files: { logs: '.' },
           });
+          // Awaited once the pilots end; a failed write must not crash lrt meanwhile as unhandled.
+          recorded.catch(() => undefined);
         }
       },
     });
