@@ -3,10 +3,9 @@ import { basename, extname } from 'node:path';
 import { fileProblem, LrtError } from '../core';
 import { openAttachmentStream } from './attachmentStream';
 import { couchError, type PicasDb, statusOf } from './client';
+import { nextConflictRound } from './conflictRounds';
 import { settled, writeAttachment } from './protocol';
 import { assertAttachmentName, getToken } from './tokens';
-
-const MAX_ATTEMPTS = 8;
 
 const CONTENT_TYPES: Record<string, string> = {
   '.txt': 'text/plain',
@@ -45,7 +44,7 @@ export type AttachmentSource = Buffer | { path: string };
 
 /**
  * Adds (or replaces) one attachment on an existing token. PUT with the `_rev` just read; a 409
- * means the token changed in between (a pilot heartbeat, say): read again and retry.
+ * means the token changed in between (a pilot heartbeat, say): read again and retry (conflictRounds).
  */
 export async function addAttachment(
   picas: PicasDb,
@@ -57,7 +56,7 @@ export async function addAttachment(
   assertAttachmentName(name, tokenId);
   const data = Buffer.isBuffer(source) ? source : await readSource(source.path, tokenId, name);
   const type = contentType ?? contentTypeFor(name);
-  for (let attempt = 1; ; attempt++) {
+  for (let round = 1; ; round++) {
     const token = await getToken(picas, tokenId);
     const replaced = Boolean(token._attachments?.[name]);
     try {
@@ -67,7 +66,7 @@ export async function addAttachment(
     } catch (err) {
       const status = statusOf(err);
       // 404: deleted between our read and our write; the next read reports it.
-      if ((status === 409 || status === 404) && attempt < MAX_ATTEMPTS) continue;
+      if ((status === 409 || status === 404) && (await nextConflictRound(round))) continue;
       throw couchError(picas, `attach ${name} to token ${tokenId}`, err);
     }
   }

@@ -1,5 +1,6 @@
-import { backoffDelay, isLrtError, LrtError, sleep } from '../core';
+import { isLrtError, LrtError } from '../core';
 import { couchError, type PicasDb, statusOf } from './client';
+import { nextConflictRound } from './conflictRounds';
 import { finishedDesignDoc, finishedDesignDocId } from './finishedViews';
 import { type BuiltIndex, buildIndex, type IndexProgress } from './indexBuild';
 import { writeSettled } from './protocol';
@@ -16,8 +17,6 @@ import {
   standardViews,
   type ViewSource,
 } from './viewDefinitions';
-
-const MAX_ATTEMPTS = 8;
 
 /**
  * Makes sure the database exists. A GET first, so that ordinary PiCaS users (members, not server
@@ -110,14 +109,14 @@ async function updateDesignDoc(
   id: string,
   change: (existing: DesignDoc | undefined) => DesignDoc | undefined,
 ): Promise<DesignDocUpdate> {
-  for (let attempt = 1; ; attempt++) {
+  for (let round = 1; ; round++) {
     const existing = await readDesignDocById(picas, id);
     const next = change(existing);
     if (!next) return { id, changed: false, rev: existing?._rev };
     try {
       return { id, changed: true, rev: await writeSettled(picas, next) };
     } catch (err) {
-      if (statusOf(err) === 409 && attempt < MAX_ATTEMPTS) continue;
+      if (statusOf(err) === 409 && (await nextConflictRound(round))) continue;
       throw couchError(picas, `write ${id} in ${picas.name}`, err);
     }
   }
@@ -272,13 +271,6 @@ async function buildDesignDocIndex(
  * options: the same index, already built), and the staging copy is deleted. On the embedded server
  * views are indexed one by one and the swap costs nothing. `change` returns undefined for "no change".
  */
-/**
- * Rounds of setViewsWithoutStall: each round at least one of the concurrent writers of a design
- * document lands, so this many writers at once all do; between rounds a jittered pause.
- */
-const STAGED_ROUNDS = 20;
-const ROUND_BACKOFF = { baseMs: 20, maxMs: 500 } as const;
-
 async function setViewsWithoutStall(
   picas: PicasDb,
   id: string,
@@ -286,7 +278,7 @@ async function setViewsWithoutStall(
   options: ViewChangeOptions,
 ): Promise<ViewsUpdate> {
   const builds: BuiltIndex[] = [];
-  for (let attempt = 1; ; attempt++) {
+  for (let round = 1; ; round++) {
     const existing = await readDesignDocById(picas, id);
     const views = change(existing);
     if (!views) return { id, changed: false, rev: existing?._rev, builds };
@@ -306,10 +298,7 @@ async function setViewsWithoutStall(
         }));
       } catch (err) {
         // Other writers of the same document stage theirs: one of them lands first; read again.
-        if (isLrtError(err, 'E_CONFLICT') && attempt < STAGED_ROUNDS) {
-          await sleep(backoffDelay(attempt, ROUND_BACKOFF, Math.random));
-          continue;
-        }
+        if (isLrtError(err, 'E_CONFLICT') && (await nextConflictRound(round))) continue;
         throw err;
       }
       try {
@@ -330,10 +319,7 @@ async function setViewsWithoutStall(
     try {
       rev = await writeSettled(picas, next);
     } catch (err) {
-      if (statusOf(err) === 409 && attempt < STAGED_ROUNDS) {
-        await sleep(backoffDelay(attempt, ROUND_BACKOFF, Math.random));
-        continue;
-      }
+      if (statusOf(err) === 409 && (await nextConflictRound(round))) continue;
       throw couchError(picas, `write ${id} in ${picas.name}`, err);
     }
     if (inService) await deleteDesignDocById(picas, staging);
@@ -346,7 +332,7 @@ async function setViewsWithoutStall(
 
 /** Deletes a design document (409: read again); 'absent' when there is none. */
 export async function deleteDesignDocById(picas: PicasDb, id: string): Promise<'deleted' | 'absent'> {
-  for (let attempt = 1; ; attempt++) {
+  for (let round = 1; ; round++) {
     const doc = await readDesignDocById(picas, id);
     if (!doc?._rev) return 'absent';
     try {
@@ -355,7 +341,7 @@ export async function deleteDesignDocById(picas: PicasDb, id: string): Promise<'
     } catch (err) {
       const status = statusOf(err);
       if (status === 404) return 'absent';
-      if (status !== 409 || attempt >= MAX_ATTEMPTS) throw couchError(picas, `delete ${id}`, err);
+      if (status !== 409 || !(await nextConflictRound(round))) throw couchError(picas, `delete ${id}`, err);
     }
   }
 }

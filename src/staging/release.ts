@@ -1,6 +1,7 @@
 import { errorMessage, formatSeconds, isLrtError, LrtError, mapWithConcurrency } from '../core';
 import { readAttachment } from '../picas/attachments';
 import { couchError, type PicasDb, statusOf } from '../picas/client';
+import { nextConflictRound } from '../picas/conflictRounds';
 import { writeSettled } from '../picas/protocol';
 import { typeSource } from '../picas/sources';
 import { type TokenDoc, tokenFromDoc, tokenToDoc } from '../picas/tokenDoc';
@@ -49,7 +50,6 @@ export interface ReleaseReport {
   skipped: { id: string; reason: string }[];
 }
 
-const MAX_ATTEMPTS = 8;
 /** Staging tokens read, checked and released at a time. */
 const STAGING_PAGE = 500;
 
@@ -114,7 +114,7 @@ export async function releaseToken(
   id: string,
   now: number,
 ): Promise<{ released: true } | { released: false; reason: string }> {
-  for (let attempt = 1; ; attempt++) {
+  for (let round = 1; ; round++) {
     let doc: TokenDoc;
     try {
       doc = tokenFromDoc(await picas.db.get(id));
@@ -128,7 +128,7 @@ export async function releaseToken(
       await writeSettled(picas, tokenToDoc(patch.doc));
       return { released: true };
     } catch (err) {
-      if (statusOf(err) === 409 && attempt < MAX_ATTEMPTS) continue;
+      if (statusOf(err) === 409 && (await nextConflictRound(round))) continue;
       throw couchError(picas, `release token ${id} to todo`, err);
     }
   }
