@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { chmod, cp, lstat, mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import { errorMessage, LrtError, outputFolderProblem, redactUrl } from '../core';
+import { fileProblem, LrtError, outputFolderProblem, redactUrl } from '../core';
 import { checkout } from './checkout';
 import { parseSandboxConfig, type SandboxRepo, type SandboxSpec, specFromDir } from './config';
 import { listSandbox, sandboxProblems } from './inspect';
@@ -34,10 +34,7 @@ export function defaultPilotPath(): string {
 
 async function copyInto(from: string, to: string): Promise<void> {
   const info = await stat(from).catch((err) => {
-    throw new LrtError(
-      'E_SANDBOX',
-      `cannot read ${from} for the sandbox: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`,
-    );
+    throw new LrtError('E_SANDBOX', `cannot read ${from} for the sandbox: ${fileProblem(err)}`);
   });
   await mkdir(dirname(to), { recursive: true });
   await cp(from, to, {

@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { extract, Parser, type ReadEntry } from 'tar';
-import { errorMessage, LrtError } from '../core';
+import { errorMessage, fileProblem, LrtError } from '../core';
 import { EntryVetter, type TarEntryInfo, type UnsafeEntry } from './entryRules';
 import type { ExtractLimits } from './sourceTypes';
 
@@ -203,13 +203,9 @@ export async function safeExtract(
     }
     options.signal?.throwIfAborted();
     await rename(tmp, dest).catch((err: NodeJS.ErrnoException) => {
-      throw new LrtError(
-        'E_SANDBOX',
-        `cannot put the sandbox into ${dest}: ${err.code ?? errorMessage(err)}`,
-        {
-          cause: err,
-        },
-      );
+      throw new LrtError('E_SANDBOX', `cannot put the sandbox into ${dest}: ${fileProblem(err, 'write')}`, {
+        cause: err,
+      });
     });
   } catch (err) {
     await rm(tmp, { recursive: true, force: true });

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LrtError } from '../core';
+import { fileProblem, LrtError } from '../core';
 
 async function readOptional(path: string, shownAs: string): Promise<string | undefined> {
   try {
@@ -8,7 +8,7 @@ async function readOptional(path: string, shownAs: string): Promise<string | und
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-    throw new LrtError('E_IO', `cannot read ${shownAs}: ${code ?? (err as Error).message}`, { cause: err });
+    throw new LrtError('E_IO', `cannot read ${shownAs}: ${fileProblem(err)}`, { cause: err });
   }
 }
 

@@ -1,5 +1,5 @@
 import { chmod, open } from 'node:fs/promises';
-import { LrtError } from '../core';
+import { fileProblem, LrtError } from '../core';
 import type { PicasSettings } from '../picas/connectionSettings';
 
 /** Name of the credentials file next to the job description and in the grid InputSandbox. */
@@ -28,7 +28,7 @@ export function credentialsText(settings: PicasSettings): string {
 /** Writes the file with mode 0600 from the first byte (never readable by others, whatever the umask). */
 export async function writeCredentialsFile(path: string, settings: PicasSettings): Promise<void> {
   const handle = await open(path, 'w', 0o600).catch((err: NodeJS.ErrnoException) => {
-    throw new LrtError('E_IO', `cannot write the credentials file ${path}: ${err.code ?? err.message}`, {
+    throw new LrtError('E_IO', `cannot write the credentials file ${path}: ${fileProblem(err, 'write')}`, {
       cause: err,
     });
   });

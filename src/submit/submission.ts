@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LrtError } from '../core';
+import { fileProblem, LrtError } from '../core';
 
 /** The record every submission leaves in its job folder, read back by `lrt jobs`. */
 export const SUBMISSION_FILE = 'submission.json';
@@ -51,7 +51,7 @@ export async function readSubmission(dir: string): Promise<Submission> {
     const code = (err as NodeJS.ErrnoException).code;
     throw new LrtError(
       'E_NOT_FOUND',
-      code === 'ENOENT' ? noSubmission(dir) : `${path}: cannot read it (${code})`,
+      code === 'ENOENT' ? noSubmission(dir) : `${path}: cannot read it: ${fileProblem(err)}`,
     );
   }
   let value: unknown;

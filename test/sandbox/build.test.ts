@@ -245,14 +245,18 @@ describe('sandbox upload', () => {
     expect(readdirSync(dirname(store)).filter((f) => f.endsWith('.part'))).toEqual([]);
   });
 
-  it('--bearer-token-file that is missing or empty: named as the flag, nothing sent', async () => {
+  it('--bearer-token-file that is missing, a folder or empty: named as the flag, nothing sent', async () => {
     const built = await buildSandbox(specFromDir(sandboxFolder()), { outDir: dir('out'), pilotPath: false });
     const target = 'https://127.0.0.1:9/sandboxes/';
-    const absent = join(dir('tokens'), 'absent.token');
+    const tokens = dir('tokens');
+    const absent = join(tokens, 'absent.token');
     const missing = await lrt(['sandbox', 'upload', built.file, target, '--bearer-token-file', absent]);
     expect(missing.exitCode).toBe(5);
-    expect(missing.stderr).toBe(`lrt: --bearer-token-file ${absent}: no such file\n`);
-    const empty = join(dir('tokens'), 'empty.token');
+    expect(missing.stderr).toBe(`lrt: --bearer-token-file ${absent}: cannot read it: no such file\n`);
+    const folder = await lrt(['sandbox', 'upload', built.file, target, '--bearer-token-file', tokens]);
+    expect(folder.exitCode).toBe(1);
+    expect(folder.stderr).toBe(`lrt: --bearer-token-file ${tokens}: cannot read it: it is a directory\n`);
+    const empty = join(tokens, 'empty.token');
     writeFileSync(empty, '\n');
     const blank = await lrt(['sandbox', 'upload', built.file, target, '--bearer-token-file', empty]);
     expect(blank.exitCode).toBe(7);

@@ -51,6 +51,11 @@ describe('credential files', () => {
         environmentCfg: ENVIRONMENT_CFG,
         stagingrc: STAGINGRC,
       });
+      await rm(join(home, '.stagingrc'));
+      await mkdir(join(home, '.stagingrc'));
+      await expect(readCredentialFiles(home)).rejects.toThrow(
+        /^cannot read ~\/\.stagingrc: it is a directory$/,
+      );
     } finally {
       await rm(home, { recursive: true, force: true });
     }

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -199,5 +199,10 @@ describe('submission.json', () => {
     await expect(readSubmission(dir)).rejects.toThrow(/backend "pbs" is not one of jdl, slurm, local/);
     await writeFile(join(dir, 'submission.json'), '{not json');
     await expect(readSubmission(dir)).rejects.toThrow(/not JSON/);
+    const folderInstead = await mkdtemp(join(tmpdir(), 'lrt-submission-'));
+    await mkdir(join(folderInstead, 'submission.json'));
+    await expect(readSubmission(folderInstead)).rejects.toThrow(
+      /submission\.json: cannot read it: it is a directory$/,
+    );
   });
 });

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import { isLrtError, LrtError } from '../../core';
+import { fileProblem, isLrtError, LrtError } from '../../core';
 import { buildSandboxFrom } from '../../sandbox/build';
 import { inspectSandbox, modeString } from '../../sandbox/inspect';
 import { ensureNodeRuntime, NODE_RUNTIME, RUNTIME_FILE } from '../../submit';
@@ -122,7 +122,7 @@ async function readBearerTokenFile(ctx: CommandContext, file: string): Promise<s
     const code = (err as NodeJS.ErrnoException).code;
     throw new LrtError(
       code === 'ENOENT' ? 'E_NOT_FOUND' : 'E_IO',
-      `--bearer-token-file ${file}: ${code === 'ENOENT' ? 'no such file' : `cannot read it (${code})`}`,
+      `--bearer-token-file ${file}: cannot read it: ${fileProblem(err)}`,
       { cause: err },
     );
   }
