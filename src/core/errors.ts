@@ -80,6 +80,7 @@ export function fileProblem(err: unknown, action: 'read' | 'write' = 'read'): st
   if (code === 'EISDIR') return 'it is a directory';
   if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
   if (code === 'ENOTDIR') return 'a part of its path is not a folder';
+  if (code === 'ELOOP') return 'its symbolic links point in a loop';
   return errorMessage(err);
 }
 

@@ -1,5 +1,6 @@
 import { access, constants, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { fileProblem } from './errors';
 
 /**
  * Why files cannot be written under `dir` (an output folder a command will create), or
@@ -11,7 +12,7 @@ export async function outputFolderProblem(dir: string): Promise<string | undefin
     const info = await stat(path).catch((err: NodeJS.ErrnoException) => err);
     if (info instanceof Error) {
       if ((info.code === 'ENOENT' || info.code === 'ENOTDIR') && dirname(path) !== path) continue;
-      return `${path}: ${info.code ?? info.message}`;
+      return `${path}: ${fileProblem(info)}`;
     }
     if (!info.isDirectory()) return `${path} is a file, not a folder`;
     return access(path, constants.W_OK).then(
