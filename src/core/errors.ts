@@ -84,6 +84,12 @@ export function fileProblem(err: unknown, action: 'read' | 'write' = 'read'): st
   return errorMessage(err);
 }
 
+/** A file that could not be read: E_NOT_FOUND when it is missing, else E_IO; `what` leads the message. */
+export function fileReadError(what: string, err: unknown): LrtError {
+  const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+  return new LrtError(missing ? 'E_NOT_FOUND' : 'E_IO', `${what}: ${fileProblem(err)}`, { cause: err });
+}
+
 /** `value` when it is one of `choices`; else a usage error naming `option` and the choices. */
 export function choiceOf<T extends string>(option: string, choices: readonly T[], value: string): T {
   if ((choices as readonly string[]).includes(value)) return value as T;

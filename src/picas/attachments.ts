@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
-import { fileProblem, LrtError } from '../core';
+import { fileReadError, LrtError } from '../core';
 import { openAttachmentStream } from './attachmentStream';
 import { couchError, type PicasDb, statusOf } from './client';
 import { nextConflictRound } from './conflictRounds';
@@ -76,14 +76,7 @@ async function readSource(path: string, tokenId: string, name: string): Promise<
   try {
     return await readFile(path);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'E_NOT_FOUND' : 'E_IO';
-    throw new LrtError(
-      code,
-      `cannot read ${path} to attach as ${name} to token ${tokenId}: ${fileProblem(err)}`,
-      {
-        cause: err,
-      },
-    );
+    throw fileReadError(`cannot read ${path} to attach as ${name} to token ${tokenId}`, err);
   }
 }
 

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fileProblem, outputFolderProblem } from '../../src/core';
+import { fileProblem, fileReadError, outputFolderProblem } from '../../src/core';
 
 /** The error a real read of `path` rejects with. */
 const readError = (path: string) => readFile(path).catch((err: unknown) => err);
@@ -27,6 +27,18 @@ describe('file problems in words', () => {
     await symlink(join(dir, 'loop-b'), join(dir, 'loop-a'));
     await symlink(join(dir, 'loop-a'), join(dir, 'loop-b'));
     expect(fileProblem(await readError(join(dir, 'loop-a')))).toBe('its symbolic links point in a loop');
+  });
+
+  it('a read error: E_NOT_FOUND for a missing file, else E_IO; the cause kept', async () => {
+    const missing = await readError(join(dir, 'absent'));
+    const gone = fileReadError('--attach absent: cannot read absent', missing);
+    expect([gone.code, gone.message, gone.cause]).toEqual([
+      'E_NOT_FOUND',
+      '--attach absent: cannot read absent: no such file',
+      missing,
+    ]);
+    const folder = fileReadError('cannot read it', await readError(dir));
+    expect([folder.code, folder.message]).toEqual(['E_IO', 'cannot read it: it is a directory']);
   });
 
   it('an output folder: fine when it can be made, else the first part of the path that is in the way', async () => {

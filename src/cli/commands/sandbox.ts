@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import { fileProblem, isLrtError, LrtError } from '../../core';
+import { fileReadError, isLrtError, LrtError } from '../../core';
 import { buildSandboxFrom } from '../../sandbox/build';
 import { inspectSandbox, modeString } from '../../sandbox/inspect';
 import { ensureNodeRuntime, NODE_RUNTIME, RUNTIME_FILE } from '../../submit';
@@ -119,12 +119,7 @@ async function readBearerTokenFile(ctx: CommandContext, file: string): Promise<s
   try {
     text = await readFile(resolve(ctx.cwd, file), 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new LrtError(
-      code === 'ENOENT' ? 'E_NOT_FOUND' : 'E_IO',
-      `--bearer-token-file ${file}: cannot read it: ${fileProblem(err)}`,
-      { cause: err },
-    );
+    throw fileReadError(`--bearer-token-file ${file}: cannot read it`, err);
   }
   const token = text.trim();
   if (!token) throw new LrtError('E_CONFIG', `--bearer-token-file ${file} is empty`);

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { countOf, fileProblem, LrtError } from '../../core';
+import { countOf, fileProblem, fileReadError, LrtError } from '../../core';
 import { addAttachment, attachmentNameFor, contentTypeFor, readAttachment } from '../../picas/attachments';
 import { bulkCreateTokens, DEFAULT_BATCH_SIZE } from '../../picas/bulkCreate';
 import type { PicasDb } from '../../picas/client';
@@ -44,11 +44,7 @@ export async function readAttachFlag(ctx: CommandContext, spec: string): Promise
   try {
     return { name, contentType: contentTypeFor(name), data: await readFile(resolve(ctx.cwd, file)) };
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const errorCode = code === 'ENOENT' ? 'E_NOT_FOUND' : 'E_IO';
-    throw new LrtError(errorCode, `--attach ${spec}: cannot read ${file}: ${fileProblem(err)}`, {
-      cause: err,
-    });
+    throw fileReadError(`--attach ${spec}: cannot read ${file}`, err);
   }
 }
 
